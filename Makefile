@@ -1,0 +1,45 @@
+# logpipe: `make up` starts everything locally, `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install up down status test unit lint bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+up: install
+	$(BIN)/logpipe stack up
+	$(BIN)/logpipe stack services up
+
+down: install
+	-$(BIN)/logpipe stack services down
+	$(BIN)/logpipe stack down
+
+status: install
+	$(BIN)/logpipe stack status
+
+test: install
+	$(BIN)/logpipe stack up
+	$(BIN)/pytest -q
+
+unit: install
+	$(BIN)/pytest -q -m "not integration and not browser"
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/logpipe stack up
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,90 @@
+"""Level names and their normalisation from the spellings found in the wild."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Level(StrEnum):
+    TRACE = "trace"
+    DEBUG = "debug"
+    INFO = "info"
+    WARN = "warn"
+    ERROR = "error"
+    FATAL = "fatal"
+    UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """Severity order; ``unknown`` ranks lowest so a minimum-level filter drops it."""
+        return _RANK[self]
+
+
+LEVELS: tuple[str, ...] = tuple(lv.value for lv in Level)
+
+_RANK = {
+    Level.UNKNOWN: -1,
+    Level.TRACE: 0,
+    Level.DEBUG: 1,
+    Level.INFO: 2,
+    Level.WARN: 3,
+    Level.ERROR: 4,
+    Level.FATAL: 5,
+}
+
+# Syslog severities (RFC 5424): 0 emerg .. 7 debug.
+_SYSLOG = {
+    0: Level.FATAL,
+    1: Level.FATAL,
+    2: Level.FATAL,
+    3: Level.ERROR,
+    4: Level.WARN,
+    5: Level.INFO,
+    6: Level.INFO,
+    7: Level.DEBUG,
+}
+
+_ALIASES: dict[str, Level] = {}
+for _level, _names in {
+    Level.TRACE: ("trace", "trc", "t", "finest", "finer", "verbose", "v"),
+    Level.DEBUG: ("debug", "dbg", "d", "fine", "config", "debu"),
+    Level.INFO: ("info", "information", "informational", "inf", "i", "notice", "ntc",
+                 "n", "log", "ok", "normal"),
+    Level.WARN: ("warn", "warning", "wrn", "w", "wn", "warnings"),
+    Level.ERROR: ("error", "err", "e", "eror", "erro", "severe", "fail", "failure",
+                  "exception"),
+    Level.FATAL: ("fatal", "ftl", "f", "critical", "crit", "c", "crt", "alert", "emerg",
+                  "emergency", "panic", "dpanic", "off"),
+    Level.UNKNOWN: ("unknown", "", "none", "-"),
+}.items():
+    for _n in _names:
+        _ALIASES[_n] = _level
+
+
+def normalize_level(value: object) -> Level:
+    """Map a level as written by a logger (``WARNING``, ``Err``, ``W``, ``5``) to a Level.
+
+    Integers and digit strings are syslog severities 0-7; anything unrecognised is
+    ``unknown`` rather than a guess.
+    """
+    if isinstance(value, Level):
+        return value
+    if isinstance(value, bool):
+        return Level.UNKNOWN
+    if isinstance(value, int):
+        return _SYSLOG.get(value, Level.UNKNOWN)
+    if not isinstance(value, str):
+        return Level.UNKNOWN
+    key = value.strip().strip("[]<>():").lower()
+    found = _ALIASES.get(key)
+    if found is not None:
+        return found
+    if key.isdigit():
+        return _SYSLOG.get(int(key), Level.UNKNOWN)
+    return Level.UNKNOWN
+
+
+def levels_at_least(minimum: Level | str) -> list[str]:
+    """The level names at or above ``minimum`` (for a "level >= warn" filter)."""
+    floor = normalize_level(minimum).rank
+    return [lv.value for lv in Level if lv is not Level.UNKNOWN and lv.rank >= floor]

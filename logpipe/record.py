@@ -1,0 +1,152 @@
+"""The record: the one contract between collector, Kafka, forwarder, Elasticsearch
+and the Log API (see DESIGN.md, "The record")."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from logpipe.errors import RecordError
+from logpipe.levels import LEVELS
+from logpipe.timefmt import format_ns, parse_ns
+
+SCHEMA_VERSION = 1
+
+SOURCES = ("docker", "cri", "file", "k8s-event", "journald")
+
+# Tags are flags, never a silent change: each says what was done to the entry.
+TAG_TRUNCATED = "truncated"
+TAG_MULTILINE = "multiline"
+TAG_PARTIAL = "partial"
+TAG_PARSE_ERROR = "parse_error"
+TAG_INVALID_UTF8 = "invalid_utf8"
+TAG_NUL_BYTES = "nul_bytes"
+TAG_NO_TIMESTAMP = "no_timestamp"
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One log entry. Field order is the wire order."""
+
+    id: str
+    ts: str
+    ingest_ts: str
+    node: str
+    source: str
+    path: str
+    offset: int
+    message: str
+    level: str = "unknown"
+    stream: str | None = None
+    container_id: str | None = None
+    container_name: str | None = None
+    image: str | None = None
+    namespace: str | None = None
+    pod: str | None = None
+    pod_uid: str | None = None
+    app: str | None = None
+    labels: Mapping[str, str] = field(default_factory=dict)
+    attrs: Mapping[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    v: int = SCHEMA_VERSION
+
+    @property
+    def key(self) -> bytes:
+        """Kafka key: the stream's identity, stable across rotation, so order holds."""
+        return (self.container_id or self.path).encode()
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_REQUIRED_STR = ("id", "ts", "ingest_ts", "node", "source", "path", "message", "level")
+_OPTIONAL_STR = ("stream", "container_id", "container_name", "image", "namespace", "pod",
+                 "pod_uid", "app")
+_KNOWN = frozenset(Record.__dataclass_fields__)
+
+
+def encode(record: Record) -> bytes:
+    """The Kafka message value (orjson serialises slotted dataclasses natively)."""
+    return orjson.dumps(record)
+
+
+def _str_map(name: str, value: object) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise RecordError(f"field {name!r} must be an object of string to string")
+    return value
+
+
+def from_dict(obj: object) -> Record:
+    """Validate a decoded value against the contract; RecordError says what is wrong."""
+    if not isinstance(obj, dict):
+        raise RecordError(f"a record is a JSON object, got {type(obj).__name__}")
+    unknown = obj.keys() - _KNOWN
+    if unknown:
+        raise RecordError(f"unknown fields {sorted(unknown)}")
+    v = obj.get("v")
+    if v != SCHEMA_VERSION:
+        raise RecordError(f"schema version {v!r} is not {SCHEMA_VERSION}")
+    for name in _REQUIRED_STR:
+        if not isinstance(obj.get(name), str):
+            raise RecordError(f"field {name!r} is missing or not a string")
+    for name in _OPTIONAL_STR:
+        if obj.get(name) is not None and not isinstance(obj[name], str):
+            raise RecordError(f"field {name!r} must be a string or null")
+    offset = obj.get("offset")
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise RecordError("field 'offset' must be a non-negative integer")
+    if obj["level"] not in LEVELS:
+        raise RecordError(f"field 'level' is {obj['level']!r}, not one of {list(LEVELS)}")
+    try:
+        parse_ns(obj["ts"])
+        parse_ns(obj["ingest_ts"])
+    except ValueError as exc:
+        raise RecordError(str(exc)) from None
+    tags = obj.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise RecordError("field 'tags' must be a list of strings")
+    fields = dict(obj)
+    fields["labels"] = _str_map("labels", obj.get("labels", {}))
+    fields["attrs"] = _str_map("attrs", obj.get("attrs", {}))
+    fields["tags"] = tuple(tags)
+    return Record(**fields)
+
+
+def decode(data: bytes | str) -> Record:
+    """Kafka message value -> Record; RecordError (not retriable) for anything else."""
+    try:
+        obj = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise RecordError(f"not JSON: {exc}") from None
+    return from_dict(obj)
+
+
+def make_id(node: str, device: int, inode: int, fingerprint: str, offset: int) -> str:
+    """Deterministic id of the entry at ``offset`` of a file.
+
+    The file identity is (device, inode, fingerprint of its first bytes): it survives
+    a rename, and changes on copytruncate or inode reuse because the first bytes
+    differ. Reading the same bytes again yields the same id, so replays overwrite.
+    """
+    return stable_id(node, str(device), str(inode), fingerprint, str(offset))
+
+
+def stable_id(*parts: str) -> str:
+    """A 128-bit hex id of the parts (NUL-separated so ("ab","c") != ("a","bc"))."""
+    return hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogatepass"),
+                           digest_size=16).hexdigest()
+
+
+def index_name(prefix: str, ts: str) -> str:
+    """``<prefix>-YYYY.MM.DD`` of the record's time, in UTC."""
+    if len(ts) >= 11 and ts[-1] == "Z" and ts[4] == "-" and ts[7] == "-":
+        day = ts[:10]  # canonical UTC form: the date is already the UTC date
+    else:
+        day = format_ns(parse_ns(ts))[:10]
+    return f"{prefix}-{day[0:4]}.{day[5:7]}.{day[8:10]}"

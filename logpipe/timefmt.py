@@ -1,0 +1,54 @@
+"""RFC 3339 timestamps kept as strings with nanosecond precision.
+
+Python's datetime stops at microseconds while Docker and CRI write nanoseconds, so
+the record carries the text and these helpers convert through integer epoch ns.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import UTC, datetime, timedelta
+
+_RFC3339 = re.compile(
+    r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9})\d*)?"
+    r"(Z|z|[+-]\d{2}:?\d{2})$"
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def format_ns(epoch_ns: int) -> str:
+    """Epoch nanoseconds -> ``2026-11-26T07:00:00.123456789Z``."""
+    secs, frac = divmod(epoch_ns, 1_000_000_000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(secs)) + f".{frac:09d}Z"
+
+
+def now_ts() -> str:
+    return format_ns(time.time_ns())
+
+
+def parse_ns(text: str) -> int:
+    """RFC 3339 (any fraction length, any offset) -> epoch nanoseconds (UTC).
+
+    Raises ValueError with the offending text when it is not RFC 3339.
+    """
+    m = _RFC3339.match(text.strip())
+    if m is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    year, month, day, hour, minute, sec, frac, zone = m.groups()
+    dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec),
+                  tzinfo=UTC)
+    if zone not in ("Z", "z"):
+        sign = 1 if zone[0] == "+" else -1
+        digits = zone[1:].replace(":", "")
+        dt -= sign * timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+    whole = (dt - _EPOCH) // timedelta(seconds=1)
+    nanos = int((frac or "0").ljust(9, "0"))
+    return whole * 1_000_000_000 + nanos
+
+
+def normalize_ts(text: str) -> str:
+    """Any RFC 3339 text -> the record's canonical UTC form with 9 fraction digits."""
+    if len(text) == 30 and text[-1] == "Z" and text[19] == ".":
+        return text  # already canonical: the common Docker/CRI case, skip parsing
+    return format_ns(parse_ns(text))

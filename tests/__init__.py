@@ -1,0 +1,1 @@
+"""logpipe tests."""
