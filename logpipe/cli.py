@@ -23,6 +23,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "download": ("logpipe.client.download", "app", "Download matching logs to a file."),
     "export": ("logpipe.client.export", "app", "Create, watch and fetch archive exports."),
     "stats": ("logpipe.client.stats", "app", "Level ratio, app share and volume histogram."),
+    "events": ("collector.kube.cli", "app", "Watch Kubernetes Events into Kafka (one replica)."),
+    "journald": ("collector.journald.cli", "app", "Follow the systemd journal into Kafka."),
     "demo": ("logpipe.demo.cli", "app", "Write realistic demo container logs."),
 }
 
