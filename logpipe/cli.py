@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Any
+from typing import Any, cast
 
 import click
 import typer
 
 # name -> ("module", "attribute"); the attribute is a typer.Typer or a click command.
 COMMANDS: dict[str, tuple[str, str, str]] = {
-    "stack": ("logpipe.stack.cli", "app", "Start, stop and inspect the local Kafka + Elasticsearch."),
+    "stack": ("logpipe.stack.cli", "app", "Start, stop, inspect the local Kafka + Elasticsearch."),
     "collector": ("collector.cli", "app", "Run the per-node collector (tail logs into Kafka)."),
     "forwarder": ("forwarder.cli", "app", "Run the forwarder (Kafka -> Elasticsearch)."),
     "api": ("log_api.cli", "app", "Run the Log API Engine and web page."),
@@ -38,7 +38,10 @@ class LazyGroup(click.Group):
             return None
         module, attr, _ = COMMANDS[cmd_name]
         obj: Any = getattr(importlib.import_module(module), attr)
-        cmd: click.Command = typer.main.get_command(obj) if isinstance(obj, typer.Typer) else obj
+        # typer builds click-compatible commands (it may vendor its own click copy).
+        cmd = cast(
+            click.Command, typer.main.get_command(obj) if isinstance(obj, typer.Typer) else obj
+        )
         cmd.help = cmd.help or COMMANDS[cmd_name][2]
         return cmd
 

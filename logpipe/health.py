@@ -37,7 +37,8 @@ class HealthServer:
                     ok, detail = checks[path]()
                     body, status, ctype = detail.encode() + b"\n", 200 if ok else 503, "text/plain"
                 else:
-                    body, status, ctype = b"not found: try /metrics /healthz /readyz\n", 404, "text/plain"
+                    body = b"not found: try /metrics /healthz /readyz\n"
+                    status, ctype = 404, "text/plain"
                 self.send_response(status)
                 self.send_header("Content-Type", ctype)
                 self.send_header("Content-Length", str(len(body)))
@@ -50,8 +51,9 @@ class HealthServer:
         self._server = ThreadingHTTPServer((host, port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, name="health",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="health", daemon=True
+        )
 
     def start(self) -> HealthServer:
         self._thread.start()

@@ -64,8 +64,16 @@ class Record:
 
 
 _REQUIRED_STR = ("id", "ts", "ingest_ts", "node", "source", "path", "message", "level")
-_OPTIONAL_STR = ("stream", "container_id", "container_name", "image", "namespace", "pod",
-                 "pod_uid", "app")
+_OPTIONAL_STR = (
+    "stream",
+    "container_id",
+    "container_name",
+    "image",
+    "namespace",
+    "pod",
+    "pod_uid",
+    "app",
+)
 _KNOWN = frozenset(Record.__dataclass_fields__)
 
 
@@ -139,8 +147,9 @@ def make_id(node: str, device: int, inode: int, fingerprint: str, offset: int) -
 
 def stable_id(*parts: str) -> str:
     """A 128-bit hex id of the parts (NUL-separated so ("ab","c") != ("a","bc"))."""
-    return hashlib.blake2b("\0".join(parts).encode("utf-8", "surrogatepass"),
-                           digest_size=16).hexdigest()
+    return hashlib.blake2b(
+        "\0".join(parts).encode("utf-8", "surrogatepass"), digest_size=16
+    ).hexdigest()
 
 
 def index_name(prefix: str, ts: str) -> str:

@@ -24,7 +24,9 @@ KafkaOptions = dict[str, str | int | float | bool]
 
 class CommonSettings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="LOGPIPE_", extra="forbid", env_nested_delimiter="__",
+        env_prefix="LOGPIPE_",
+        extra="forbid",
+        env_nested_delimiter="__",
         validate_default=True,
     )
     config_file_env: ClassVar[str] = "LOGPIPE_CONFIG"
@@ -38,10 +40,14 @@ class CommonSettings(BaseSettings):
         description="Extra librdkafka/client options passed through as they are "
         "(e.g. security.protocol, sasl.*); JSON in the environment.",
     )
-    es_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL(s), comma separated.")
+    es_url: str = Field(
+        "http://127.0.0.1:9200", description="Elasticsearch URL(s), comma separated."
+    )
     index_prefix: str = Field("logpipe", description="Daily indices are <prefix>-YYYY.MM.DD.")
     log_level: str = Field("info", description="Log level of the service's own logs.")
-    log_format: str = Field("text", pattern="^(text|json)$", description="text or json (one object a line).")
+    log_format: str = Field(
+        "text", pattern="^(text|json)$", description="text or json (one object a line)."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -36,8 +36,7 @@ def parse_ns(text: str) -> int:
     if m is None:
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
     year, month, day, hour, minute, sec, frac, zone = m.groups()
-    dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec),
-                  tzinfo=UTC)
+    dt = datetime(int(year), int(month), int(day), int(hour), int(minute), int(sec), tzinfo=UTC)
     if zone not in ("Z", "z"):
         sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")

@@ -7,16 +7,20 @@ server that cannot start fails the run instead of skipping it.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-defined]
 from elasticsearch import Elasticsearch
 
 from logpipe.errors import StackError
+from logpipe.stack.config import StackSettings
+from logpipe.stack.manager import Stack
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,6 @@ def servers() -> Servers:
     es = os.environ.get("LOGPIPE_TEST_ES")
     if kafka and es:
         return Servers(kafka, es)
-    from logpipe.stack.manager import Stack
 
     try:
         info = Stack.from_env().up(quiet=True)
@@ -74,10 +77,9 @@ def topic(kafka_admin: AdminClient) -> Iterator[str]:
     create_topic(kafka_admin, name)
     yield name
     for fut in kafka_admin.delete_topics([name]).values():
-        try:
+        # Cleanup must not hide the test's own result.
+        with contextlib.suppress(Exception):
             fut.result(timeout=30)
-        except Exception:  # noqa: BLE001 - cleanup must not hide the test's own result
-            pass
 
 
 @pytest.fixture
@@ -94,3 +96,39 @@ def index_prefix(es: Elasticsearch) -> Iterator[str]:
     yield prefix
     es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", expand_wildcards="all")
     es.options(ignore_status=404).indices.delete_index_template(name=prefix)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def private_stack(servers: Servers) -> Iterator[Stack]:
+    """A second, private stack on free ports, for tests that stop and start a broker
+    or Elasticsearch (never the shared one). Start what you need:
+    ``private_stack.kafka.up()`` / ``.down()``, ``private_stack.es.up()`` / ``.down()``;
+    ``.kafka.bootstrap`` and ``.es.url`` give the addresses. Everything is stopped after."""
+    shared = StackSettings()
+    # Under the shared home, not /tmp/pytest-of-root: when we are root, Elasticsearch
+    # runs as an unprivileged user that cannot enter root's private temp folders.
+    home = shared.home / "private" / uuid.uuid4().hex[:10]
+    home.mkdir(parents=True)
+    stack = Stack(
+        StackSettings(
+            home=home,
+            downloads=shared.downloads_dir,
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            es_port=free_port(),
+            es_transport_port=free_port(),
+            kafka_heap="256m",
+            es_heap="512m",
+        )
+    )
+    yield stack
+    stack.down()
+    shutil.rmtree(home, ignore_errors=True)

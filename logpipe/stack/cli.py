@@ -62,9 +62,13 @@ def status(json: Annotated[bool, typer.Option("--json", help="Machine-readable."
 
 @app.command()
 def logs(
-    server: Annotated[str | None, typer.Argument(help="kafka or elasticsearch (default both).")] = None,
+    server: Annotated[
+        str | None, typer.Argument(help="kafka or elasticsearch (default both).")
+    ] = None,
     lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show.")] = 40,
-    follow: Annotated[bool, typer.Option("-f", "--follow", help="Keep printing new lines.")] = False,
+    follow: Annotated[
+        bool, typer.Option("-f", "--follow", help="Keep printing new lines.")
+    ] = False,
 ) -> None:
     """Print the tail of the servers' log files."""
     stack = _stack()

@@ -20,8 +20,12 @@ def _default_home() -> Path:
 class StackSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOGPIPE_STACK_", extra="forbid")
 
-    home: Path = Field(default_factory=_default_home,
-                       description="Unpacked servers, data, logs and pid files.")
+    home: Path = Field(
+        default_factory=_default_home, description="Unpacked servers, data, logs and pid files."
+    )
+    downloads: Path | None = Field(
+        None, description="Fetched jars and unpacked Elasticsearch (default: <home>/downloads)."
+    )
     kafka_version: str = Field("4.4.0", description="org.apache.kafka:kafka_2.13 version.")
     log4j_version: str = Field("2.24.3", description="log4j-slf4j-impl binding version.")
     es_version: str = Field("9.2.8", description="Elasticsearch integ-test-zip version.")
@@ -35,7 +39,12 @@ class StackSettings(BaseSettings):
     start_timeout: float = Field(180.0, description="Seconds to wait for readiness.")
     java_home: Path | None = Field(None, description="JDK for Kafka (default: java on PATH).")
     es_java_home: Path | None = Field(
-        None, description="JDK >= 21 for Elasticsearch (default: newest in /usr/lib/jvm).")
+        None, description="JDK >= 21 for Elasticsearch (default: newest in /usr/lib/jvm)."
+    )
+
+    @property
+    def downloads_dir(self) -> Path:
+        return self.downloads or self.home / "downloads"
 
     @property
     def kafka_dir(self) -> Path:

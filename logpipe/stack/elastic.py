@@ -28,8 +28,10 @@ def find_jdk(minimum: int = 21, root: Path = Path("/usr/lib/jvm")) -> Path:
         if m and int(m.group(1)) >= minimum and (best is None or int(m.group(1)) > best[0]):
             best = (int(m.group(1)), home)
     if best is None:
-        raise StackError(f"Elasticsearch needs a JDK >= {minimum}; none found in {root} "
-                         "(set LOGPIPE_STACK_ES_JAVA_HOME)")
+        raise StackError(
+            f"Elasticsearch needs a JDK >= {minimum}; none found in {root} "
+            "(set LOGPIPE_STACK_ES_JAVA_HOME)"
+        )
     return best[1]
 
 
@@ -53,12 +55,21 @@ class ElasticServer(Server):
         try:
             return pwd.getpwnam(self.s.es_user)
         except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home", "--shell",
-                            "/usr/sbin/nologin", self.s.es_user], check=True)
+            subprocess.run(
+                [
+                    "useradd",
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    self.s.es_user,
+                ],
+                check=True,
+            )
             return pwd.getpwnam(self.s.es_user)
 
     def start(self) -> None:
-        dist = fetch_elasticsearch(self.s.home / "downloads" / "elasticsearch", self.s.es_version)
+        dist = fetch_elasticsearch(self.s.downloads_dir / "elasticsearch", self.s.es_version)
         jdk = self.s.es_java_home or find_jdk()
         for sub in ("data", "logs", "config", "tmp"):
             (self.home / sub).mkdir(parents=True, exist_ok=True)
@@ -67,35 +78,49 @@ class ElasticServer(Server):
         for f in (dist / "config").iterdir():
             if f.is_file() and not (conf / f.name).exists():
                 shutil.copy(f, conf / f.name)
-        (conf / "elasticsearch.yml").write_text("\n".join([
-            "cluster.name: logpipe-local",
-            "node.name: local",
-            "discovery.type: single-node",
-            "network.host: 127.0.0.1",
-            f"http.port: {self.s.es_port}",
-            f"transport.port: {self.s.es_transport_port}",
-            f"path.data: {self.home / 'data'}",
-            f"path.logs: {self.home / 'logs'}",
-            "xpack.security.enabled: false",
-            # A shared CI disk may be nearly full; a local stack must still accept writes.
-            "cluster.routing.allocation.disk.threshold_enabled: false",
-            "action.destructive_requires_name: false",
-            "",
-        ]))
+        (conf / "elasticsearch.yml").write_text(
+            "\n".join(
+                [
+                    "cluster.name: logpipe-local",
+                    "node.name: local",
+                    "discovery.type: single-node",
+                    "network.host: 127.0.0.1",
+                    f"http.port: {self.s.es_port}",
+                    f"transport.port: {self.s.es_transport_port}",
+                    f"path.data: {self.home / 'data'}",
+                    f"path.logs: {self.home / 'logs'}",
+                    "xpack.security.enabled: false",
+                    # A shared CI disk may be nearly full; a local stack must still accept writes.
+                    "cluster.routing.allocation.disk.threshold_enabled: false",
+                    "action.destructive_requires_name: false",
+                    "",
+                ]
+            )
+        )
         (conf / "jvm.options.d").mkdir(exist_ok=True)
         (conf / "jvm.options.d" / "heap.options").write_text(
-            f"-Xms{self.s.es_heap}\n-Xmx{self.s.es_heap}\n")
+            f"-Xms{self.s.es_heap}\n-Xmx{self.s.es_heap}\n"
+        )
         user = self._run_as()
         if user is not None:
             for path in (self.home, dist):
-                subprocess.run(["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(path)],
-                               check=True)
-        env = {**os.environ, "ES_JAVA_HOME": str(jdk), "ES_PATH_CONF": str(conf),
-               "ES_TMPDIR": str(self.home / "tmp")}
+                subprocess.run(
+                    ["chown", "-R", f"{user.pw_uid}:{user.pw_gid}", str(path)], check=True
+                )
+        env = {
+            **os.environ,
+            "ES_JAVA_HOME": str(jdk),
+            "ES_PATH_CONF": str(conf),
+            "ES_TMPDIR": str(self.home / "tmp"),
+        }
         env.pop("JAVA_HOME", None)
         env.pop("ES_JAVA_OPTS", None)
-        self.spawn([str(dist / "bin" / "elasticsearch")], env=env,
-                   user=user.pw_uid if user else None, group=user.pw_gid if user else None)
+        self.spawn(
+            [str(dist / "bin" / "elasticsearch")],
+            env=env,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+        )
 
     def ready(self) -> bool:
         try:

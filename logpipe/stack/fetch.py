@@ -41,11 +41,13 @@ def _mvn(args: list[str], cwd: Path, what: str) -> None:
     cmd = ["mvn", "-B", *args]
     done = 0
     output: list[str] = []
-    with Progress(SpinnerColumn(), TextColumn("{task.description}"), console=console,
-                  transient=True) as progress:
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), console=console, transient=True
+    ) as progress:
         task = progress.add_task(f"fetching {what} from Maven Central", total=None)
-        proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True)
+        proc = subprocess.Popen(
+            cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             output.append(line.rstrip())
@@ -53,7 +55,9 @@ def _mvn(args: list[str], cwd: Path, what: str) -> None:
                 done += 1
                 name = line.split("/")[-1].split(" (")[0]
                 size = line.rsplit("(", 1)[-1].rstrip(")\n") if "(" in line else ""
-                progress.update(task, description=f"fetching {what}: {done} files, last {name} {size}")
+                progress.update(
+                    task, description=f"fetching {what}: {done} files, last {name} {size}"
+                )
         rc = proc.wait()
     if rc != 0:
         tail = "\n".join(output[-30:])
@@ -72,8 +76,11 @@ def fetch_kafka(dest: Path, kafka_version: str, log4j_version: str) -> Path:
     (dest / "pom.xml").write_text(_POM.format(kafka=kafka_version, log4j=log4j_version))
     tmp = dest / f"lib-{kafka_version}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
-    _mvn(["dependency:copy-dependencies", "-DincludeScope=runtime",
-          f"-DoutputDirectory={tmp}"], dest, f"Kafka {kafka_version}")
+    _mvn(
+        ["dependency:copy-dependencies", "-DincludeScope=runtime", f"-DoutputDirectory={tmp}"],
+        dest,
+        f"Kafka {kafka_version}",
+    )
     shutil.rmtree(lib, ignore_errors=True)
     tmp.rename(lib)
     marker.touch()
@@ -87,14 +94,28 @@ def fetch_elasticsearch(dest: Path, version: str) -> Path:
         return home
     dest.mkdir(parents=True, exist_ok=True)
     artifact = f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{version}:zip"
-    _mvn(["dependency:copy", f"-Dartifact={artifact}", f"-DoutputDirectory={dest}",
-          "-Dmdep.overWriteIfNewer=true"], dest, f"Elasticsearch {version}")
+    _mvn(
+        [
+            "dependency:copy",
+            f"-Dartifact={artifact}",
+            f"-DoutputDirectory={dest}",
+            "-Dmdep.overWriteIfNewer=true",
+        ],
+        dest,
+        f"Elasticsearch {version}",
+    )
     archive = dest / f"elasticsearch-{version}.zip"
     shutil.rmtree(home, ignore_errors=True)
-    with zipfile.ZipFile(archive) as zf, Progress(
-        TextColumn("unpacking Elasticsearch"), BarColumn(), MofNCompleteColumn(),
-        console=console, transient=True,
-    ) as progress:
+    with (
+        zipfile.ZipFile(archive) as zf,
+        Progress(
+            TextColumn("unpacking Elasticsearch"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        ) as progress,
+    ):
         members = zf.infolist()
         task = progress.add_task("unpack", total=len(members))
         for info in members:

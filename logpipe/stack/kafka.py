@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import uuid
 from pathlib import Path
+from typing import Any
 
 from logpipe.errors import StackError
 from logpipe.stack.config import StackSettings
@@ -46,33 +47,35 @@ class KafkaServer(Server):
 
     def _properties(self, data: Path) -> str:
         s = self.s
-        return "\n".join([
-            "process.roles=broker,controller",
-            "node.id=1",
-            f"controller.quorum.bootstrap.servers=127.0.0.1:{s.kafka_controller_port}",
-            f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},"
-            f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-            f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
-            "controller.listener.names=CONTROLLER",
-            "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
-            "inter.broker.listener.name=PLAINTEXT",
-            f"log.dirs={data}",
-            "num.partitions=3",
-            "offsets.topic.replication.factor=1",
-            "transaction.state.log.replication.factor=1",
-            "transaction.state.log.min.isr=1",
-            "share.coordinator.state.topic.replication.factor=1",
-            "share.coordinator.state.topic.min.isr=1",
-            "group.initial.rebalance.delay.ms=0",
-            "auto.create.topics.enable=true",
-            "delete.topic.enable=true",
-            # Megabyte log lines are kept, not dropped: allow batches well above them.
-            "message.max.bytes=16777216",
-            "replica.fetch.max.bytes=16777216",
-            "log.retention.hours=24",
-            "log.segment.bytes=268435456",
-            "",
-        ])
+        return "\n".join(
+            [
+                "process.roles=broker,controller",
+                "node.id=1",
+                f"controller.quorum.bootstrap.servers=127.0.0.1:{s.kafka_controller_port}",
+                f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},"
+                f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+                "controller.listener.names=CONTROLLER",
+                "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                "inter.broker.listener.name=PLAINTEXT",
+                f"log.dirs={data}",
+                "num.partitions=3",
+                "offsets.topic.replication.factor=1",
+                "transaction.state.log.replication.factor=1",
+                "transaction.state.log.min.isr=1",
+                "share.coordinator.state.topic.replication.factor=1",
+                "share.coordinator.state.topic.min.isr=1",
+                "group.initial.rebalance.delay.ms=0",
+                "auto.create.topics.enable=true",
+                "delete.topic.enable=true",
+                # Megabyte log lines are kept, not dropped: allow batches well above them.
+                "message.max.bytes=16777216",
+                "replica.fetch.max.bytes=16777216",
+                "log.retention.hours=24",
+                "log.segment.bytes=268435456",
+                "",
+            ]
+        )
 
     def _java(self) -> str:
         if self.s.java_home:
@@ -83,8 +86,9 @@ class KafkaServer(Server):
         return java
 
     def start(self) -> None:
-        lib = fetch_kafka(self.s.home / "downloads" / "kafka", self.s.kafka_version,
-                          self.s.log4j_version)
+        lib = fetch_kafka(
+            self.s.downloads_dir / "kafka", self.s.kafka_version, self.s.log4j_version
+        )
         self.home.mkdir(parents=True, exist_ok=True)
         data = self.home / "data"
         conf = self.home / "server.properties"
@@ -96,13 +100,35 @@ class KafkaServer(Server):
             # Format KRaft storage once; a formatted folder keeps its cluster id.
             cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             fmt = subprocess.run(
-                [*java, "kafka.tools.StorageTool", "format", "--standalone", "-t", cluster_id,
-                 "-c", str(conf)], capture_output=True, text=True, check=False)
+                [
+                    *java,
+                    "kafka.tools.StorageTool",
+                    "format",
+                    "--standalone",
+                    "-t",
+                    cluster_id,
+                    "-c",
+                    str(conf),
+                ],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             if fmt.returncode != 0:
                 raise StackError(f"Kafka storage format failed:\n{fmt.stdout}\n{fmt.stderr}")
         heap = self.s.kafka_heap
-        self.spawn([*java[:1], f"-Xmx{heap}", f"-Xms{heap}", "-XX:+UseG1GC",
-                    "-Djava.awt.headless=true", *java[1:], "kafka.Kafka", str(conf)])
+        self.spawn(
+            [
+                *java[:1],
+                f"-Xmx{heap}",
+                f"-Xms{heap}",
+                "-XX:+UseG1GC",
+                "-Djava.awt.headless=true",
+                *java[1:],
+                "kafka.Kafka",
+                str(conf),
+            ]
+        )
 
     def ready(self) -> bool:
         from confluent_kafka.admin import AdminClient
@@ -113,9 +139,13 @@ class KafkaServer(Server):
         quiet.addHandler(logging.NullHandler())
         quiet.propagate = False  # librdkafka's connection errors while starting are expected
         try:
-            admin = AdminClient({"bootstrap.servers": self.bootstrap, "socket.timeout.ms": 2000,
-                                 "logger": quiet})
+            conf: dict[str, Any] = {
+                "bootstrap.servers": self.bootstrap,
+                "socket.timeout.ms": 2000,
+                "logger": quiet,
+            }
+            admin = AdminClient(conf)
             md = admin.list_topics(timeout=2)
-        except Exception:  # noqa: BLE001 - any failure just means "not ready yet"
+        except Exception:
             return False
         return bool(md.brokers)

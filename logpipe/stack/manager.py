@@ -42,7 +42,8 @@ class Stack:
     def up(self, quiet: bool = False) -> StackInfo:
         # Start both before waiting on either: ES takes the longest, so overlap it.
         started: list[Server] = []
-        for server in (self.es, self.kafka):
+        order: list[Server] = [self.es, self.kafka]
+        for server in order:
             if server.pid is None:
                 if not quiet:
                     console.print(f"starting {server.name} (log: {server.logfile})")
@@ -62,8 +63,12 @@ class Stack:
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {
-            s.name: {"pid": s.pid, "ready": s.pid is not None and s.ready(), "ports": s.ports,
-                     "log": str(s.logfile)}
+            s.name: {
+                "pid": s.pid,
+                "ready": s.pid is not None and s.ready(),
+                "ports": s.ports,
+                "log": str(s.logfile),
+            }
             for s in self.servers
         }
 

@@ -15,6 +15,10 @@ from pathlib import Path
 from logpipe.errors import PortInUseError, StackError
 from logpipe.stack.proc import alive, port_open, read_pid, stop_pid, tail
 
+# Servers outlive the Popen objects that started them; keeping a reference here stops
+# Popen.__del__ from warning about a "still running" child, and lets down() reap it.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 class Server(ABC):
     name: str
@@ -44,18 +48,30 @@ class Server(ABC):
     @abstractmethod
     def ready(self) -> bool: ...
 
-    def spawn(self, argv: list[str], env: Mapping[str, str] | None = None,
-              user: int | None = None, group: int | None = None) -> None:
+    def spawn(
+        self,
+        argv: list[str],
+        env: Mapping[str, str] | None = None,
+        user: int | None = None,
+        group: int | None = None,
+    ) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         with self.logfile.open("ab") as log:
             # A session of its own: stop() signals the whole group, which also ends
             # children such as the ES server process started by its launcher.
-            proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, env=dict(env or os.environ),
-                                    cwd=self.home, start_new_session=True,
-                                    user=user, group=group)
+            proc = subprocess.Popen(
+                argv,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=dict(env or os.environ),
+                cwd=self.home,
+                start_new_session=True,
+                user=user,
+                group=group,
+            )
         self.pidfile.write_text(f"{proc.pid}\n")
-        self._proc = proc
+        _CHILDREN[proc.pid] = proc
 
     def up(self) -> bool:
         """Start unless ours is running; wait until ready. True if it was started now."""
@@ -74,13 +90,17 @@ class Server(ABC):
         while time.monotonic() < deadline:
             if self.ready():
                 return
-            proc = getattr(self, "_proc", None)
+            proc = _CHILDREN.get(read_pid(self.pidfile) or -1)
             if proc is not None and proc.poll() is not None:
-                raise StackError(f"{self.name} exited with code {proc.returncode} while "
-                                 f"starting; last lines of {self.logfile}:\n{tail(self.logfile)}")
+                raise StackError(
+                    f"{self.name} exited with code {proc.returncode} while "
+                    f"starting; last lines of {self.logfile}:\n{tail(self.logfile)}"
+                )
             time.sleep(1.0)
-        raise StackError(f"{self.name} was not ready after {self.start_timeout:.0f}s; "
-                         f"last lines of {self.logfile}:\n{tail(self.logfile)}")
+        raise StackError(
+            f"{self.name} was not ready after {self.start_timeout:.0f}s; "
+            f"last lines of {self.logfile}:\n{tail(self.logfile)}"
+        )
 
     def down(self) -> bool:
         """Stop our server by pid (its whole process group). True if one was running."""
@@ -93,5 +113,8 @@ class Server(ABC):
         stop_pid(pid)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)  # stragglers of the group, if any
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            child.wait()  # reap our own child so no zombie is left
         self.pidfile.unlink(missing_ok=True)
         return True
