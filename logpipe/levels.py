@@ -102,7 +102,7 @@ def normalize_level(value: object) -> Level:
     found = _ALIASES.get(key)
     if found is not None:
         return found
-    if key.isdigit():
+    if key.isascii() and key.isdigit():  # "²".isdigit() is True but int() refuses it
         return _SYSLOG.get(int(key), Level.UNKNOWN)
     return Level.UNKNOWN
 
