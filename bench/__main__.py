@@ -1,0 +1,33 @@
+"""`make bench` / `python -m bench [part ...]`: run each part's benchmark in turn.
+
+Each part's module prints its own table with a peer measured in the same run, so
+the numbers are ratios on this machine today, not absolute claims.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+
+PARTS = ("collector", "forwarder", "log_api")
+
+
+def main(argv: list[str]) -> int:
+    chosen = argv or list(PARTS)
+    unknown = [p for p in chosen if p not in PARTS]
+    if unknown:
+        print(f"unknown part(s) {unknown}; choose from {list(PARTS)}", file=sys.stderr)
+        return 2
+    for part in chosen:
+        if importlib.util.find_spec(f"bench.{part}") is None:
+            print(f"== {part}: no benchmark yet")
+            continue
+        print(f"== {part}", flush=True)
+        module = importlib.import_module(f"bench.{part}")
+        module.main()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
