@@ -1,0 +1,146 @@
+"""Start-up and run loop of one forwarder process: health endpoint, index template,
+dead-letter topic, then arroyo's StreamProcessor until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from types import FrameType
+
+from arroyo.backends.kafka import KafkaConsumer, KafkaPayload
+from arroyo.backends.kafka.configuration import build_kafka_consumer_configuration
+from arroyo.commit import ONCE_PER_SECOND
+from arroyo.processing import StreamProcessor
+from arroyo.types import Topic
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
+from elasticsearch import Elasticsearch
+
+from forwarder import metrics
+from forwarder.bulk import Abandoned, BulkSender
+from forwarder.dlq import DeadLetterWriter
+from forwarder.janitor import Janitor
+from forwarder.pipeline import ForwarderFactory
+from forwarder.settings import ForwarderSettings
+from forwarder.template import install_template
+from logpipe.health import HealthServer
+from logpipe.logs import setup_logging
+
+log = logging.getLogger("forwarder")
+
+# /readyz turns red once whole bulk requests have failed this long (ES unreachable).
+_UNREADY_AFTER = 10.0
+
+
+def make_es(settings: ForwarderSettings) -> Elasticsearch:
+    # max_retries=0: BulkSender owns retrying, so back-off, metrics and the
+    # only-failed-items rule are in one place rather than two.
+    return Elasticsearch(settings.es_hosts(), request_timeout=settings.es_request_timeout,
+                         max_retries=0, retry_on_timeout=False)
+
+
+def ensure_dlq_topic(settings: ForwarderSettings) -> None:
+    """Create the dead-letter topic (as many partitions as the logs topic) if missing."""
+    admin = AdminClient({"bootstrap.servers": settings.kafka_bootstrap,
+                         **settings.kafka_options})
+    meta = admin.list_topics(timeout=30)
+    name = settings.dead_letter_topic()
+    if name in meta.topics:
+        return
+    source = meta.topics.get(settings.kafka_topic)
+    partitions = len(source.partitions) if source is not None and source.partitions else 1
+    for fut in admin.create_topics([NewTopic(name, num_partitions=partitions)]).values():
+        try:
+            fut.result(timeout=30)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+    log.info("created dead-letter topic %s with %d partitions", name, partitions)
+
+
+class Forwarder:
+    def __init__(self, settings: ForwarderSettings) -> None:
+        self.settings = settings
+        self.es = make_es(settings)
+        self.stop = threading.Event()
+        self.template_ready = False
+        self.dlq = DeadLetterWriter(settings.kafka_bootstrap, settings.dead_letter_topic(),
+                                    settings.kafka_topic, settings.kafka_options)
+        self.sender = BulkSender(self.es, settings.index_prefix, self.dlq,
+                                 settings.retry_initial_seconds, settings.retry_max_seconds)
+        self.processor: StreamProcessor[KafkaPayload] | None = None
+        self.health = HealthServer(settings.metrics_host, settings.metrics_port,
+                                   ready=self.readiness)
+
+    def readiness(self) -> tuple[bool, str]:
+        if not self.template_ready:
+            return False, "index template not installed yet (is Elasticsearch reachable?)"
+        since = self.sender.failing_since
+        if since is not None and time.monotonic() - since > _UNREADY_AFTER:
+            return False, f"bulk requests failing for {time.monotonic() - since:.0f}s"
+        return True, "ok"
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("signal %d: finishing in-flight batches, then stopping", signum)
+        self.stop.set()
+        if self.processor is not None:
+            self.processor.signal_shutdown()
+
+    def _setup(self) -> None:
+        """Template and DLQ topic, retried until ES and Kafka answer (or a signal)."""
+        s = self.settings
+
+        def once() -> bool:
+            install_template(self.es, s.index_prefix, s.index_shards, s.index_replicas,
+                             s.index_refresh_interval, s.template_priority)
+            ensure_dlq_topic(s)
+            return False
+
+        self.sender.retrying(self.stop, "start-up (index template, DLQ topic)",
+                             retry_any=True)(once)
+        self.template_ready = True
+
+    def run(self) -> int:
+        s = self.settings
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self.health.start()
+        log.info("forwarder: %s topic %s -> %s index %s-*, metrics on :%d",
+                 s.kafka_bootstrap, s.kafka_topic, s.es_url, s.index_prefix, self.health.port)
+        try:
+            self._setup()
+        except Abandoned:
+            return 0
+        janitor = None
+        if s.retention_days > 0:
+            janitor = Janitor(self.es, s.index_prefix, s.retention_days, s.janitor_dry_run)
+            janitor.start_thread(s.janitor_interval_seconds, self.stop)
+        config = build_kafka_consumer_configuration(
+            {}, group_id=s.consumer_group, auto_offset_reset=s.auto_offset_reset,
+            bootstrap_servers=[s.kafka_bootstrap], strict_offset_reset=False,
+            enable_auto_commit=False,
+            override_params={"stats_cb": metrics.on_stats, "statistics.interval.ms": 5000,
+                             **s.kafka_options},
+        )
+        self.processor = StreamProcessor(
+            KafkaConsumer(config), Topic(s.kafka_topic), ForwarderFactory(s, self.sender),
+            commit_policy=ONCE_PER_SECOND, join_timeout=s.shutdown_timeout,
+        )
+        if self.stop.is_set():
+            self.processor.signal_shutdown()
+        try:
+            self.processor.run()
+        finally:
+            self.dlq.close()
+            self.health.stop()
+            self.es.close()
+        log.info("forwarder stopped")
+        return 0
+
+
+def main(settings: ForwarderSettings) -> int:
+    setup_logging(settings.log_level, settings.log_format)
+    return Forwarder(settings).run()

@@ -1,0 +1,61 @@
+"""Prometheus metrics of the forwarder, and consumer lag from librdkafka statistics."""
+
+from __future__ import annotations
+
+import logging
+
+import orjson
+from prometheus_client import Counter, Gauge, Histogram
+
+log = logging.getLogger(__name__)
+
+CONSUMER_LAG = Gauge(
+    "logpipe_forwarder_consumer_lag",
+    "Records in the partition after the group's committed offset (librdkafka consumer_lag).",
+    ["topic", "partition"],
+)
+RECORDS_INDEXED = Counter(
+    "logpipe_forwarder_records_indexed_total",
+    "Records Elasticsearch holds after a bulk: created, or already there (409, a replay).",
+    ["result"],
+)
+BULK_SECONDS = Histogram(
+    "logpipe_forwarder_bulk_seconds",
+    "Duration of one _bulk request.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+BULK_RETRIES = Counter(
+    "logpipe_forwarder_bulk_retries_total",
+    "Items sent again, by why: status_429, status_5xx, rejected_execution, transport.",
+    ["reason"],
+)
+DEAD_LETTERED = Counter(
+    "logpipe_forwarder_dead_lettered_total",
+    "Records written to the dead-letter topic, by stage and error type.",
+    ["stage", "error_type"],
+)
+INFLIGHT_BYTES = Gauge(
+    "logpipe_forwarder_inflight_bytes",
+    "Kafka value bytes in batches accepted but not yet durable in ES or the DLQ.",
+)
+BATCHES = Counter(
+    "logpipe_forwarder_batches_total", "Batches made durable and handed to the commit step.",
+)
+
+
+def on_stats(stats_json: str) -> None:
+    """librdkafka ``stats_cb``: publish consumer lag per assigned partition.
+
+    ``consumer_lag`` is high watermark minus committed offset, so it is the number of
+    records that a crash right now would replay, which is what an operator wants.
+    """
+    try:
+        stats = orjson.loads(stats_json)
+        for topic, tstats in stats.get("topics", {}).items():
+            for pid, pstats in tstats.get("partitions", {}).items():
+                lag = pstats.get("consumer_lag", -1)
+                if pid == "-1" or lag < 0:
+                    continue  # -1 is librdkafka's internal UA partition; -1 lag is unknown
+                CONSUMER_LAG.labels(topic, pid).set(lag)
+    except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
+        log.debug("unreadable librdkafka statistics: %s", exc)

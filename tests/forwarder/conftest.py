@@ -1,0 +1,27 @@
+"""Fixtures of the forwarder tests: a consumer group and the dead-letter topic cleanup."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from tests.conftest import unique
+
+
+@pytest.fixture
+def group() -> str:
+    return unique("group")
+
+
+@pytest.fixture
+def dlq_topic(topic: str, kafka_admin: AdminClient) -> Iterator[str]:
+    """The forwarder's default dead-letter topic of ``topic``, deleted afterwards."""
+    name = f"{topic}.dlq"
+    yield name
+    for fut in kafka_admin.delete_topics([name]).values():
+        # Absent when nothing was dead-lettered and the forwarder never started.
+        with contextlib.suppress(Exception):
+            fut.result(timeout=30)
