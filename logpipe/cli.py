@@ -38,10 +38,9 @@ class LazyGroup(click.Group):
             return None
         module, attr, _ = COMMANDS[cmd_name]
         obj: Any = getattr(importlib.import_module(module), attr)
-        # typer builds click-compatible commands (it may vendor its own click copy).
-        cmd = cast(
-            click.Command, typer.main.get_command(obj) if isinstance(obj, typer.Typer) else obj
-        )
+        if isinstance(obj, typer.Typer):
+            return _delegate(cmd_name, obj)
+        cmd = cast(click.Command, obj)
         cmd.help = cmd.help or COMMANDS[cmd_name][2]
         return cmd
 
@@ -50,6 +49,24 @@ class LazyGroup(click.Group):
         rows = [(n, COMMANDS[n][2]) for n in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+def _delegate(name: str, app: typer.Typer) -> click.Command:
+    """Hand the raw arguments to the typer app's own standalone main.
+
+    typer vendors its own click copy, so its usage errors and ``typer.Exit`` are not
+    click's and this group would let them escape as tracebacks; typer's main turns
+    them into a message and an exit code (2 for usage errors).
+    """
+
+    @click.command(name=name, help=COMMANDS[name][2], add_help_option=False,
+                   context_settings={"ignore_unknown_options": True,
+                                     "allow_interspersed_args": False})
+    @click.argument("args", nargs=-1, type=click.UNPROCESSED)
+    def run(args: tuple[str, ...]) -> None:
+        app(args=list(args), prog_name=f"logpipe {name}")
+
+    return run
 
 
 def _available(name: str) -> bool:
