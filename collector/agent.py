@@ -1,0 +1,338 @@
+"""The collector's main loop: discover -> tail -> (parse, join, enrich, produce in
+``Source``) -> checkpoint, plus rotation handling and health.
+
+One thread does all reading and producing (the delivery reports run inside
+``poll`` on it too), so the acknowledgement bookkeeping needs no locks.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+import time
+
+from collector.checkpoint import Checkpoint, CheckpointStore, fingerprint
+from collector.discovery import Discovery
+from collector.enrich import cri_meta, docker_meta, host_meta
+from collector.files import TrackedFile
+from collector.metrics import Metrics
+from collector.multiline import MultilineRules
+from collector.producer import KafkaOutput, Stopping
+from collector.settings import CollectorSettings
+from collector.source import Source
+
+log = logging.getLogger(__name__)
+
+
+def _base(fp: str) -> tuple[str, int]:
+    base, _, gen = fp.partition(".g")
+    return base, int(gen) if gen.isdigit() else 0
+
+
+def _tail_start(fd: int, size: int) -> int:
+    """Offset just past the last complete line (start_at=tail must not begin mid-line)."""
+    start = max(0, size - (1 << 20))
+    data = os.pread(fd, size - start, start)
+    nl = data.rfind(b"\n")
+    return start + nl + 1 if nl >= 0 else start
+
+
+class Agent:
+    def __init__(self, settings: CollectorSettings) -> None:
+        self.s = settings
+        self.metrics = Metrics()
+        self.stopping = threading.Event()
+        self.store = CheckpointStore(settings.state_dir)
+        self.first_start = not self.store.exists()
+        self.discovery = Discovery(settings)
+        self.out = KafkaOutput(settings, self.metrics, self.stopping, self._tick)
+        self.sources: dict[str, Source] = {}
+        self.saved: dict[tuple[int, int], list[Checkpoint]] = {}  # (dev, inode) -> loaded
+        self._rules: dict[str | None, MultilineRules] = {}
+        self.heartbeat = time.monotonic()
+        self.started = False
+        self._next_save = 0.0
+        self._last_acks = 0
+        self._last_produced = 0
+
+    # -- lifecycle -----------------------------------------------------------------
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self) -> None:
+        for cp in self.store.load():
+            self.saved.setdefault((cp.dev, cp.inode), []).append(cp)
+        self.discovery.watch()
+        try:
+            self._rescan(initial=True)
+            self._recover_rotated()
+            self.saved.clear()
+            self.started = True
+            self._loop()
+        except Stopping:
+            pass
+        finally:
+            self._shutdown()
+
+    def _loop(self) -> None:
+        next_scan = time.monotonic() + self.s.scan_interval_s
+        while not self.stopping.is_set():
+            now = time.monotonic()
+            self.heartbeat = now
+            if self.discovery.changed.is_set() or now >= next_scan:
+                self.discovery.changed.clear()
+                self._rescan(initial=False)
+                next_scan = now + self.s.scan_interval_s
+            got = self._read_pass()
+            self.out.service(0)
+            now_ns = time.monotonic_ns()
+            for src in list(self.sources.values()):
+                src.flush_due(now_ns)
+                if now >= src.next_check:
+                    self._check(src, now)
+            self._tick()
+            if not got:
+                self.out.service(0.02)  # idle: wait for delivery reports instead of spinning
+
+    def _shutdown(self) -> None:
+        try:
+            for src in self.sources.values():
+                src.flush_all()
+        except Stopping:
+            pass  # Kafka is full/down: the held entries are re-read after restart
+        self.out.close(10.0)
+        self._save(force=True)
+        self.discovery.stop()
+        for src in self.sources.values():
+            for f in src.files():
+                f.close()
+
+    def _tick(self) -> None:
+        """Periodic work, also run while blocked on backpressure."""
+        now = time.monotonic()
+        self.heartbeat = now
+        if now >= self._next_save:
+            self._save()
+            self._next_save = now + self.s.checkpoint_interval_s
+
+    # -- reading -------------------------------------------------------------------
+    def _read_pass(self) -> int:
+        """One chunk from every source that has something; returns bytes read."""
+        total = 0
+        now_ns = time.monotonic_ns()
+        for src in list(self.sources.values()):
+            f = src.reading()
+            if f is None:
+                continue
+            draining = f.drain_deadline > 0
+            n = src.read(f, now_ns, at_end=draining)
+            total += n
+            if n == 0 and draining:
+                src.retire(f)  # read to its end: the next file of this path goes on
+        return total
+
+    # -- discovery and rotation ------------------------------------------------------
+    def _rescan(self, initial: bool) -> None:
+        found = self.discovery.scan()
+        for path, kind in found.items():
+            if path not in self.sources:
+                src = Source(path, kind, self._meta(path, kind), MultilineRules(), self.out)
+                src.rules = self._rules_for(src.meta.get("app"))
+                self.sources[path] = src
+                self._open_current(src, initial)
+        for path in list(self.sources):
+            src = self.sources[path]
+            if path not in found and src.current is not None:
+                src.next_check = 0.0  # gone from the scan: check it now
+            if src.idle():
+                del self.sources[path]
+
+    def _meta(self, path: str, kind: str) -> dict[str, object]:
+        if kind == "docker":
+            return docker_meta(path, self.s.default_namespace)[0]
+        if kind == "cri":
+            return cri_meta(path, self.s.default_namespace)
+        return host_meta(path, self.s.host_namespace)
+
+    def _rules_for(self, app: object) -> MultilineRules:
+        key = app if isinstance(app, str) and app in self.s.multiline_start_patterns else None
+        rules = self._rules.get(key)
+        if rules is None:
+            rules = self._rules[key] = MultilineRules(
+                enabled=self.s.multiline, flush_ns=self.s.multiline_flush_ms * 1_000_000,
+                max_bytes=self.s.multiline_max_bytes, max_lines=self.s.multiline_max_lines,
+                max_line_bytes=self.s.max_line_bytes,
+                start=re.compile(self.s.multiline_start_patterns[key]) if key else None)
+        return rules
+
+    def _open_files(self) -> int:
+        return sum(1 for src in self.sources.values() for f in src.files() if f.fd >= 0)
+
+    def _make_room(self) -> bool:
+        """Respect max_open_files by giving up the oldest draining file (counted)."""
+        if self._open_files() < self.s.max_open_files:
+            return True
+        draining = [(src.draining[0].drain_deadline, src) for src in self.sources.values()
+                    if src.draining]
+        if not draining:
+            return False
+        src = min(draining, key=lambda d: d[0])[1]
+        self._give_up(src, src.draining[0], "open-files cap")
+        return True
+
+    def _give_up(self, src: Source, f: TrackedFile, why: str) -> None:
+        left = max(0, f.size() - f.pos)
+        self.metrics.given_up.inc(left)
+        log.warning("giving up %d unread bytes of %s (%s)", left, f.path, why)
+        src.retire(f)
+
+    def _open_current(self, src: Source, initial: bool) -> None:
+        if not self._make_room():
+            return
+        try:
+            fd = os.open(src.path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        st = os.fstat(fd)
+        stale = time.time() - st.st_mtime > self.s.idle_tail_flush_s
+        fp = fingerprint(fd, force=stale)
+        if fp is None:  # empty or first line incomplete: identify it later
+            os.close(fd)
+            return
+        f = self._tracked(src, fd, st.st_dev, st.st_ino, fp, 0)
+        if initial:
+            f = self._resume(src, f, st.st_size)
+        src.current = f
+        if src.kind == "docker" and src.meta.get("container_name") is None:
+            src.meta.update(self._meta(src.path, src.kind))  # config.v2.json written late
+
+    def _tracked(self, src: Source, fd: int, dev: int, ino: int, fp: str,
+                 gen: int) -> TrackedFile:
+        return TrackedFile(src.path, src.kind, fd, dev, ino, fp, gen, self.s.node_name,
+                           self.out.on_failed, self.out.acked)
+
+    def _resume(self, src: Source, f: TrackedFile, size: int) -> TrackedFile:
+        """Position a file found at start-up: its checkpoint, or head/tail."""
+        same = [cp for cp in self.saved.get((f.dev, f.inode), []) if _base(cp.fp)[0] == f.base_fp]
+        if same:
+            cp = max(same, key=lambda c: _base(c.fp)[1])
+            self.saved[(f.dev, f.inode)].remove(cp)
+            gen = _base(cp.fp)[1]
+            if size < cp.offset:  # truncated while we were down
+                f.set_generation(gen + 1, self.s.node_name)
+            else:
+                f.set_generation(gen, self.s.node_name)
+                f.pos = f.acked = cp.offset
+        elif self.first_start and self.s.start_at == "tail":
+            f.pos = f.acked = _tail_start(f.fd, size)
+        return f
+
+    def _recover_rotated(self) -> None:
+        """Checkpoints whose file is no longer at its path: a rotation happened while
+        we were down; find the renamed file next to it and read it to its end first."""
+        for cps in self.saved.values():
+            for cp in cps:
+                folder = os.path.dirname(cp.path)
+                try:
+                    entries = list(os.scandir(folder))
+                except OSError:
+                    continue
+                for entry in entries:
+                    try:
+                        st = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if (st.st_dev, st.st_ino) != (cp.dev, cp.inode) or st.st_size <= cp.offset:
+                        continue
+                    fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
+                    if fingerprint(fd, force=True) != _base(cp.fp)[0]:
+                        os.close(fd)
+                        continue
+                    src = self.sources.get(cp.path)
+                    if src is None:
+                        kind = self._kind_of(cp.path)
+                        src = Source(cp.path, kind, self._meta(cp.path, kind), MultilineRules(),
+                                     self.out)
+                        src.rules = self._rules_for(src.meta.get("app"))
+                        self.sources[cp.path] = src
+                    f = self._tracked(src, fd, cp.dev, cp.inode, _base(cp.fp)[0], _base(cp.fp)[1])
+                    f.pos = f.acked = cp.offset
+                    f.drain_deadline = time.monotonic() + self.s.rotate_wait_s
+                    src.draining.appendleft(f)
+                    log.info("resuming rotated file %s (was %s) at %d", entry.path, cp.path,
+                             cp.offset)
+
+    def _kind_of(self, path: str) -> str:
+        for kind, root, _ in self.discovery.patterns:
+            if path.startswith(root.rstrip("/") + "/"):
+                return kind
+        return "file"
+
+    def _check(self, src: Source, now: float) -> None:
+        """Rename, deletion, copytruncate, drain deadlines, for one path."""
+        src.next_check = now + self.s.rotate_check_s
+        for f in list(src.draining):
+            if now > f.drain_deadline:
+                self._give_up(src, f, "rotate_wait_s deadline")
+        cur = src.current
+        try:
+            st: os.stat_result | None = os.stat(src.path)
+        except OSError:
+            st = None
+        if cur is not None:
+            if st is None or (st.st_dev, st.st_ino) != (cur.dev, cur.inode):
+                self.metrics.rotations.labels("delete" if st is None else "rename").inc()
+                cur.drain_deadline = now + self.s.rotate_wait_s
+                src.draining.append(cur)
+                src.current = None
+            else:
+                fp = fingerprint(cur.fd)
+                if st.st_size < cur.pos or (fp is not None and fp != cur.base_fp) or (
+                        fp is None and cur.pos > 0):
+                    self._truncated(src, cur, fp)
+        if src.current is None and st is not None:
+            self._open_current(src, initial=False)
+        src.prune()
+
+    def _truncated(self, src: Source, cur: TrackedFile, fp: str | None) -> None:
+        """copytruncate: the same inode starts over; a new generation gets new ids."""
+        self.metrics.rotations.labels("truncate").inc()
+        log.info("%s was truncated at %d; reading it again from 0", cur.path, cur.pos)
+        nf = self._tracked(src, cur.fd, cur.dev, cur.inode, fp or cur.base_fp, cur.gen + 1)
+        cur.fd = -1  # the new generation owns the descriptor
+        src.retire(cur)
+        src.current = nf
+
+    # -- checkpoints and health ------------------------------------------------------
+    def _save(self, force: bool = False) -> None:
+        cps: list[Checkpoint] = []
+        lag = 0
+        for src in self.sources.values():
+            src.prune()
+            for f in src.files():
+                cps.append(Checkpoint(f.path, f.dev, f.inode, f.fp, f.acked))
+                lag += max(0, f.pos - f.acked)
+        if (self.started or force) and self.store.save(cps):
+            self.metrics.checkpoint_writes.inc()
+        m = self.metrics
+        m.files_open.set(self._open_files())
+        m.checkpoint_lag.set(lag)
+        produced, acks = self.out.produced, self.out.acked[0]
+        m.produced.inc(produced - self._last_produced)
+        m.acked.inc(acks - self._last_acks)
+        self._last_produced, self._last_acks = produced, acks
+
+    def live(self) -> tuple[bool, str]:
+        age = time.monotonic() - self.heartbeat
+        return age < 30, f"main loop last ran {age:.1f}s ago"
+
+    def ready(self) -> tuple[bool, str]:
+        if not self.started:
+            return False, "starting: discovering files"
+        blocked = self.out.blocked_since
+        if blocked and time.monotonic() - blocked > 10:
+            return False, (f"backpressure: Kafka has not taken records for "
+                           f"{time.monotonic() - blocked:.0f}s (last error: {self.out.last_error})")
+        return True, f"ok: {len(self.sources)} sources, {self.out.in_flight()} records in flight"

@@ -1,0 +1,118 @@
+"""One open log file and the acknowledgement bookkeeping behind its checkpoint.
+
+Records read from a file are grouped in ``Batch``es (one per chunk read). A batch
+knows how many of its records Kafka has not acknowledged yet and the offset that
+is safe once they are: the read position, or the start of an entry still held by
+the joiners. The file's checkpoint (``acked``) only moves to a batch's safe offset
+when that batch and every batch before it are fully acknowledged, so it is never
+ahead of an acknowledgement.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+
+class Batch:
+    __slots__ = ("closed", "file", "pending", "safe")
+
+    def __init__(self, file: TrackedFile) -> None:
+        self.file = file
+        self.pending = 0
+        self.safe = 0
+        self.closed = False
+
+    def ack(self, err: Any, msg: Any) -> None:
+        """confluent-kafka delivery report for one record of this batch."""
+        if err is not None:
+            self.file.on_failed(err, msg, self)  # re-sent later; pending stays counted
+            return
+        self.pending -= 1
+        self.file.acks[0] += 1
+        if self.pending == 0 and self.closed:
+            self.file.advance()
+
+
+OnFailed = Callable[[Any, Any, Batch], None]
+
+
+class TrackedFile:
+    """An open file: identity, read position, acknowledged offset."""
+
+    __slots__ = ("acked", "acks", "base_fp", "batches", "dev", "drain_deadline", "fd", "fp", "gen",
+                 "id_prefix", "inode", "kind", "on_failed", "open_batch", "path", "pos",
+                 "skip_from", "tail_len", "tail_since")
+
+    def __init__(self, path: str, kind: str, fd: int, dev: int, inode: int, base_fp: str,
+                 gen: int, node: str, on_failed: OnFailed, acks: list[int]) -> None:
+        self.path = path
+        self.kind = kind
+        self.fd = fd
+        self.dev = dev
+        self.inode = inode
+        self.base_fp = base_fp
+        self.gen = gen
+        self.fp = ""
+        self.id_prefix = b""
+        self.set_generation(gen, node)
+        self.pos = 0  # next byte to read
+        self.acked = 0  # checkpoint: every entry starting below it is acknowledged
+        self.batches: deque[Batch] = deque()
+        self.open_batch: Batch | None = None
+        self.on_failed = on_failed
+        self.acks = acks  # shared acknowledgement counter (one list, no lock: one thread)
+        self.skip_from: int | None = None  # start of an over-long line being skipped
+        self.tail_len = 0  # length of an unterminated last line seen, and since when
+        self.tail_since = 0
+        self.drain_deadline = 0.0  # > 0: renamed/deleted, read to end by this time
+
+    def set_generation(self, gen: int, node: str) -> None:
+        """Copytruncate starts a new generation: new identity, so new ids for new bytes."""
+        self.gen = gen
+        self.fp = self.base_fp if gen == 0 else f"{self.base_fp}.g{gen}"
+        # Same bytes as logpipe.record.make_id's input, prepared once per file.
+        self.id_prefix = "\0".join((node, str(self.dev), str(self.inode), self.fp, "")).encode(
+            "utf-8", "surrogatepass")
+
+    def batch(self) -> Batch:
+        b = self.open_batch
+        if b is None:
+            b = self.open_batch = Batch(self)
+            self.batches.append(b)
+        return b
+
+    def close_batch(self, safe: int) -> None:
+        """End the current batch; ``safe`` is where a restart may resume once it is acked."""
+        b = self.open_batch
+        if b is None:
+            if not self.batches:
+                self.acked = max(self.acked, safe)
+                return
+            b = self.batch()
+        self.open_batch = None
+        b.safe = safe
+        b.closed = True
+        if b.pending == 0:
+            self.advance()
+
+    def advance(self) -> None:
+        batches = self.batches
+        while batches and batches[0].closed and batches[0].pending == 0:
+            safe = batches.popleft().safe
+            if safe > self.acked:
+                self.acked = safe
+
+    @property
+    def unacked(self) -> int:
+        return sum(b.pending for b in self.batches)
+
+    def size(self) -> int:
+        return os.fstat(self.fd).st_size
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1

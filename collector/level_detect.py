@@ -1,0 +1,119 @@
+"""Level detection from a log entry's text (the level ratio depends on it).
+
+Only the entry's header is looked at: the JSON/logfmt level field, or a level token
+near the start of the first line. Words in the body ("parity error corrected") never
+override the header, and lowercase words never count unless bracketed or in a
+``level=`` field. Nothing found: ``unknown``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+
+from logpipe.levels import Level, normalize_level
+
+UNKNOWN = Level.UNKNOWN.value
+# How much of the first line counts as the "header" for word shapes.
+HEADER_CHARS = 96
+
+_JSON_KEYS = ("level", "severity", "lvl", "loglevel", "log_level", "levelname", "@l",
+              "level_name", "severity_text", "severityText", "log.level", "@level", "status")
+
+# klog/glog "I1126 07:00:00.123456   1 file.go:12] msg"; logcat threadtime
+# "11-26 07:00:00.123  123  456 W Tag: msg"; logcat brief "W/Tag( 123): msg".
+_KLOG = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d")
+_LOGCAT = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s+\d+\s+\d+ ([VDIWEFA]) ")
+_LOGCAT_BRIEF = re.compile(r"([VDIWEFA])/[^\s(]+\s*\(\s*\d+\)")
+_SYSLOG_PRI = re.compile(r"<(\d{1,3})>")
+_LOGFMT = re.compile(r'(?:^|[\s,{])"?(?:level|lvl|severity|loglevel)"?[=:]\s*"?([A-Za-z]+)')
+# "[error]", "[WARN]", apache 2.4 "[core:error]", "<warning>"
+_BRACKET = re.compile(
+    r"[\[<](?:\w+:)?(trace|debug|info|notice|warn|warning|error|err|crit|critical|alert|"
+    r"emerg|fatal|severe|panic)[\]>]", re.IGNORECASE)
+# Uppercase tokens as loggers print them (log4j, logback, python, zap, env_logger),
+# also "Warning:"/"Error:" at the very start (PHP, many CLIs).
+_WORD = re.compile(
+    r"(?<![\w.-])(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|"
+    r"SEVERE|PANIC|DPANIC|EMERG|ALERT|FINE|FINER|FINEST|CONFIG)(?![\w-])")
+_LEADING = re.compile(r"(Trace|Debug|Info|Notice|Warning|Warn|Error|Fatal|Critical|Panic)"
+                      r"(?::| -) ")
+# Access logs: ... "GET / HTTP/1.1" 503 ... -> the status decides.
+_ACCESS = re.compile(r'HTTP/[\d.]+" (\d{3}) ')
+
+
+def _letter(letter: str) -> str:
+    # logcat "A" is assert, its most severe level; the others are common aliases.
+    return Level.FATAL.value if letter == "A" else normalize_level(letter).value
+
+
+def _from_json(text: str) -> str | None:
+    try:
+        obj = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    for key in _JSON_KEYS:
+        value = obj.get(key)
+        if value is None and "." in key:  # ECS "log.level" nested as {"log":{"level":..}}
+            outer, inner = key.split(".", 1)
+            nested = obj.get(outer)
+            value = nested.get(inner) if isinstance(nested, dict) else None
+        if value is not None and key != "status":
+            lv = normalize_level(value)
+            if lv is not Level.UNKNOWN:
+                return lv.value
+    return None
+
+
+def detect_level(text: str) -> str:
+    """The level of an entry (its first line decides), one of logpipe.levels.LEVELS."""
+    if not text:
+        return UNKNOWN
+    head = text[:HEADER_CHARS]
+    first = head[0]
+    if first == "{":
+        found = _from_json(text.partition("\n")[0] if len(text) < 65536 else text[:65536])
+        if found is not None:
+            return found
+    elif first in "IWEF":
+        m = _KLOG.match(head)
+        if m is not None:
+            return normalize_level(m.group(1)).value
+    elif first == "<":
+        m = _SYSLOG_PRI.match(head)
+        if m is not None:
+            return normalize_level(int(m.group(1)) % 8).value
+    nl = head.find("\n")
+    if nl >= 0:
+        head = head[:nl]
+    if first.isdigit():
+        m = _LOGCAT.match(head)
+        if m is not None:
+            return _letter(m.group(1))
+    elif first in "VDIWEFA" and head[1:2] == "/":
+        m = _LOGCAT_BRIEF.match(head)
+        if m is not None:
+            return _letter(m.group(1))
+    m = _LOGFMT.search(head)
+    if m is not None:
+        lv = normalize_level(m.group(1))
+        if lv is not Level.UNKNOWN:
+            return lv.value
+    m = _BRACKET.search(head)
+    if m is not None:
+        return normalize_level(m.group(1)).value
+    m = _WORD.search(head)
+    if m is not None:
+        return normalize_level(m.group(1)).value
+    m = _LEADING.match(head)
+    if m is not None:
+        return normalize_level(m.group(1)).value
+    if "HTTP/" in head or "HTTP/" in text[:512]:
+        m = _ACCESS.search(text, 0, 512)
+        if m is not None:
+            code = int(m.group(1))
+            return "error" if code >= 500 else "warn" if code >= 400 else "info"
+    return UNKNOWN

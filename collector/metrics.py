@@ -1,0 +1,39 @@
+"""Prometheus metrics of one collector (own registry, so tests can run several)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.lines_read = Counter("logpipe_collector_lines_read", "Lines read, by source kind.",
+                                  ["kind"], registry=r)
+        self.bytes_read = Counter("logpipe_collector_bytes_read", "Bytes read, by source kind.",
+                                  ["kind"], registry=r)
+        self.produced = Counter("logpipe_collector_records_produced",
+                                "Records handed to the Kafka producer.", registry=r)
+        self.acked = Counter("logpipe_collector_records_acked",
+                             "Records acknowledged by Kafka (acks=all).", registry=r)
+        self.failed = Counter("logpipe_collector_records_failed",
+                              "Delivery failures (each one is re-sent, never dropped).",
+                              registry=r)
+        self.truncated = Counter("logpipe_collector_lines_truncated",
+                                 "Lines or records cut to the size limits and tagged.", registry=r)
+        self.given_up = Counter("logpipe_collector_bytes_given_up",
+                                "Bytes of renamed/deleted files left unread (deadline or "
+                                "open-files cap).", registry=r)
+        self.rotations = Counter("logpipe_collector_rotations",
+                                 "Rotations seen, by kind (rename, truncate, delete).", ["kind"],
+                                 registry=r)
+        self.files_open = Gauge("logpipe_collector_files_open", "Files held open.", registry=r)
+        self.checkpoint_lag = Gauge("logpipe_collector_checkpoint_lag_bytes",
+                                    "Bytes of tracked files beyond their checkpoints.", registry=r)
+        self.backpressure = Gauge("logpipe_collector_backpressure",
+                                  "1 while reading is paused because Kafka is slow or down.",
+                                  registry=r)
+        self.backpressure_seconds = Counter("logpipe_collector_backpressure_seconds",
+                                            "Time spent paused by backpressure.", registry=r)
+        self.checkpoint_writes = Counter("logpipe_collector_checkpoint_writes",
+                                         "Checkpoint file replacements.", registry=r)

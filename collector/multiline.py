@@ -1,0 +1,195 @@
+"""Reassembly of one stream's entries: partial pieces, then multi-line joining.
+
+A ``StreamJoiner`` is fed the parsed lines of one source stream (a container's
+stdout, or a host file) in file order and calls its sink with whole entries:
+Docker 16 KiB pieces / CRI ``P`` pieces joined until the last piece, then
+continuation lines (stack traces, indented lines) joined to the line they belong to.
+
+The held (not yet emitted) entry has a start offset; the tailer must never
+checkpoint past it, so ``floor()`` reports it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
+
+# sink(origin, offset, ts, stream, text, tags): origin is the file the entry started in.
+Sink = Callable[[Any, int, str | None, str | None, str, tuple[str, ...]], None]
+
+_MODE_NONE, _MODE_PY, _MODE_GO = 0, 1, 2
+_PY_FOLLOW = ("During handling of the above exception", "The above exception was the direct",
+              "Traceback (most recent call last):")
+# Last line of a Python traceback: "ValueError: boom", "KeyboardInterrupt".
+_PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?::|$)")
+# Go dump function lines: "main.main()", "net/http.(*conn).serve(0xc000, {0x7f, 0x1})".
+_GO_FUNC = re.compile(r"[\w.*/()\[\]{}-]+\(.*\)$")
+
+
+@dataclass(frozen=True)
+class MultilineRules:
+    """How entries are recognised. ``start`` (per-app) overrides the built-in shapes."""
+
+    enabled: bool = True
+    flush_ns: int = 100_000_000
+    max_bytes: int = 1 << 20
+    max_lines: int = 1000
+    max_line_bytes: int = 256 << 10
+    start: re.Pattern[str] | None = None
+
+
+class StreamJoiner:
+    """Partial-piece and multi-line state of one stream (no object per line)."""
+
+    __slots__ = ("_mode", "_rules", "_sink", "deadline", "h_lines", "h_off", "h_origin",
+                 "h_parts", "h_size", "h_tags", "h_ts", "p_off", "p_origin", "p_parts",
+                 "p_size", "p_tags", "p_ts", "stream")
+
+    def __init__(self, stream: str | None, rules: MultilineRules, sink: Sink) -> None:
+        self.stream = stream
+        self._rules = rules
+        self._sink = sink
+        self.p_parts: list[str] = []  # partial pieces of the entry being assembled
+        self.p_origin: Any = None
+        self.p_off = 0
+        self.p_ts: str | None = None
+        self.p_tags: tuple[str, ...] = ()
+        self.p_size = 0
+        self.h_parts: list[str] = []  # lines of the held multi-line candidate
+        self.h_origin: Any = None
+        self.h_off = 0
+        self.h_ts: str | None = None
+        self.h_tags: tuple[str, ...] = ()
+        self.h_size = 0
+        self.h_lines = 0
+        self._mode = _MODE_NONE
+        self.deadline = 0  # monotonic ns after which held state is flushed; 0: none held
+
+    # -- feeding ---------------------------------------------------------------
+    def feed(self, origin: Any, off: int, ts: str | None, text: str, partial: bool,
+             tags: tuple[str, ...], now_ns: int) -> None:
+        """One parsed line at byte ``off`` of ``origin``."""
+        if partial or self.p_parts:
+            if not self.p_parts:
+                self.p_origin, self.p_off, self.p_ts, self.p_tags = origin, off, ts, tags
+                self.p_size = 0
+            elif tags:
+                self.p_tags = _merge(self.p_tags, tags)
+            room = self._rules.max_line_bytes - self.p_size
+            if len(text) > room:  # a joined entry is capped like a line, never dropped
+                text = text[:max(room, 0)]
+                self.p_tags = _merge(self.p_tags, (TAG_TRUNCATED,))
+            if text:
+                self.p_parts.append(text)
+                self.p_size += len(text)
+            if partial:
+                self.deadline = now_ns + self._rules.flush_ns
+                return
+            origin, off, ts, tags = self.p_origin, self.p_off, self.p_ts, self.p_tags
+            text = "".join(self.p_parts)
+            self.p_parts = []
+        self._line(origin, off, ts, text, tags, now_ns)
+
+    def _line(self, origin: Any, off: int, ts: str | None, text: str,
+              tags: tuple[str, ...], now_ns: int) -> None:
+        rules = self._rules
+        if not rules.enabled:
+            self._sink(origin, off, ts, self.stream, text, tags)
+            return
+        if self.h_lines:
+            if (self._continues(text) and self.h_size + len(text) < rules.max_bytes
+                    and self.h_lines < rules.max_lines):
+                self.h_parts.append(text)
+                self.h_size += len(text) + 1
+                self.h_lines += 1
+                if tags:
+                    self.h_tags = _merge(self.h_tags, tags)
+                self.deadline = now_ns + rules.flush_ns
+                return
+            self._emit_held()
+        self.h_parts = [text]
+        self.h_origin, self.h_off, self.h_ts, self.h_tags = origin, off, ts, tags
+        self.h_size = len(text)
+        self.h_lines = 1
+        self._mode = _MODE_PY if text.startswith("Traceback (most recent") else _MODE_NONE
+        self.deadline = now_ns + rules.flush_ns
+
+    def _continues(self, text: str) -> bool:
+        """Does ``text`` belong to the held entry? (the built-in shapes, or ``start``)"""
+        start = self._rules.start
+        if start is not None:
+            return start.match(text) is None
+        first = text[:1]
+        if first == " " or first == "\t":
+            return True
+        mode = self._mode
+        if text.startswith("Caused by: ") or text.startswith("Suppressed: "):
+            return True
+        if text.startswith("Traceback (most recent call last):"):
+            self._mode = _MODE_PY
+            return True
+        if mode == _MODE_PY:
+            if not text or text.startswith(_PY_FOLLOW):
+                return True
+            if self.h_parts[-1][:1] in (" ", "\t") and _PY_EXC.match(text):
+                self._mode = _MODE_NONE  # the exception line closes the traceback
+                return True
+            return False
+        if mode == _MODE_GO:
+            return (not text or text.startswith(("goroutine ", "created by ", "[signal ",
+                                                 "exit status ")) or
+                    _GO_FUNC.match(text) is not None)
+        if self.h_lines and self.h_parts[0].startswith(("panic: ", "fatal error: ")) and (
+                not text or text.startswith(("goroutine ", "[signal "))):
+            self._mode = _MODE_GO
+            return True
+        return False
+
+    # -- flushing --------------------------------------------------------------
+    def _emit_held(self) -> None:
+        parts = self.h_parts
+        if len(parts) == 1:
+            self._sink(self.h_origin, self.h_off, self.h_ts, self.stream, parts[0], self.h_tags)
+        else:
+            while parts and parts[-1] == "":  # trailing blank lines of a dump belong to no one
+                parts.pop()
+            tags = _merge(self.h_tags, (TAG_MULTILINE,)) if len(parts) > 1 else self.h_tags
+            self._sink(self.h_origin, self.h_off, self.h_ts, self.stream, "\n".join(parts),
+                       tags)
+        self.h_parts = []
+        self.h_lines = 0
+        self._mode = _MODE_NONE
+
+    def flush(self) -> None:
+        """Emit everything held (timeout, end of a rotated file, shutdown)."""
+        if self.p_parts:
+            text = "".join(self.p_parts)
+            self.p_parts = []
+            self._line(self.p_origin, self.p_off, self.p_ts, text,
+                       _merge(self.p_tags, (TAG_PARTIAL,)), 0)
+        if self.h_lines:
+            self._emit_held()
+        self.deadline = 0
+
+    def flush_due(self, now_ns: int) -> None:
+        if self.deadline and now_ns >= self.deadline:
+            self.flush()
+
+    def floor(self, origin: Any) -> int | None:
+        """Smallest start offset in ``origin`` of an entry still held, or None."""
+        low: int | None = None
+        if self.p_parts and self.p_origin is origin:
+            low = self.p_off
+        if self.h_lines and self.h_origin is origin and (low is None or self.h_off < low):
+            low = self.h_off
+        return low
+
+
+def _merge(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    if not a:
+        return b
+    return a + tuple(t for t in b if t not in a)

@@ -1,0 +1,151 @@
+"""The Kafka side: a confluent-kafka producer (acks=all, idempotent, compressed) that
+turns a full queue into backpressure (the caller blocks, reading stops, nothing is
+dropped) and re-sends every record whose delivery failed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import KafkaError, Producer
+
+from collector.files import Batch
+from collector.metrics import Metrics
+from collector.settings import CollectorSettings
+from collector.source import Output
+
+log = logging.getLogger(__name__)
+RESEND_BACKOFF_S = 1.0
+
+
+class Stopping(Exception):
+    """Raised out of a backpressure wait when the collector is asked to stop."""
+
+
+def producer_config(s: CollectorSettings, on_error: Callable[[KafkaError], None]) -> dict[str, Any]:
+    conf: dict[str, Any] = {
+        "bootstrap.servers": s.kafka_bootstrap,
+        "client.id": f"logpipe-collector-{s.node_name}",
+        "acks": "all",
+        "enable.idempotence": True,  # retries never duplicate or reorder within a partition
+        "compression.type": s.compression,
+        "linger.ms": s.linger_ms,
+        "batch.size": 1_000_000,
+        "queue.buffering.max.kbytes": s.queue_max_kbytes,
+        "queue.buffering.max.messages": 1_000_000,
+        # Retry forever: the files are the buffer, a record is never given up on.
+        "message.timeout.ms": 0,
+        "error_cb": on_error,
+    }
+    conf.update(s.kafka_options)
+    return conf
+
+
+class KafkaOutput(Output):
+    def __init__(self, settings: CollectorSettings, metrics: Metrics,
+                 stopping: threading.Event, tick: Callable[[], None]) -> None:
+        self.node = settings.node_name
+        self.topic = settings.kafka_topic
+        self.max_line_bytes = settings.max_line_bytes
+        self.max_record_bytes = settings.max_record_bytes
+        self.read_chunk_bytes = max(settings.read_chunk_bytes, settings.max_line_bytes)
+        self.idle_tail_ns = int(settings.idle_tail_flush_s * 1e9)
+        self.settings = settings
+        self.metrics = metrics
+        self.stopping = stopping
+        self.tick = tick  # called while blocked, so checkpoints and health keep moving
+        self.produced = 0
+        self.acked = [0]  # shared with TrackedFile via Batch: one add per acknowledgement
+        self.resend: list[tuple[bytes, bytes, Batch]] = []
+        self.last_resend = 0.0
+        self.blocked_since = 0.0
+        self.last_error = ""
+        self.last_error_at = 0.0
+        self.fatal = False
+        self.producer = Producer(producer_config(settings, self._on_error))
+        self._produce = self.producer.produce
+        self._count_read = {k: (metrics.lines_read.labels(k), metrics.bytes_read.labels(k))
+                            for k in ("docker", "cri", "file")}
+
+    def _on_error(self, err: KafkaError) -> None:
+        self.last_error = str(err)
+        self.last_error_at = time.monotonic()
+        if err.fatal():
+            self.fatal = True
+        log.warning("kafka: %s", err)
+
+    # -- Output ------------------------------------------------------------------
+    def produce(self, value: bytes, key: bytes, on_delivery: Callable[[Any, Any], None]) -> None:
+        try:
+            self._produce(self.topic, value, key, on_delivery=on_delivery)
+        except BufferError:
+            self._wait_for_room(value, key, on_delivery)
+        self.produced += 1
+
+    def _wait_for_room(self, value: bytes, key: bytes,
+                       on_delivery: Callable[[Any, Any], None]) -> None:
+        """The queue is full: block (reading stops) until Kafka takes more."""
+        self.blocked_since = time.monotonic()
+        self.metrics.backpressure.set(1)
+        try:
+            while True:
+                self.producer.poll(0.1)
+                self.tick()
+                if self.stopping.is_set():
+                    raise Stopping()
+                try:
+                    self._produce(self.topic, value, key, on_delivery=on_delivery)
+                    return
+                except BufferError:
+                    continue
+        finally:
+            self.metrics.backpressure_seconds.inc(time.monotonic() - self.blocked_since)
+            self.metrics.backpressure.set(0)
+            self.blocked_since = 0.0
+
+    def count_read(self, kind: str, lines: int, nbytes: int) -> None:
+        lc, bc = self._count_read[kind]
+        lc.inc(lines)
+        bc.inc(nbytes)
+
+    def count_truncated(self) -> None:
+        self.metrics.truncated.inc()
+
+    # -- failures ----------------------------------------------------------------
+    def on_failed(self, err: Any, msg: Any, batch: Batch) -> None:
+        """A delivery failed: keep the record and send it again (ids make it harmless)."""
+        self.metrics.failed.inc()
+        self.last_error = str(err)
+        self.last_error_at = time.monotonic()
+        self.resend.append((msg.value(), msg.key(), batch))
+
+    def service(self, timeout: float = 0.0) -> None:
+        """Serve delivery reports; re-send failures after a backoff; replace a producer
+        that hit a fatal (idempotence) error."""
+        self.producer.poll(timeout)
+        if self.fatal:
+            self._replace_producer()
+        if self.resend and time.monotonic() - self.last_resend >= RESEND_BACKOFF_S:
+            self.last_resend = time.monotonic()
+            pending, self.resend = self.resend, []
+            log.info("re-sending %d records after delivery failures", len(pending))
+            for value, key, batch in pending:
+                self.produce(value, key, batch.ack)
+
+    def _replace_producer(self) -> None:
+        log.error("kafka producer hit a fatal error (%s); replacing it", self.last_error)
+        old = self.producer
+        old.purge(in_queue=True, in_flight=True)
+        old.poll(0)  # purged records come back through on_failed and are re-sent
+        self.fatal = False
+        self.producer = Producer(producer_config(self.settings, self._on_error))
+        self._produce = self.producer.produce
+
+    def in_flight(self) -> int:
+        return len(self.producer) + len(self.resend)
+
+    def close(self, timeout: float) -> None:
+        self.producer.flush(timeout)

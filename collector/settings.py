@@ -1,0 +1,89 @@
+"""The collector's one Settings class (env ``LOGPIPE_<FIELD>`` or the YAML file)."""
+
+from __future__ import annotations
+
+import re
+import socket
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from logpipe.settings import CommonSettings
+
+SourceKind = Literal["docker", "cri", "file"]
+
+
+class CollectorSettings(CommonSettings):
+    node_name: str = Field(default_factory=socket.gethostname, description="Node name put "
+                           "in every record and its id (default: hostname).")
+    sources: list[SourceKind] = Field(
+        default_factory=lambda: list[SourceKind](["docker", "cri", "file"]),
+        description="Source kinds to tail.")
+    docker_root: str = Field("/var/lib/docker/containers",
+                             description="Docker containers folder.")
+    docker_globs: list[str] = Field(default_factory=lambda: ["*/*-json.log"],
+                                    description="Globs under docker_root for json-file logs.")
+    cri_root: str = Field("/var/log/pods", description="Kubelet pod logs folder (CRI format).")
+    cri_globs: list[str] = Field(default_factory=lambda: ["*/*/*.log"],
+                                 description="Globs under cri_root for CRI logs.")
+    host_root: str = Field("/var/log", description="Host logs folder.")
+    host_globs: list[str] = Field(default_factory=lambda: ["*.log", "syslog", "messages"],
+                                  description="Globs under host_root for plain text logs.")
+    include: list[str] = Field(default_factory=list,
+                               description="fnmatch patterns on the full path; if set, only "
+                               "matching files are tailed.")
+    exclude: list[str] = Field(default_factory=list,
+                               description="fnmatch patterns on the full path never tailed.")
+    state_dir: str = Field("/var/lib/logpipe-collector",
+                           description="Folder for checkpoints (a hostPath in Kubernetes).")
+    start_at: Literal["head", "tail"] = Field(
+        "head", description="At the very first start (no checkpoints yet): read files that "
+        "already exist from the head, or only what is written from now on. Files found "
+        "later are always read from the head.")
+    checkpoint_interval_s: float = Field(1.0, gt=0,
+                                         description="How often checkpoints are written.")
+    scan_interval_s: float = Field(10.0, gt=0, description="Periodic glob scan backing inotify.")
+    rotate_check_s: float = Field(1.0, gt=0, description="How often a path is checked for "
+                                  "rename, deletion and truncation.")
+    rotate_wait_s: float = Field(300.0, gt=0, description="Deadline for reading a renamed or "
+                                 "deleted file to its end; bytes left are counted as given up.")
+    max_open_files: int = Field(2048, ge=2, description="Cap on open files; beyond it the "
+                                "oldest rotated/deleted file is given up (and counted).")
+    read_chunk_bytes: int = Field(1 << 20, ge=4096, description="Bytes read per file per pass.")
+    max_line_bytes: int = Field(256 << 10, ge=1024, description="Longer lines are cut and tagged "
+                                "truncated (the rest of the line is skipped).")
+    max_record_bytes: int = Field(900_000, ge=4096, description="Encoded record cap (below the "
+                                  "broker's message.max.bytes); bigger messages are cut.")
+    idle_tail_flush_s: float = Field(5.0, gt=0, description="An unterminated last line that "
+                                     "has not grown for this long is read as a line.")
+    multiline: bool = Field(True, description="Join continuation lines (stack traces).")
+    multiline_flush_ms: int = Field(100, ge=0, description="A held entry is sent after this "
+                                    "long without a continuation line.")
+    multiline_max_bytes: int = Field(1 << 20, ge=1024, description="Cap on one joined entry.")
+    multiline_max_lines: int = Field(1000, ge=2, description="Cap on lines of one joined entry.")
+    multiline_start_patterns: dict[str, str] = Field(
+        default_factory=dict, description="app -> regex: for that app a line starting a new "
+        "entry matches the regex, every other line continues the previous one.")
+    default_namespace: str = Field("default", description="Namespace of containers with no "
+                                   "Kubernetes or Compose label.")
+    host_namespace: str = Field("host", description="Namespace of host files.")
+    compression: Literal["lz4", "zstd", "snappy", "gzip", "none"] = Field(
+        "lz4", description="Kafka compression codec.")
+    linger_ms: int = Field(20, ge=0, description="Producer linger (batching delay).")
+    queue_max_kbytes: int = Field(65536, ge=1024, description="Producer queue bound; when full "
+                                  "the collector stops reading (backpressure).")
+    rate_limit_lines: float = Field(0.0, ge=0, description="Per-source lines/s token bucket; "
+                                    "0 = off. A limited source is paused, never dropped.")
+    metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics /healthz /readyz.")
+    metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics /healthz "
+                              "/readyz (0: any free port).")
+
+    @field_validator("multiline_start_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        for app, pattern in value.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"multiline_start_patterns[{app!r}]: {exc}") from None
+        return value

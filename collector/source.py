@@ -1,0 +1,236 @@
+"""One log path (a container's log, a pod container's log, a host file) and the hot
+path: read a chunk, split it into lines in bulk, parse, join, build and produce.
+
+A path may have several files at once: the renamed or deleted ones still being read
+to their end (``draining``, oldest first) and the live one (``current``). They are
+read in that order so one stream's entries stay in order and pieces join across a
+rotation.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Callable
+from hashlib import blake2b
+from typing import Any
+
+from orjson import dumps
+
+from collector.files import TrackedFile
+from collector.level_detect import detect_level
+from collector.multiline import MultilineRules, StreamJoiner
+from collector.parsers import Piece, parse_cri, parse_docker, parse_host
+from logpipe.record import SCHEMA_VERSION, TAG_NO_TIMESTAMP, TAG_TRUNCATED
+from logpipe.timefmt import format_ns
+
+PARSERS: dict[str, Callable[[bytes], Piece]] = {
+    "docker": parse_docker, "cri": parse_cri, "file": parse_host}
+
+
+class Output:
+    """What a source needs from the agent: produce with backpressure, and counters."""
+
+    node: str
+    max_line_bytes: int
+    max_record_bytes: int
+    read_chunk_bytes: int
+    idle_tail_ns: int
+
+    def produce(self, value: bytes, key: bytes, on_delivery: Callable[[Any, Any], None]) -> None:
+        raise NotImplementedError
+
+    def count_read(self, kind: str, lines: int, nbytes: int) -> None:
+        raise NotImplementedError
+
+    def count_truncated(self) -> None:
+        raise NotImplementedError
+
+
+class Source:
+    def __init__(self, path: str, kind: str, meta: dict[str, Any], rules: MultilineRules,
+                 out: Output) -> None:
+        self.path = path
+        self.kind = kind
+        self.meta = meta
+        self.key = (meta.get("container_id") or path).encode()
+        self.rules = rules
+        self.out = out
+        self.parse = PARSERS[kind]
+        self.current: TrackedFile | None = None
+        self.draining: deque[TrackedFile] = deque()
+        # Read to the end (or given up) but not yet fully acknowledged / still held by
+        # a joiner: their checkpoints stay until then.
+        self.retired: list[TrackedFile] = []
+        self.joiners: dict[str | None, StreamJoiner] = {}
+        self.ingest_ts = ""
+        self.next_check = 0.0  # monotonic time of the next rotation check
+
+    # -- files -------------------------------------------------------------------
+    def files(self) -> list[TrackedFile]:
+        out = [*self.retired, *self.draining]
+        if self.current is not None:
+            out.append(self.current)
+        return out
+
+    def retire(self, f: TrackedFile) -> None:
+        """``f`` will not be read again (drained, given up or replaced by a new
+        generation); it stays tracked until its records are acknowledged."""
+        if f in self.draining:
+            self.draining.remove(f)
+        if f is self.current:
+            self.current = None
+        self.close_batch(f)
+        f.close()
+        self.retired.append(f)
+
+    def prune(self) -> None:
+        """Forget retired files whose every record is acknowledged and none held."""
+        keep = []
+        for f in self.retired:
+            if f.batches or f.open_batch is not None or self.held_floor(f) is not None:
+                keep.append(f)
+        self.retired = keep
+
+    def idle(self) -> bool:
+        return self.current is None and not self.draining and not self.retired
+
+    def reading(self) -> TrackedFile | None:
+        """The file to read now: the oldest draining one first, to keep order."""
+        return self.draining[0] if self.draining else self.current
+
+    def held_floor(self, f: TrackedFile) -> int | None:
+        low: int | None = None
+        for j in self.joiners.values():
+            v = j.floor(f)
+            if v is not None and (low is None or v < low):
+                low = v
+        return low
+
+    def close_batch(self, f: TrackedFile) -> None:
+        safe = f.pos if f.skip_from is None else f.skip_from
+        floor = self.held_floor(f)
+        f.close_batch(safe if floor is None or floor > safe else floor)
+
+    def flush_due(self, now_ns: int) -> None:
+        """Send held entries whose flush timeout passed."""
+        for j in self.joiners.values():
+            if j.deadline and now_ns >= j.deadline:
+                self.ingest_ts = format_ns(time.time_ns())
+                j.flush()
+                for f in self.files():
+                    if f.open_batch is not None:
+                        self.close_batch(f)
+
+    def flush_all(self) -> None:
+        for j in self.joiners.values():
+            j.flush()
+        for f in self.files():
+            self.close_batch(f)
+
+    # -- the hot path ------------------------------------------------------------
+    def read(self, f: TrackedFile, now_ns: int, at_end: bool) -> int:
+        """Read and send one chunk of ``f``; returns bytes consumed (0: nothing new).
+
+        ``at_end``: the file is renamed/deleted and will not grow, so an unterminated
+        last line is complete.
+        """
+        out = self.out
+        data = os.pread(f.fd, out.read_chunk_bytes, f.pos)
+        if not data:
+            return 0
+        self.ingest_ts = format_ns(time.time_ns())
+        if f.skip_from is not None:  # inside an over-long line: skip to its newline
+            nl = data.find(b"\n")
+            f.pos += len(data) if nl < 0 else nl + 1
+            if nl >= 0:
+                f.skip_from = None
+            self.close_batch(f)
+            return len(data) if nl < 0 else nl + 1
+        last = data.rfind(b"\n")
+        max_line = out.max_line_bytes
+        if last < 0:
+            if len(data) >= max_line:  # cut, send, and skip the rest of the line
+                out.count_truncated()
+                self._line(f, f.pos, data[:max_line], (TAG_TRUNCATED,), now_ns)
+                f.skip_from = f.pos
+                f.pos += len(data)
+                self.close_batch(f)
+                return len(data)
+            if not at_end:  # the writer may be mid-line: wait until it stops growing
+                if len(data) != f.tail_len:
+                    f.tail_len, f.tail_since = len(data), now_ns
+                    return 0
+                if now_ns - f.tail_since < out.idle_tail_ns:
+                    return 0
+            f.tail_len = 0
+            self._line(f, f.pos, data, (), now_ns)
+            f.pos += len(data)
+            out.count_read(self.kind, 1, len(data))
+            self.close_batch(f)
+            return len(data)
+        f.tail_len = 0
+        lines = data[:last].split(b"\n")
+        off = f.pos
+        parse = self.parse
+        joiners = self.joiners
+        for raw in lines:
+            n = len(raw)
+            if n > max_line:
+                out.count_truncated()
+                self._line(f, off, raw[:max_line], (TAG_TRUNCATED,), now_ns)
+                off += n + 1
+                continue
+            piece = parse(raw)
+            j = joiners.get(piece.stream)
+            if j is None:
+                j = joiners[piece.stream] = StreamJoiner(piece.stream, self.rules, self.emit)
+            j.feed(f, off, piece.ts, piece.text, piece.partial, piece.tags, now_ns)
+            off += n + 1
+        f.pos = off
+        out.count_read(self.kind, len(lines), last + 1)
+        self.close_batch(f)
+        return last + 1
+
+    def _line(self, f: TrackedFile, off: int, raw: bytes, tags: tuple[str, ...],
+              now_ns: int) -> None:
+        piece = self.parse(raw)
+        j = self.joiners.get(piece.stream)
+        if j is None:
+            j = self.joiners[piece.stream] = StreamJoiner(piece.stream, self.rules, self.emit)
+        all_tags = piece.tags + tuple(t for t in tags if t not in piece.tags)
+        j.feed(f, off, piece.ts, piece.text, piece.partial and not tags, all_tags, now_ns)
+
+    def emit(self, origin: TrackedFile, off: int, ts: str | None, stream: str | None,
+             text: str, tags: tuple[str, ...]) -> None:
+        """Build one record (a dict in the contract's wire order) and produce it."""
+        if ts is None:
+            ts = self.ingest_ts
+            tags = (*tags, TAG_NO_TIMESTAMP)
+        rec = {
+            "id": blake2b(origin.id_prefix + str(off).encode(), digest_size=16).hexdigest(),
+            "ts": ts, "ingest_ts": self.ingest_ts, "node": self.out.node, "source": self.kind,
+            "path": origin.path, "offset": off, "message": text, "level": detect_level(text),
+            "stream": stream, **self.meta, "tags": tags, "v": SCHEMA_VERSION,
+        }
+        value = dumps(rec)
+        if len(value) > self.out.max_record_bytes:
+            value = self._shrink(rec, len(value))
+        b = origin.open_batch or origin.batch()
+        b.pending += 1
+        self.out.produce(value, self.key, b.ack)
+
+    def _shrink(self, rec: dict[str, Any], size: int) -> bytes:
+        """Cut a message whose encoding (escapes) exceeds the record cap; tag it."""
+        limit = self.out.max_record_bytes
+        message = rec["message"]
+        if TAG_TRUNCATED not in rec["tags"]:
+            rec["tags"] = (*rec["tags"], TAG_TRUNCATED)
+        while size > limit and message:
+            message = message[: len(message) * limit // size * 9 // 10]
+            rec["message"] = message
+            value = dumps(rec)
+            size = len(value)
+        self.out.count_truncated()
+        return value
