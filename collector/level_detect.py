@@ -27,20 +27,33 @@ _KLOG = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d")
 _LOGCAT = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s+\d+\s+\d+ ([VDIWEFA]) ")
 _LOGCAT_BRIEF = re.compile(r"([VDIWEFA])/[^\s(]+\s*\(\s*\d+\)")
 _SYSLOG_PRI = re.compile(r"<(\d{1,3})>")
-_LOGFMT = re.compile(r'(?:^|[\s,{])"?(?:level|lvl|severity|loglevel)"?[=:]\s*"?([A-Za-z]+)')
-# "[error]", "[WARN]", apache 2.4 "[core:error]", "<warning>"
-_BRACKET = re.compile(
-    r"[\[<](?:\w+:)?(trace|debug|info|notice|warn|warning|error|err|crit|critical|alert|"
-    r"emerg|fatal|severe|panic)[\]>]", re.IGNORECASE)
-# Uppercase tokens as loggers print them (log4j, logback, python, zap, env_logger),
-# also "Warning:"/"Error:" at the very start (PHP, many CLIs).
-_WORD = re.compile(
-    r"(?<![\w.-])(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|"
+# One pass over the header finds the earliest of: a logfmt/JSON-ish ``level=`` field,
+# a bracketed level ("[error]", "[WARN]", apache 2.4 "[core:error]", "<warning>"), or
+# an uppercase token as loggers print them (log4j, logback, python, zap, env_logger).
+# The earliest wins: the header comes before the body.
+_HEADER = re.compile(
+    r'(?:^|[\s,{])"?(?:level|lvl|severity|loglevel)"?[=:]\s*"?(?P<lf>[A-Za-z]+)'
+    r"|[\[<](?:\w+:)?(?P<br>(?i:trace|debug|info|notice|warn|warning|error|err|crit|critical|"
+    r"alert|emerg|fatal|severe|panic))[\]>]"
+    r"|(?<![\w.-])(?P<wd>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|"
     r"SEVERE|PANIC|DPANIC|EMERG|ALERT|FINE|FINER|FINEST|CONFIG)(?![\w-])")
 _LEADING = re.compile(r"(Trace|Debug|Info|Notice|Warning|Warn|Error|Fatal|Critical|Panic)"
                       r"(?::| -) ")
 # Access logs: ... "GET / HTTP/1.1" 503 ... -> the status decides.
 _ACCESS = re.compile(r'HTTP/[\d.]+" (\d{3}) ')
+
+
+_NAMES: dict[str, str] = {}
+
+
+def _name(token: str) -> str:
+    """normalize_level(token).value, memoised: the same few spellings recur."""
+    found = _NAMES.get(token)
+    if found is None:
+        found = normalize_level(token).value
+        if len(_NAMES) < 4096:
+            _NAMES[token] = found
+    return found
 
 
 def _letter(letter: str) -> str:
@@ -81,7 +94,7 @@ def detect_level(text: str) -> str:
     elif first in "IWEF":
         m = _KLOG.match(head)
         if m is not None:
-            return normalize_level(m.group(1)).value
+            return _name(m.group(1))
     elif first == "<":
         m = _SYSLOG_PRI.match(head)
         if m is not None:
@@ -97,20 +110,15 @@ def detect_level(text: str) -> str:
         m = _LOGCAT_BRIEF.match(head)
         if m is not None:
             return _letter(m.group(1))
-    m = _LOGFMT.search(head)
-    if m is not None:
-        lv = normalize_level(m.group(1))
-        if lv is not Level.UNKNOWN:
-            return lv.value
-    m = _BRACKET.search(head)
-    if m is not None:
-        return normalize_level(m.group(1)).value
-    m = _WORD.search(head)
-    if m is not None:
-        return normalize_level(m.group(1)).value
+    pos = 0
+    while (m := _HEADER.search(head, pos)) is not None:
+        found = _name(m.group(m.lastindex or 0))
+        if found != UNKNOWN:
+            return found
+        pos = m.end()  # "level=foo" names no level: keep looking
     m = _LEADING.match(head)
     if m is not None:
-        return normalize_level(m.group(1)).value
+        return _name(m.group(1))
     if "HTTP/" in head or "HTTP/" in text[:512]:
         m = _ACCESS.search(text, 0, 512)
         if m is not None:

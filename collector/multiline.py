@@ -46,7 +46,7 @@ class StreamJoiner:
     """Partial-piece and multi-line state of one stream (no object per line)."""
 
     __slots__ = ("_mode", "_rules", "_sink", "deadline", "h_lines", "h_off", "h_origin",
-                 "h_parts", "h_size", "h_tags", "h_ts", "p_off", "p_origin", "p_parts",
+                 "h_parts", "h_size", "h_tags", "h_text", "h_ts", "p_off", "p_origin", "p_parts",
                  "p_size", "p_tags", "p_ts", "stream")
 
     def __init__(self, stream: str | None, rules: MultilineRules, sink: Sink) -> None:
@@ -59,7 +59,8 @@ class StreamJoiner:
         self.p_ts: str | None = None
         self.p_tags: tuple[str, ...] = ()
         self.p_size = 0
-        self.h_parts: list[str] = []  # lines of the held multi-line candidate
+        self.h_text = ""  # first line of the held multi-line candidate
+        self.h_parts: list[str] = []  # its continuation lines
         self.h_origin: Any = None
         self.h_off = 0
         self.h_ts: str | None = None
@@ -101,8 +102,10 @@ class StreamJoiner:
             self._sink(origin, off, ts, self.stream, text, tags)
             return
         if self.h_lines:
-            if (self._continues(text) and self.h_size + len(text) < rules.max_bytes
-                    and self.h_lines < rules.max_lines):
+            first = text[:1]
+            if (((first == " " or first == "\t") and rules.start is None)
+                    or self._continues(text)) and (
+                    self.h_size + len(text) < rules.max_bytes and self.h_lines < rules.max_lines):
                 self.h_parts.append(text)
                 self.h_size += len(text) + 1
                 self.h_lines += 1
@@ -110,8 +113,12 @@ class StreamJoiner:
                     self.h_tags = _merge(self.h_tags, tags)
                 self.deadline = now_ns + rules.flush_ns
                 return
-            self._emit_held()
-        self.h_parts = [text]
+            if self.h_lines == 1:  # the common case, inline: one line, nothing to join
+                self._sink(self.h_origin, self.h_off, self.h_ts, self.stream, self.h_text,
+                           self.h_tags)
+            else:
+                self._emit_held()
+        self.h_text = text
         self.h_origin, self.h_off, self.h_ts, self.h_tags = origin, off, ts, tags
         self.h_size = len(text)
         self.h_lines = 1
@@ -135,7 +142,8 @@ class StreamJoiner:
         if mode == _MODE_PY:
             if not text or text.startswith(_PY_FOLLOW):
                 return True
-            if self.h_parts[-1][:1] in (" ", "\t") and _PY_EXC.match(text):
+            last = self.h_parts[-1] if self.h_parts else self.h_text
+            if last[:1] in (" ", "\t") and _PY_EXC.match(text):
                 self._mode = _MODE_NONE  # the exception line closes the traceback
                 return True
             return False
@@ -143,7 +151,7 @@ class StreamJoiner:
             return (not text or text.startswith(("goroutine ", "created by ", "[signal ",
                                                  "exit status ")) or
                     _GO_FUNC.match(text) is not None)
-        if self.h_lines and self.h_parts[0].startswith(("panic: ", "fatal error: ")) and (
+        if self.h_lines and self.h_text.startswith(("panic: ", "fatal error: ")) and (
                 not text or text.startswith(("goroutine ", "[signal "))):
             self._mode = _MODE_GO
             return True
@@ -152,15 +160,15 @@ class StreamJoiner:
     # -- flushing --------------------------------------------------------------
     def _emit_held(self) -> None:
         parts = self.h_parts
-        if len(parts) == 1:
-            self._sink(self.h_origin, self.h_off, self.h_ts, self.stream, parts[0], self.h_tags)
+        if not parts:
+            self._sink(self.h_origin, self.h_off, self.h_ts, self.stream, self.h_text, self.h_tags)
         else:
             while parts and parts[-1] == "":  # trailing blank lines of a dump belong to no one
                 parts.pop()
-            tags = _merge(self.h_tags, (TAG_MULTILINE,)) if len(parts) > 1 else self.h_tags
-            self._sink(self.h_origin, self.h_off, self.h_ts, self.stream, "\n".join(parts),
-                       tags)
-        self.h_parts = []
+            tags = _merge(self.h_tags, (TAG_MULTILINE,)) if parts else self.h_tags
+            self._sink(self.h_origin, self.h_off, self.h_ts, self.stream,
+                       "\n".join((self.h_text, *parts)), tags)
+            self.h_parts = []
         self.h_lines = 0
         self._mode = _MODE_NONE
 
