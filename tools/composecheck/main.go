@@ -19,6 +19,11 @@ func main() {
 	file := flag.String("f", "docker-compose.yml", "Compose file to load")
 	envFile := flag.String("env-file", "", "env file to use instead of the .env beside the Compose file")
 	name := flag.String("p", "", "project name (default: from the file or its folder)")
+	var profiles []string
+	flag.Func("profile", "enable a profile (repeatable)", func(v string) error {
+		profiles = append(profiles, v)
+		return nil
+	})
 	flag.Parse()
 
 	opts := []cli.ProjectOptionsFn{cli.WithOsEnv, cli.WithConsistency(true), cli.WithResolvedPaths(true)}
@@ -26,6 +31,9 @@ func main() {
 		opts = append(opts, cli.WithEnvFiles(*envFile))
 	}
 	opts = append(opts, cli.WithDotEnv)
+	if len(profiles) > 0 {
+		opts = append(opts, cli.WithProfiles(profiles))
+	}
 	if *name != "" {
 		opts = append(opts, cli.WithName(*name))
 	}
