@@ -21,7 +21,8 @@ from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
 # sink(origin, offset, ts, stream, text, tags): origin is the file the entry started in.
 Sink = Callable[[Any, int, str | None, str | None, str, tuple[str, ...]], None]
 
-_MODE_NONE, _MODE_PY, _MODE_GO = 0, 1, 2
+# PY_END: a traceback just ended; a chained one ("During handling ...") may follow.
+_MODE_NONE, _MODE_PY, _MODE_GO, _MODE_PY_END = 0, 1, 2, 3
 _PY_FOLLOW = ("During handling of the above exception", "The above exception was the direct",
               "Traceback (most recent call last):")
 # Last line of a Python traceback: "ValueError: boom", "KeyboardInterrupt".
@@ -144,9 +145,14 @@ class StreamJoiner:
                 return True
             last = self.h_parts[-1] if self.h_parts else self.h_text
             if last[:1] in (" ", "\t") and _PY_EXC.match(text):
-                self._mode = _MODE_NONE  # the exception line closes the traceback
+                self._mode = _MODE_PY_END  # the exception line closes the traceback
                 return True
             return False
+        if mode == _MODE_PY_END:
+            if text.startswith(_PY_FOLLOW):
+                self._mode = _MODE_PY
+                return True
+            return not text  # a blank line may separate chained tracebacks; kept either way
         if mode == _MODE_GO:
             return (not text or text.startswith(("goroutine ", "created by ", "[signal ",
                                                  "exit status ")) or
@@ -163,9 +169,7 @@ class StreamJoiner:
         if not parts:
             self._sink(self.h_origin, self.h_off, self.h_ts, self.stream, self.h_text, self.h_tags)
         else:
-            while parts and parts[-1] == "":  # trailing blank lines of a dump belong to no one
-                parts.pop()
-            tags = _merge(self.h_tags, (TAG_MULTILINE,)) if parts else self.h_tags
+            tags = _merge(self.h_tags, (TAG_MULTILINE,))
             self._sink(self.h_origin, self.h_off, self.h_ts, self.stream,
                        "\n".join((self.h_text, *parts)), tags)
             self.h_parts = []

@@ -7,6 +7,7 @@ the record contract demands ("bad input is kept, flagged and explained").
 
 from __future__ import annotations
 
+import codecs
 import re
 import time
 from typing import NamedTuple
@@ -27,6 +28,17 @@ class Piece(NamedTuple):
     text: str  # the payload, without its trailing newline
     partial: bool  # True: more pieces of the same entry follow (Docker 16 KiB / CRI "P")
     tags: tuple[str, ...]
+
+
+def _json_escape_errors(exc: UnicodeError) -> tuple[str, int]:
+    """Like backslashreplace, but the backslash itself escaped for a JSON string."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    bad = exc.object[exc.start:exc.end]
+    return "".join(f"\\\\x{b:02x}" for b in bad), exc.end
+
+
+codecs.register_error("logpipe-json-backslash", _json_escape_errors)
 
 
 def decode_text(raw: bytes) -> tuple[str, tuple[str, ...]]:
@@ -78,7 +90,8 @@ def _docker_fallback(raw: bytes) -> Piece:
     text, tags = decode_text(raw)
     if TAG_INVALID_UTF8 in tags:
         try:
-            obj = orjson.loads(text)  # the escapes made it valid UTF-8: keep the fields
+            # Escaped for JSON, the bad bytes read back as the same "\\xff" text.
+            obj = orjson.loads(raw.decode("utf-8", "logpipe-json-backslash"))
             log = obj["log"]
             if isinstance(log, str):
                 stream = obj.get("stream") if isinstance(obj.get("stream"), str) else None

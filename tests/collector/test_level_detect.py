@@ -1,0 +1,38 @@
+"""Level detection: a labelled sample's accuracy, and the header-over-body rule."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collector.level_detect import detect_level
+from logpipe.levels import LEVELS
+from tests.collector.level_samples import SAMPLES
+
+
+def test_labelled_sample_accuracy() -> None:
+    wrong = [(text, want, detect_level(text)) for text, want in SAMPLES
+             if detect_level(text) != want]
+    accuracy = 1 - len(wrong) / len(SAMPLES)
+    assert accuracy >= 0.95, f"accuracy {accuracy:.2%}; wrong: {wrong}"
+
+
+def test_body_words_do_not_override_header() -> None:
+    assert detect_level("2026-11-26 07:00:00 INFO upstream said ERROR") == "info"
+    assert detect_level("parity error corrected") == "unknown"
+    assert detect_level('level=info msg="fatal error avoided"') == "info"
+
+
+def test_only_first_line_of_multiline_counts() -> None:
+    assert detect_level("INFO retry\n\tat ERROR x") == "info"
+    assert detect_level("starting\nERROR later line") == "unknown"
+
+
+def test_klog_letters() -> None:
+    for letter, level in (("I", "info"), ("W", "warn"), ("E", "error"), ("F", "fatal")):
+        assert detect_level(f"{letter}1126 07:00:00.000000 1 a.go:1] x") == level
+
+
+@given(st.text(max_size=300))
+def test_always_a_known_level(text: str) -> None:
+    assert detect_level(text) in LEVELS

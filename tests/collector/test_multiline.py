@@ -1,0 +1,156 @@
+"""Reassembly: partial pieces, stack traces, timeouts, caps, per-app start patterns."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collector.multiline import MultilineRules, StreamJoiner
+
+Out = list[tuple[int, str, tuple[str, ...]]]
+
+
+def joiner(rules: MultilineRules | None = None) -> tuple[StreamJoiner, Out]:
+    out: Out = []
+
+    def sink(origin: object, off: int, ts: str | None, stream: str | None, text: str,
+             tags: tuple[str, ...]) -> None:
+        out.append((off, text, tags))
+
+    return StreamJoiner("stdout", rules or MultilineRules(), sink), out
+
+
+def feed_lines(j: StreamJoiner, lines: list[str], origin: object = "f") -> None:
+    off = 0
+    for line in lines:
+        j.feed(origin, off, None, line, False, (), 0)
+        off += len(line) + 1
+    j.flush()
+
+
+def test_java_trace_joined() -> None:
+    j, out = joiner()
+    lines = ["2026 ERROR boom", "java.lang.IllegalStateException: x", "\tat a.B.c(B.java:1)",
+             "\tat a.B.d(B.java:2)", "Caused by: java.io.IOException: y", "\t... 3 more",
+             "2026 INFO next"]
+    feed_lines(j, lines)
+    # the exception class line is not indented: Java traces start with it after the message
+    assert [t for _, t, _ in out] == ["2026 ERROR boom",
+                                      "\n".join(lines[1:6]), "2026 INFO next"]
+    assert "multiline" in out[1][2]
+
+
+def test_python_traceback_joined_with_log_line() -> None:
+    j, out = joiner()
+    lines = ["ERROR:root:failed", "Traceback (most recent call last):",
+             '  File "a.py", line 1, in <module>', "    f()", "ValueError: bad", "INFO:root:next"]
+    feed_lines(j, lines)
+    assert [t for _, t, _ in out] == ["\n".join(lines[:5]), "INFO:root:next"]
+    assert out[1][0] == sum(len(x) + 1 for x in lines[:5])
+
+
+def test_python_chained_traceback() -> None:
+    j, out = joiner()
+    lines = ["Traceback (most recent call last):", '  File "a", line 1', "KeyError: 'k'", "",
+             "During handling of the above exception, another exception occurred:", "",
+             "Traceback (most recent call last):", '  File "b", line 2', "ValueError: v",
+             "done"]
+    feed_lines(j, lines)
+    assert [t for _, t, _ in out] == ["\n".join(lines[:9]), "done"]
+
+
+def test_go_panic_dump_joined() -> None:
+    j, out = joiner()
+    lines = ["panic: runtime error: index out of range [3] with length 3", "",
+             "goroutine 1 [running]:", "main.main()", "\t/app/main.go:8 +0x1d",
+             "exit status 2", "next line"]
+    feed_lines(j, lines)
+    assert [t for _, t, _ in out] == ["\n".join(lines[:6]), "next line"]
+
+
+def test_plain_lines_stay_single() -> None:
+    j, out = joiner()
+    feed_lines(j, ["a", "b", "", "c"])
+    assert [t for _, t, _ in out] == ["a", "b", "", "c"]
+    assert all("multiline" not in tags for _, _, tags in out)
+
+
+def test_flush_timeout() -> None:
+    j, out = joiner(MultilineRules(flush_ns=1000))
+    j.feed("f", 0, None, "first", False, (), 10)
+    j.flush_due(500)
+    assert out == []
+    j.flush_due(1010)
+    assert out == [(0, "first", ())]
+    assert j.deadline == 0
+
+
+def test_max_lines_splits() -> None:
+    j, out = joiner(MultilineRules(max_lines=3))
+    feed_lines(j, ["head", " 1", " 2", " 3", " 4"])
+    assert [t for _, t, _ in out] == ["head\n 1\n 2", " 3\n 4"]
+
+
+def test_max_bytes_splits() -> None:
+    j, out = joiner(MultilineRules(max_bytes=20))
+    feed_lines(j, ["head", " " + "x" * 10, " " + "y" * 10])
+    assert len(out) == 2 and "".join(t for _, t, _ in out).count("x") == 10
+
+
+def test_per_app_start_pattern() -> None:
+    j, out = joiner(MultilineRules(start=re.compile(r"\d{4}-")))
+    feed_lines(j, ["2026- a", "not indented but continues", "2026- b"])
+    assert [t for _, t, _ in out] == ["2026- a\nnot indented but continues", "2026- b"]
+
+
+def test_disabled_passes_lines_through() -> None:
+    j, out = joiner(MultilineRules(enabled=False))
+    feed_lines(j, ["a", "\tb"])
+    assert [t for _, t, _ in out] == ["a", "\tb"]
+
+
+def test_partial_pieces_joined_with_first_offset() -> None:
+    j, out = joiner()
+    j.feed("f", 0, "t1", "aaa", True, (), 0)
+    j.feed("f", 10, "t2", "bbb", True, (), 0)
+    j.feed("f", 20, "t3", "ccc", False, (), 0)
+    j.flush()
+    assert out == [(0, "aaabbbccc", ())]
+
+
+def test_partial_never_completed_is_tagged() -> None:
+    j, out = joiner()
+    j.feed("f", 0, None, "half", True, (), 0)
+    assert j.floor("f") == 0 and j.floor("other") is None
+    j.flush()
+    assert out == [(0, "half", ("partial",))]
+
+
+def test_partial_joined_size_capped() -> None:
+    j, out = joiner(MultilineRules(max_line_bytes=10))
+    for i in range(5):
+        j.feed("f", i * 10, None, "x" * 4, True, (), 0)
+    j.feed("f", 50, None, "end", False, (), 0)
+    j.flush()
+    assert out == [(0, "x" * 10, ("truncated",))]
+
+
+def test_floor_tracks_held_entry() -> None:
+    j, _ = joiner()
+    j.feed("f", 5, None, "held", False, (), 0)
+    assert j.floor("f") == 5
+    j.flush()
+    assert j.floor("f") is None
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("ab \tTrcepvl:()\r"), max_size=12),
+                max_size=30))
+def test_every_line_survives_joining(lines: list[str]) -> None:
+    j, out = joiner()
+    feed_lines(j, lines)
+    joined = "\n".join(t for _, t, _ in out).split("\n") if out else []
+    assert joined == lines
+    offsets = [o for o, _, _ in out]
+    assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
