@@ -126,7 +126,7 @@ def pod(namespace: str, name: str, *, node: str = "node-a", uid: str | None = No
                 "name": "web", "ready": True, "restartCount": 0,
                 "image": "registry.local/web:1.4.2",
                 "imageID": "registry.local/web@sha256:" + "ab" * 32,
-                "containerID": "containerd://" + "cd" * 32,
+                "containerID": "containerd://" + uuid.uuid4().hex + uuid.uuid4().hex,
                 "started": True, "state": {"running": {"startedAt": "2026-11-26T06:00:02Z"}},
             }],
             "qosClass": "BestEffort",
