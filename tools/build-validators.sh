@@ -20,13 +20,21 @@ command -v go >/dev/null || { echo "build-validators: Go is needed (go.dev toolc
 exec 9>"$BIN/.build.lock"
 flock 9
 
-helm="$BIN/helm-$HELM_VERSION"
+# Like helm's Makefile: the default Kubernetes version of `helm template` and of
+# lint's deprecation checks comes from the client-go helm is built with (v0.N ->
+# 1.N); without it helm assumes 1.20.
+helm_gomod="$(go mod download -json "helm.sh/helm/v3@$HELM_VERSION" | sed -n 's/.*"GoMod": "\(.*\)",*/\1/p')"
+k8s_minor="$(awk '$1 == "k8s.io/client-go" {split($2, v, "."); print v[2]}' "$helm_gomod")"
+helm="$BIN/helm-$HELM_VERSION-k8s1.$k8s_minor"
 if [[ ! -x "$helm" ]]; then
   echo "build-validators: building helm $HELM_VERSION (a few minutes the first time)" >&2
   tmp="$(mktemp -d)"
   # -s -w: no debug info, a smaller binary and a faster link on small machines.
-  GOBIN="$tmp" GOFLAGS=-mod=mod go install -trimpath \
-    -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+  ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION"
+  for pkg in pkg/lint/rules pkg/chartutil; do
+    ldflags+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=$k8s_minor"
+  done
+  GOBIN="$tmp" GOFLAGS=-mod=mod go install -trimpath -ldflags "$ldflags" \
     "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" >&2
   mv "$tmp/helm" "$helm.partial" && mv "$helm.partial" "$helm"
   rm -rf "$tmp"

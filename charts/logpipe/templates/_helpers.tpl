@@ -1,0 +1,100 @@
+{{/* Chart name, possibly overridden. */}}
+{{- define "logpipe.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Full name: <release>-<chart> unless the release name already holds the chart name. */}}
+{{- define "logpipe.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "logpipe.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Labels on every resource. */}}
+{{- define "logpipe.labels" -}}
+helm.sh/chart: {{ include "logpipe.chart" . }}
+app.kubernetes.io/name: {{ include "logpipe.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: logpipe
+{{- with .Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* Selector labels of one component: call with (dict "root" $ "component" "collector"). */}}
+{{- define "logpipe.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "logpipe.name" .root }}
+app.kubernetes.io/instance: {{ .root.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "logpipe.componentLabels" -}}
+{{ include "logpipe.labels" .root }}
+app.kubernetes.io/component: {{ .component }}
+{{- end }}
+
+{{- define "logpipe.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "logpipe.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{- define "logpipe.image" -}}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+
+{{/* A settings map as LOGPIPE_<FIELD> env entries of a ConfigMap; lists and maps as JSON. */}}
+{{- define "logpipe.settingsData" -}}
+{{- range $key, $value := . }}
+{{ printf "LOGPIPE_%s" (upper $key) }}: {{ if or (kindIs "slice" $value) (kindIs "map" $value) }}{{ toJson $value | quote }}{{ else }}{{ toString $value | quote }}{{ end }}
+{{- end }}
+{{- end }}
+
+{{/* Prometheus scrape annotations for a pod: call with (dict "root" $ "port" 9101). */}}
+{{- define "logpipe.scrapeAnnotations" -}}
+{{- if .root.Values.prometheus.scrapeAnnotations }}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ .port | quote }}
+prometheus.io/path: /metrics
+{{- end }}
+{{- end }}
+
+{{/* envFrom shared by every component: common settings, the component's, extra sources. */}}
+{{- define "logpipe.envFrom" -}}
+- configMapRef:
+    name: {{ include "logpipe.fullname" .root }}-common
+- configMapRef:
+    name: {{ include "logpipe.fullname" .root }}-{{ .component }}
+{{- with .root.Values.extraEnvFrom }}
+{{ toYaml . }}
+{{- end }}
+{{- end }}
+
+{{/* HTTP probes on a health port: call with (dict "port" 9101 "probes" .Values.collector). */}}
+{{- define "logpipe.probes" -}}
+livenessProbe:
+  httpGet: {path: /healthz, port: {{ .port }}}
+  periodSeconds: {{ dig "livenessProbe" "periodSeconds" 10 .probes }}
+  timeoutSeconds: {{ dig "livenessProbe" "timeoutSeconds" 5 .probes }}
+  failureThreshold: {{ dig "livenessProbe" "failureThreshold" 6 .probes }}
+readinessProbe:
+  httpGet: {path: /readyz, port: {{ .port }}}
+  periodSeconds: {{ dig "readinessProbe" "periodSeconds" 10 .probes }}
+  timeoutSeconds: {{ dig "readinessProbe" "timeoutSeconds" 5 .probes }}
+  failureThreshold: {{ dig "readinessProbe" "failureThreshold" 3 .probes }}
+{{- end }}
