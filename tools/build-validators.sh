@@ -1,17 +1,21 @@
 #!/usr/bin/env bash
 # Build the real validators the deploy tests run, once per machine, from the Go
-# module proxy: helm (lint / template the chart) and composecheck (loads
-# docker-compose.yml with compose-go, the Compose v2 CLI's own loader).
+# module proxy: helm (lint / template the chart), composecheck (loads
+# docker-compose.yml with compose-go, the Compose v2 CLI's own loader) and
+# kubecheck (strict decoding of rendered manifests into client-go's types).
 # Binaries are cached under ${LOGPIPE_TOOLS_BIN:-~/.cache/logpipe/bin} with the
 # version in the name, so a version bump rebuilds and a rerun costs nothing.
-# Prints the absolute paths of the two binaries, one per line.
+# Prints the absolute paths of the three binaries, one per line.
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
-COMPOSE_GO_VERSION="$(awk '$1 == "require" && $2 ~ /compose-go/ {print $3}' \
-  "$(dirname "$0")/composecheck/go.mod")"
 BIN="${LOGPIPE_TOOLS_BIN:-$HOME/.cache/logpipe/bin}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
+
+# modver GO.MOD MODULE: the version a go.mod requires (one-line or block form).
+modver() { awk -v m="$2" '$1 == m {print $2} $1 == "require" && $2 == m {print $3}' "$1"; }
+COMPOSE_GO_VERSION="$(modver "$HERE/composecheck/go.mod" github.com/compose-spec/compose-go/v2)"
+KUBECHECK_CLIENT_GO="$(modver "$HERE/kubecheck/go.mod" k8s.io/client-go)"
 mkdir -p "$BIN"
 
 command -v go >/dev/null || { echo "build-validators: Go is needed (go.dev toolchain)" >&2; exit 2; }
@@ -40,14 +44,20 @@ if [[ ! -x "$helm" ]]; then
   rm -rf "$tmp"
 fi
 
+# Our own small Go checkers: rebuilt when their source is newer than the binary.
+build_tool() {  # build_tool NAME OUTPUT
+  local src="$HERE/$1" out="$2"
+  if [[ ! -x "$out" || "$src/main.go" -nt "$out" || "$src/go.mod" -nt "$out" ]]; then
+    echo "build-validators: building $1" >&2
+    (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$out.partial" .) >&2
+    mv "$out.partial" "$out"
+  fi
+}
 compose="$BIN/composecheck-$COMPOSE_GO_VERSION"
-# The source is ours and small: rebuild when it is newer than the binary.
-if [[ ! -x "$compose" || "$HERE/composecheck/main.go" -nt "$compose" ]]; then
-  echo "build-validators: building composecheck (compose-go $COMPOSE_GO_VERSION)" >&2
-  (cd "$HERE/composecheck" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" \
-    -o "$compose.partial" . ) >&2
-  mv "$compose.partial" "$compose"
-fi
+build_tool composecheck "$compose"
+kube="$BIN/kubecheck-client-go-$KUBECHECK_CLIENT_GO"
+build_tool kubecheck "$kube"
 
 echo "$helm"
 echo "$compose"
+echo "$kube"

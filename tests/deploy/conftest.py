@@ -1,4 +1,5 @@
-"""Real validators for the deploy files: helm and compose-go, built once and cached.
+"""Real validators for the deploy files: helm, compose-go and client-go's strict
+decoder, built once and cached.
 
 ``tools/build-validators.sh`` builds them from the Go module proxy on a fresh
 machine (a few minutes for helm, once) and prints their paths afterwards.
@@ -22,6 +23,7 @@ BUILD_TIMEOUT_S = 1500
 class Validators:
     helm: Path
     composecheck: Path
+    kubecheck: Path
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +36,8 @@ def validators() -> Validators:
         pytest.fail(f"tools/build-validators.sh failed:\n{exc.stderr}")
     except subprocess.TimeoutExpired:
         pytest.fail(f"tools/build-validators.sh took over {BUILD_TIMEOUT_S} s")
-    helm, compose = (Path(p) for p in out.stdout.split())
-    return Validators(helm, compose)
+    helm, compose, kube = (Path(p) for p in out.stdout.split())
+    return Validators(helm, compose, kube)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

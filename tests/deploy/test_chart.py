@@ -32,6 +32,11 @@ def helm(v: Validators, *args: str) -> subprocess.CompletedProcess[str]:
 def render(v: Validators, *args: str) -> Manifests:
     res = helm(v, "template", "rel", str(CHART), "--namespace", "logs", *args)
     assert res.returncode == 0, res.stderr
+    # Every object must decode strictly into its Kubernetes type: no unknown
+    # fields, no wrong types, no unknown kinds.
+    check = subprocess.run([str(v.kubecheck)], input=res.stdout, capture_output=True,
+                           text=True, timeout=60)
+    assert check.returncode == 0, check.stderr
     docs = [d for d in yaml.safe_load_all(res.stdout) if d]
     out = {(d["kind"], d["metadata"]["name"]): d for d in docs}
     assert len(out) == len(docs), "two objects share a kind and name"
@@ -213,6 +218,16 @@ def test_non_default_values_reach_the_manifests(full: Manifests) -> None:
     assert "replicas" not in full[("Deployment", "lp-forwarder")]["spec"]  # the HPA owns it
     assert ("PodDisruptionBudget", "lp-forwarder") not in full
     assert full[("PodDisruptionBudget", "lp-api")]["spec"]["minAvailable"] == 1
+
+
+def test_kubecheck_rejects_a_bad_manifest(validators: Validators) -> None:
+    bad = ("apiVersion: apps/v1\nkind: DaemonSet\nmetadata: {name: x}\n"
+           "spec:\n  template:\n    spec:\n      containers:\n"
+           "        - name: c\n"
+           "          volumeMounts: [{name: v, mountPath: /v, readOnli: true}]\n")
+    res = subprocess.run([str(validators.kubecheck)], input=bad, capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 1 and 'unknown field "spec.template.spec.containers[0].' in res.stderr
 
 
 def test_a_raw_token_instead_of_its_hash_is_refused(validators: Validators) -> None:
