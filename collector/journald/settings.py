@@ -1,0 +1,39 @@
+"""Settings of the ``logpipe journald`` role (env ``LOGPIPE_<FIELD>``)."""
+
+from __future__ import annotations
+
+import socket
+
+from pydantic import Field
+
+from logpipe.settings import CommonSettings
+
+
+class JournaldSettings(CommonSettings):
+    journald_enabled: str = Field("auto", pattern="^(auto|true|false)$", description=(
+        "auto = run when a journal exists (else exit 0 saying so); true = fail without "
+        "one; false = do nothing."))
+    journalctl: str = Field("journalctl", description="The journalctl program to run.")
+    journal_directory: str | None = Field(None, description="Read this journal directory "
+                                          "(e.g. the host's /var/log/journal mounted into "
+                                          "the pod); unset = the system journal.")
+    journal_files: list[str] = Field(default_factory=list, description="Read these journal "
+                                     "files instead (journalctl --file); JSON list in env.")
+    units: list[str] = Field(default_factory=list, description="Only these units "
+                             "(journalctl --unit, globs allowed); empty = every entry.")
+    start_at: str = Field("head", pattern="^(head|tail)$", description="Without a saved "
+                          "cursor: `head` ships the whole journal, `tail` only new entries.")
+    cursor_file: str = Field("/var/lib/logpipe/journald.cursor", description="Where the "
+                             "cursor of the last acknowledged entry is kept.")
+    namespace: str = Field("host", description="The records' namespace (tenant).")
+    node_name: str = Field(default_factory=socket.gethostname,
+                           description="Written into each record's `node`.")
+    checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between cursor saves.")
+    queue_size: int = Field(10000, ge=1, description="Entries read ahead of Kafka; when "
+                            "full, journalctl is left blocked (back-pressure, no drop).")
+    restart_backoff_max: float = Field(30.0, gt=0, description="Cap of the delay before "
+                                       "journalctl is started again after it exited.")
+    metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics /healthz "
+                              "/readyz.")
+    metrics_port: int = Field(9104, ge=0, le=65535, description="Port of /metrics /healthz "
+                              "/readyz (0 = any free port).")
