@@ -22,6 +22,7 @@ from __future__ import annotations
 import base64
 import re
 import socket
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
@@ -92,15 +93,18 @@ class FakeApiServer:
         # (code, reason) errors served, one each, to the next requests.
         self.fail_next: list[tuple[int, str]] = []
         self.http: ThreadingHTTPServer | None = None
+        self.scheme = "http"
 
     # ---- lifecycle -------------------------------------------------------------
     @property
     def url(self) -> str:
         assert self.http is not None
         host, port = self.http.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
-    def start(self) -> FakeApiServer:
+    def start(self, tls: ssl.SSLContext | None = None) -> FakeApiServer:
+        """Serve on a free port; with ``tls``, HTTPS (client certificates verified by
+        the context authenticate like a bearer token)."""
         server = self
 
         class Handler(_Handler):
@@ -108,6 +112,9 @@ class FakeApiServer:
 
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.http.daemon_threads = True
+        if tls is not None:
+            self.http.socket = tls.wrap_socket(self.http.socket, server_side=True)
+            self.scheme = "https"
         threading.Thread(target=self.http.serve_forever, daemon=True).start()
         return self
 
@@ -217,7 +224,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self) -> tuple[tuple[str, str], str | None, str | None, dict[str, str]] | None:
         parts = urlsplit(self.path)
         self.api.requests.append(f"{self.command} {self.path}")
-        if self.headers.get("Authorization") != f"Bearer {self.api.token}":
+        has_cert = isinstance(self.connection, ssl.SSLSocket) and \
+            bool(self.connection.getpeercert())
+        if self.headers.get("Authorization") != f"Bearer {self.api.token}" and not has_cert:
             self._send(401, status(401, "Unauthorized", "Unauthorized"))
             return None
         with self.api.cond:
