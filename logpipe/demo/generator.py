@@ -128,7 +128,8 @@ class Generator:
             return
         every = self.opts.long_every
         # The first long line comes early so even a short run has one to reassemble.
-        if every and (n == min(25, every) or self._rng.random() < 1 / every):
+        first = every and not self.stats.long_lines and n >= min(25, every)
+        if first or (every and self._rng.random() < 1 / every):
             lines = [catalog.long_line(self._rng, ts_ns, src.app)]
             self.stats.long_lines += 1
         else:

@@ -233,3 +233,9 @@ def test_cli_writes_the_tree_and_rejects_bad_options(tmp_path: Path) -> None:
     assert bad.exit_code == 2 and "rate must be > 0" in bad.output
     forever = runner.invoke(main, ["demo", "--out", str(tmp_path), "--fast", "--duration", "0"])
     assert forever.exit_code == 2 and "needs a duration" in forever.output
+
+
+def test_even_a_short_run_has_a_long_line(tmp_path: Path) -> None:
+    gen = run(tmp_path, rate=100.0, duration=1.0)
+    assert 25 < gen.stats.entries < 1000
+    assert gen.stats.long_lines >= 1
