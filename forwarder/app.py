@@ -143,4 +143,6 @@ class Forwarder:
 
 def main(settings: ForwarderSettings) -> int:
     setup_logging(settings.log_level, settings.log_format)
+    # One INFO line per HTTP request would drown the forwarder's own logs.
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     return Forwarder(settings).run()

@@ -39,7 +39,8 @@ from forwarder.dlq import DeadLetter, DeadLetterWriter
 
 log = logging.getLogger(__name__)
 
-_FILTER = "errors,items.*.status,items.*.error.type,items.*.error.reason"
+_FILTER = ("errors,items.*.status,items.*.error.type,items.*.error.reason,"
+           "items.*.error.caused_by.reason")
 _HEADERS = {"accept": "application/json", "content-type": "application/x-ndjson"}
 _RETRY_TYPES = frozenset({"es_rejected_execution_exception", "circuit_breaking_exception"})
 
@@ -195,10 +196,13 @@ class BulkSender:
                 metrics.BULK_RETRIES.labels(_retry_reason(status, error.get("type"))).inc()
                 again.append(doc)
             else:
+                reason = str(error.get("reason", ""))
+                cause = (error.get("caused_by") or {}).get("reason")
+                if cause:  # the root cause often names the bad value ("before the epoch")
+                    reason = f"{reason} (caused by: {cause})"
                 letters.append(DeadLetter(
                     doc.letter_key, doc.value, doc.partition, doc.offset, "index",
-                    str(error.get("type", "unknown")), str(error.get("reason", "")),
-                    status, doc.index,
+                    str(error.get("type", "unknown")), reason, status, doc.index,
                 ))
         return again
 

@@ -10,6 +10,7 @@ from elasticsearch import Elasticsearch
 
 from logpipe.record import index_name
 from tests.forwarder.util import (
+    count_docs,
     forwarder_env,
     make_record,
     produce_records,
@@ -18,12 +19,6 @@ from tests.forwarder.util import (
 )
 
 pytestmark = pytest.mark.integration
-
-
-def _count(es: Elasticsearch, prefix: str) -> int:
-    es.options(ignore_status=404).indices.refresh(index=f"{prefix}-*")
-    resp = es.options(ignore_status=404).count(index=f"{prefix}-*")
-    return int(resp.body.get("count", 0))
 
 
 def test_records_land_in_daily_indices_with_template_mappings(
@@ -39,7 +34,7 @@ def test_records_land_in_daily_indices_with_template_mappings(
 
     env = forwarder_env(kafka_bootstrap, es_url, topic, index_prefix, group)
     with running(env, tmp_path / "fwd.log") as fwd:
-        wait_until(lambda: _count(es, index_prefix) == len(records), 60, "all records indexed")
+        wait_until(lambda: count_docs(es, index_prefix) == len(records), 60, "all records indexed")
         wait_until(lambda: fwd.get("/readyz") is not None, 30, "the health endpoint")
         ready = fwd.get("/readyz")
         created = fwd.metric("logpipe_forwarder_records_indexed_total", result="created")
@@ -93,5 +88,5 @@ def test_same_records_twice_one_document_each(
                                       result="duplicate") == 200, 60,
                    "the second copy of every record answered as a duplicate")
         created = fwd.metric("logpipe_forwarder_records_indexed_total", result="created")
-    assert _count(es, index_prefix) == 200
+    assert count_docs(es, index_prefix) == 200
     assert created == 200

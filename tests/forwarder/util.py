@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 from confluent_kafka import Consumer, Producer, TopicPartition
+from elasticsearch import ApiError, Elasticsearch
 from prometheus_client.parser import text_string_to_metric_families
 
 from logpipe.record import Record, encode, stable_id
@@ -75,6 +76,17 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str,
     raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
 
 
+def count_docs(es: Elasticsearch, prefix: str) -> int:
+    """Documents in ``<prefix>-*`` after a refresh; -1 while a new index is still
+    starting its shards (count answers 503 then), so polling simply goes on."""
+    try:
+        es.options(ignore_status=404).indices.refresh(index=f"{prefix}-*")
+        resp = es.options(ignore_status=404).count(index=f"{prefix}-*")
+    except ApiError:
+        return -1
+    return int(resp.body.get("count", 0))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -91,6 +103,11 @@ def committed(bootstrap: str, group: str, topic: str, partitions: int = 3) -> di
         return {tp.partition: tp.offset for tp in tps}
     finally:
         c.close()
+
+
+def committed_total(bootstrap: str, group: str, topic: str, partitions: int = 3) -> int:
+    """Records the group has committed over all partitions (offsets start at 0)."""
+    return sum(max(o, 0) for o in committed(bootstrap, group, topic, partitions).values())
 
 
 def read_topic(bootstrap: str, topic: str, count: int, timeout: float = 60) -> list[Any]:
