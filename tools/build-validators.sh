@@ -2,10 +2,11 @@
 # Build the real validators the deploy tests run, once per machine, from the Go
 # module proxy: helm (lint / template the chart), composecheck (loads
 # docker-compose.yml with compose-go, the Compose v2 CLI's own loader) and
-# kubecheck (strict decoding of rendered manifests into client-go's types).
+# kubecheck (strict decoding of rendered manifests into client-go's types) and
+# dockerfilecheck (BuildKit's Dockerfile frontend in lint mode, `build --check`).
 # Binaries are cached under ${LOGPIPE_TOOLS_BIN:-~/.cache/logpipe/bin} with the
 # version in the name, so a version bump rebuilds and a rerun costs nothing.
-# Prints the absolute paths of the three binaries, one per line.
+# Prints the absolute paths of the four binaries, one per line.
 set -euo pipefail
 
 HELM_VERSION="${HELM_VERSION:-v3.22.0}"
@@ -16,6 +17,7 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 modver() { awk -v m="$2" '$1 == m {print $2} $1 == "require" && $2 == m {print $3}' "$1"; }
 COMPOSE_GO_VERSION="$(modver "$HERE/composecheck/go.mod" github.com/compose-spec/compose-go/v2)"
 KUBECHECK_CLIENT_GO="$(modver "$HERE/kubecheck/go.mod" k8s.io/client-go)"
+BUILDKIT_VERSION="$(modver "$HERE/dockerfilecheck/go.mod" github.com/moby/buildkit)"
 mkdir -p "$BIN"
 
 command -v go >/dev/null || { echo "build-validators: Go is needed (go.dev toolchain)" >&2; exit 2; }
@@ -57,7 +59,10 @@ compose="$BIN/composecheck-$COMPOSE_GO_VERSION"
 build_tool composecheck "$compose"
 kube="$BIN/kubecheck-client-go-$KUBECHECK_CLIENT_GO"
 build_tool kubecheck "$kube"
+dockerfile="$BIN/dockerfilecheck-buildkit-$BUILDKIT_VERSION"
+build_tool dockerfilecheck "$dockerfile"
 
 echo "$helm"
 echo "$compose"
 echo "$kube"
+echo "$dockerfile"

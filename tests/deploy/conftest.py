@@ -1,5 +1,5 @@
-"""Real validators for the deploy files: helm, compose-go and client-go's strict
-decoder, built once and cached.
+"""Real validators for the deploy files: helm, compose-go, client-go's strict
+decoder and BuildKit's Dockerfile linter, built once and cached.
 
 ``tools/build-validators.sh`` builds them from the Go module proxy on a fresh
 machine (a few minutes for helm, once) and prints their paths afterwards.
@@ -24,6 +24,7 @@ class Validators:
     helm: Path
     composecheck: Path
     kubecheck: Path
+    dockerfilecheck: Path
 
 
 @pytest.fixture(scope="session")
@@ -36,8 +37,8 @@ def validators() -> Validators:
         pytest.fail(f"tools/build-validators.sh failed:\n{exc.stderr}")
     except subprocess.TimeoutExpired:
         pytest.fail(f"tools/build-validators.sh took over {BUILD_TIMEOUT_S} s")
-    helm, compose, kube = (Path(p) for p in out.stdout.split())
-    return Validators(helm, compose, kube)
+    helm, compose, kube, dockerfile = (Path(p) for p in out.stdout.split())
+    return Validators(helm, compose, kube, dockerfile)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
