@@ -16,7 +16,8 @@ COPY pyproject.toml README.md ./
 RUN mkdir logpipe collector forwarder log_api \
  && touch logpipe/__init__.py collector/__init__.py forwarder/__init__.py log_api/__init__.py \
  && /opt/logpipe/bin/pip install . \
- && /opt/logpipe/bin/pip uninstall -y logpipe
+ && /opt/logpipe/bin/pip uninstall -y logpipe \
+ && rm -rf build ./*.egg-info logpipe collector forwarder log_api
 COPY logpipe ./logpipe
 COPY collector ./collector
 COPY forwarder ./forwarder

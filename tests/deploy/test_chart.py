@@ -3,6 +3,7 @@ non-default values, and the rendered manifests read back with PyYAML."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -245,3 +246,26 @@ def test_config_change_rolls_the_pods(validators: Validators, default: Manifests
         before = default[(kind, name)]["spec"]["template"]["metadata"]["annotations"]
         after = changed[(kind, name)]["spec"]["template"]["metadata"]["annotations"]
         assert before["checksum/config"] != after["checksum/config"]
+
+
+def test_values_yaml_documents_every_value() -> None:
+    """Each leaf value has a comment right above it or above one of its parents."""
+    stack: list[tuple[int, bool]] = []  # (indent, documented) of open parent keys
+    previous = ""
+    undocumented = []
+    for line in (CHART / "values.yaml").read_text().splitlines():
+        stripped = line.strip()
+        key = re.match(r"^(\s*)(- )?([\w.-]+):(.*)$", line)
+        if key and not stripped.startswith("#"):
+            indent = len(key.group(1)) + (2 if key.group(2) else 0)
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            documented = previous.startswith("#") or any(d for _, d in stack)
+            if key.group(4).strip():  # a value on this line: a leaf
+                if not documented:
+                    undocumented.append(key.group(3))
+            else:
+                stack.append((indent, documented))
+        if stripped:
+            previous = stripped
+    assert undocumented == []
