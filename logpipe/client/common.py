@@ -6,9 +6,9 @@ from __future__ import annotations
 import functools
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 
@@ -123,7 +123,7 @@ class Selection:
             out.extend(("exclude", x) for x in self.exclude)
         return out
 
-    def keep(self, entry: dict[str, object]) -> bool:
+    def keep(self, entry: Mapping[str, Any]) -> bool:
         """The client-side part of the filter: the --pod regular expression."""
         return self.pod_re is None or bool(self.pod_re.search(str(entry.get("pod") or "")))
 
