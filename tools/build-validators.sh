@@ -20,6 +20,8 @@ KUBECHECK_CLIENT_GO="$(modver "$HERE/kubecheck/go.mod" k8s.io/client-go)"
 BUILDKIT_VERSION="$(modver "$HERE/dockerfilecheck/go.mod" github.com/moby/buildkit)"
 mkdir -p "$BIN"
 
+# The toolchain's usual home, for shells whose PATH does not name it.
+export PATH="$PATH:/usr/local/go/bin"
 command -v go >/dev/null || { echo "build-validators: Go is needed (go.dev toolchain)" >&2; exit 2; }
 
 # Concurrent test runs (or engineers) share the cache: build under a lock.
