@@ -18,6 +18,7 @@ from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from elasticsearch import Elasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 
 from forwarder import metrics
 from forwarder.bulk import Abandoned, BulkSender
@@ -38,8 +39,9 @@ _UNREADY_AFTER = 10.0
 def make_es(settings: ForwarderSettings) -> Elasticsearch:
     # max_retries=0: BulkSender owns retrying, so back-off, metrics and the
     # only-failed-items rule are in one place rather than two.
+    # orjson: parsing bulk answers is a measurable share of the forwarder's CPU.
     return Elasticsearch(settings.es_hosts(), request_timeout=settings.es_request_timeout,
-                         max_retries=0, retry_on_timeout=False)
+                         max_retries=0, retry_on_timeout=False, serializer=OrjsonSerializer())
 
 
 def ensure_dlq_topic(settings: ForwarderSettings) -> None:

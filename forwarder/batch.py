@@ -44,15 +44,18 @@ def parse(message: Message[KafkaPayload]) -> Item:
         return Item(partition, offset, payload.key, value, None, str(exc))
 
 
-def bulk_lines(record: Record, prefix: str) -> tuple[str, bytes]:
+def bulk_lines(record: Record, value: bytes, prefix: str) -> tuple[str, bytes]:
     """(index, the two NDJSON lines of a ``create`` action).
 
     ``create`` rather than ``index``: a replayed id answers 409 and is not rewritten.
-    The document is the record's own serialisation, so the index holds the contract.
+    The document is the Kafka value itself, already the record's JSON (it was just
+    validated), which saves serialising it again; only a value spread over several
+    lines, which NDJSON cannot carry, is serialised anew.
     """
     index = index_name(prefix, record.ts)
     action = orjson.dumps({"create": {"_index": index, "_id": record.id}})
-    return index, action + b"\n" + orjson.dumps(record) + b"\n"
+    doc = orjson.dumps(record) if b"\n" in value or b"\r" in value else value
+    return index, action + b"\n" + doc + b"\n"
 
 
 @dataclass

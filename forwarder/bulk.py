@@ -137,7 +137,7 @@ class BulkSender:
                 letters.append(DeadLetter(item.key, item.value, item.partition, item.offset,
                                           "decode", "RecordError", item.error or "invalid"))
                 continue
-            index, lines = bulk_lines(item.record, self.prefix)
+            index, lines = bulk_lines(item.record, item.value, self.prefix)
             docs.append(_Doc(lines, index, item.key, item.value, item.partition, item.offset))
         counts = {"ok": 0, "duplicate": 0}
         try:
