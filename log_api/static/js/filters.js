@@ -1,0 +1,156 @@
+// The filter bar shared by the three views: namespace / app / pod / container pickers
+// (filled from the field-values endpoint, so they list only what the token may read),
+// level, words, an include regex and, for History and Overview, the time range.
+
+import { call } from "./api.js";
+import { el, LEVELS } from "./util.js";
+
+const PICKERS = [["namespace", "namespace"], ["app", "app"], ["pod", "pod"], ["container", "container"]];
+const RANGES = [["15m", "Last 15 minutes"], ["1h", "Last hour"], ["6h", "Last 6 hours"],
+  ["24h", "Last 24 hours"], ["7d", "Last 7 days"], ["30d", "Last 30 days"], ["custom", "Between…"]];
+
+function localInput(iso) {
+  // datetime-local wants local wall time without a zone.
+  const d = new Date(iso);
+  const off = d.getTimezoneOffset() * 60000;
+  return new Date(d.getTime() - off).toISOString().slice(0, 19);
+}
+
+export class FilterBar {
+  constructor(root, { prefix, range = true, pickerRange = "24h", onSubmit = () => {} }) {
+    this.onSubmit = onSubmit;
+    this.hasRange = range;
+    this.pickerRange = pickerRange;
+    this.selects = {};
+    for (const [name, label] of PICKERS) {
+      const sel = el("select", { id: `${prefix}-${name}`, "aria-label": label, "data-field": name },
+        el("option", { value: "", text: `all ${label}s` }));
+      sel.addEventListener("change", () => {
+        if (name === "namespace" || name === "app") this.loadPickers(name);
+        this.onSubmit();
+      });
+      this.selects[name] = sel;
+      root.append(sel);
+    }
+    this.level = el("select", { id: `${prefix}-level`, "aria-label": "level" },
+      el("option", { value: "", text: "any level" }),
+      ...["debug", "info", "warn", "error"].map((l) => el("option", { value: `min:${l}`, text: `${l} and above` })),
+      ...LEVELS.map((l) => el("option", { value: l, text: `only ${l}` })));
+    this.level.addEventListener("change", () => this.onSubmit());
+    this.q = el("input", { id: `${prefix}-q`, type: "search", placeholder: "words (/)", "aria-label": "words in the message" });
+    this.include = el("input", { id: `${prefix}-include`, type: "search", placeholder: "regex", "aria-label": "regular expression" });
+    for (const input of [this.q, this.include]) {
+      input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") this.onSubmit(); });
+    }
+    root.append(this.level, this.q, this.include);
+    if (range) {
+      this.range = el("select", { id: `${prefix}-range`, "aria-label": "time range" },
+        ...RANGES.map(([v, t]) => el("option", { value: v, text: t })));
+      this.range.value = "1h";
+      this.since = el("input", { id: `${prefix}-since`, type: "datetime-local", step: "1", "aria-label": "from", hidden: true });
+      this.until = el("input", { id: `${prefix}-until`, type: "datetime-local", step: "1", "aria-label": "until", hidden: true });
+      this.range.addEventListener("change", () => {
+        const custom = this.range.value === "custom";
+        if (custom && !this.since.value) {
+          this.since.value = localInput(Date.now() - 3600e3);
+          this.until.value = localInput(Date.now());
+        }
+        this.since.hidden = this.until.hidden = !custom;
+        this.loadPickers();
+        this.onSubmit();
+      });
+      for (const input of [this.since, this.until]) input.addEventListener("change", () => this.onSubmit());
+      root.append(this.range, this.since, this.until);
+    }
+  }
+
+  /** since/until as the API reads them (relative like 1h, or RFC 3339). */
+  timeParams() {
+    if (!this.hasRange) return [];
+    if (this.range.value !== "custom") return [["since", this.range.value]];
+    const out = [];
+    if (this.since.value) out.push(["since", new Date(this.since.value).toISOString()]);
+    if (this.until.value) out.push(["until", new Date(this.until.value).toISOString()]);
+    return out;
+  }
+
+  params({ regex = true, time = true } = {}) {
+    const p = new URLSearchParams();
+    for (const [name] of PICKERS) if (this.selects[name].value) p.append(name, this.selects[name].value);
+    const lv = this.level.value;
+    if (lv.startsWith("min:")) p.set("min_level", lv.slice(4));
+    else if (lv) p.append("level", lv);
+    if (this.q.value.trim()) p.set("q", this.q.value.trim());
+    if (regex && this.include.value) p.append("include", this.include.value);
+    if (time) for (const [k, v] of this.timeParams()) p.set(k, v);
+    return p;
+  }
+
+  /** Set filters from elsewhere (Overview -> History); absent keys keep their value. */
+  set(values) {
+    for (const [name] of PICKERS) {
+      if (name in values) this._choose(this.selects[name], values[name] || "");
+    }
+    if ("level" in values) this.level.value = values.level || "";
+    if ("q" in values) this.q.value = values.q || "";
+    if ("include" in values) this.include.value = values.include || "";
+    if (this.hasRange && values.range) {
+      this.range.value = values.range;
+      const custom = values.range === "custom";
+      this.since.hidden = this.until.hidden = !custom;
+      if (custom) {
+        this.since.value = values.since ? localInput(values.since) : "";
+        this.until.value = values.until ? localInput(values.until) : "";
+      }
+    }
+  }
+
+  values() {
+    const v = {};
+    for (const [name] of PICKERS) v[name] = this.selects[name].value;
+    v.level = this.level.value;
+    v.q = this.q.value;
+    v.include = this.include.value;
+    if (this.hasRange) {
+      v.range = this.range.value;
+      if (this.range.value === "custom") {
+        v.since = this.since.value ? new Date(this.since.value).toISOString() : null;
+        v.until = this.until.value ? new Date(this.until.value).toISOString() : null;
+      }
+    }
+    return v;
+  }
+
+  _choose(sel, value) {
+    if (value && ![...sel.options].some((o) => o.value === value)) {
+      sel.append(el("option", { value, text: value }));
+    }
+    sel.value = value;
+  }
+
+  /** Refill the pickers below ``changed`` (all when absent) from the field values. */
+  async loadPickers(changed) {
+    const order = PICKERS.map(([n]) => n);
+    const from = changed ? order.indexOf(changed) + 1 : 0;
+    const fields = order.slice(from);
+    if (!fields.length) return;
+    const p = new URLSearchParams();
+    // Narrow by the pickers above, so apps follow the namespace, pods the app.
+    for (const name of order.slice(0, from)) if (this.selects[name].value) p.append(name, this.selects[name].value);
+    const time = this.hasRange ? this.timeParams() : [["since", this.pickerRange]];
+    for (const [k, v] of time) p.set(k, v);
+    for (const f of fields) p.append("field", f);
+    let body;
+    try { body = await call("/fields", p); } catch { return; }
+    for (const f of fields) {
+      const sel = this.selects[f];
+      const keep = sel.value;
+      const label = sel.options[0].textContent;
+      sel.replaceChildren(el("option", { value: "", text: label }),
+        ...(body.fields[f] || []).map((v) => el("option", { value: v.value, text: `${v.value} (${v.count})` })));
+      this._choose(sel, keep);
+    }
+  }
+
+  focusWords() { this.q.focus(); }
+}

@@ -1,0 +1,149 @@
+// Overview: level donut (counts and %), app share bars (top N + other) and the volume
+// histogram stacked by level, drawn as inline SVG. Clicking a slice, bar or bucket
+// opens History with that filter added.
+
+import { call } from "./api.js";
+import { FilterBar } from "./filters.js";
+import { el, fmtInt, levelColour, LEVELS, shortTime, svg } from "./util.js";
+
+const TOP_APPS = 10;
+const UNIT_MS = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };
+const $ = (id) => document.getElementById(id);
+
+function clickable(node, label, action) {
+  node.setAttribute("tabindex", "0");
+  node.setAttribute("role", "button");
+  node.setAttribute("aria-label", label);
+  node.classList.add("clickable");
+  node.addEventListener("click", action);
+  node.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); action(); } });
+  node.append(svg("title", {}, label));
+  return node;
+}
+
+const pct = (p) => `${p.toFixed(p > 0 && p < 1 ? 2 : 1)}%`;
+
+export class Overview {
+  constructor(onDrill) {
+    this.onDrill = onDrill;
+    this.bar = new FilterBar($("overview-filters"), { prefix: "overview", onSubmit: () => this.refresh() });
+    this.bar.include.hidden = true; // statistics are exact aggregations: no regex there
+    $("overview-refresh").addEventListener("click", () => this.refresh());
+  }
+
+  shown() { this.bar.loadPickers(); this.refresh(); }
+
+  drill(extra) { this.onDrill({ ...this.bar.values(), include: "", ...extra }); }
+
+  async refresh() {
+    const status = $("overview-status");
+    status.textContent = "loading…";
+    status.className = "muted";
+    const p = this.bar.params({ regex: false });
+    const apps = new URLSearchParams(p);
+    apps.set("top", String(TOP_APPS));
+    try {
+      const [levels, share, hist] = await Promise.all([
+        call("/stats/levels", p), call("/stats/apps", apps), call("/stats/histogram", p)]);
+      this.drawLevels(levels);
+      this.drawApps(share);
+      this.drawHistogram(hist);
+      status.textContent = `${fmtInt(levels.total)} entries`;
+    } catch (err) {
+      status.textContent = err.message;
+      status.className = "error";
+    }
+  }
+
+  drawLevels(body) {
+    const root = $("chart-levels");
+    if (!body.total) { root.replaceChildren(el("div", { class: "empty", text: "no entries in this range" })); return; }
+    const R = 62, W = 26, C = 2 * Math.PI * R;
+    const chart = svg("svg", { viewBox: "0 0 180 180", width: "180", height: "180", role: "img", "aria-label": "Level ratio" });
+    let offset = 0;
+    for (const lv of body.levels) {
+      if (!lv.count) continue;
+      const len = (lv.count / body.total) * C;
+      const slice = svg("circle", { cx: 90, cy: 90, r: R, fill: "none", stroke: levelColour(lv.level),
+        "stroke-width": W, "stroke-dasharray": `${len} ${C - len}`, "stroke-dashoffset": String(-offset),
+        transform: "rotate(-90 90 90)", "data-level": lv.level });
+      chart.append(clickable(slice, `${lv.level}: ${fmtInt(lv.count)} (${pct(lv.percent)})`, () => this.drill({ level: lv.level })));
+      offset += len;
+    }
+    chart.append(svg("text", { x: 90, y: 88, "text-anchor": "middle", "font-size": "18", "font-weight": "600" }, fmtInt(body.total)),
+      svg("text", { x: 90, y: 106, "text-anchor": "middle", "font-size": "11" }, "entries"));
+    const legend = el("table", { class: "legend", id: "levels-legend" },
+      el("tbody", {}, ...body.levels.map((lv) => {
+        const tr = el("tr", { class: lv.count ? "clickable" : "muted", "data-level": lv.level },
+          el("td", {}, el("span", { class: "swatch", style: `background:${levelColour(lv.level)}` }), lv.level),
+          el("td", { class: "n", text: fmtInt(lv.count) }),
+          el("td", { class: "n", text: pct(lv.percent) }));
+        if (lv.count) {
+          tr.tabIndex = 0;
+          tr.addEventListener("click", () => this.drill({ level: lv.level }));
+          tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") this.drill({ level: lv.level }); });
+        }
+        return tr;
+      })));
+    root.replaceChildren(el("div", { class: "donut-wrap" }, chart, legend));
+  }
+
+  drawApps(body) {
+    const root = $("chart-apps");
+    const rows = [...body.top.map((a) => ({ ...a, other: false })), ...(body.other ? [{ ...body.other, other: true }] : [])];
+    if (!rows.length || !body.total_entries) { root.replaceChildren(el("div", { class: "empty", text: "no entries in this range" })); return; }
+    const rowH = 22, labelW = 130, barW = 230, H = rows.length * rowH + 4;
+    const most = Math.max(...rows.map((r) => r.entries));
+    const chart = svg("svg", { viewBox: `0 0 ${labelW + barW + 110} ${H}`, width: labelW + barW + 110, height: H, role: "img", "aria-label": "App share" });
+    rows.forEach((r, i) => {
+      const y = i * rowH + 2;
+      const name = r.other ? `other (${body.apps_total - body.top.length} apps)` : (r.app ?? "(no app)");
+      const w = Math.max(1, (r.entries / most) * barW);
+      chart.append(svg("text", { x: labelW - 6, y: y + 14, "text-anchor": "end" }, name.length > 20 ? `${name.slice(0, 19)}…` : name));
+      const rect = svg("rect", { x: labelW, y: y + 3, width: w, height: rowH - 7, rx: 2,
+        fill: r.other ? "var(--muted)" : "var(--accent)", "data-app": r.other ? "" : (r.app ?? "") });
+      const label = `${name}: ${fmtInt(r.entries)} entries (${pct(r.entries_percent)}), ${pct(r.bytes_percent)} of bytes`;
+      chart.append(r.other || r.app == null ? rect : clickable(rect, label, () => this.drill({ app: r.app })));
+      chart.append(svg("text", { x: labelW + w + 6, y: y + 14 }, `${fmtInt(r.entries)} · ${pct(r.entries_percent)}`));
+    });
+    root.replaceChildren(chart);
+  }
+
+  drawHistogram(body) {
+    const root = $("chart-histogram");
+    const buckets = body.buckets;
+    if (!buckets.length || !buckets.some((b) => b.total)) { root.replaceChildren(el("div", { class: "empty", text: "no entries in this range" })); return; }
+    const W = Math.max(480, Math.round(root.clientWidth || 960)), H = 190, left = 48, bottom = 22, top = 8;
+    const plotW = W - left - 8, plotH = H - bottom - top;
+    const most = Math.max(...buckets.map((b) => b.total));
+    const bw = plotW / buckets.length;
+    const step = UNIT_MS[body.interval.slice(-1)] * Number(body.interval.slice(0, -1));
+    const chart = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, role: "img", "aria-label": `Entries per ${body.interval}`, preserveAspectRatio: "xMinYMin meet" });
+    chart.append(svg("line", { class: "axis", x1: left, x2: W - 8, y1: top + plotH, y2: top + plotH }),
+      svg("text", { x: left - 6, y: top + 9, "text-anchor": "end" }, fmtInt(most)),
+      svg("text", { x: left - 6, y: top + plotH, "text-anchor": "end" }, "0"));
+    const every = Math.max(1, Math.ceil(buckets.length / 8));
+    buckets.forEach((b, i) => {
+      const x = left + i * bw;
+      if (i % every === 0) chart.append(svg("text", { x, y: H - 6 }, shortTime(b.start, step >= 86400e3).slice(0, step >= 86400e3 ? 11 : 5)));
+      if (!b.total) return;
+      const g = svg("g", { "data-start": b.start });
+      let y = top + plotH;
+      for (const lv of LEVELS) {
+        const n = b.levels[lv] || 0;
+        if (!n) continue;
+        const h = (n / most) * plotH;
+        y -= h;
+        g.append(svg("rect", { x: x + 0.5, y, width: Math.max(bw - 1, 1), height: h, fill: levelColour(lv) }));
+      }
+      const start = new Date(b.start);
+      const end = new Date(start.getTime() + step);
+      const detail = LEVELS.filter((lv) => b.levels[lv]).map((lv) => `${lv} ${fmtInt(b.levels[lv])}`).join(", ");
+      chart.append(clickable(g, `${shortTime(b.start)}: ${fmtInt(b.total)} entries (${detail})`,
+        () => this.drill({ range: "custom", since: start.toISOString(), until: end.toISOString() })));
+    });
+    const legend = el("div", { class: "muted" }, ...LEVELS.map((lv) => el("span", { style: "margin-right:12px" },
+      el("span", { class: "swatch", style: `background:${levelColour(lv)}` }), lv)));
+    root.replaceChildren(chart, legend, el("div", { class: "muted", text: `one bar per ${body.interval}` }));
+  }
+}

@@ -1,0 +1,185 @@
+// Live tail: SSE over fetch(), start / pause / resume / clear, automatic reconnect that
+// resumes after the last event id (no gap, no repeat), a visible note for missed
+// entries, and auto-scroll that stops while the reader has scrolled up.
+
+import { ApiError, streamEvents } from "./api.js";
+import { FilterBar } from "./filters.js";
+import { el, logLine, matcher } from "./util.js";
+
+const MAX_LINES = 5000; // the DOM stays fast; older lines drop off the top
+const MAX_BACKOFF_MS = 10000;
+const STICK_PX = 40;
+
+const $ = (id) => document.getElementById(id);
+
+export class LiveTail {
+  constructor() {
+    this.lines = $("tail-lines");
+    this.statusEl = $("tail-status");
+    this.toggleBtn = $("tail-toggle");
+    this.jump = $("tail-jump");
+    this.countEl = $("tail-count");
+    this.backfill = $("tail-backfill");
+    this.bar = new FilterBar($("tail-filters"), { prefix: "tail", range: false, onSubmit: () => this.filtersChanged() });
+    this.state = "stopped";
+    this.lastEventId = null;
+    this.controller = null;
+    this.seen = new Set();
+    this.pending = [];
+    this.count = 0;
+    this.unseen = 0;
+    this.stick = true;
+    this.toggleBtn.addEventListener("click", () => this.toggle());
+    $("tail-clear").addEventListener("click", () => this.clear());
+    this.jump.addEventListener("click", () => this.scrollToEnd());
+    this.lines.addEventListener("scroll", () => {
+      const l = this.lines;
+      this.stick = l.scrollHeight - l.scrollTop - l.clientHeight < STICK_PX;
+      if (this.stick) { this.unseen = 0; this.jump.hidden = true; }
+    });
+  }
+
+  shown() { this.bar.loadPickers(); }
+
+  setState(state, detail = "") {
+    this.state = state;
+    this.statusEl.className = `status ${state}`;
+    this.statusEl.textContent = detail ? `${state}: ${detail}` : state;
+    const running = ["connecting", "live", "reconnecting"].includes(state);
+    this.toggleBtn.textContent = running ? "Pause" : state === "paused" ? "Resume" : "Start";
+  }
+
+  toggle() {
+    if (["connecting", "live", "reconnecting"].includes(this.state)) this.pause();
+    else if (this.state === "paused" && this.lastEventId) this.run();
+    else this.start();
+  }
+
+  start() {
+    this.stop();
+    this.lastEventId = null;
+    this.seen.clear();
+    this.run();
+  }
+
+  pause() {
+    this.stop();
+    this.setState("paused", "Resume continues exactly where it stopped");
+  }
+
+  stop() {
+    if (this.controller) this.controller.abort();
+    this.controller = null;
+  }
+
+  clear() {
+    this.lines.replaceChildren();
+    this.pending = [];
+    this.count = 0;
+    this.unseen = 0;
+    this.jump.hidden = true;
+    this.countEl.textContent = "";
+  }
+
+  filtersChanged() {
+    this.matchRe = null;
+    if (this.state !== "stopped") {
+      this.note("filters changed; starting again");
+      this.start();
+    }
+  }
+
+  params() {
+    const p = this.bar.params({ time: false });
+    p.set("backfill", this.lastEventId ? "0" : String(Math.max(0, Number(this.backfill.value) || 0)));
+    return p;
+  }
+
+  async run() {
+    const controller = new AbortController();
+    this.controller = controller;
+    const v = this.bar.values();
+    this.matchRe = matcher(v.q, v.include);
+    let delay = 500;
+    this.setState("connecting");
+    while (this.controller === controller) {
+      let reason = "the server ended the stream";
+      try {
+        await streamEvents("/tail", this.params(), {
+          lastEventId: this.lastEventId,
+          signal: controller.signal,
+          onOpen: () => { delay = 500; if (this.lastEventId) this.setState("live"); },
+          onEvent: (ev) => this.onEvent(ev),
+        });
+      } catch (err) {
+        if (controller.signal.aborted) return;
+        if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 429) {
+          this.setState("failed", err.message);
+          this.controller = null;
+          return;
+        }
+        reason = err.message || String(err);
+      }
+      if (this.controller !== controller) return;
+      this.setState("reconnecting", `${reason}; retrying in ${(delay / 1000).toFixed(1)}s`);
+      await new Promise((r) => setTimeout(r, delay));
+      delay = Math.min(delay * 2, MAX_BACKOFF_MS);
+    }
+  }
+
+  onEvent(ev) {
+    if (ev.event === "entry") {
+      if (ev.id) this.lastEventId = ev.id;
+      const entry = JSON.parse(ev.data);
+      if (this.seen.has(entry.id)) return;
+      this.seen.add(entry.id);
+      if (this.seen.size > 4 * MAX_LINES) this.seen = new Set([...this.seen].slice(-2 * MAX_LINES));
+      this.pending.push(logLine(entry, this.matchRe));
+      this.schedule();
+    } else if (ev.event === "live") {
+      this.setState("live");
+    } else if (ev.event === "missed") {
+      const n = JSON.parse(ev.data).missed;
+      this.note(`⚠ ${n} entries missed: they arrived faster than this page could read them. Narrow the filters, or use History for the full record.`);
+    } else if (ev.event === "notice") {
+      this.note(`⚠ ${JSON.parse(ev.data).notice}`);
+    }
+  }
+
+  note(text) {
+    this.pending.push(el("div", { class: "note", role: "note", text }));
+    this.schedule();
+  }
+
+  // Lines are added once per animation frame, so a burst does not re-layout per entry.
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => this.flush());
+  }
+
+  flush() {
+    this.frame = null;
+    if (!this.pending.length) return;
+    const batch = this.pending;
+    this.pending = [];
+    this.lines.append(...batch);
+    const added = batch.filter((n) => n.classList.contains("line")).length;
+    this.count += added;
+    const extra = this.lines.childElementCount - MAX_LINES;
+    for (let i = 0; i < extra; i++) this.lines.firstElementChild.remove();
+    this.countEl.textContent = `${this.count.toLocaleString("en-US")} lines`;
+    if (this.stick) this.lines.scrollTop = this.lines.scrollHeight;
+    else {
+      this.unseen += added;
+      this.jump.hidden = false;
+      this.jump.textContent = `↓ ${this.unseen} new`;
+    }
+  }
+
+  scrollToEnd() {
+    this.stick = true;
+    this.lines.scrollTop = this.lines.scrollHeight;
+    this.unseen = 0;
+    this.jump.hidden = true;
+  }
+}
