@@ -144,10 +144,11 @@ class Agent:
                 self._open_current(src, initial)
         for path in list(self.sources):
             src = self.sources[path]
-            if path not in found and src.current is not None:
-                src.next_check = 0.0  # gone from the scan: check it now
-            if src.idle():
-                del self.sources[path]
+            if path not in found:
+                if src.current is not None:
+                    src.next_check = 0.0  # gone from the scan: check it now
+                elif src.idle():
+                    del self.sources[path]  # kept while it exists: it remembers next_gen
 
     def _meta(self, path: str, kind: str) -> dict[str, object]:
         if kind == "docker":
@@ -202,6 +203,10 @@ class Agent:
             os.close(fd)
             return
         f = self._tracked(src, fd, st.st_dev, st.st_ino, fp, 0)
+        if src.next_gen is not None:
+            if src.next_gen[:2] == (st.st_dev, st.st_ino):
+                f.set_generation(src.next_gen[2], self.s.node_name)
+            src.next_gen = None
         if initial:
             f = self._resume(src, f, st.st_size)
         src.current = f
@@ -300,6 +305,12 @@ class Agent:
         """copytruncate: the same inode starts over; a new generation gets new ids."""
         self.metrics.rotations.labels("truncate").inc()
         log.info("%s was truncated at %d; reading it again from 0", cur.path, cur.pos)
+        if fp is None:
+            # The new first line is not complete yet: identify the file once it is
+            # (by _open_current), still as the next generation of this inode.
+            src.next_gen = (cur.dev, cur.inode, cur.gen + 1)
+            src.retire(cur)
+            return
         nf = self._tracked(src, cur.fd, cur.dev, cur.inode, fp or cur.base_fp, cur.gen + 1)
         cur.fd = -1  # the new generation owns the descriptor
         src.retire(cur)

@@ -66,6 +66,8 @@ class Source:
         self.joiners: dict[str | None, StreamJoiner] = {}
         self.ingest_ts = ""
         self.next_check = 0.0  # monotonic time of the next rotation check
+        # (dev, inode, generation) for the file re-identified after a copytruncate
+        self.next_gen: tuple[int, int, int] | None = None
 
     # -- files -------------------------------------------------------------------
     def files(self) -> list[TrackedFile]:
