@@ -35,3 +35,6 @@ def setup_logging(level: str = "info", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The clients log every request at INFO; a service's own log would drown in them.
+    for noisy in ("elastic_transport", "elasticsearch", "httpx", "aiokafka", "kafka"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

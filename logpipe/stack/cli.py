@@ -89,3 +89,68 @@ def logs(
                     sys.stdout.write(f"{name}: {line.decode('utf-8', 'replace')}")
             sys.stdout.flush()
             time.sleep(0.5)
+
+
+services = typer.Typer(
+    help="Run logpipe's own services in the background beside the stack (for `make up`): "
+    "demo logs, collector, forwarder and Log API, with pid and log files under the stack home.",
+    no_args_is_help=True,
+)
+app.add_typer(services, name="services")
+
+
+@services.command("up")
+def services_up(
+    real_logs: Annotated[bool, typer.Option(
+        "--real-logs", help="Tail this machine's /var/lib/docker/containers, /var/log/pods "
+        "and /var/log instead of writing demo logs.")] = False,
+    demo_rate: Annotated[float, typer.Option(help="Demo log statements per second.")] = 50.0,
+) -> None:
+    """Start the services (reusing running ones) and print where to look."""
+    from logpipe.stack import local
+    from logpipe.stack.services import start_all
+
+    stack = _stack()
+    if real_logs and not local.real_roots_readable():
+        typer.echo("error: --real-logs: neither /var/lib/docker/containers nor /var/log/pods "
+                   "is a readable folder here", err=True)
+        raise typer.Exit(2)
+    home = local.services_home(stack.settings)
+    tokens = local.ensure_tokens(home)
+    try:
+        started = start_all(home, local.specs(stack.settings, real_logs, demo_rate))
+    except StackError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    names = ", ".join(s.name for s in started)
+    url = f"http://127.0.0.1:{local.API_PORT}/"
+    typer.echo(f"""
+running: kafka, elasticsearch, {names}
+logs of each service: {home}/<service>/<service>.log
+
+  web page        {url}
+  admin token     {tokens['admin']}
+  'pay' token     {tokens['pay']}   (sees namespace pay only)
+  API docs        {url}docs
+  metrics         :{local.COLLECTOR_METRICS}/metrics (collector)  \
+:{local.FORWARDER_METRICS}/metrics (forwarder)  :{local.API_PORT}/metrics (api)
+
+try:
+  export LOGPIPE_URL={url.rstrip('/')} LOGPIPE_TOKEN={tokens['admin']}
+  .venv/bin/logpipe logs -n pay --since 15m
+  .venv/bin/logpipe logs -n shop --level warn -f
+  .venv/bin/logpipe stats levels --since 1h
+  .venv/bin/logpipe stats apps --since 1h
+  make down
+""")
+
+
+@services.command("down")
+def services_down() -> None:
+    """Stop the services started by `services up`."""
+    from logpipe.stack import local
+    from logpipe.stack.services import stop_all
+
+    stack = _stack()
+    stopped = stop_all(local.services_home(stack.settings), local.specs(stack.settings))
+    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "no service was running")

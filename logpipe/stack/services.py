@@ -20,8 +20,8 @@ from logpipe.stack.server import Server
 @dataclass(frozen=True)
 class ServiceSpec:
     name: str
-    module: str  # run as `python -m <module>`; skipped when the package is not there
-    args: list[str] = field(default_factory=list)
+    module: str  # the package that implements it; the service is skipped without it
+    args: list[str] = field(default_factory=list)  # `logpipe <args...>`
     env: Mapping[str, str] = field(default_factory=dict)
     health_url: str | None = None  # ready when this answers 200
 
@@ -33,16 +33,17 @@ class Service(Server):
         super().__init__(home, start_timeout)
         self.spec = spec
         self.name = spec.name
-        self.marker = f"-m {spec.module}"
+        self.marker = f"logpipe {spec.args[0]}"
         self.ports = []
 
     @property
     def available(self) -> bool:
-        return importlib.util.find_spec(f"{self.spec.module}.__main__") is not None
+        return importlib.util.find_spec(self.spec.module) is not None
 
     def start(self) -> None:
         env = {**os.environ, **self.spec.env, "PYTHONUNBUFFERED": "1"}
-        self.spawn([sys.executable, "-m", self.spec.module, *self.spec.args], env=env)
+        logpipe = Path(sys.executable).parent / "logpipe"  # the console script of this venv
+        self.spawn([sys.executable, str(logpipe), *self.spec.args], env=env)
 
     def ready(self) -> bool:
         if self.spec.health_url is None:
@@ -66,7 +67,9 @@ def start_all(home: Path, specs: list[ServiceSpec]) -> list[Service]:
         try:
             svc.wait_ready()
         except StackError as exc:
-            raise StackError(f"{svc.name} did not become ready: {exc}\n{tail(svc.logfile)}") from None
+            raise StackError(
+                f"{svc.name} did not become ready: {exc}\n{tail(svc.logfile)}"
+            ) from None
     return started
 
 
