@@ -1,0 +1,130 @@
+"""Request dependencies, declared in route signatures as ``Annotated[..., Depends()]``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from log_api.auth import ANONYMOUS_ADMIN, Scope
+from log_api.errors import Unauthorized
+from log_api.es import EsReader
+from log_api.exports import ExportManager
+from log_api.filters import Filters
+from log_api.live import LiveHub
+from log_api.metrics import ApiMetrics
+from log_api.query import ScopedQuery
+from log_api.settings import ApiSettings
+from log_api.state import AppState
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.logpipe
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(request: Request) -> ApiSettings:
+    return get_state(request).settings
+
+
+def get_reader(request: Request) -> EsReader:
+    return get_state(request).reader
+
+
+def get_hub(request: Request) -> LiveHub:
+    return get_state(request).hub
+
+
+def get_exports(request: Request) -> ExportManager:
+    return get_state(request).exports
+
+
+def get_metrics(request: Request) -> ApiMetrics:
+    return get_state(request).metrics
+
+
+SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+ReaderDep = Annotated[EsReader, Depends(get_reader)]
+HubDep = Annotated[LiveHub, Depends(get_hub)]
+ExportsDep = Annotated[ExportManager, Depends(get_exports)]
+MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
+
+
+def get_scope(
+    request: Request,
+    access_token: Annotated[str | None, Query(
+        description="The token, for clients that cannot set headers (browser EventSource, "
+        "download links). Prefer the Authorization header: URLs end up in access logs.",
+    )] = None,
+) -> Scope:
+    state = get_state(request)
+    header = request.headers.get("authorization", "")
+    token = None
+    if header[:7].lower() == "bearer ":
+        token = header[7:].strip()
+    elif access_token:
+        token = access_token
+    if not token:
+        if state.settings.anonymous_admin:
+            return ANONYMOUS_ADMIN
+        raise Unauthorized("send a token: 'Authorization: Bearer <token>'")
+    scope = state.tokens.lookup(token) if state.tokens is not None else None
+    if scope is None:
+        raise Unauthorized("the token is not known; check it or ask for one")
+    return scope
+
+
+ScopeDep = Annotated[Scope, Depends(get_scope)]
+
+
+class FilterParams:
+    """The common filters as query parameters (parsed later, see ``parse``)."""
+
+    def __init__(
+        self,
+        namespace: Annotated[list[str] | None, Query(description="Namespaces (repeatable).",
+                                                     examples=["pay"])] = None,
+        app: Annotated[list[str] | None, Query(description="Apps (repeatable).")] = None,
+        pod: Annotated[list[str] | None, Query(description="Pods (repeatable).")] = None,
+        container: Annotated[list[str] | None, Query(
+            description="Container names or ids (repeatable).")] = None,
+        node: Annotated[list[str] | None, Query(description="Nodes (repeatable).")] = None,
+        stream: Annotated[list[str] | None, Query(description="stdout / stderr.")] = None,
+        level: Annotated[list[str] | None, Query(
+            description="Levels (repeatable): trace debug info warn error fatal unknown.")] = None,
+        min_level: Annotated[str | None, Query(
+            description="Minimum level: warn = warn, error, fatal.",
+            examples=["warn"])] = None,
+        q: Annotated[str | None, Query(
+            description="Words that must all appear in the message.",
+            examples=["connection refused"])] = None,
+        include: Annotated[list[str] | None, Query(
+            description="RE2 regex the message must match (any of them).")] = None,
+        exclude: Annotated[list[str] | None, Query(
+            description="RE2 regex the message must not match (none of them).")] = None,
+        since: Annotated[str | None, Query(
+            description="Start (inclusive): RFC 3339 or relative (15m, 2h, 7d).",
+            examples=["1h"])] = None,
+        until: Annotated[str | None, Query(
+            description="End (exclusive): RFC 3339 or relative.")] = None,
+    ) -> None:
+        self.raw = dict(namespace=namespace, app=app, pod=pod, container=container, node=node,
+                        stream=stream, level=level, min_level=min_level, q=q, include=include,
+                        exclude=exclude, since=since, until=until)
+
+    def parse(self, settings: ApiSettings, now_ns: int | None = None) -> Filters:
+        return Filters.parse(**self.raw, regex_max_length=settings.regex_max_length,  # type: ignore[arg-type]
+                             now_ns=now_ns)
+
+
+FilterParamsDep = Annotated[FilterParams, Depends()]
+
+
+def get_query(scope: ScopeDep, params: FilterParamsDep, settings: SettingsDep) -> ScopedQuery:
+    return ScopedQuery(scope, params.parse(settings))
+
+
+QueryDep = Annotated[ScopedQuery, Depends(get_query)]

@@ -1,0 +1,185 @@
+"""Reading the daily indices: point-in-time paging with ``search_after``.
+
+Pages are sorted by (ts, id), a total order, so a cursor keeps working when its PIT
+expired: a fresh PIT continues after the same sort values. Elasticsearch failures
+become ApiErrors (400 for a refused query, 503 when it does not answer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import elasticsearch
+from elasticsearch import AsyncElasticsearch
+
+from log_api.errors import BadRequest, Unavailable
+from log_api.query import ScopedQuery, sort_spec
+from log_api.settings import ApiSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def make_client(settings: ApiSettings) -> AsyncElasticsearch:
+    return AsyncElasticsearch(settings.es_hosts(), request_timeout=settings.es_request_timeout)
+
+
+def _reason(exc: elasticsearch.ApiError) -> str:
+    info: Any = exc.info
+    try:
+        cause = info["error"]["root_cause"][0]
+        return f"{cause['type']}: {cause['reason']}"
+    except (KeyError, IndexError, TypeError):
+        return str(exc.message)
+
+
+def translate(exc: Exception) -> Exception:
+    """An ES client exception -> the API's: a refused query is a 400, the rest 503."""
+    if isinstance(exc, elasticsearch.BadRequestError):
+        return BadRequest(f"Elasticsearch refused the query: {_reason(exc)}")
+    if isinstance(exc, elasticsearch.ApiError):
+        log.warning("elasticsearch error: %s", exc)
+        return Unavailable(f"Elasticsearch answered {exc.meta.status}: {_reason(exc)}")
+    if isinstance(exc, elasticsearch.ConnectionError | elasticsearch.ConnectionTimeout):
+        return Unavailable(f"Elasticsearch is not answering: {exc}")
+    return exc
+
+
+async def guarded(call: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await call()
+    except (elasticsearch.ApiError, elasticsearch.TransportError) as exc:
+        raise translate(exc) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    source: dict[str, Any]
+    sort: tuple[int, str]
+
+
+class EsReader:
+    def __init__(self, client: AsyncElasticsearch, settings: ApiSettings) -> None:
+        self.client = client
+        self.index = f"{settings.index_prefix}-*"
+        self.keep_alive = settings.pit_keep_alive
+
+    async def open_pit(self) -> str:
+        resp = await guarded(lambda: self.client.open_point_in_time(
+            index=self.index, keep_alive=self.keep_alive, ignore_unavailable=True,
+            allow_partial_search_results=False,
+        ))
+        return str(resp["id"])
+
+    async def close_pit(self, pit: str) -> None:
+        with contextlib.suppress(elasticsearch.ApiError):  # expired: nothing left to free
+            await self.client.close_point_in_time(id=pit)
+
+    async def page(
+        self,
+        query: dict[str, Any],
+        order: str,
+        size: int,
+        after: tuple[int, str] | None,
+        pit: str | None,
+        source: list[str] | bool = True,
+    ) -> tuple[list[Hit], str]:
+        """One page; reopens the PIT when it expired. Returns the (possibly new) PIT id."""
+        if pit is None:
+            pit = await self.open_pit()
+        for attempt in range(2):
+            body: dict[str, Any] = {
+                "query": query, "sort": sort_spec(order), "size": size,
+                "pit": {"id": pit, "keep_alive": self.keep_alive},
+                "track_total_hits": False, "_source": source,
+            }
+            if after is not None:
+                body["search_after"] = list(after)
+            try:
+                resp = await self.client.search(body=body)
+            except elasticsearch.NotFoundError as exc:
+                if attempt:
+                    raise translate(exc) from None
+                pit = await self.open_pit()  # expired between pages: (ts, id) still orders
+                continue
+            except (elasticsearch.ApiError, elasticsearch.TransportError) as exc:
+                raise translate(exc) from None
+            pit = str(resp.get("pit_id", pit))
+            return [Hit(h.get("_source", {}), (int(h["sort"][0]), str(h["sort"][1])))
+                    for h in resp["hits"]["hits"]], pit
+        raise AssertionError("unreachable")
+
+    async def scan(
+        self,
+        sq: ScopedQuery,
+        order: str,
+        page_size: int,
+        after: tuple[int, str] | None = None,
+        source: list[str] | bool = True,
+    ) -> AsyncGenerator[list[Hit], None]:
+        """Every matching hit (regex and scope applied), page by page, in constant memory."""
+        query = sq.es_query()
+        pit: str | None = None
+        try:
+            while True:
+                hits, pit = await self.page(query, order, page_size, after, pit, source)
+                if not hits:
+                    return
+                after = hits[-1].sort
+                kept = [h for h in hits if sq.post_filter(h.source)]
+                if kept:
+                    yield kept
+                if len(hits) < page_size:
+                    return
+        finally:
+            if pit is not None:
+                await self.close_pit(pit)
+
+    async def search(self, query: dict[str, Any], order: str, size: int,
+                     after: tuple[int, str] | None = None) -> list[Hit]:
+        """One page without a PIT: for small look-ups (an entry and its context)."""
+        body: dict[str, Any] = {"query": query, "sort": sort_spec(order), "size": size,
+                                "track_total_hits": False}
+        if after is not None:
+            body["search_after"] = list(after)
+        resp = await guarded(lambda: self.client.search(
+            index=self.index, body=body, ignore_unavailable=True, allow_no_indices=True))
+        return [Hit(h.get("_source", {}), (int(h["sort"][0]), str(h["sort"][1])))
+                for h in resp["hits"]["hits"]]
+
+    async def count(self, query: dict[str, Any]) -> int:
+        resp = await guarded(lambda: self.client.count(
+            index=self.index, query=query, ignore_unavailable=True, allow_no_indices=True))
+        return int(resp["count"])
+
+    async def composite(self, query: dict[str, Any], sources: list[dict[str, Any]],
+                        aggs: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Every bucket of a composite aggregation, paged: exact, whatever the cardinality."""
+        buckets: list[dict[str, Any]] = []
+        after: dict[str, Any] | None = None
+        while True:
+            comp: dict[str, Any] = {"size": 1000, "sources": sources}
+            if after is not None:
+                comp["after"] = after
+            agg: dict[str, Any] = {"composite": comp}
+            if aggs:
+                agg["aggs"] = aggs
+            resp = await self.aggregate(query, {"c": agg}, total=False)
+            part = resp.get("aggregations", {}).get("c", {})
+            buckets.extend(part.get("buckets", []))
+            after = part.get("after_key")
+            if after is None or len(part.get("buckets", [])) < 1000:
+                return buckets
+
+    async def aggregate(self, query: dict[str, Any], aggs: dict[str, Any],
+                        total: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {"query": query, "aggs": aggs, "size": 0,
+                                "track_total_hits": total}
+        resp = await guarded(lambda: self.client.search(
+            index=self.index, body=body, ignore_unavailable=True, allow_no_indices=True,
+            request_cache=True))
+        return dict(resp)

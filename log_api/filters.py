@@ -1,0 +1,161 @@
+"""The common filters of every endpoint, parsed and validated once.
+
+Times are RFC 3339 or relative to now (``30s``, ``15m``, ``2h``, ``7d``, ``1w``, ``now``).
+Regular expressions run on RE2 (linear time, no backtracking) and are length-bounded,
+so a pattern such as ``(a+)+b`` cannot stall the process.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import re2  # type: ignore[import-untyped]
+
+from log_api.errors import BadRequest
+from logpipe.levels import LEVELS, Level, levels_at_least
+from logpipe.timefmt import parse_ns
+
+_RELATIVE = re.compile(r"^(\d{1,9})(s|m|h|d|w)$")
+_UNIT_NS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+_WORD = re.compile(r"\w+")
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # a user's bad pattern is a 400, not a line on stderr
+_RE2_OPTIONS.max_mem = 8 << 20  # bounds the compiled automaton of a huge pattern
+MAX_VALUES = 100  # values per list filter
+
+
+def parse_time(value: str, name: str, now_ns: int | None = None) -> int:
+    """RFC 3339 or relative (``15m`` = 15 minutes ago) -> epoch ns; BadRequest otherwise."""
+    text = value.strip()
+    now = time.time_ns() if now_ns is None else now_ns
+    if text == "now":
+        return now
+    m = _RELATIVE.match(text)
+    if m:
+        return now - int(m.group(1)) * _UNIT_NS[m.group(2)] * 1_000_000_000
+    try:
+        return parse_ns(text)
+    except ValueError:
+        raise BadRequest(
+            f"{name}={value!r} is not a time: give RFC 3339 (2026-11-26T07:00:00Z) or a "
+            "relative duration such as 30s, 15m, 2h, 7d, 1w"
+        ) from None
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case word tokens: close to Elasticsearch's standard analyzer, for live filters."""
+    return _WORD.findall(text.lower())
+
+
+def compile_regex(pattern: str, name: str, max_length: int) -> Any:
+    if len(pattern) > max_length:
+        raise BadRequest(f"{name} is {len(pattern)} characters long; the limit is {max_length}")
+    try:
+        return re2.compile(pattern, _RE2_OPTIONS)
+    except re2.error as exc:
+        detail = exc.args[0].decode() if exc.args and isinstance(exc.args[0], bytes) else exc
+        raise BadRequest(
+            f"{name}={pattern!r} is not a valid RE2 regular expression ({detail}); "
+            "back-references and look-arounds are not supported"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Validated filters; empty tuples mean "no constraint"."""
+
+    namespaces: tuple[str, ...] = ()
+    apps: tuple[str, ...] = ()
+    pods: tuple[str, ...] = ()
+    containers: tuple[str, ...] = ()
+    nodes: tuple[str, ...] = ()
+    streams: tuple[str, ...] = ()
+    levels: tuple[str, ...] = ()
+    q: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    since_ns: int | None = None
+    until_ns: int | None = None
+    since: str | None = None  # as given, so a relative time pages consistently
+    until: str | None = None
+    include_re: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    exclude_re: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    q_tokens: tuple[str, ...] = field(default=(), compare=False, repr=False)
+
+    @classmethod
+    def parse(
+        cls,
+        *,
+        namespace: list[str] | None = None,
+        app: list[str] | None = None,
+        pod: list[str] | None = None,
+        container: list[str] | None = None,
+        node: list[str] | None = None,
+        stream: list[str] | None = None,
+        level: list[str] | None = None,
+        min_level: str | None = None,
+        q: str | None = None,
+        include: list[str] | None = None,
+        exclude: list[str] | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        regex_max_length: int = 512,
+        now_ns: int | None = None,
+    ) -> Filters:
+        lists = {"namespace": namespace, "app": app, "pod": pod, "container": container,
+                 "node": node, "stream": stream, "level": level}
+        clean: dict[str, tuple[str, ...]] = {}
+        for name, values in lists.items():
+            vals = tuple(dict.fromkeys(v for v in (values or []) if v != ""))
+            if len(vals) > MAX_VALUES:
+                raise BadRequest(f"{name} has {len(vals)} values; give at most {MAX_VALUES}")
+            clean[name] = vals
+        bad = [lv for lv in clean["level"] if lv not in LEVELS]
+        if bad:
+            raise BadRequest(f"level {bad[0]!r} is not one of {', '.join(LEVELS)}")
+        levels = clean["level"]
+        if min_level is not None:
+            if min_level not in LEVELS or min_level == Level.UNKNOWN:
+                raise BadRequest(
+                    f"min_level={min_level!r} is not one of {', '.join(LEVELS[:-1])}"
+                )
+            if levels:
+                raise BadRequest("give either level (a set) or min_level, not both")
+            levels = tuple(levels_at_least(min_level))
+        now = time.time_ns() if now_ns is None else now_ns
+        since_ns = parse_time(since, "since", now) if since else None
+        until_ns = parse_time(until, "until", now) if until else None
+        if since_ns is not None and until_ns is not None and since_ns > until_ns:
+            raise BadRequest(f"since={since!r} is after until={until!r}; swap them")
+        query = q.strip() if q else None
+        if query is not None and len(query) > 1000:
+            raise BadRequest("q is longer than 1000 characters")
+        inc = tuple(include or ())
+        exc = tuple(exclude or ())
+        if len(inc) + len(exc) > 10:
+            raise BadRequest("give at most 10 include/exclude patterns together")
+        return cls(
+            namespaces=clean["namespace"], apps=clean["app"], pods=clean["pod"],
+            containers=clean["container"], nodes=clean["node"], streams=clean["stream"],
+            levels=levels, q=query or None, include=inc, exclude=exc,
+            since_ns=since_ns, until_ns=until_ns, since=since or None, until=until or None,
+            include_re=tuple(compile_regex(p, "include", regex_max_length) for p in inc),
+            exclude_re=tuple(compile_regex(p, "exclude", regex_max_length) for p in exc),
+            q_tokens=tuple(tokens(query)) if query else (),
+        )
+
+    @property
+    def has_regex(self) -> bool:
+        return bool(self.include or self.exclude)
+
+    def fingerprint(self) -> str:
+        """Stable digest of the filters, so a cursor refuses to continue other filters."""
+        body = orjson.dumps([self.namespaces, self.apps, self.pods, self.containers,
+                             self.nodes, self.streams, self.levels, self.q, self.include,
+                             self.exclude, self.since, self.until])
+        return hashlib.blake2b(body, digest_size=8).hexdigest()

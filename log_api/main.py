@@ -1,0 +1,138 @@
+"""The FastAPI application: ``create_app(settings)``.
+
+Routes are under ``/api/v1``; ``/healthz``, ``/readyz`` and ``/metrics`` at the root;
+the web page (``log_api/static/index.html``, when present) at ``/``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from log_api.auth import TokenStore
+from log_api.errors import ApiError
+from log_api.es import EsReader, make_client
+from log_api.exports import ExportManager
+from log_api.live import LiveHub
+from log_api.metrics import ApiMetrics
+from log_api.models import Pointer
+from log_api.routes import download, exports, health, search, stats, tail
+from log_api.settings import ApiSettings
+from log_api.state import AppState
+from logpipe.errors import ConfigError
+
+log = logging.getLogger(__name__)
+STATIC = Path(__file__).parent / "static"
+
+
+class MetricsMiddleware:
+    """Requests by route template and status (pure ASGI: leaves streaming untouched)."""
+
+    def __init__(self, app: ASGIApp, metrics: ApiMetrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status = [500]
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                route = scope.get("route")
+                path = getattr(route, "path", "other")
+                self.metrics.latency.labels(path).observe(time.perf_counter() - start)
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            self.metrics.requests.labels(getattr(route, "path", "other"), str(status[0])).inc()
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        where = ".".join(str(x) for x in err.get("loc", ()) if x not in ("query", "path", "body"))
+        parts.append(f"{where or 'request'}: {err.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def create_app(settings: ApiSettings | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+    tokens = TokenStore.load(settings.tokens_file) if settings.tokens_file else None
+    if tokens is None and not settings.anonymous_admin:
+        log.warning("no tokens_file: every request will get 401 (set tokens_file, or "
+                    "anonymous_admin for development)")
+    metrics = ApiMetrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        es = make_client(settings)
+        reader = EsReader(es, settings)
+        hub = LiveHub(settings, metrics)
+        jobs = ExportManager(settings, reader, metrics)
+        app.state.logpipe = AppState(settings, tokens, es, reader, hub, jobs, metrics)
+        hub.start()
+        if not await hub.wait_connected(settings.kafka_start_timeout_s):
+            log.warning("live hub not connected to Kafka yet (%s); tails wait for it",
+                        hub.error)
+        try:
+            yield
+        finally:
+            await jobs.close()
+            await hub.stop()
+            await es.close()
+
+    app = FastAPI(
+        title="logpipe Log API",
+        version="1",
+        summary="Live tail, history search and download, level ratio and app share of "
+        "container logs, scoped per token to namespaces.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(ApiError)
+    async def api_error(_: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse({"error": _validation_message(exc), "status": 422},
+                            status_code=422)
+
+    for module in (search, stats, tail, download, exports):
+        app.include_router(module.router, prefix="/api/v1")
+    app.include_router(stats.fields_router, prefix="/api/v1")
+    app.include_router(health.router)
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+
+    if (STATIC / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=STATIC, html=True), name="web")
+    else:
+        @app.get("/", response_model=Pointer, tags=["health"], summary="Where to start")
+        async def root() -> dict[str, Any]:
+            return {"service": "logpipe Log API", "docs": "/docs", "openapi": "/openapi.json"}
+
+    return app
+
+
+def load_settings(**overrides: Any) -> ApiSettings:
+    try:
+        return ApiSettings(**overrides)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None

@@ -1,0 +1,33 @@
+"""Prometheus metrics of one API process, in a registry of its own (one per app)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+
+class ApiMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.requests = Counter("logpipe_api_requests", "HTTP requests by route and status.",
+                                ["route", "status"], registry=r)
+        self.latency = Histogram("logpipe_api_request_seconds", "Time to the response head.",
+                                 ["route"], registry=r)
+        self.tails = Gauge("logpipe_api_tails", "Live tails connected now.", registry=r)
+        self.tail_events = Counter("logpipe_api_tail_events", "Entries sent to tails.",
+                                   registry=r)
+        self.tail_missed = Counter("logpipe_api_tail_missed",
+                                   "Entries dropped for slow tail clients (each was told).",
+                                   registry=r)
+        self.live_records = Counter("logpipe_api_live_records",
+                                    "Records read from Kafka by the live hub.", registry=r)
+        self.live_bad = Counter("logpipe_api_live_invalid",
+                                "Kafka values that were not valid records.", registry=r)
+        self.hub_connected = Gauge("logpipe_api_live_connected",
+                                   "1 when the live hub reads from Kafka.", registry=r)
+        self.download_entries = Counter("logpipe_api_download_entries",
+                                        "Entries streamed by downloads.", registry=r)
+        self.download_bytes = Counter("logpipe_api_download_bytes",
+                                      "Bytes streamed by downloads (before gzip).", registry=r)
+        self.exports = Counter("logpipe_api_exports", "Export jobs by final state.",
+                               ["state"], registry=r)

@@ -1,0 +1,78 @@
+"""Archive export jobs: create, watch, fetch, cancel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field
+
+from log_api.deps import ExportsDep, QueryDep, ScopeDep
+from log_api.exports import Job
+from log_api.routes.common import ERRORS
+from logpipe.timefmt import format_ns
+
+router = APIRouter(prefix="/exports", tags=["exports"])
+JobId = Annotated[str, Path(max_length=64, pattern="^[0-9a-f]+$")]
+
+
+class ExportOut(BaseModel):
+    id: str
+    state: Literal["running", "done", "failed", "cancelled"]
+    format: str
+    written: int = Field(description="Entries written so far.")
+    total: int | None = Field(description="Entries matching when the job started (null with "
+                                          "regex filters, which are applied while writing).")
+    progress: float | None = Field(description="written / total, 0..1.")
+    created: str
+    finished: str | None
+    expires: str | None = Field(description="When the finished file is deleted.")
+    error: str | None
+    file: str | None = Field(description="Path of the file to GET when done.")
+
+
+def _out(job: Job, ttl: float) -> ExportOut:
+    total = job.total if job.total >= 0 else None
+    progress = None
+    if total is not None:
+        progress = 1.0 if job.state == "done" or total == 0 else min(job.written / total, 1.0)
+    return ExportOut(
+        id=job.id, state=job.state, format=job.fmt, written=job.written, total=total,
+        progress=progress, created=format_ns(int(job.created * 1e9)),
+        finished=format_ns(int(job.finished * 1e9)) if job.finished else None,
+        expires=format_ns(int((job.finished + ttl) * 1e9)) if job.finished else None,
+        error=job.error,
+        file=f"/api/v1/exports/{job.id}/file" if job.state == "done" else None,
+    )
+
+
+@router.post("", response_model=ExportOut, status_code=202, responses=ERRORS,
+             summary="Start an export of every matching entry (filters as query parameters)")
+async def create_export(
+    sq: QueryDep, exports: ExportsDep,
+    format: Annotated[Literal["ndjson.gz", "tar.gz"], Query(
+        description="ndjson.gz: one file; tar.gz: one NDJSON file per app.")] = "ndjson.gz",
+) -> ExportOut:
+    job = await exports.create(sq, format)
+    return _out(job, exports.settings.export_ttl_s)
+
+
+@router.get("/{job_id}", response_model=ExportOut, responses=ERRORS, summary="Export progress")
+async def get_export(job_id: JobId, scope: ScopeDep, exports: ExportsDep) -> ExportOut:
+    return _out(exports.get(job_id, scope.token_hash), exports.settings.export_ttl_s)
+
+
+@router.get("/{job_id}/file", response_class=FileResponse, responses=ERRORS,
+            summary="The finished export file")
+async def export_file(job_id: JobId, scope: ScopeDep, exports: ExportsDep) -> FileResponse:
+    job = exports.file(job_id, scope.token_hash)
+    assert job.path is not None
+    return FileResponse(job.path, media_type="application/gzip", filename=job.filename)
+
+
+@router.delete("/{job_id}", response_model=ExportOut, responses=ERRORS,
+               summary="Cancel a running export, or delete a finished one")
+async def cancel_export(job_id: JobId, scope: ScopeDep, exports: ExportsDep) -> ExportOut:
+    job = await exports.cancel(job_id, scope.token_hash)
+    return _out(job, exports.settings.export_ttl_s)

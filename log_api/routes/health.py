@@ -1,0 +1,35 @@
+"""Probes and metrics: /healthz (alive), /readyz (Elasticsearch answers, Kafka read)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from log_api.deps import StateDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz", summary="Elasticsearch answers and the live hub reads Kafka",
+            responses={503: {"description": "Not ready; the body says which part."}})
+async def readyz(state: StateDep) -> JSONResponse:
+    checks: dict[str, str] = {}
+    try:
+        await state.es.cluster.health(timeout="2s")
+        checks["elasticsearch"] = "ok"
+    except Exception as exc:  # any failure means not ready; the text says which
+        checks["elasticsearch"] = f"down: {exc}"
+    checks["kafka"] = "ok" if state.hub.connected.is_set() else f"down: {state.hub.error}"
+    ok = all(v == "ok" for v in checks.values())
+    return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(state: StateDep) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

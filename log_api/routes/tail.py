@@ -1,0 +1,54 @@
+"""Live tail over Server-Sent Events."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from sse_starlette import EventSourceResponse
+
+from log_api.cursor import TailCursor
+from log_api.deps import HubDep, MetricsDep, QueryDep, ReaderDep, SettingsDep
+from log_api.errors import BadRequest
+from log_api.routes.common import ERRORS
+from log_api.tail import tail_events
+
+router = APIRouter(tags=["tail"])
+
+_DESCRIPTION = """\
+A `text/event-stream`. Events:
+
+* `entry`: `data` is one entry (JSON); `id` is a cursor. Reconnect with
+  `Last-Event-ID: <id>` (browsers do it by themselves) to resume right after it.
+* `live`: the back-fill is over; everything after is live.
+* `missed`: `{"missed": N}`: this client read too slowly and lost N entries.
+* `notice`: a resume reached further back than the back-fill limit.
+
+Comment lines (`: ping`) are heartbeats.
+"""
+
+
+@router.get("/tail", responses={**ERRORS, 429: {"description": "Too many tails for the token."},
+                                200: {"content": {"text/event-stream": {}}}},
+            response_class=EventSourceResponse,
+            summary="Follow matching entries live (SSE), after a back-fill of the last N",
+            description=_DESCRIPTION)
+async def tail(
+    sq: QueryDep, hub: HubDep, reader: ReaderDep, settings: SettingsDep, metrics: MetricsDep,
+    backfill: Annotated[int, Query(ge=0, description="Entries of history first.")] = 100,
+    last_event_id: Annotated[str | None, Header(
+        alias="Last-Event-ID", description="Resume after this event id.")] = None,
+    resume: Annotated[str | None, Query(
+        description="Same as the Last-Event-ID header, for clients that cannot set it.")] = None,
+) -> EventSourceResponse:
+    if backfill > settings.tail_backfill_max:
+        raise BadRequest(f"backfill={backfill} is above the limit of {settings.tail_backfill_max}")
+    token = last_event_id or resume
+    cursor = TailCursor.decode(token) if token else None
+    sub, snap = hub.subscribe(sq)  # may refuse with 429 before any byte is sent
+    events = tail_events(hub, reader, metrics, sub, snap, backfill, cursor,
+                         settings.tail_backfill_max)
+    return EventSourceResponse(
+        events, ping=settings.tail_heartbeat_s, send_timeout=60.0,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

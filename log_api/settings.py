@@ -1,0 +1,74 @@
+"""Settings of the Log API Engine (``logpipe api``): env ``LOGPIPE_<FIELD>`` or YAML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from logpipe.settings import CommonSettings
+
+
+class ApiSettings(CommonSettings):
+    host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
+    port: int = Field(8080, ge=0, le=65535, description="Port of the API and web page.")
+    tokens_file: Path | None = Field(
+        None,
+        description="YAML file of bearer tokens: sha256 hash -> namespaces or admin. "
+        "Without one every request is refused with 401 unless anonymous_admin is set.",
+    )
+    anonymous_admin: bool = Field(
+        False,
+        description="Development only: requests without a token read every namespace.",
+    )
+    max_page_size: int = Field(1000, ge=1, le=10_000, description="Largest search page.")
+    default_page_size: int = Field(100, ge=1, le=10_000, description="Search page by default.")
+    max_context: int = Field(500, ge=1, le=10_000, description="Largest before/after context.")
+    regex_max_length: int = Field(
+        512, ge=1, description="Longest include/exclude regular expression accepted."
+    )
+    regex_scan_limit: int = Field(
+        200_000,
+        ge=1,
+        description="Entries a search page may scan to fill itself when a regex filter "
+        "drops most of them; the page then ends early with a cursor to continue.",
+    )
+    pit_keep_alive: str = Field("5m", description="Point-in-time keep-alive between pages.")
+    es_request_timeout: float = Field(60.0, gt=0, description="Elasticsearch request timeout (s).")
+    download_page_size: int = Field(5000, ge=100, le=10_000, description="ES page of downloads.")
+    download_max_entries: int | None = Field(
+        None,
+        ge=1,
+        description="Cap on entries in one download; when reached the file ends with a "
+        "notice line. None: no cap.",
+    )
+    tail_backfill_max: int = Field(10_000, ge=0, description="Largest tail back-fill.")
+    tail_queue_size: int = Field(
+        1000, ge=1, description="Entries buffered per tail client before it misses some."
+    )
+    tail_max_per_token: int = Field(10, ge=1, description="Concurrent tails per token.")
+    tail_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between SSE pings.")
+    handover_window: int = Field(
+        50_000,
+        ge=0,
+        description="Recent Kafka records the process keeps to bridge the back-fill from "
+        "Elasticsearch and the live stream (covers the forwarder's lag).",
+    )
+    kafka_start_timeout_s: float = Field(
+        30.0, gt=0, description="How long start-up waits for Kafka before serving anyway."
+    )
+    export_dir: Path = Field(
+        Path("/tmp/logpipe-exports"), description="Where archive export files are written."
+    )
+    export_ttl_s: float = Field(
+        86_400.0, gt=0, description="Seconds a finished export file is kept before deletion."
+    )
+    export_max_jobs_per_token: int = Field(3, ge=1, description="Running exports per token.")
+    stats_top_apps: int = Field(10, ge=1, le=1000, description="App share's top N by default.")
+    field_values_max: int = Field(1000, ge=1, le=10_000, description="Values per field, at most.")
+    histogram_buckets: int = Field(60, ge=2, le=2000, description="Target histogram buckets.")
+    bytes_field: str | None = Field(
+        None,
+        description="Numeric field holding the message size in bytes, when the index "
+        "template stores one; otherwise sizes are computed from the message at query time.",
+    )
