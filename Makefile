@@ -26,7 +26,11 @@ down: install
 status: install
 	$(BIN)/logpipe stack status
 
+# Browser tests need Debian's chromium; deploy tests need helm and the Compose and
+# Kubernetes validators built from the Go module proxy (cached after the first run).
 test: install
+	bash tools/install-chromium.sh
+	bash tools/build-validators.sh
 	$(BIN)/logpipe stack up
 	$(BIN)/pytest -q
 
