@@ -91,8 +91,9 @@ class TopicReader:
             if time.monotonic() > deadline:
                 raise AssertionError(f"timed out with {len(self.records)} records")
             for msg in self.consumer.consume(num_messages=10000, timeout=0.5):
-                if msg.error() is None:
-                    self.records.append(decode(msg.value()))
+                value = msg.value()
+                if msg.error() is None and value is not None:
+                    self.records.append(decode(value))
         return self.records
 
     def close(self) -> None:
