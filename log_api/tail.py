@@ -86,6 +86,8 @@ async def _from_es(reader: EsReader, sq: ScopedQuery, order: str, limit: int,
 
 async def _backfill(reader: EsReader, sq: ScopedQuery, snap: Snapshot, n: int) -> list[_Item]:
     """The newest n entries: Elasticsearch joined with what it may not hold yet."""
+    if n <= 0:
+        return []
     items = {i.id: i for i in await _from_es(reader, sq, "newest", n, None)}
     for rec in _recent(snap, sq):
         items.setdefault(rec.id, _Item(rec.ts_ns, rec.id, rec.doc))

@@ -43,7 +43,8 @@ export class History {
 
   async search() {
     this.searched = true;
-    this.generation += 1;
+    this.generation += 1; // an older request still running is discarded when it returns
+    this.loading = false;
     this.cursor = null;
     this.done = false;
     this.rows.replaceChildren();
