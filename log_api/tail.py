@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -120,7 +120,7 @@ def _resume_ring(snap: Snapshot, sq: ScopedQuery, cur: TailCursor) -> list[_Item
 async def tail_events(
     hub: LiveHub, reader: EsReader, metrics: ApiMetrics, sub: Subscription, snap: Snapshot,
     backfill: int, resume: TailCursor | None, backfill_max: int,
-) -> AsyncIterator[Event]:
+) -> AsyncGenerator[Event, None]:
     sq = sub.query
     seen = _Seen(SEEN_IDS)
     try:

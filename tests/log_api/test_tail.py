@@ -191,7 +191,10 @@ async def test_slow_client_gets_a_missed_event(
                             tail_queue_size=5)
     async with asgi_client(settings) as (app, _):
         state = _state(app)
-        sq = ScopedQuery(state.tokens.lookup(PAY), Filters())  # type: ignore[arg-type]
+        assert state.tokens is not None
+        scope = state.tokens.lookup(PAY)
+        assert scope is not None
+        sq = ScopedQuery(scope, Filters())
         sub, snap = state.hub.subscribe(sq)
         events = tail_events(state.hub, state.reader, state.metrics, sub, snap, 0, None, 100)
         assert (await anext(events))["event"] == "live"
