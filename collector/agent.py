@@ -102,7 +102,7 @@ class Agent:
                 src.flush_all()
         except Stopping:
             pass  # Kafka is full/down: the held entries are re-read after restart
-        self.out.close(10.0)
+        self.out.close(self.s.shutdown_timeout_s)
         self._save(force=True)
         self.discovery.stop()
         for src in self.sources.values():
@@ -122,16 +122,31 @@ class Agent:
         """One chunk from every source that has something; returns bytes read."""
         total = 0
         now_ns = time.monotonic_ns()
+        rate = self.s.rate_limit_lines
         for src in list(self.sources.values()):
             f = src.reading()
             if f is None:
                 continue
+            if rate and not self._allowed(src, rate, now_ns):
+                continue
             draining = f.drain_deadline > 0
+            src.last_lines = 0
             n = src.read(f, now_ns, at_end=draining)
+            src.tokens -= src.last_lines
             total += n
             if n == 0 and draining:
                 src.retire(f)  # read to its end: the next file of this path goes on
         return total
+
+    @staticmethod
+    def _allowed(src: Source, rate: float, now_ns: int) -> bool:
+        """Token bucket of one second's worth of lines; False pauses the source."""
+        now = now_ns / 1e9
+        if src.refilled == 0.0:
+            src.tokens, src.refilled = rate, now
+        src.tokens = min(rate, src.tokens + (now - src.refilled) * rate)
+        src.refilled = now
+        return src.tokens > 0
 
     # -- discovery and rotation ------------------------------------------------------
     def _rescan(self, initial: bool) -> None:

@@ -39,6 +39,8 @@ def producer_config(s: CollectorSettings, on_error: Callable[[KafkaError], None]
         # Retry forever: the files are the buffer, a record is never given up on.
         "message.timeout.ms": 0,
         "error_cb": on_error,
+        # librdkafka's own log lines go through Python logging (structured, levelled)
+        "logger": logging.getLogger("collector.kafka"),
     }
     conf.update(s.kafka_options)
     return conf

@@ -72,6 +72,8 @@ class CollectorSettings(CommonSettings):
     linger_ms: int = Field(20, ge=0, description="Producer linger (batching delay).")
     queue_max_kbytes: int = Field(65536, ge=1024, description="Producer queue bound; when full "
                                   "the collector stops reading (backpressure).")
+    shutdown_timeout_s: float = Field(10.0, ge=0, description="On stop, how long to wait for "
+                                      "Kafka to acknowledge what was sent.")
     rate_limit_lines: float = Field(0.0, ge=0, description="Per-source lines/s token bucket; "
                                     "0 = off. A limited source is paused, never dropped.")
     metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics /healthz /readyz.")

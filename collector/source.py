@@ -68,6 +68,11 @@ class Source:
         self.next_check = 0.0  # monotonic time of the next rotation check
         # (dev, inode, generation) for the file re-identified after a copytruncate
         self.next_gen: tuple[int, int, int] | None = None
+        # Optional per-source token bucket (lines); a source out of tokens is skipped
+        # (paused, never dropped) until refilled.
+        self.tokens = 0.0
+        self.refilled = 0.0
+        self.last_lines = 0
 
     # -- files -------------------------------------------------------------------
     def files(self) -> list[TrackedFile]:
@@ -191,6 +196,7 @@ class Source:
             j.feed(f, off, piece.ts, piece.text, piece.partial, piece.tags, now_ns)
             off += n + 1
         f.pos = off
+        self.last_lines = len(lines)
         out.count_read(self.kind, len(lines), last + 1)
         self.close_batch(f)
         return last + 1

@@ -8,11 +8,14 @@ import shutil
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import orjson
 import pytest
 
+from logpipe.record import Record
 from tests.collector.helpers import (
     TopicReader,
     append,
@@ -44,6 +47,11 @@ def start(root: Path, bootstrap: str, topic: str) -> subprocess.Popen[bytes]:
                                 stdout=subprocess.DEVNULL, stderr=err)
 
 
+def has(*texts: str) -> Callable[[list[Record]], bool]:
+    want = set(texts)
+    return lambda rs: want <= messages(rs)
+
+
 def checkpointed_inodes(root: Path) -> set[int]:
     try:
         data = orjson.loads((root / "state" / "checkpoints.json").read_bytes())
@@ -73,20 +81,20 @@ def test_sigkill_mid_stream_with_rotations(tmp_path: Path, kafka_bootstrap: str,
             if rnd % 5 == 4 and proc.poll() is None:
                 for k, path in enumerate(files):
                     # renamed once the collector knows the file (see test_kafka_e2e)
-                    first = f"c{k} g{gens[k]} r{rnd - 4 if gens[k] else 0} line 0"
-                    reader.until(lambda rs, first=first: first in messages(rs), timeout=60)
+                    reader.until(has(f"c{k} g{gens[k]} r{rnd - 4 if gens[k] else 0} line 0"),
+                                 timeout=60)
                     os.rename(path, f"{path}.{gens[k] + 1}")
                     gens[k] += 1
             if rnd == 7:
                 inodes = {os.stat(p).st_ino for p in files}
-                wait_for(lambda: inodes <= checkpointed_inodes(tmp_path), 60, "checkpoints")
+                wait_for(partial(lambda i: i <= checkpointed_inodes(tmp_path), inodes), 60,
+                         "checkpoints")
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(timeout=30)
             if rnd == 8:
                 proc = start(tmp_path, kafka_bootstrap, topic)
             if rnd == 12:
-                want = {t for t in expected if t.startswith("host ")}
-                reader.until(lambda rs: want <= messages(rs), timeout=60)
+                reader.until(has(*(t for t in expected if t.startswith("host "))), timeout=60)
                 shutil.copy(host, f"{host}.1")
                 with open(host, "r+b") as fh:
                     fh.truncate(0)

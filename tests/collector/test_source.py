@@ -175,3 +175,14 @@ def test_record_too_big_after_escaping_is_cut(setup: tuple[Path, Recorder]) -> N
     (value, _, _), = out.sent
     assert len(value) <= out.max_record_bytes
     assert "truncated" in decode(value).tags
+
+
+def test_rate_limit_bucket_pauses_and_refills() -> None:
+    from collector.agent import Agent
+
+    src = Source("/x", "file", {}, MultilineRules(), Recorder())
+    assert Agent._allowed(src, 100.0, 1_000_000_000)
+    src.tokens -= 250  # a chunk overshoots: the source pauses
+    assert not Agent._allowed(src, 100.0, 1_500_000_000)
+    assert Agent._allowed(src, 100.0, 3_100_000_000)
+    assert src.tokens <= 100

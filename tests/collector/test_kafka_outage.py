@@ -1,0 +1,107 @@
+"""Kafka slow or down: the collector stops reading (the files are the buffer), its
+checkpoints do not move, it never exits, and nothing is lost when Kafka returns.
+
+The outage uses a private broker started through the stack manager's KafkaServer
+on other ports, so the shared stack is never stopped.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient
+
+from logpipe.errors import StackError
+from logpipe.stack.config import StackSettings
+from logpipe.stack.kafka import KafkaServer
+from tests.collector.helpers import (
+    TopicReader,
+    append,
+    assert_same_id_per_line,
+    docker_container,
+    docker_lines,
+    messages,
+    running,
+    settings,
+    wait_for,
+)
+from tests.conftest import create_topic
+
+pytestmark = pytest.mark.integration
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaServer]:
+    shared = StackSettings()
+    cfg = StackSettings(home=tmp_path_factory.mktemp("kafka-private"),
+                        downloads=shared.downloads_dir, kafka_port=free_port(),
+                        kafka_controller_port=free_port(), kafka_heap="256m",
+                        start_timeout=150)
+    server = KafkaServer(cfg)
+    try:
+        server.up()
+    except StackError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"private Kafka could not start: {exc}")
+        pytest.skip(f"private Kafka could not start: {exc}")
+    yield server
+    server.down()
+
+
+def test_broker_down_mid_stream_then_back(tmp_path: Path, private_kafka: KafkaServer) -> None:
+    bootstrap = private_kafka.bootstrap
+    create_topic(AdminClient({"bootstrap.servers": bootstrap}), "outage")
+    s = settings(tmp_path, bootstrap, "outage", shutdown_timeout_s=1.0)
+    web = docker_container(tmp_path, "outage")
+    first = [f"before {i}" for i in range(5000)]
+    later = [f"during {i}" for i in range(20000)]
+    reader = TopicReader(bootstrap, "outage")
+    with running(s) as agent:
+        append(web, docker_lines(first))
+        reader.until(lambda rs: set(first) <= messages(rs), timeout=60)
+        reader.close()
+        def checkpointed() -> bool:
+            cur = agent.sources[str(web)].current
+            return cur is not None and cur.acked == web.stat().st_size
+
+        wait_for(checkpointed, what="checkpoint of the first lines")
+        acked_before = web.stat().st_size
+        private_kafka.down()
+        append(web, docker_lines(later))
+        f = agent.sources[str(web)].current
+        assert f is not None
+        wait_for(lambda: f.pos == web.stat().st_size, 60, "lines read into the producer")
+        wait_for(lambda: agent.out.last_error != "", 60, "broker loss noticed")
+        assert f.acked == acked_before  # nothing acknowledged: the checkpoint holds
+        private_kafka.up()
+        reader = TopicReader(bootstrap, "outage")
+        got = reader.until(lambda rs: set(first + later) <= messages(rs), timeout=120)
+        wait_for(lambda: f.acked == web.stat().st_size, 60, "checkpoint after recovery")
+        reader.close()
+    assert_same_id_per_line(got)
+
+
+def test_unreachable_kafka_stops_reading(tmp_path: Path) -> None:
+    # Nothing listens on this port: the producer queue fills and reading stops.
+    s = settings(tmp_path, f"127.0.0.1:{free_port()}", "nowhere", queue_max_kbytes=1024,
+                 shutdown_timeout_s=0.5)
+    web = docker_container(tmp_path, "stuck")
+    append(web, docker_lines([f"line {i:06d} " + "x" * 150 for i in range(30000)]))
+    with running(s) as agent:
+        wait_for(lambda: agent.metrics.backpressure._value.get() == 1, 60, "backpressure")
+        f = agent.sources[str(web)].current
+        assert f is not None
+        assert f.pos < web.stat().st_size  # reading stopped: the file is the buffer
+        assert f.acked == 0 and agent.out.acked[0] == 0
+        assert agent.live()[0]
+    assert f.acked == 0
