@@ -9,6 +9,7 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from tests.conftest import unique
+from tests.forwarder.private_es import PrivateElastic
 
 
 @pytest.fixture
@@ -25,3 +26,17 @@ def dlq_topic(topic: str, kafka_admin: AdminClient) -> Iterator[str]:
         # Absent when nothing was dead-lettered and the forwarder never started.
         with contextlib.suppress(Exception):
             fut.result(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def private_es(servers: object) -> Iterator[PrivateElastic]:
+    """A private Elasticsearch with a tiny write queue; stopped and removed afterwards.
+
+    ``servers`` first: the shared stack has fetched Elasticsearch by then.
+    """
+    server = PrivateElastic({"thread_pool.write.size": "1", "thread_pool.write.queue_size": "1"})
+    try:
+        server.up()
+        yield server
+    finally:
+        server.remove()

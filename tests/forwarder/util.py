@@ -138,6 +138,9 @@ def forwarder_env(bootstrap: str, es_url: str, topic: str, prefix: str, group: s
         "LOGPIPE_METRICS_HOST": "127.0.0.1", "LOGPIPE_INDEX_REFRESH_INTERVAL": "200ms",
         "LOGPIPE_BATCH_MAX_SECONDS": "0.2", "LOGPIPE_SHUTDOWN_TIMEOUT": "10",
         "LOGPIPE_LOG_FORMAT": "json",
+        # A killed forwarder's partitions move after this; the default 45 s would make
+        # the restart tests wait for the dead member instead of testing anything.
+        "LOGPIPE_KAFKA_OPTIONS": '{"session.timeout.ms": 6000, "heartbeat.interval.ms": 1000}',
     })
     env.update(extra)
     return env
