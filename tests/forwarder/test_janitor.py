@@ -1,0 +1,46 @@
+"""The janitor deletes only daily indices older than the limit (and nothing in dry-run)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from elasticsearch import Elasticsearch
+from typer.testing import CliRunner
+
+from forwarder.cli import app
+
+pytestmark = pytest.mark.integration
+
+
+def test_janitor_deletes_only_expired_daily_indices(
+    es_url: str, es: Elasticsearch, index_prefix: str,
+) -> None:
+    today = datetime.now(UTC).date()
+
+    def daily(days_ago: int) -> str:
+        return f"{index_prefix}-{(today - timedelta(days=days_ago)).strftime('%Y.%m.%d')}"
+
+    keep = [daily(0), daily(3), daily(7), f"{index_prefix}-archive"]
+    doomed = [daily(8), daily(40)]
+    for name in keep + doomed:
+        es.indices.create(index=name, settings={"number_of_replicas": 0})
+
+    def existing() -> set[str]:
+        return set(es.indices.get(index=f"{index_prefix}-*").body)
+
+    runner = CliRunner()
+    args = ["--es-url", es_url, "--index-prefix", index_prefix, "janitor", "--days", "7"]
+    dry = runner.invoke(app, [*args, "--dry-run"])
+    assert dry.exit_code == 0, dry.output
+    assert existing() == set(keep + doomed)
+    assert f"{daily(8)}\twould delete" in dry.output
+    assert f"{daily(7)}\tkept" in dry.output
+
+    real = runner.invoke(app, args)
+    assert real.exit_code == 0, real.output
+    assert existing() == set(keep)
+    assert f"{daily(40)}\tdeleted" in real.output
+
+    off = runner.invoke(app, ["--es-url", es_url, "--index-prefix", index_prefix, "janitor"])
+    assert off.exit_code == 2 and "retention is off" in off.output
