@@ -6,6 +6,7 @@ import os
 import shutil
 import struct
 import subprocess
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -43,7 +44,9 @@ def _printable(data: bytes) -> bool:
 
 
 class JournalWriter:
-    """Appends entries to one journal file, with increasing timestamps."""
+    """Appends entries to a journal file, with increasing timestamps. Each append
+    runs systemd-journal-remote once; it archives the previous file (``name@...journal~``)
+    and starts a new one, so read a directory (journalctl --directory) to see all."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -61,10 +64,15 @@ class JournalWriter:
             for name, value in entry.items():
                 out += _field(name, value)
             out += b"\n"
-        export = self.path.with_suffix(".export")
-        export.write_bytes(bytes(out))
-        subprocess.run([JOURNAL_REMOTE, f"--output={self.path}", str(export)], check=True,
-                       capture_output=True, timeout=60)
+        # Outside the journal's folder: journalctl --directory must see only journals.
+        fd, export = tempfile.mkstemp(suffix=".export")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(out)
+            subprocess.run([JOURNAL_REMOTE, f"--output={self.path}", export], check=True,
+                           capture_output=True, timeout=60)
+        finally:
+            os.unlink(export)
 
 
 def entry(message: str | bytes, *, unit: str = "kubelet.service", priority: int = 6,

@@ -17,8 +17,10 @@ from tests.journald.journal import JournalWriter, entry, require_tools
 
 
 def read_json(path: Path) -> list[dict[str, Any]]:
-    out = subprocess.run(["journalctl", f"--file={path}", "--output=json", "--all",
-                          "--no-pager"], check=True, capture_output=True, timeout=60).stdout
+    """Every entry of a journal file, or of a journal directory (archived files too)."""
+    where = f"--directory={path}" if path.is_dir() else f"--file={path}"
+    out = subprocess.run(["journalctl", where, "--output=json", "--all", "--no-pager"],
+                         check=True, capture_output=True, timeout=60).stdout
     return [orjson.loads(line) for line in out.splitlines()]
 
 

@@ -40,11 +40,14 @@ class Running:
 
 def test_follow_resume_exactly(tmp_path: Path, kafka_bootstrap: str, topic: str) -> None:
     require_tools()
-    journal = tmp_path / "node.journal"
-    writer = JournalWriter(journal)
+    # A directory, as on a node: systemd-journal-remote archives the file on each
+    # append (node@....journal~) and starts a new one, so rotation is exercised too.
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    writer = JournalWriter(journal / "system.journal")
     writer.append([entry(f"boot line {i}", priority=6) for i in range(5)])
     settings = JournaldSettings(kafka_bootstrap=kafka_bootstrap, kafka_topic=topic,
-                                journal_files=[str(journal)], node_name="node-a",
+                                journal_directory=str(journal), node_name="node-a",
                                 cursor_file=str(tmp_path / "cursor"), metrics_port=0,
                                 checkpoint_interval=0.1)
     cursor = StateFile(settings.cursor_file)
@@ -85,11 +88,12 @@ def test_follow_resume_exactly(tmp_path: Path, kafka_bootstrap: str, topic: str)
 
 def test_tail_start_skips_history(tmp_path: Path, kafka_bootstrap: str, topic: str) -> None:
     require_tools()
-    journal = tmp_path / "node.journal"
-    writer = JournalWriter(journal)
+    journal = tmp_path / "journal"
+    journal.mkdir()
+    writer = JournalWriter(journal / "system.journal")
     writer.append([entry("old news")])
     settings = JournaldSettings(kafka_bootstrap=kafka_bootstrap, kafka_topic=topic,
-                                journal_files=[str(journal)], start_at="tail",
+                                journal_directory=str(journal), start_at="tail",
                                 cursor_file=str(tmp_path / "cursor"), metrics_port=0,
                                 checkpoint_interval=0.1, units=["kubelet.service"])
     run = Running(JournaldRole(settings))
