@@ -45,14 +45,23 @@ class Proc:
         self.lines: queue.Queue[str] = queue.Queue()
         self.out: list[str] = []
         self.err: list[str] = []
-        threading.Thread(target=self._pump, args=(self.p.stdout, self.lines), daemon=True).start()
         self._errq: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=self._pump, args=(self.p.stderr, self._errq), daemon=True).start()
+        self._pumps = [
+            threading.Thread(target=self._pump, args=(self.p.stdout, self.lines), daemon=True),
+            threading.Thread(target=self._pump, args=(self.p.stderr, self._errq), daemon=True)]
+        for t in self._pumps:
+            t.start()
 
     @staticmethod
     def _pump(stream: object, into: queue.Queue[str]) -> None:
         for line in stream:  # type: ignore[attr-defined]
             into.put(line.rstrip("\n"))
+
+    def wait_exit(self, timeout: float = 30.0) -> int:
+        code = self.p.wait(timeout)
+        for t in self._pumps:
+            t.join(10)
+        return code
 
     def stderr(self) -> list[str]:
         while not self._errq.empty():
@@ -94,3 +103,8 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait(10)
+        for t in self._pumps:  # the pipes reach EOF once the process is gone
+            t.join(10)
+        for stream in (self.p.stdout, self.p.stderr):
+            if stream is not None:
+                stream.close()

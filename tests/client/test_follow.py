@@ -1,0 +1,73 @@
+"""``logpipe logs -f``: back-fill, live records from Kafka, and resuming after the
+connection drops, against the real Log API, Kafka and Elasticsearch."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from tests.client.cli import Proc, env
+from tests.client.harness import LiveApi, record, wait_for
+from tests.client.proxy import CuttableProxy
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def proxy(api: LiveApi) -> Iterator[CuttableProxy]:
+    p = CuttableProxy(int(api.url.rsplit(":", 1)[1]))
+    yield p
+    p.close()
+
+
+def test_follow_backfills_then_prints_a_new_record(api: LiveApi) -> None:
+    api.wait_live()
+    now = time.time_ns()
+    api.index(record("pay", "checkout", "info", f"old {i}", ts_ns=now - (10 - i) * 10**9)
+              for i in range(3))
+    proc = Proc(["logs", "-f", "-n", "pay", "--tail", "2", "-o", "raw"], env(api))
+    try:
+        proc.read_until(lambda line: line == "old 2", "the back-fill")
+        assert proc.out == ["old 1", "old 2"]
+        # Produced after the client connected: only the live half can deliver it.
+        api.produce([record("hotel", "booking", "info", "hotel live"),
+                     record("pay", "checkout", "error", "pay live")])
+        proc.read_until(lambda line: line == "pay live", "the live record")
+        assert proc.out == ["old 1", "old 2", "pay live"]
+    finally:
+        proc.stop()
+
+
+def test_follow_resumes_after_a_dropped_connection_without_repeats(
+        api: LiveApi, proxy: CuttableProxy) -> None:
+    api.wait_live()
+    proc = Proc(["logs", "-f", "-n", "pay", "--tail", "0", "-o", "raw"],
+                {**env(api), "LOGPIPE_URL": proxy.url})
+    try:
+        wait_for(lambda: proxy.accepted >= 1, "the client to connect")
+        api.produce([record("pay", "checkout", "info", "before the drop")])
+        proc.read_until(lambda line: line == "before the drop", "the first live record")
+        proxy.cut()
+        proc.wait_stderr("connection lost")
+        # Written while the client is disconnected: the resume must replay exactly these.
+        api.produce([record("pay", "checkout", "info", f"during the drop {i}") for i in range(3)])
+        proxy.restore()
+        proc.read_until(lambda line: line == "during the drop 2", "the replay after resume")
+        api.produce([record("pay", "checkout", "info", "after the drop")])
+        proc.read_until(lambda line: line == "after the drop", "live after the resume")
+        assert proc.out == ["before the drop", "during the drop 0", "during the drop 1",
+                            "during the drop 2", "after the drop"]
+        assert any("reconnected" in e for e in proc.stderr())
+    finally:
+        proc.stop()
+
+
+def test_follow_refused_namespace_fails_at_once_with_advice(api: LiveApi) -> None:
+    proc = Proc(["logs", "-f", "-n", "hotel"], env(api, "pay"))
+    try:
+        assert proc.wait_exit() == 1
+        assert any("may not read namespace 'hotel'" in e for e in proc.stderr())
+    finally:
+        proc.stop()

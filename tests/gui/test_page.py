@@ -1,0 +1,152 @@
+"""The web page in a real headless Chromium against the real API, Kafka and ES."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.client.harness import LiveApi, record
+from tests.gui.conftest import shot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+LEVEL_COUNTS = {"info": 9, "warn": 4, "error": 3, "fatal": 1, "debug": 2}
+
+
+def seed(api: LiveApi) -> None:
+    now = time.time_ns()
+    recs = []
+    i = 0
+    for level, n in LEVEL_COUNTS.items():
+        for k in range(n):
+            i += 1
+            app = "checkout" if i % 3 else "ledger"
+            recs.append(record("pay", app, level, f"{app} {level} message {k}",
+                               ts_ns=now - (120 - i) * 10**9))
+    recs += [record("hotel", "booking", "info", f"hotel secret {k}", ts_ns=now - k * 10**9)
+             for k in range(5)]
+    api.index(recs)
+
+
+def test_sign_in_refuses_a_bad_token_and_keeps_it_in_the_session(page: Page,
+                                                                  api: LiveApi) -> None:
+    page.goto(api.url + "/")
+    shot(page, "sign-in")
+    page.fill("#token", "not-a-token")
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator("#signin-error")).to_contain_text("not accepted")
+    sign_in(page, api)
+    stored = page.evaluate("[sessionStorage.getItem('logpipe.token'), "
+                           "localStorage.length, document.cookie]")
+    assert stored == ["tok-admin-0123456789", 0, ""]
+
+
+def test_a_produced_record_appears_in_the_live_tail(page: Page, api: LiveApi) -> None:
+    api.wait_live()
+    seed(api)
+    sign_in(page, api, view="tail")
+    page.fill("#tail-backfill", "5")
+    page.click("#tail-toggle")
+    expect(page.locator("#tail-status")).to_have_text("live")
+    expect(page.locator("#tail-lines .line")).to_have_count(5)
+    api.produce([record("pay", "checkout", "error", "card declined live-7f3a")])
+    line = page.locator("#tail-lines .line", has_text="card declined live-7f3a")
+    expect(line).to_have_count(1)
+    expect(line.locator(".lv")).to_have_class("lv lv-error")
+    page.fill("#tail-q", "declined")
+    page.press("#tail-q", "Enter")  # filters changed: the tail starts again
+    expect(page.locator("#tail-lines .line mark", has_text="declined")).to_have_count(1)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Space")
+    expect(page.locator("#tail-status")).to_contain_text("paused")
+    api.produce([record("pay", "checkout", "error", "declined while paused")])
+    page.keyboard.press("Space")  # resume: continues after the last event, nothing lost
+    expect(page.locator("#tail-lines .line", has_text="declined while paused")).to_have_count(1)
+    shot(page, "live-tail")
+
+
+def test_the_level_chart_shows_the_indexed_counts_and_drills_into_history(
+        page: Page, api: LiveApi) -> None:
+    seed(api)
+    sign_in(page, api, view="overview")
+    page.select_option("#overview-namespace", "pay")
+    for level, n in LEVEL_COUNTS.items():
+        row = page.locator(f"#levels-legend tr[data-level={level}] td.n").first
+        expect(row).to_have_text(str(n))
+    expect(page.locator("#levels-legend tr[data-level=trace] td.n").first).to_have_text("0")
+    expect(page.locator("#levels-legend tr[data-level=info] td.n").nth(1)).to_have_text("47.4%")
+    expect(page.locator("#chart-levels circle[data-level]")).to_have_count(5)
+    expect(page.locator("#chart-apps rect[data-app=checkout]")).to_have_count(1)
+    expect(page.locator("#chart-histogram g[data-start]").first).to_be_visible()
+    shot(page, "overview")
+    # The click lands on the ring (a ring's box centre is its hole, so dispatch the event).
+    page.locator("#chart-levels circle[data-level=error]").dispatch_event("click")
+    expect(page.locator("#view-history")).to_be_visible()
+    expect(page.locator("#history-total")).to_have_text("3 matching entries, newest first")
+    expect(page.locator("#history-rows .lv")).to_have_text(["ERROR"] * 3)
+
+
+def test_a_filter_narrows_the_history_and_a_row_shows_fields_and_context(
+        page: Page, api: LiveApi) -> None:
+    seed(api)
+    sign_in(page, api, view="history")
+    expect(page.locator("#history-total")).to_have_text("24 matching entries, newest first")
+    page.select_option("#history-app", "ledger")
+    expect(page.locator("#history-total")).to_contain_text("6 matching entries")
+    page.select_option("#history-level", "min:warn")
+    # ledger is every third record: one warn (#12) and one error (#15)
+    expect(page.locator("#history-total")).to_contain_text("2 matching entries")
+    for text in page.locator("#history-rows td.msg").all_inner_texts():
+        assert text.startswith("ledger ") and " info " not in text and " debug " not in text
+    page.locator("#history-rows tr").first.click()
+    expect(page.locator("#detail")).to_be_visible()
+    expect(page.locator("#detail-fields")).to_contain_text("namespace")
+    expect(page.locator("#detail-context .line.self")).to_have_count(1)
+    shot(page, "history")
+    page.keyboard.press("Escape")
+    expect(page.locator("#detail")).to_be_hidden()
+
+
+def test_a_download_starts_and_an_export_finishes(page: Page, api: LiveApi) -> None:
+    seed(api)
+    sign_in(page, api, view="history")
+    page.select_option("#history-namespace", "pay")
+    page.select_option("#history-level", "error")
+    expect(page.locator("#history-total")).to_contain_text("3 matching entries")
+    page.select_option("#dl-format", "csv")
+    with page.expect_download() as info:
+        page.click("#dl-button")
+    download = info.value
+    assert download.suggested_filename.endswith(".csv")
+    body = Path(download.path()).read_text().splitlines()
+    assert body[0].startswith("ts,namespace,app") and len(body) == 4
+    page.click("#export-button")
+    link = page.locator("#exports a", has_text="Download file")
+    expect(link).to_be_visible()
+    expect(page.locator("#exports li").first).to_contain_text("3 entries")
+    shot(page, "history-export")
+
+
+def test_a_namespace_token_never_shows_another_namespace(page: Page, api: LiveApi) -> None:
+    api.wait_live()
+    seed(api)
+    sign_in(page, api, "pay", view="history")
+    expect(page.locator("#history-total")).to_have_text("19 matching entries, newest first")
+    assert "hotel" not in page.locator("#history-rows").inner_text()
+    options = page.locator("#history-namespace option").all_inner_texts()
+    assert not any("hotel" in o for o in options) and any("pay" in o for o in options)
+    expect(page.locator("#whoami")).to_have_text("namespaces: pay")
+    page.click("#tab-overview")
+    expect(page.locator("#overview-status")).to_have_text("19 entries")
+    page.click("#tab-tail")
+    page.click("#tail-toggle")
+    expect(page.locator("#tail-status")).to_have_text("live")
+    api.produce([record("hotel", "booking", "info", "hotel live secret"),
+                 record("pay", "checkout", "info", "pay live visible")])
+    expect(page.locator("#tail-lines .line", has_text="pay live visible")).to_have_count(1)
+    assert "hotel" not in page.locator("#tail-lines").inner_text()
+    assert "secret" not in page.content()
+    shot(page, "tenant-pay")
