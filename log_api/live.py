@@ -165,9 +165,9 @@ class LiveHub:
                                     group_id=None, enable_auto_commit=False,
                                     auto_offset_reset="latest",
                                     **aiokafka_options(s.kafka_options))
-        await consumer.start()
         self._consumer = consumer
         try:
+            await consumer.start()  # inside the try: a failed start is stopped too
             deadline = time.monotonic() + s.kafka_start_timeout_s
             while not consumer.assignment():
                 if time.monotonic() > deadline:

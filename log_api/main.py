@@ -52,16 +52,23 @@ class MetricsMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status[0] = message["status"]
-                route = scope.get("route")
-                path = getattr(route, "path", "other")
-                self.metrics.latency.labels(path).observe(time.perf_counter() - start)
+                self.metrics.latency.labels(_route(scope)).observe(time.perf_counter() - start)
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            route = scope.get("route")
-            self.metrics.requests.labels(getattr(route, "path", "other"), str(status[0])).inc()
+            self.metrics.requests.labels(_route(scope), str(status[0])).inc()
+
+
+def _route(scope: Scope) -> str:
+    """The path template (``/api/v1/entries/{entry_id}/context``): bounded label values."""
+    if "route" not in scope:
+        return "unmatched"
+    path: str = scope["path"]
+    for name, value in scope.get("path_params", {}).items():
+        path = path.replace(f"/{value}", f"/{{{name}}}", 1)
+    return path
 
 
 def _validation_message(exc: RequestValidationError) -> str:

@@ -67,8 +67,10 @@ def index_records(es: Elasticsearch, prefix: str, records: Iterable[Record]) -> 
     return ok
 
 
-def produce(bootstrap: str, topic: str, records: Iterable[Record]) -> None:
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5})
+def produce(bootstrap: str, topic: str, records: Iterable[Record],
+            compression: str = "none") -> None:
+    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5,
+                         "compression.type": compression})
     for r in records:
         producer.produce(topic, key=r.key, value=encode(r))
     assert producer.flush(30) == 0
@@ -76,10 +78,11 @@ def produce(bootstrap: str, topic: str, records: Iterable[Record]) -> None:
 
 def settings_for(tmp_path: Path, kafka: str, es_url: str, topic: str, prefix: str,
                  **extra: Any) -> ApiSettings:
+    fields: dict[str, Any] = {"kafka_start_timeout_s": 30.0, **extra}
     return ApiSettings(
         kafka_bootstrap=kafka, es_url=es_url, kafka_topic=topic, index_prefix=prefix,
         tokens_file=write_tokens(tmp_path / "tokens.yaml"), export_dir=tmp_path / "exports",
-        kafka_start_timeout_s=30.0, **extra,
+        **fields,
     )
 
 

@@ -108,7 +108,7 @@ async def test_live_record_arrives_and_other_tenants_never_do(
         # Same Kafka key (container): the hotel record is read before the pay record.
         secret = copy_record(record(1, namespace="hotel", app="booking"), container_id="k")
         mine = copy_record(record(2), container_id="k")
-        produce(kafka_bootstrap, topic, [secret, mine])
+        produce(kafka_bootstrap, topic, [secret, mine], compression="lz4")  # as the collector
         await stream.until(_count(1))
     assert [e["id"] for e in stream.entries()] == [mine.id]
     assert stream.entries()[0]["namespace"] == "pay"
