@@ -29,8 +29,9 @@ class JournaldSettings(CommonSettings):
     node_name: str = Field(default_factory=socket.gethostname,
                            description="Written into each record's `node`.")
     checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between cursor saves.")
-    queue_size: int = Field(10000, ge=1, description="Entries read ahead of Kafka; when "
-                            "full, journalctl is left blocked (back-pressure, no drop).")
+    queue_size: int = Field(10000, ge=1, description="About how many entries are read "
+                            "ahead of Kafka; when full, journalctl is left blocked "
+                            "(back-pressure, no drop).")
     restart_backoff_max: float = Field(30.0, gt=0, description="Cap of the delay before "
                                        "journalctl is started again after it exited.")
     metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics /healthz "
