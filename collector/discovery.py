@@ -20,14 +20,18 @@ log = logging.getLogger(__name__)
 
 
 class _Wake(FileSystemEventHandler):
-    def __init__(self, event: threading.Event) -> None:
-        self._event = event
+    def __init__(self, discovery: Discovery) -> None:
+        self._d = discovery
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        # Creations, moves and deletions change the set of files; plain writes are
-        # seen by polling the open files, so they need no scan.
-        if event.event_type in ("created", "moved", "deleted"):
-            self._event.set()
+        # Creations, moves and deletions change the set of files (a scan); writes
+        # mark the file dirty so the main loop reads it without polling every file.
+        kind = event.event_type
+        if kind == "modified":
+            if not event.is_directory:
+                self._d.dirty.add(os.fsdecode(event.src_path))
+        elif kind in ("created", "moved", "deleted"):
+            self._d.changed.set()
 
 
 class Discovery:
@@ -42,6 +46,10 @@ class Discovery:
         self.include = settings.include
         self.exclude = settings.exclude
         self.changed = threading.Event()
+        # Paths written since the main loop last looked (filled by the inotify thread;
+        # set.add and attribute swap are atomic under the GIL).
+        self.dirty: set[str] = set()
+        self.watching = False
         self._observer: Observer | None = None  # type: ignore[valid-type]
 
     def wanted(self, path: str) -> bool:
@@ -68,7 +76,7 @@ class Discovery:
         """Start inotify watches on the roots that exist (the scan covers the rest)."""
         observer = Observer()
         observer.daemon = True
-        handler = _Wake(self.changed)
+        handler = _Wake(self)
         watched = 0
         for root in sorted({root for _, root, _ in self.patterns}):
             if os.path.isdir(root):
@@ -80,6 +88,11 @@ class Discovery:
         if watched:
             observer.start()
             self._observer = observer
+            self.watching = watched == len({root for _, root, _ in self.patterns})
+
+    def take_dirty(self) -> set[str]:
+        dirty, self.dirty = self.dirty, set()
+        return dirty
 
     def stop(self) -> None:
         if self._observer is not None:

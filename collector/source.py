@@ -73,6 +73,8 @@ class Source:
         self.tokens = 0.0
         self.refilled = 0.0
         self.last_lines = 0
+        self.backlog = True  # read it next pass even without an inotify event
+        self.holding = False  # a joiner may hold an entry: flush_due has work
 
     # -- files -------------------------------------------------------------------
     def files(self) -> list[TrackedFile]:
@@ -122,6 +124,9 @@ class Source:
 
     def flush_due(self, now_ns: int) -> None:
         """Send held entries whose flush timeout passed."""
+        if not self.holding:
+            return
+        holding = False
         for j in self.joiners.values():
             if j.deadline and now_ns >= j.deadline:
                 self.ingest_ts = format_ns(time.time_ns())
@@ -129,6 +134,8 @@ class Source:
                 for f in self.files():
                     if f.open_batch is not None:
                         self.close_batch(f)
+            holding = holding or j.deadline != 0
+        self.holding = holding
 
     def flush_all(self) -> None:
         for j in self.joiners.values():
@@ -148,6 +155,7 @@ class Source:
         if not data:
             return 0
         self.ingest_ts = format_ns(time.time_ns())
+        self.holding = True
         if f.skip_from is not None:  # inside an over-long line: skip to its newline
             nl = data.find(b"\n")
             f.pos += len(data) if nl < 0 else nl + 1
