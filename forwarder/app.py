@@ -133,14 +133,29 @@ class Forwarder:
                              "fetch.queue.backoff.ms": 100,
                              **s.kafka_options},
         )
-        self.processor = StreamProcessor(
-            KafkaConsumer(config), Topic(s.kafka_topic), ForwarderFactory(s, self.sender),
-            commit_policy=ONCE_PER_SECOND, join_timeout=s.shutdown_timeout,
-        )
-        if self.stop.is_set():
-            self.processor.signal_shutdown()
+        restarts = 0
         try:
-            self.processor.run()
+            while not self.stop.is_set():
+                self.processor = StreamProcessor(
+                    KafkaConsumer(config), Topic(s.kafka_topic),
+                    ForwarderFactory(s, self.sender),
+                    commit_policy=ONCE_PER_SECOND, join_timeout=s.shutdown_timeout,
+                )
+                if self.stop.is_set():
+                    self.processor.signal_shutdown()
+                try:
+                    self.processor.run()
+                    break
+                except Exception:
+                    # arroyo has already closed the consumer; nothing uncommitted is
+                    # lost (it is replayed, ids make that idempotent), so start over
+                    # instead of exiting: a commit that failed while Kafka was away
+                    # must not take the process down.
+                    restarts += 1
+                    metrics.RESTARTS.inc()
+                    delay = min(s.retry_max_seconds, s.retry_initial_seconds * 2 ** restarts)
+                    log.exception("consumer loop failed; starting it again in %.1fs", delay)
+                    self.stop.wait(delay)
         finally:
             self.dlq.close()
             self.health.stop()

@@ -36,7 +36,12 @@ DEAD_LETTERED = Counter(
 )
 INFLIGHT_BYTES = Gauge(
     "logpipe_forwarder_inflight_bytes",
-    "Kafka value bytes in batches accepted but not yet durable in ES or the DLQ.",
+    "Kafka value bytes of batches being made durable (bulk or DLQ attempts, retries "
+    "included); with ES down this is the memory held by stuck batches.",
+)
+RESTARTS = Counter(
+    "logpipe_forwarder_consumer_restarts_total",
+    "Times the consumer loop failed (e.g. a commit while Kafka was away) and was restarted.",
 )
 BATCHES = Counter(
     "logpipe_forwarder_batches_total", "Batches made durable and handed to the commit step.",

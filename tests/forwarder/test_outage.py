@@ -27,7 +27,7 @@ def test_bulk_rejections_are_retried_and_nothing_is_lost(
     kafka_bootstrap: str, private_es: PrivateElastic, topic: str, group: str,
     dlq_topic: str, tmp_path: Path,
 ) -> None:
-    total = 8_000
+    total = 5_000
     days = ("2026-11-18", "2026-11-19", "2026-11-20", "2026-11-21")
     produce_records(kafka_bootstrap, topic,
                     (make_record(i, day=days[i % 4], run="429") for i in range(total)))
