@@ -7,6 +7,7 @@ become ApiErrors (400 for a refused query, 503 when it does not answer).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import elasticsearch
 from elasticsearch import AsyncElasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 
 from log_api.errors import BadRequest, Unavailable
 from log_api.query import ScopedQuery, sort_spec
@@ -25,7 +27,9 @@ T = TypeVar("T")
 
 
 def make_client(settings: ApiSettings) -> AsyncElasticsearch:
-    return AsyncElasticsearch(settings.es_hosts(), request_timeout=settings.es_request_timeout)
+    # orjson parses the large search pages of downloads and tails several times faster.
+    return AsyncElasticsearch(settings.es_hosts(), request_timeout=settings.es_request_timeout,
+                              serializer=OrjsonSerializer())
 
 
 def _reason(exc: elasticsearch.ApiError) -> str:
@@ -121,21 +125,32 @@ class EsReader:
         after: tuple[int, str] | None = None,
         source: list[str] | bool = True,
     ) -> AsyncGenerator[list[Hit], None]:
-        """Every matching hit (regex and scope applied), page by page, in constant memory."""
+        """Every matching hit (regex and scope applied), page by page, in constant memory.
+
+        The next page is requested while the caller consumes this one, so Elasticsearch
+        and the rendering overlap; at most two pages are held.
+        """
         query = sq.es_query()
-        pit: str | None = None
+        pit: str | None = await self.open_pit()
+        ahead: asyncio.Task[tuple[list[Hit], str]] | None = None
         try:
-            while True:
-                hits, pit = await self.page(query, order, page_size, after, pit, source)
-                if not hits:
-                    return
-                after = hits[-1].sort
+            hits, pit = await self.page(query, order, page_size, after, pit, source)
+            while hits:
+                if len(hits) == page_size:
+                    ahead = asyncio.create_task(
+                        self.page(query, order, page_size, hits[-1].sort, pit, source))
                 kept = [h for h in hits if sq.post_filter(h.source)]
                 if kept:
                     yield kept
-                if len(hits) < page_size:
+                if ahead is None:
                     return
+                hits, pit = await ahead
+                ahead = None
         finally:
+            if ahead is not None:
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await ahead
             if pit is not None:
                 await self.close_pit(pit)
 
