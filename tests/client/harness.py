@@ -116,7 +116,8 @@ class LiveApi:
 def serve(settings: ApiSettings, port: int) -> Iterator[str]:
     """Run the real app under uvicorn in a thread until the block ends."""
     server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+                                           log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=5))
     thread = threading.Thread(target=server.run, name="log-api", daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"

@@ -58,7 +58,8 @@ def api(es: Elasticsearch, es_url: str, kafka_bootstrap: str, topic: str, index_
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, api: LiveApi) -> Iterator[Page]:
+    """Depends on ``api`` so the browser closes its streams before the server stops."""
     context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     pg = context.new_page()
     pg.set_default_timeout(20_000)
