@@ -137,6 +137,7 @@ class PodMetadataCache:
             client, "/api/v1/pods", self, params={"fieldSelector": f"spec.nodeName={node}"},
             watch_timeout=watch_timeout, backoff_max=backoff_max, name="pods")
         self._thread: threading.Thread | None = None
+        self.restart_pause = 5.0  # after an unexpected failure, before listing again
 
     # ---- the collector's side ---------------------------------------------------
     def lookup(self, namespace: str, pod: str, uid: str | None = None) -> PodMeta | None:
@@ -156,10 +157,22 @@ class PodMetadataCache:
             return self._by_uid.get(found) if found else None
 
     def start(self) -> PodMetadataCache:
-        self._thread = threading.Thread(target=self.reflector.run, daemon=True,
-                                        name="pod-metadata")
+        self._thread = threading.Thread(target=self._run, daemon=True, name="pod-metadata")
         self._thread.start()
         return self
+
+    def _run(self) -> None:
+        # The reflector retries API failures itself; anything else (a pod object the
+        # code did not expect) must not leave the collector with a silently stale
+        # cache: log it and start over with a fresh list.
+        while not self.reflector.stop.is_set():
+            try:
+                self.reflector.run()
+            except Exception:
+                log.exception("pod metadata watch failed; listing again in %.1fs",
+                              self.restart_pause)
+                self.reflector.resource_version = None
+                self.reflector.stop.wait(self.restart_pause)
 
     def wait_synced(self, timeout: float) -> bool:
         """True once the first list arrived (start-up can wait for it, bounded)."""

@@ -158,3 +158,19 @@ def test_owner_lookup_through_the_api(apiserver: FakeApiServer, kube: KubeClient
         assert (orphan.owner_kind, orphan.owner_name) == ("ReplicaSet", "missing-rs")
     finally:
         cache.stop()
+
+
+def test_unexpected_object_does_not_kill_the_cache(
+        apiserver: FakeApiServer, cache: PodMetadataCache) -> None:
+    cache.restart_pause = 0.05
+    apiserver.put("pods", pod("shop", "fine"))
+    cache.start()
+    assert cache.wait_synced(20)
+    wait_for(lambda: apiserver.open_watches() == 1, "pod watch")
+    weird = pod("shop", "weird")
+    weird["metadata"]["labels"] = ["not", "a", "map"]
+    apiserver.put("pods", weird)
+    weird["metadata"]["labels"] = {"fixed": "yes"}
+    apiserver.put("pods", weird)
+    wait_for(lambda: getattr(cache.lookup("shop", "weird"), "labels", {}) == {"fixed": "yes"},
+             "the cache recovered with a fresh list", timeout=30)
