@@ -171,20 +171,29 @@ async def test_download_of_100k_entries_streams_in_bounded_memory(
     settings = settings_for(tmp_path, kafka_bootstrap, es_url, topic, index_prefix,
                             download_page_size=1000)
     async with served(settings) as (_, base):
-        lines = 0
-        size = 0
-        tracemalloc.start()
-        try:
-            async with httpx.AsyncClient(base_url=base, timeout=120) as client, client.stream(
-                    "GET", "/api/v1/download", params={"format": "ndjson"},
-                    headers=auth(PAY)) as resp:
-                assert resp.status_code == 200
-                async for chunk in resp.aiter_bytes():
-                    size += len(chunk)
-                    lines += chunk.count(b"\n")
-            _, peak = tracemalloc.get_traced_memory()
-        finally:
-            tracemalloc.stop()
-    assert lines == n
-    # Everything streamed is several times what was ever held at once: pages, not the file.
-    assert peak < size / 3, (peak, size)
+        small = await _stream_peak(base, 20_000)
+        full = await _stream_peak(base, None)
+    assert small[0] == 20_001 and full[0] == n  # the limited one ends with its notice
+    # Memory does not grow with the size of the download: 5x the entries, same peak.
+    assert full[2] < small[2] * 1.5 + 2_000_000, (small, full)
+    assert full[2] < full[1] / 2, full  # and it is a fraction of what was streamed
+
+
+async def _stream_peak(base: str, limit: int | None) -> tuple[int, int, int]:
+    """(lines, bytes, peak traced memory) of one NDJSON download."""
+    lines = size = 0
+    params: dict[str, Any] = {"format": "ndjson"}
+    if limit:
+        params["limit"] = limit
+    tracemalloc.start()
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=120) as client, client.stream(
+                "GET", "/api/v1/download", params=params, headers=auth(PAY)) as resp:
+            assert resp.status_code == 200
+            async for chunk in resp.aiter_bytes():
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return lines, size, peak
