@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import httpx
 import pytest
+from elasticsearch import Elasticsearch
 
 from tests.client.cli import Proc, env
-from tests.client.harness import LiveApi, record, wait_for
+from tests.client.harness import LiveApi, live_api, record, wait_for
 from tests.client.proxy import CuttableProxy
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -71,3 +75,31 @@ def test_follow_refused_namespace_fails_at_once_with_advice(api: LiveApi) -> Non
         assert any("may not read namespace 'hotel'" in e for e in proc.stderr())
     finally:
         proc.stop()
+
+
+def test_follow_says_when_entries_were_missed(es: Elasticsearch, es_url: str,
+                                              kafka_bootstrap: str, topic: str,
+                                              index_prefix: str, tmp_path: Path) -> None:
+    # A one-entry queue per client: a burst overflows it before the client can read.
+    with live_api(es, es_url, kafka_bootstrap, topic, index_prefix, tmp_path, free_port(),
+                  tail_queue_size=1) as small:
+        small.wait_live()
+        proc = Proc(["logs", "-f", "--tail", "0", "-o", "raw"], env(small))
+        try:
+            wait_for(lambda: _tails(small) == 1, "the tail to be open")
+            small.produce(record("pay", "checkout", "info", f"burst {i}") for i in range(300))
+            proc.wait_stderr("entries were missed")
+            note = next(e for e in proc.stderr() if "entries were missed" in e)
+            missed = int(note.split("logpipe: ")[1].split()[0])
+            assert 0 < missed < 300
+        finally:
+            proc.stop()
+
+
+def _tails(api: LiveApi) -> int:
+    """Open tails, from the API's own metrics."""
+    text = httpx.get(api.url + "/metrics", timeout=5).text
+    for line in text.splitlines():
+        if line.startswith("logpipe_api_tails "):
+            return int(float(line.split()[1]))
+    return -1

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
 import time
 
 import orjson
 import pytest
 
-from tests.client.cli import env, run
+from tests.client.cli import LOGPIPE, env, run
 from tests.client.harness import LiveApi, record
 
 pytestmark = pytest.mark.integration
@@ -90,3 +93,22 @@ def test_pay_token_sees_only_pay(api: LiveApi) -> None:
     res = run("logs", ["--since", "1h", "-o", "json"], env(api, "pay"))
     namespaces = {orjson.loads(line)["namespace"] for line in res.stdout.splitlines()}
     assert namespaces == {"pay"}
+
+
+def test_colour_on_a_terminal_and_none_when_piped(api: LiveApi) -> None:
+    seed(api)
+    args = [LOGPIPE, "logs", "-n", "pay", "-a", "ledger", "--level", "error"]
+    full_env = {**os.environ, **env(api)}
+    full_env.pop("NO_COLOR", None)
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run(args, stdout=slave, stderr=subprocess.PIPE, env=full_env,
+                              timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        on_tty = os.read(master, 65536).decode()
+    finally:
+        os.close(master)
+        os.close(slave)
+    assert "\x1b[31mERROR" in on_tty and "\x1b[" in on_tty.split("ERROR")[0]
+    piped = subprocess.run(args, capture_output=True, env=full_env, timeout=60, check=False)
+    assert piped.stdout.decode() == "[pay/ledger-0/ledger] ERROR ledger failed: disk full\n"

@@ -6,9 +6,12 @@ import time
 from pathlib import Path
 
 import pytest
+from elasticsearch import Elasticsearch
 from playwright.sync_api import Page, expect
 
-from tests.client.harness import LiveApi, record
+from tests.client.harness import LiveApi, live_api, record
+from tests.client.proxy import CuttableProxy
+from tests.conftest import free_port
 from tests.gui.conftest import shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -150,3 +153,53 @@ def test_a_namespace_token_never_shows_another_namespace(page: Page, api: LiveAp
     assert "hotel" not in page.locator("#tail-lines").inner_text()
     assert "secret" not in page.content()
     shot(page, "tenant-pay")
+
+
+def test_the_live_tail_shows_a_note_when_entries_were_missed(
+        page: Page, es: Elasticsearch, es_url: str, kafka_bootstrap: str, topic: str,
+        index_prefix: str, tmp_path: Path) -> None:
+    # A one-entry queue per client: a burst overflows it however fast the page reads.
+    with live_api(es, es_url, kafka_bootstrap, topic, index_prefix, _mkdir(tmp_path / "small"),
+                  free_port(), tail_queue_size=1) as small:
+        small.wait_live()
+        sign_in(page, small, view="tail")
+        page.click("#tail-toggle")
+        expect(page.locator("#tail-status")).to_have_text("live")
+        small.produce(record("pay", "checkout", "info", f"burst {i}") for i in range(300))
+        expect(page.locator("#tail-lines .note", has_text="entries missed")).to_be_visible()
+        shot(page, "live-tail-missed")
+        page.click("#tail-toggle")  # pause: the stream closes before the server stops
+        expect(page.locator("#tail-status")).to_contain_text("paused")
+
+
+def test_the_live_tail_reconnects_and_resumes_without_gaps_or_repeats(
+        page: Page, api: LiveApi) -> None:
+    api.wait_live()
+    proxy = CuttableProxy(int(api.url.rsplit(":", 1)[1]))
+    try:
+        via = LiveApi(proxy.url, api.settings, api.es, api.topic, api.prefix)
+        sign_in(page, via, view="tail")
+        page.fill("#tail-backfill", "0")
+        page.click("#tail-toggle")
+        expect(page.locator("#tail-status")).to_have_text("live")
+        api.produce([record("pay", "checkout", "info", "before the drop")])
+        expect(page.locator("#tail-lines .line")).to_have_count(1)
+        proxy.cut()
+        expect(page.locator("#tail-status")).to_contain_text("reconnecting")
+        api.produce([record("pay", "checkout", "info", f"during the drop {i}") for i in range(3)])
+        proxy.restore()
+        expect(page.locator("#tail-lines .line")).to_have_count(4, timeout=30_000)
+        api.produce([record("pay", "checkout", "info", "after the drop")])
+        expect(page.locator("#tail-lines .line")).to_have_count(5)
+        texts = [t.rsplit("] ", 1)[1] for t in page.locator("#tail-lines .line").all_inner_texts()]
+        assert texts == ["before the drop", "during the drop 0", "during the drop 1",
+                         "during the drop 2", "after the drop"]
+        expect(page.locator("#tail-status")).to_have_text("live")
+        page.click("#tail-toggle")
+    finally:
+        proxy.close()
+
+
+def _mkdir(path: Path) -> Path:
+    path.mkdir()
+    return path

@@ -167,7 +167,7 @@ export class LiveTail {
     this.count += added;
     const extra = this.lines.childElementCount - MAX_LINES;
     for (let i = 0; i < extra; i++) this.lines.firstElementChild.remove();
-    this.countEl.textContent = `${this.count.toLocaleString("en-US")} lines`;
+    this.countEl.textContent = `${this.count.toLocaleString("en-US")} line${this.count === 1 ? "" : "s"}`;
     if (this.stick) this.lines.scrollTop = this.lines.scrollHeight;
     else {
       this.unseen += added;

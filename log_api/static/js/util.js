@@ -77,9 +77,10 @@ export function highlighted(message, re) {
 export function logLine(e, re, withDate = false) {
   const level = LEVELS.includes(e.level) ? e.level : "unknown";
   return el("div", { class: `line l-${level}`, "data-id": e.id },
-    el("span", { class: "t", text: shortTime(e.ts, withDate), title: e.ts }),
-    el("span", { class: `lv lv-${level}`, text: level.toUpperCase() }),
-    el("span", { class: "src muted", text: `[${source(e)}]` }),
+    // Real spaces between the parts, so a copied line reads as it looks.
+    el("span", { class: "t", text: shortTime(e.ts, withDate), title: e.ts }), " ",
+    el("span", { class: `lv lv-${level}`, text: level.toUpperCase() }), " ",
+    el("span", { class: "src muted", text: `[${source(e)}]` }), " ",
     highlighted(e.message || "", re));
 }
 
