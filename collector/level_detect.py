@@ -37,6 +37,10 @@ _HEADER = re.compile(
     r"alert|emerg|fatal|severe|panic))[\]>]"
     r"|(?<![\w.-])(?P<wd>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|"
     r"SEVERE|PANIC|DPANIC|EMERG|ALERT|FINE|FINER|FINEST|CONFIG)(?![\w-])")
+# The uppercase-word shape alone, anchored where a stream's hint points.
+_WORD_AT = re.compile(
+    r"(?<![\w.-])(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|"
+    r"SEVERE|PANIC|DPANIC|EMERG|ALERT|FINE|FINER|FINEST|CONFIG)(?![\w-])")
 _LEADING = re.compile(r"(Trace|Debug|Info|Notice|Warning|Warn|Error|Fatal|Critical|Panic)"
                       r"(?::| -) ")
 # Access logs: ... "GET / HTTP/1.1" 503 ... -> the status decides.
@@ -81,10 +85,19 @@ def _from_json(text: str) -> str | None:
     return None
 
 
-def detect_level(text: str) -> str:
-    """The level of an entry (its first line decides), one of logpipe.levels.LEVELS."""
+def detect_level(text: str, hint: list[int] | None = None) -> str:
+    """The level of an entry (its first line decides), one of logpipe.levels.LEVELS.
+
+    ``hint`` (one per stream, start ``[-1]``) remembers the column where a level word
+    was found: lines of one stream share a layout, so the next line is first checked
+    there, which is several times cheaper than searching the header.
+    """
     if not text:
         return UNKNOWN
+    if hint is not None and hint[0] >= 0:
+        m = _WORD_AT.match(text, hint[0])
+        if m is not None and text.find("\n", 0, hint[0]) < 0:
+            return _name(m.group(1))
     head = text[:HEADER_CHARS]
     first = head[0]
     if first == "{":
@@ -114,8 +127,12 @@ def detect_level(text: str) -> str:
     while (m := _HEADER.search(head, pos)) is not None:
         found = _name(m.group(m.lastindex or 0))
         if found != UNKNOWN:
+            if hint is not None:
+                hint[0] = m.start("wd") if m.lastgroup == "wd" else -1
             return found
         pos = m.end()  # "level=foo" names no level: keep looking
+    if hint is not None:
+        hint[0] = -1
     m = _LEADING.match(head)
     if m is not None:
         return _name(m.group(1))

@@ -25,6 +25,9 @@ Sink = Callable[[Any, int, str | None, str | None, str, tuple[str, ...]], None]
 _MODE_NONE, _MODE_PY, _MODE_GO, _MODE_PY_END = 0, 1, 2, 3
 _PY_FOLLOW = ("During handling of the above exception", "The above exception was the direct",
               "Traceback (most recent call last):")
+# First characters of the lines that can continue an entry outside a trace mode:
+# "Caused by", "Suppressed", "Traceback", Go's "goroutine"/"[signal" and blank lines.
+_MAYBE = frozenset(("C", "S", "T", "g", "[", ""))
 # Last line of a Python traceback: "ValueError: boom", "KeyboardInterrupt".
 _PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?::|$)")
 # Go dump function lines: "main.main()", "net/http.(*conn).serve(0xc000, {0x7f, 0x1})".
@@ -36,7 +39,7 @@ class MultilineRules:
     """How entries are recognised. ``start`` (per-app) overrides the built-in shapes."""
 
     enabled: bool = True
-    flush_ns: int = 100_000_000
+    flush_ns: int = 50_000_000
     max_bytes: int = 1 << 20
     max_lines: int = 1000
     max_line_bytes: int = 256 << 10
@@ -135,6 +138,8 @@ class StreamJoiner:
         if first == " " or first == "\t":
             return True
         mode = self._mode
+        if mode == _MODE_NONE and first not in _MAYBE:
+            return False  # the common case: a plain new line, decided by one character
         if text.startswith("Caused by: ") or text.startswith("Suppressed: "):
             return True
         if text.startswith("Traceback (most recent call last):"):

@@ -57,7 +57,7 @@ class CollectorSettings(CommonSettings):
     idle_tail_flush_s: float = Field(5.0, gt=0, description="An unterminated last line that "
                                      "has not grown for this long is read as a line.")
     multiline: bool = Field(True, description="Join continuation lines (stack traces).")
-    multiline_flush_ms: int = Field(100, ge=0, description="A held entry is sent after this "
+    multiline_flush_ms: int = Field(50, ge=0, description="A held entry is sent after this "
                                     "long without a continuation line.")
     multiline_max_bytes: int = Field(1 << 20, ge=1024, description="Cap on one joined entry.")
     multiline_max_lines: int = Field(1000, ge=2, description="Cap on lines of one joined entry.")

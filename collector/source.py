@@ -75,6 +75,7 @@ class Source:
         self.last_lines = 0
         self.backlog = True  # read it next pass even without an inotify event
         self.holding = False  # a joiner may hold an entry: flush_due has work
+        self.level_hint = [-1]  # where this source's lines put their level word
 
     # -- files -------------------------------------------------------------------
     def files(self) -> list[TrackedFile]:
@@ -227,7 +228,8 @@ class Source:
         rec = {
             "id": blake2b(origin.id_prefix + str(off).encode(), digest_size=16).hexdigest(),
             "ts": ts, "ingest_ts": self.ingest_ts, "node": self.out.node, "source": self.kind,
-            "path": origin.path, "offset": off, "message": text, "level": detect_level(text),
+            "path": origin.path, "offset": off, "message": text,
+            "level": detect_level(text, self.level_hint),
             "stream": stream, **self.meta, "tags": tags, "v": SCHEMA_VERSION,
         }
         value = dumps(rec)

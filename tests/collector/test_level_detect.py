@@ -17,6 +17,23 @@ def test_labelled_sample_accuracy() -> None:
     assert accuracy >= 0.95, f"accuracy {accuracy:.2%}; wrong: {wrong}"
 
 
+def test_stream_hint_keeps_accuracy_on_mixed_formats() -> None:
+    hint = [-1]
+    for _ in range(2):  # the sample mixes every format in one stream: the worst case
+        wrong = [t for t, want in SAMPLES if detect_level(t, hint) != want]
+        assert len(wrong) / len(SAMPLES) <= 0.05, wrong
+
+
+def test_stream_hint_follows_one_layout() -> None:
+    hint = [-1]
+    assert detect_level("2026-11-26 07:00:00.123 INFO  [main] started", hint) == "info"
+    assert hint[0] == 24
+    assert detect_level("2026-11-26 07:00:00.124 ERROR [main] failed", hint) == "error"
+    assert detect_level("2026-11-26 07:00:00.125 WARN  [main] slow", hint) == "warn"
+    assert detect_level("no level here at all, just a body of text", hint) == "unknown"
+    assert hint[0] == -1
+
+
 def test_body_words_do_not_override_header() -> None:
     assert detect_level("2026-11-26 07:00:00 INFO upstream said ERROR") == "info"
     assert detect_level("parity error corrected") == "unknown"
