@@ -63,6 +63,16 @@ class ExportManager:
         self.metrics = metrics
         self.jobs: dict[str, Job] = {}
         self.dir = settings.export_dir
+        self._sweeper: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Delete expired files even when nobody asks for them."""
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(min(60.0, self.settings.export_ttl_s))
+                self.sweep()
+
+        self._sweeper = asyncio.create_task(loop(), name="export-sweeper")
 
     async def create(self, sq: ScopedQuery, fmt: ExportFormat) -> Job:
         self.sweep()
@@ -110,6 +120,10 @@ class ExportManager:
                 del self.jobs[job.id]
 
     async def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         for job in list(self.jobs.values()):
             if job.task is not None and not job.task.done():
                 job.task.cancel()

@@ -95,6 +95,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         jobs = ExportManager(settings, reader, metrics)
         app.state.logpipe = AppState(settings, tokens, es, reader, hub, jobs, metrics)
         hub.start()
+        jobs.start()
         if not await hub.wait_connected(settings.kafka_start_timeout_s):
             log.warning("live hub not connected to Kafka yet (%s); tails wait for it",
                         hub.error)
