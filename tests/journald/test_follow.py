@@ -4,6 +4,7 @@ it, the real Kafka; the cursor file moves only past acknowledged entries."""
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -99,12 +100,13 @@ def test_tail_start_skips_history(tmp_path: Path, kafka_bootstrap: str, topic: s
     run = Running(JournaldRole(settings))
     # Whether journalctl has found the tail yet cannot be seen from outside: write
     # probes until one comes through, then the entries under test.
-    probes = 0
+    probes, last_probe = 0, 0.0
 
     def probe_arrived() -> bool:
-        nonlocal probes
-        if run.role.entries == 0:
+        nonlocal probes, last_probe
+        if run.role.entries == 0 and time.monotonic() - last_probe > 0.5:
             probes += 1
+            last_probe = time.monotonic()
             writer.append([entry(f"probe {probes}")])
         return run.role.entries > 0
 

@@ -126,11 +126,11 @@ def test_leader_election_one_replica_ships(
         apiserver: FakeApiServer, make_role: MakeRole, kafka_bootstrap: str, topic: str) -> None:
     make = make_role
     a = make("a.rv", leader_election=True, identity="pod-a", retry_period=0.1,
-             lease_duration=2.0, lease_namespace="logpipe")
+             lease_duration=10.0, renew_deadline=8.0, lease_namespace="logpipe")
     wait_for(lambda: a.role.elector is not None and a.role.elector.is_leader.is_set(),
              "pod-a leads")
     b = make("b.rv", leader_election=True, identity="pod-b", retry_period=0.1,
-             lease_duration=2.0, lease_namespace="logpipe")
+             lease_duration=10.0, renew_deadline=8.0, lease_namespace="logpipe")
     wait_for(lambda: apiserver.open_watches() == 1, "leader's watch")
     rv = int(apiserver.put("events", core_event("shop", "only-once"))["metadata"]
              ["resourceVersion"])
