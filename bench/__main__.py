@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import sys
 
-PARTS = ("collector", "forwarder", "log_api")
+PARTS = ("collector", "forwarder", "log_api", "kube", "client")
 
 
 def main(argv: list[str]) -> int:
