@@ -20,6 +20,10 @@ from collector.kube.errors import KubeApiError, KubeError
 
 log = logging.getLogger(__name__)
 
+# The leader's acknowledged position rides on the Lease, so a new leader resumes
+# where the old one stopped instead of from its own older state or a full list.
+CHECKPOINT_ANNOTATION = "logpipe.io/checkpoint"
+
 
 def micro_time() -> str:
     """Kubernetes MicroTime: RFC 3339 with exactly six fraction digits."""
@@ -42,6 +46,9 @@ class LeaderElector:
         self._observed_at = 0.0
         self.is_leader = threading.Event()
         self.lost = threading.Event()
+        # Written on every renewal; read once when leadership is won.
+        self.checkpoint: str | None = None
+        self.inherited: str | None = None
 
     def _spec(self, previous: dict[str, Any] | None) -> dict[str, Any]:
         now = micro_time()
@@ -66,6 +73,7 @@ class LeaderElector:
             body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                     "metadata": {"name": self.name, "namespace": self.namespace},
                     "spec": self._spec(None)}
+            self._annotate(body)
             try:
                 self.client.create(self.path, body)
             except KubeApiError as exc2:
@@ -83,7 +91,11 @@ class LeaderElector:
         expired = time.monotonic() - self._observed_at > duration
         if holder and holder != self.identity and not expired:
             return False
+        if holder != self.identity:
+            self.inherited = (lease["metadata"].get("annotations") or {}).get(
+                CHECKPOINT_ANNOTATION)
         lease["spec"] = self._spec(spec)
+        self._annotate(lease)
         try:
             self.client.replace(f"{self.path}/{self.name}", lease)
         except KubeApiError as exc:
@@ -91,6 +103,11 @@ class LeaderElector:
                 return False
             raise
         return True
+
+    def _annotate(self, lease: dict[str, Any]) -> None:
+        if self.checkpoint is not None:
+            meta = lease.setdefault("metadata", {})
+            meta.setdefault("annotations", {})[CHECKPOINT_ANNOTATION] = self.checkpoint
 
     def acquire(self, stop: threading.Event) -> bool:
         """Block until leader (True) or stop (False)."""
@@ -133,6 +150,7 @@ class LeaderElector:
                 return
             spec["holderIdentity"] = ""
             spec["leaseDurationSeconds"] = 1
+            self._annotate(lease)
             self.client.replace(f"{self.path}/{self.name}", lease)
         except KubeError as exc:
             log.warning("could not release lease: %s", exc)

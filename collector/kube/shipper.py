@@ -109,6 +109,8 @@ class EventsRole:
         if position is not None and position != self._saved:
             self.state.save(position)
             self._saved = position
+            if self.elector is not None:
+                self.elector.checkpoint = position
 
     def _watch(self) -> None:
         try:
@@ -122,6 +124,10 @@ class EventsRole:
         if self.elector is not None:
             if not self.elector.acquire(self.stop):
                 return
+            if self.elector.inherited:
+                log.info("resuming from the previous leader's resourceVersion %s",
+                         self.elector.inherited)
+                self.reflector.resource_version = self.elector.inherited
             LEADER.set(1)
             threading.Thread(target=self.elector.keep, args=(self.stop,), daemon=True,
                              name="lease").start()

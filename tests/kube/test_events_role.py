@@ -144,7 +144,15 @@ def test_leader_election_one_replica_ships(
     lease = apiserver.objects[("coordination.k8s.io/v1", "leases")][("logpipe",
                                                                      "logpipe-events")]
     assert lease["spec"]["holderIdentity"] == "pod-b"
+    assert lease["metadata"]["annotations"]["logpipe.io/checkpoint"] == a.role._saved
+    # (a's watch thread may still hang on its socket: count watch requests instead.)
+    wait_for(lambda: sum("/events?" in r and "watch=true" in r for r in apiserver.requests)
+             == 2, "b watches")
+    after = apiserver.put("events", core_event("shop", "after-handover"))
+    wait_for(lambda: b.role.producer.tracker.committable() ==
+             after["metadata"]["resourceVersion"], "b shipped")
     b.stop()
-    got = read_records(kafka_bootstrap, topic, expect=1)
-    # b had no state of its own, so it listed and re-sent the event under the same id.
-    assert {r.id for _, r in got} == {got[0][1].id}
+    # b resumed from a's checkpoint on the Lease: no second list, nothing sent twice.
+    assert sum("limit=" in r for r in apiserver.requests) == 1
+    got = read_records(kafka_bootstrap, topic, expect=2)
+    assert sorted(r.attrs["event_name"] for _, r in got) == ["after-handover", "only-once"]
