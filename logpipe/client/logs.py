@@ -1,7 +1,8 @@
 """``logpipe logs``: print matching entries (oldest first), or follow them live.
 
-History reads the search endpoint page by page through its cursor, so any range prints
-in constant memory; ``--tail N`` reads the newest N and prints them in time order.
+History is one NDJSON stream from the download endpoint, so any range prints in
+constant memory; ``--tail N`` reads the newest N through the search cursor and prints
+them in time order.
 ``--pod`` is a regular expression: for history it is resolved to the matching pod names
 present in the range (server-side filtering, exact pages), and always checked again on
 each entry, which is how newly started pods are picked up while following.
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Iterator
 from typing import Annotated, Any
 
+import orjson
 import typer
 
 from logpipe.client.common import (
@@ -39,7 +41,7 @@ from logpipe.client.render import ColourMode, OutputFormat, Renderer, highlighte
 
 app = typer.Typer(add_completion=False, no_args_is_help=False)
 
-PAGE = 1000  # entries per search request (the API's default maximum)
+PAGE = 1000  # entries per search request for --tail (the API's default maximum)
 MAX_RESOLVED_PODS = 100  # the API's limit of values per list filter
 DEFAULT_SINCE = "1h"
 DEFAULT_FOLLOW_BACKFILL = 10
@@ -74,14 +76,19 @@ def history(api: Api, sel: Selection, tail: int | None) -> Iterator[dict[str, An
                 break
         yield from reversed(newest[:tail])
         return
-    cursor = None
-    while True:
-        page = api.get("/search", [*params, ("order", "oldest"), ("size", PAGE),
-                                   ("cursor", cursor)])
-        yield from (e for e in page["entries"] if sel.keep(e))
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return
+    # The whole range: one NDJSON stream from the download endpoint (the server pages
+    # through Elasticsearch in constant memory) instead of a request per page.
+    with api.stream("/download", [*params, ("format", "ndjson"), ("order", "oldest")]) as resp:
+        for line in resp.iter_lines():
+            if not line:
+                continue
+            entry = orjson.loads(line)
+            if "id" not in entry and "notice" in entry:
+                # The server stopped early (its download cap): say so, never silently.
+                print(f"logpipe: {entry['notice']}", file=sys.stderr, flush=True)
+                continue
+            if sel.keep(entry):
+                yield entry
 
 
 @app.command(help="Print or follow logs, like kubectl logs / stern.\n\n"

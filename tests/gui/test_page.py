@@ -90,6 +90,15 @@ def test_the_level_chart_shows_the_indexed_counts_and_drills_into_history(
     expect(page.locator("#view-history")).to_be_visible()
     expect(page.locator("#history-total")).to_have_text("3 matching entries, newest first")
     expect(page.locator("#history-rows .lv")).to_have_text(["ERROR"] * 3)
+    page.click("#tab-overview")
+    page.click("#chart-apps rect[data-app=ledger]")
+    expect(page.locator("#history-app")).to_have_value("ledger")
+    expect(page.locator("#history-total")).to_have_text("6 matching entries, newest first")
+    page.click("#tab-overview")
+    page.locator("#chart-histogram g[data-start]").first.dispatch_event("click")
+    expect(page.locator("#history-range")).to_have_value("custom")
+    expect(page.locator("#history-since")).to_be_visible()
+    expect(page.locator("#history-total")).to_contain_text("matching entries")
 
 
 def test_a_filter_narrows_the_history_and_a_row_shows_fields_and_context(
