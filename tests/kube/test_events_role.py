@@ -77,6 +77,7 @@ def test_events_reach_kafka_and_resume_without_duplicates(
     watched = core_event("hotel", "watched", kind="Deployment", obj_name="rooms",
                          type_="Normal", reason="ScalingReplicaSet")
     apiserver.put("events", watched)
+    apiserver.delete("events", "shop", "listed")  # expiry (TTL): moves the position only
     state = StateFile(tmp_path / "events.rv")
     wait_for(lambda: state.load() == str(apiserver.rv), "state file at the last version")
     run.stop()
