@@ -76,8 +76,9 @@ class AckTracker:
             return self._committable
 
     def in_flight(self) -> int:
+        """Entries not yet acknowledged."""
         with self._lock:
-            return len(self._pending)
+            return len(self._pending) - len(self._acked)
 
 
 class StateFile:
