@@ -50,7 +50,8 @@ class StreamJoiner:
     """Partial-piece and multi-line state of one stream (no object per line)."""
 
     __slots__ = ("_mode", "_rules", "_sink", "deadline", "h_lines", "h_off", "h_origin",
-                 "h_parts", "h_size", "h_tags", "h_text", "h_ts", "p_off", "p_origin", "p_parts",
+                 "h_other", "h_parts", "h_size", "h_tags", "h_text", "h_ts", "p_off", "p_origin",
+                 "p_other", "p_parts",
                  "p_size", "p_tags", "p_ts", "stream")
 
     def __init__(self, stream: str | None, rules: MultilineRules, sink: Sink) -> None:
@@ -59,6 +60,11 @@ class StreamJoiner:
         self._sink = sink
         self.p_parts: list[str] = []  # partial pieces of the entry being assembled
         self.p_origin: Any = None
+        # (file, first offset) of pieces/lines of the held entry that came from another
+        # file than its first line (joined across a rotation): that file must not be
+        # checkpointed past them either.
+        self.p_other: tuple[Any, int] | None = None
+        self.h_other: tuple[Any, int] | None = None
         self.p_off = 0
         self.p_ts: str | None = None
         self.p_tags: tuple[str, ...] = ()
@@ -82,8 +88,12 @@ class StreamJoiner:
             if not self.p_parts:
                 self.p_origin, self.p_off, self.p_ts, self.p_tags = origin, off, ts, tags
                 self.p_size = 0
-            elif tags:
-                self.p_tags = _merge(self.p_tags, tags)
+                self.p_other = None
+            else:
+                if tags:
+                    self.p_tags = _merge(self.p_tags, tags)
+                if origin is not self.p_origin and self.p_other is None:
+                    self.p_other = (origin, off)
             room = self._rules.max_line_bytes - self.p_size
             if len(text) > room:  # a joined entry is capped like a line, never dropped
                 text = text[:max(room, 0)]
@@ -94,13 +104,17 @@ class StreamJoiner:
             if partial:
                 self.deadline = now_ns + self._rules.flush_ns
                 return
-            origin, off, ts, tags = self.p_origin, self.p_off, self.p_ts, self.p_tags
             text = "".join(self.p_parts)
             self.p_parts = []
+            self._line(self.p_origin, self.p_off, self.p_ts, text, self.p_tags, now_ns,
+                       self.p_other, origin, off)
+            return
         self._line(origin, off, ts, text, tags, now_ns)
 
     def _line(self, origin: Any, off: int, ts: str | None, text: str,
-              tags: tuple[str, ...], now_ns: int) -> None:
+              tags: tuple[str, ...], now_ns: int, carry: tuple[Any, int] | None = None,
+              last_origin: Any = None, last_off: int = 0) -> None:
+        """A whole line; ``carry`` / ``last_*`` say where a joined line's pieces were."""
         rules = self._rules
         if not rules.enabled:
             self._sink(origin, off, ts, self.stream, text, tags)
@@ -113,6 +127,13 @@ class StreamJoiner:
                 self.h_parts.append(text)
                 self.h_size += len(text) + 1
                 self.h_lines += 1
+                if self.h_other is None:
+                    if origin is not self.h_origin:
+                        self.h_other = (origin, off)
+                    elif carry is not None:
+                        self.h_other = carry
+                    elif last_origin is not None and last_origin is not self.h_origin:
+                        self.h_other = (last_origin, last_off)
                 if tags:
                     self.h_tags = _merge(self.h_tags, tags)
                 self.deadline = now_ns + rules.flush_ns
@@ -124,6 +145,7 @@ class StreamJoiner:
                 self._emit_held()
         self.h_text = text
         self.h_origin, self.h_off, self.h_ts, self.h_tags = origin, off, ts, tags
+        self.h_other = carry
         self.h_size = len(text)
         self.h_lines = 1
         self._mode = _MODE_PY if text.startswith("Traceback (most recent") else _MODE_NONE
@@ -187,7 +209,7 @@ class StreamJoiner:
             text = "".join(self.p_parts)
             self.p_parts = []
             self._line(self.p_origin, self.p_off, self.p_ts, text,
-                       _merge(self.p_tags, (TAG_PARTIAL,)), 0)
+                       _merge(self.p_tags, (TAG_PARTIAL,)), 0, self.p_other)
         if self.h_lines:
             self._emit_held()
         self.deadline = 0
@@ -199,10 +221,13 @@ class StreamJoiner:
     def floor(self, origin: Any) -> int | None:
         """Smallest start offset in ``origin`` of an entry still held, or None."""
         low: int | None = None
-        if self.p_parts and self.p_origin is origin:
-            low = self.p_off
-        if self.h_lines and self.h_origin is origin and (low is None or self.h_off < low):
-            low = self.h_off
+        for held, first, other in ((self.p_parts, (self.p_origin, self.p_off), self.p_other),
+                                   (self.h_lines, (self.h_origin, self.h_off), self.h_other)):
+            if not held:
+                continue
+            for pair in (first, other):
+                if pair is not None and pair[0] is origin and (low is None or pair[1] < low):
+                    low = pair[1]
         return low
 
 

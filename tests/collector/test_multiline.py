@@ -154,3 +154,22 @@ def test_every_line_survives_joining(lines: list[str]) -> None:
     assert joined == lines
     offsets = [o for o, _, _ in out]
     assert offsets == sorted(offsets) and len(set(offsets)) == len(offsets)
+
+
+def test_entry_joined_across_rotation_holds_both_files() -> None:
+    j, out = joiner()
+    j.feed("old", 100, None, "first piece ", True, (), 0)
+    j.feed("new", 0, None, "last piece", False, (), 0)  # the rotation came in between
+    assert j.floor("old") == 100 and j.floor("new") == 0
+    j.feed("new", 30, None, "\tat continuation", False, (), 0)
+    assert j.floor("new") == 0
+    j.feed("new", 60, None, "next entry", False, (), 0)
+    assert j.floor("old") is None and j.floor("new") == 60
+    assert out[0][1] == "first piece last piece\n\tat continuation"
+
+
+def test_continuation_from_new_file_holds_it() -> None:
+    j, _ = joiner()
+    j.feed("old", 5, None, "ERROR x", False, (), 0)
+    j.feed("new", 0, None, "\tat y", False, (), 0)
+    assert j.floor("new") == 0 and j.floor("old") == 5
