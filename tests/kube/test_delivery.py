@@ -15,7 +15,7 @@ def test_out_of_order_acks_hold_the_position_back() -> None:
     t.ack(a)
     assert t.committable() == "10"
     t.mark("13")  # a bookmark behind an unacknowledged record waits for it
-    assert t.committable() == "10" and t.in_flight() == 2
+    assert t.committable() == "10" and t.in_flight() == 1  # only the list item
     t.ack(b)
     assert t.committable() == "13" and t.in_flight() == 0
 
