@@ -6,12 +6,15 @@ import os
 import pty
 import subprocess
 import time
+from pathlib import Path
 
 import orjson
 import pytest
+from elasticsearch import Elasticsearch
 
 from tests.client.cli import LOGPIPE, env, run
-from tests.client.harness import LiveApi, record
+from tests.client.harness import LiveApi, live_api, record
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.integration
 
@@ -112,3 +115,15 @@ def test_colour_on_a_terminal_and_none_when_piped(api: LiveApi) -> None:
     assert "\x1b[31mERROR" in on_tty and "\x1b[" in on_tty.split("ERROR")[0]
     piped = subprocess.run(args, capture_output=True, env=full_env, timeout=60, check=False)
     assert piped.stdout.decode() == "[pay/ledger-0/ledger] ERROR ledger failed: disk full\n"
+
+
+def test_a_server_cap_is_said_on_stderr_never_silent(
+        es: Elasticsearch, es_url: str, kafka_bootstrap: str, topic: str, index_prefix: str,
+        tmp_path: Path) -> None:
+    with live_api(es, es_url, kafka_bootstrap, topic, index_prefix, tmp_path, free_port(),
+                  download_max_entries=3) as capped:
+        seed(capped)
+        res = run("logs", ["--since", "1h", "-n", "pay", "-o", "raw"], env(capped))
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.splitlines() == [f"pay checkout line {i}" for i in range(3)]
+    assert "stopped at the cap of 3 entries" in res.stderr
