@@ -26,10 +26,12 @@ down: install
 status: install
 	$(BIN)/logpipe stack status
 
-# Browser tests need Debian's chromium; deploy tests need helm and the Compose and
+# Browser tests need Debian's chromium, journald tests systemd-journal-remote; deploy
+# tests need helm and the Compose and
 # Kubernetes validators built from the Go module proxy (cached after the first run).
 test: install
 	bash tools/install-chromium.sh
+	bash tools/install-journald.sh
 	bash tools/build-validators.sh
 	$(BIN)/logpipe stack up
 	$(BIN)/pytest -q
