@@ -26,6 +26,7 @@ from collector.source import Source
 log = logging.getLogger(__name__)
 POLL_ALL_S = 1.0  # every open file is read at least this often, inotify or not
 SWEEP_S = 0.01  # flush timeouts and rotation checks are looked at this often
+DRAIN_GRACE_S = 1.0  # a renamed/deleted file is read for at least this long
 IDLE_WAIT_S = 0.01  # nothing read: wait this long in the producer's poll
 
 
@@ -148,14 +149,17 @@ class Agent:
                 continue
             if rate and not self._allowed(src, rate, now_ns):
                 continue
-            draining = f.drain_deadline > 0
+            # A renamed/deleted file is complete once it is past a grace period for
+            # writers that still hold it (logrotate "create" before the app reopens).
+            done = f.drain_deadline > 0 and now_ns / 1e9 >= (
+                f.drain_deadline - self.s.rotate_wait_s + DRAIN_GRACE_S)
             src.last_lines = 0
-            n = src.read(f, now_ns, at_end=draining)
+            n = src.read(f, now_ns, at_end=done)
             src.tokens -= src.last_lines
             # more may be waiting (a full chunk, or a tail still being written)
             src.backlog = n > 0 or f.tail_len > 0
             total += n
-            if n == 0 and draining:
+            if n == 0 and done:
                 src.retire(f)  # read to its end: the next file of this path goes on
         return total
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from collector.parsers import decode_text, parse_cri, parse_docker, parse_host, syslog_ts
@@ -55,6 +55,7 @@ def test_docker_missing_log_field() -> None:
 
 @given(st.text(), st.sampled_from(["stdout", "stderr"]), st.booleans())
 def test_docker_roundtrip(text: str, stream: str, complete: bool) -> None:
+    assume(complete or not text.endswith("\n"))  # a piece ending in \n is a whole line
     p = parse_docker(docker(text + ("\n" if complete else ""), stream))
     assert p.text == text and p.stream == stream
     assert p.partial is not complete
