@@ -139,6 +139,8 @@ def test_a_download_starts_and_an_export_finishes(page: Page, api: LiveApi) -> N
     link = page.locator("#exports a", has_text="Download file")
     expect(link).to_be_visible()
     expect(page.locator("#exports li").first).to_contain_text("3 entries")
+    page.reload()  # the tab's export jobs are still listed after a reload
+    expect(page.locator("#exports a", has_text="Download file")).to_be_visible()
     shot(page, "history-export")
 
 

@@ -7,6 +7,7 @@ import { el, fmtInt, highlighted, LEVELS, logLine, matcher, shortTime, source } 
 
 const PAGE = 200;
 const CONTEXT = 15;
+const JOBS_KEY = "logpipe.exports";
 const $ = (id) => document.getElementById(id);
 
 export class History {
@@ -30,6 +31,17 @@ export class History {
     }, { root: this.scroll, rootMargin: "400px" });
     this.observer.observe(this.more);
     this.rows.addEventListener("keydown", (ev) => this.onKey(ev));
+    // Jobs of this tab survive a reload (the API has no "list my exports").
+    for (const id of this.savedJobs()) this.pollJob(id, true);
+  }
+
+  savedJobs() {
+    try { return JSON.parse(sessionStorage.getItem(JOBS_KEY) || "[]"); } catch { return []; }
+  }
+
+  saveJobs() {
+    const ids = [...this.jobs.keys()].filter((id) => /^[0-9a-f]+$/.test(id));
+    sessionStorage.setItem(JOBS_KEY, JSON.stringify(ids));
   }
 
   shown() { this.bar.loadPickers(); if (!this.searched) this.search(); }
@@ -172,6 +184,7 @@ export class History {
       li = el("li", { "data-job": job.id });
       this.jobs.set(job.id, li);
       $("exports").prepend(li);
+      this.saveJobs();
     }
     const parts = [el("strong", { text: `Export ${job.format || ""}` })];
     if (job.state === "running") {
@@ -186,19 +199,20 @@ export class History {
       parts.push(el("span", { class: job.state === "failed" ? "error" : "muted", text: job.error || job.state }));
     }
     parts.push(el("span", { class: "spacer" }),
-      el("button", { class: "link", text: "×", title: "Hide", "aria-label": "Hide", onclick: () => { li.remove(); this.jobs.delete(job.id); } }));
+      el("button", { class: "link", text: "×", title: "Hide", "aria-label": "Hide", onclick: () => { li.remove(); this.jobs.delete(job.id); this.saveJobs(); } }));
     li.replaceChildren(...parts);
   }
 
-  async pollJob(id) {
-    for (;;) {
-      await new Promise((r) => setTimeout(r, 700));
-      if (!this.jobs.has(id)) return;
+  async pollJob(id, restored = false) {
+    for (let first = true; ; first = false) {
+      if (!(restored && first)) await new Promise((r) => setTimeout(r, 700));
+      if (!(restored && first) && !this.jobs.has(id)) return;
       try {
         const job = await call(`/exports/${id}`);
         this.showJob(job);
         if (job.state !== "running") return;
       } catch (err) {
+        if (restored && first) return; // expired or deleted since: nothing to show
         if (err instanceof ApiError) this.showJob({ id, state: "failed", error: err.message, written: 0 });
         return;
       }

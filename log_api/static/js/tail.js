@@ -82,10 +82,13 @@ export class LiveTail {
   }
 
   filtersChanged() {
-    this.matchRe = null;
-    if (this.state !== "stopped") {
+    if (["connecting", "live", "reconnecting"].includes(this.state)) {
       this.note("filters changed; starting again");
       this.start();
+    } else if (this.state === "paused") {
+      // Resuming the old cursor would mix the old filters' replay in: start afresh.
+      this.lastEventId = null;
+      this.setState("paused", "filters changed; Resume starts again with them");
     }
   }
 
