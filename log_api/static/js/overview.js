@@ -70,8 +70,9 @@ export class Overview {
       chart.append(clickable(slice, `${lv.level}: ${fmtInt(lv.count)} (${pct(lv.percent)})`, () => this.drill({ level: lv.level })));
       offset += len;
     }
-    chart.append(svg("text", { x: 90, y: 88, "text-anchor": "middle", "font-size": "18", "font-weight": "600" }, fmtInt(body.total)),
-      svg("text", { x: 90, y: 106, "text-anchor": "middle", "font-size": "11" }, "entries"));
+    // Inline style: the stylesheet's chart text size would win over an attribute.
+    chart.append(svg("text", { x: 90, y: 92, "text-anchor": "middle", style: "font-size:20px;font-weight:600" }, fmtInt(body.total)),
+      svg("text", { x: 90, y: 110, "text-anchor": "middle" }, "entries"));
     const legend = el("table", { class: "legend", id: "levels-legend" },
       el("tbody", {}, ...body.levels.map((lv) => {
         const tr = el("tr", { class: lv.count ? "clickable" : "muted", "data-level": lv.level },
