@@ -20,6 +20,7 @@ from collector.files import TrackedFile
 from collector.metrics import Metrics
 from collector.multiline import MultilineRules
 from collector.producer import KafkaOutput, Stopping
+from collector.resume import find_rotated, resume, split_fp
 from collector.settings import CollectorSettings
 from collector.source import Source
 
@@ -28,19 +29,6 @@ POLL_ALL_S = 1.0  # every open file is read at least this often, inotify or not
 SWEEP_S = 0.01  # flush timeouts and rotation checks are looked at this often
 DRAIN_GRACE_S = 1.0  # a renamed/deleted file is read for at least this long
 IDLE_WAIT_S = 0.01  # nothing read: wait this long in the producer's poll
-
-
-def _base(fp: str) -> tuple[str, int]:
-    base, _, gen = fp.partition(".g")
-    return base, int(gen) if gen.isdigit() else 0
-
-
-def _tail_start(fd: int, size: int) -> int:
-    """Offset just past the last complete line (start_at=tail must not begin mid-line)."""
-    start = max(0, size - (1 << 20))
-    data = os.pread(fd, size - start, start)
-    nl = data.rfind(b"\n")
-    return start + nl + 1 if nl >= 0 else start
 
 
 class Agent:
@@ -252,7 +240,8 @@ class Agent:
                 f.set_generation(src.next_gen[2], self.s.node_name)
             src.next_gen = None
         if initial:
-            f = self._resume(src, f, st.st_size)
+            resume(f, st.st_size, self.saved,
+                   self.first_start and self.s.start_at == "tail", self.s.node_name)
         src.current = f
         if src.kind == "docker" and src.meta.get("container_name") is None:
             src.meta.update(self._meta(src.path, src.kind))  # config.v2.json written late
@@ -262,56 +251,22 @@ class Agent:
         return TrackedFile(src.path, src.kind, fd, dev, ino, fp, gen, self.s.node_name,
                            self.out.on_failed, self.out.acked)
 
-    def _resume(self, src: Source, f: TrackedFile, size: int) -> TrackedFile:
-        """Position a file found at start-up: its checkpoint, or head/tail."""
-        same = [cp for cp in self.saved.get((f.dev, f.inode), []) if _base(cp.fp)[0] == f.base_fp]
-        if same:
-            cp = max(same, key=lambda c: _base(c.fp)[1])
-            self.saved[(f.dev, f.inode)].remove(cp)
-            gen = _base(cp.fp)[1]
-            if size < cp.offset:  # truncated while we were down
-                f.set_generation(gen + 1, self.s.node_name)
-            else:
-                f.set_generation(gen, self.s.node_name)
-                f.pos = f.acked = cp.offset
-        elif self.first_start and self.s.start_at == "tail":
-            f.pos = f.acked = _tail_start(f.fd, size)
-        return f
-
     def _recover_rotated(self) -> None:
-        """Checkpoints whose file is no longer at its path: a rotation happened while
-        we were down; find the renamed file next to it and read it to its end first."""
-        for cps in self.saved.values():
-            for cp in cps:
-                folder = os.path.dirname(cp.path)
-                try:
-                    entries = list(os.scandir(folder))
-                except OSError:
-                    continue
-                for entry in entries:
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if (st.st_dev, st.st_ino) != (cp.dev, cp.inode) or st.st_size <= cp.offset:
-                        continue
-                    fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
-                    if fingerprint(fd, force=True) != _base(cp.fp)[0]:
-                        os.close(fd)
-                        continue
-                    src = self.sources.get(cp.path)
-                    if src is None:
-                        kind = self._kind_of(cp.path)
-                        src = Source(cp.path, kind, self._meta(cp.path, kind), MultilineRules(),
-                                     self.out)
-                        src.rules = self._rules_for(src.meta.get("app"))
-                        self.sources[cp.path] = src
-                    f = self._tracked(src, fd, cp.dev, cp.inode, _base(cp.fp)[0], _base(cp.fp)[1])
-                    f.pos = f.acked = cp.offset
-                    f.drain_deadline = time.monotonic() + self.s.rotate_wait_s
-                    src.draining.appendleft(f)
-                    log.info("resuming rotated file %s (was %s) at %d", entry.path, cp.path,
-                             cp.offset)
+        """Files rotated while we were down are read to their end first."""
+        for r in find_rotated(self.saved):
+            cp = r.checkpoint
+            src = self.sources.get(cp.path)
+            if src is None:
+                kind = self._kind_of(cp.path)
+                src = Source(cp.path, kind, self._meta(cp.path, kind), MultilineRules(), self.out)
+                src.rules = self._rules_for(src.meta.get("app"))
+                self.sources[cp.path] = src
+            base, gen = split_fp(cp.fp)
+            f = self._tracked(src, r.fd, cp.dev, cp.inode, base, gen)
+            f.pos = f.acked = cp.offset
+            f.drain_deadline = time.monotonic() + self.s.rotate_wait_s
+            src.draining.append(f)  # oldest first, all before the live file
+            log.info("resuming rotated file %s (was %s) at %d", r.path, cp.path, cp.offset)
 
     def _kind_of(self, path: str) -> str:
         for kind, root, _ in self.discovery.patterns:
