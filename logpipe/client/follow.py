@@ -19,7 +19,7 @@ import httpx
 import orjson
 from httpx_sse import EventSource, SSEError
 
-from logpipe.client.errors import ClientError
+from logpipe.client.errors import ClientError, Unreachable
 from logpipe.client.http import Api, Params
 
 SEEN_IDS = 50_000
@@ -66,6 +66,7 @@ def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
     st = state or FollowState()
     seen = SeenIds()
     delay = 0.5
+    connected = False
     lost_since: float | None = None
     while max_connections is None or st.connections < max_connections:
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
@@ -76,6 +77,7 @@ def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
         st.connections += 1
         try:
             with api.stream("/tail", query, headers) as resp:
+                connected = True
                 if lost_since is not None:
                     note(f"reconnected after {time.monotonic() - lost_since:.1f}s; resuming")
                     lost_since = None
@@ -83,7 +85,8 @@ def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
                 _read(resp, st, seen, emit, note, keep)
             reason = "the server ended the stream"
         except ClientError as exc:
-            if not exc.retriable:
+            # Never reached at all: a wrong URL, not a blip; say so instead of waiting.
+            if not exc.retriable or (isinstance(exc, Unreachable) and not connected):
                 raise
             reason = str(exc)
         except (httpx.TransportError, SSEError) as exc:

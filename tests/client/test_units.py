@@ -118,3 +118,15 @@ def test_error_texts_say_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
     assert e.retriable and "try again" in str(e)
     e = explain(resp(404, b"Not Found"), settings)
     assert "is that a logpipe Log API" in str(e)
+
+
+def test_an_unreachable_server_fails_at_once_even_when_following() -> None:
+    from tests.client.cli import run
+    from tests.conftest import free_port
+
+    url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    environ = {"LOGPIPE_URL": url, "LOGPIPE_CLIENT_CONFIG": "/nonexistent/c.yaml"}
+    for args in (["-n", "pay"], ["-f", "-n", "pay"]):
+        res = run("logs", args, environ)
+        assert res.exit_code == 1
+        assert f"cannot reach the Log API at {url}" in res.stderr and "LOGPIPE_URL" in res.stderr
