@@ -244,7 +244,7 @@ class Agent:
                    self.first_start and self.s.start_at == "tail", self.s.node_name)
         src.current = f
         if src.kind == "docker" and src.meta.get("container_name") is None:
-            src.meta.update(self._meta(src.path, src.kind))  # config.v2.json written late
+            src.set_meta(self._meta(src.path, src.kind))  # config.v2.json written late
 
     def _tracked(self, src: Source, fd: int, dev: int, ino: int, fp: str,
                  gen: int) -> TrackedFile:

@@ -18,9 +18,10 @@ from logpipe.record import TAG_INVALID_UTF8, TAG_NUL_BYTES, TAG_PARSE_ERROR
 from logpipe.timefmt import format_ns, normalize_ts, parse_ns
 
 NO_TAGS: tuple[str, ...] = ()
+_new = tuple.__new__
 
 
-class Piece(NamedTuple):
+class Piece(NamedTuple):  # built with _piece(): NamedTuple's __new__ costs 0.5 us
     """One parsed line: maybe a partial piece of a longer entry."""
 
     ts: str | None  # canonical RFC 3339 UTC, None when the line carries no time
@@ -39,6 +40,11 @@ def _json_escape_errors(exc: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error("logpipe-json-backslash", _json_escape_errors)
+
+
+def _piece(ts: str | None, stream: str | None, text: str, partial: bool,
+           tags: tuple[str, ...]) -> Piece:
+    return _new(Piece, (ts, stream, text, partial, tags))
 
 
 def decode_text(raw: bytes) -> tuple[str, tuple[str, ...]]:
@@ -80,9 +86,9 @@ def parse_docker(raw: bytes) -> Piece:
     if not isinstance(stream, str):
         stream = None
     tags = (TAG_PARSE_ERROR, TAG_NUL_BYTES) if "\x00" in log else NO_TAGS
-    if log.endswith("\n"):
-        return Piece(ts, stream, log[:-1], False, tags)
-    return Piece(ts, stream, log, True, tags)
+    if log.endswith("\n"):  # the hot path: built inline, no extra call
+        return _new(Piece, (ts, stream, log[:-1], False, tags))
+    return _new(Piece, (ts, stream, log, True, tags))
 
 
 def _docker_fallback(raw: bytes) -> Piece:
@@ -96,13 +102,13 @@ def _docker_fallback(raw: bytes) -> Piece:
             if isinstance(log, str):
                 stream = obj.get("stream") if isinstance(obj.get("stream"), str) else None
                 if log.endswith("\n"):
-                    return Piece(_safe_ts(obj.get("time")), stream, log[:-1], False, tags)
-                return Piece(_safe_ts(obj.get("time")), stream, log, True, tags)
+                    return _piece(_safe_ts(obj.get("time")), stream, log[:-1], False, tags)
+                return _piece(_safe_ts(obj.get("time")), stream, log, True, tags)
         except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
             pass
     if TAG_PARSE_ERROR not in tags:
         tags = (TAG_PARSE_ERROR, *tags)
-    return Piece(None, None, text, False, tags)
+    return _piece(None, None, text, False, tags)
 
 
 def parse_cri(raw: bytes) -> Piece:
@@ -112,11 +118,11 @@ def parse_cri(raw: bytes) -> Piece:
     if len(parts) >= 3 and parts[2] in ("P", "F") and parts[1] in ("stdout", "stderr"):
         ts = _safe_ts(parts[0])
         if ts is not None:
-            return Piece(ts, parts[1], parts[3] if len(parts) == 4 else "", parts[2] == "P",
+            return _piece(ts, parts[1], parts[3] if len(parts) == 4 else "", parts[2] == "P",
                          tags)
     if TAG_PARSE_ERROR not in tags:
         tags = (TAG_PARSE_ERROR, *tags)
-    return Piece(None, None, text, False, tags)
+    return _piece(None, None, text, False, tags)
 
 
 # RFC 3164: "Nov 26 07:00:00 host prog[1]: msg"; RFC 5424-ish / rsyslog high precision:
@@ -169,4 +175,4 @@ def parse_host(raw: bytes) -> Piece:
     if text.endswith("\r"):
         text = text[:-1]
     ts = syslog_ts(text) if text[:1].isalnum() or text[:1] == "<" else None
-    return Piece(ts, None, text, False, tags)
+    return _piece(ts, None, text, False, tags)

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from hashlib import blake2b
 from typing import Any
 
-from orjson import dumps
+from orjson import dumps, loads
 
 from collector.files import TrackedFile
 from collector.level_detect import detect_level
@@ -25,6 +25,7 @@ from collector.parsers import Piece, parse_cri, parse_docker, parse_host
 from logpipe.record import SCHEMA_VERSION, TAG_NO_TIMESTAMP, TAG_TRUNCATED
 from logpipe.timefmt import format_ns
 
+_V_TAIL = b',"v":%d}' % SCHEMA_VERSION
 PARSERS: dict[str, Callable[[bytes], Piece]] = {
     "docker": parse_docker, "cri": parse_cri, "file": parse_host}
 
@@ -53,7 +54,9 @@ class Source:
                  out: Output) -> None:
         self.path = path
         self.kind = kind
-        self.meta = meta
+        self.meta: dict[str, Any] = {}
+        self._tail = b""
+        self.set_meta(meta)
         self.key = (meta.get("container_id") or path).encode()
         self.rules = rules
         self.out = out
@@ -219,32 +222,39 @@ class Source:
         all_tags = piece.tags + tuple(t for t in tags if t not in piece.tags)
         j.feed(f, off, piece.ts, piece.text, piece.partial and not tags, all_tags, now_ns)
 
+    def set_meta(self, meta: dict[str, Any]) -> None:
+        """The per-source record fields; encoded once here, not once per record."""
+        self.meta = meta
+        inner = dumps(meta)[1:-1]
+        self._tail = (b"," + inner if inner else b"") + b',"tags":'
+
     def emit(self, origin: TrackedFile, off: int, ts: str | None, stream: str | None,
              text: str, tags: tuple[str, ...]) -> None:
-        """Build one record (a dict in the contract's wire order) and produce it."""
+        """Build one record in the contract's wire order and produce it: the per-entry
+        fields are encoded here, the per-source ones were encoded by set_meta."""
         if ts is None:
             ts = self.ingest_ts
             tags = (*tags, TAG_NO_TIMESTAMP)
-        rec = {
+        head = dumps({
             "id": blake2b(origin.id_prefix + str(off).encode(), digest_size=16).hexdigest(),
             "ts": ts, "ingest_ts": self.ingest_ts, "node": self.out.node, "source": self.kind,
             "path": origin.path, "offset": off, "message": text,
-            "level": detect_level(text, self.level_hint),
-            "stream": stream, **self.meta, "tags": tags, "v": SCHEMA_VERSION,
-        }
-        value = dumps(rec)
+            "level": detect_level(text, self.level_hint), "stream": stream})
+        value = b"".join((head[:-1], self._tail, dumps(tags) if tags else b"[]", _V_TAIL))
         if len(value) > self.out.max_record_bytes:
-            value = self._shrink(rec, len(value))
+            value = self._shrink(value)
         b = origin.open_batch or origin.batch()
         b.pending += 1
         self.out.produce(value, self.key, b.ack)
 
-    def _shrink(self, rec: dict[str, Any], size: int) -> bytes:
+    def _shrink(self, value: bytes) -> bytes:
         """Cut a message whose encoding (escapes) exceeds the record cap; tag it."""
         limit = self.out.max_record_bytes
-        message = rec["message"]
+        rec = loads(value)  # rare path: keys come back in wire order
+        message: str = rec["message"]
         if TAG_TRUNCATED not in rec["tags"]:
-            rec["tags"] = (*rec["tags"], TAG_TRUNCATED)
+            rec["tags"].append(TAG_TRUNCATED)
+        size = len(value)
         while size > limit and message:
             message = message[: len(message) * limit // size * 9 // 10]
             rec["message"] = message

@@ -14,7 +14,7 @@ import pytest
 from collector.files import Batch, TrackedFile
 from collector.multiline import MultilineRules
 from collector.source import Output, Source
-from logpipe.record import Record, decode, make_id
+from logpipe.record import Record, decode, encode, make_id
 
 
 class Recorder(Output):
@@ -85,6 +85,8 @@ def test_records_follow_contract_and_ids(setup: tuple[Path, Recorder]) -> None:
     assert "no_timestamp" in recs[1].tags and "no_timestamp" not in recs[0].tags
     assert out.sent[0][1] == str(path).encode()  # host files: key is the path
     assert f.acked == 0
+    for value, _, _ in out.sent:  # the wire form is exactly the contract's encoding
+        assert value == encode(decode(value))
     out.ack_all()
     assert f.acked == f.pos == path.stat().st_size
 
