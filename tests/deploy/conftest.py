@@ -11,8 +11,12 @@ import os
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.deploy.chart import Manifests
 
 ROOT = Path(__file__).resolve().parents[2]
 # The first run builds helm: longer than the suite's default per-test timeout.
@@ -45,3 +49,20 @@ def clean_env(**extra: str) -> dict[str, str]:
     """Environment without the caller's LOGPIPE_* / compose variables, for repeatable runs."""
     keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "TMPDIR", "LANG")}
     return keep | extra
+
+
+
+# Rendered once per session for every chart test module. chart.py imports this
+# module, hence the imports inside the fixtures.
+@pytest.fixture(scope="session")
+def default(validators: Validators) -> Manifests:
+    """The chart rendered with its default values."""
+    from tests.deploy.chart import render
+    return render(validators)
+
+
+@pytest.fixture(scope="session")
+def full(validators: Validators) -> Manifests:
+    """The chart rendered with values-full.yaml (every optional feature on)."""
+    from tests.deploy.chart import FULL, render
+    return render(validators, "-f", str(FULL))

@@ -98,3 +98,24 @@ readinessProbe:
   timeoutSeconds: {{ dig "readinessProbe" "timeoutSeconds" 5 .probes }}
   failureThreshold: {{ dig "readinessProbe" "failureThreshold" 3 .probes }}
 {{- end }}
+
+{{/* ServiceAccount of a component with API access of its own (collector, events): call
+     with (dict "root" $ "component" "events"). Kept apart from the shared one so the
+     forwarder and the Internet-facing API never hold these permissions. */}}
+{{- define "logpipe.componentServiceAccountName" -}}
+{{- $name := dig "serviceAccount" "name" "" (index .root.Values .component) }}
+{{- if .root.Values.serviceAccount.create }}
+{{- default (printf "%s-%s" (include "logpipe.fullname" .root) .component) $name }}
+{{- else }}
+{{- default (include "logpipe.serviceAccountName" .root) $name }}
+{{- end }}
+{{- end }}
+
+{{/* "true" when the events role campaigns for a Lease: asked for, or needed (replicas > 1). */}}
+{{- define "logpipe.eventsLeaderElection" -}}
+{{- if or .Values.events.leaderElection.enabled (gt (int .Values.events.replicas) 1) }}true{{ end }}
+{{- end }}
+
+{{- define "logpipe.eventsLeaseName" -}}
+{{- default (printf "%s-events" (include "logpipe.fullname" .)) .Values.events.leaderElection.leaseName }}
+{{- end }}
