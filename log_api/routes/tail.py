@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query
 from sse_starlette import EventSourceResponse
+from starlette.background import BackgroundTask
 
 from log_api.cursor import TailCursor
 from log_api.deps import HubDep, MetricsDep, QueryDep, ReaderDep, SettingsDep
@@ -48,7 +49,10 @@ async def tail(
     sub, snap = hub.subscribe(sq)  # may refuse with 429 before any byte is sent
     events = tail_events(hub, reader, metrics, sub, snap, backfill, cursor,
                          settings.tail_backfill_max)
+    # The generator unsubscribes when it ends; the background task covers a client that
+    # left before the generator ever started (unsubscribe is idempotent).
     return EventSourceResponse(
         events, ping=settings.tail_heartbeat_s, send_timeout=60.0,
+        background=BackgroundTask(hub.unsubscribe, sub),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

@@ -211,12 +211,34 @@ async def test_tails_are_capped_per_token(
         tmp_path: Path, kafka_bootstrap: str, es_url: str, topic: str, index_prefix: str) -> None:
     settings = settings_for(tmp_path, kafka_bootstrap, es_url, topic, index_prefix,
                             tail_max_per_token=1)
-    async with served(settings) as (app, base), tail(base, PAY, backfill=0) as stream:
-        await stream.until(_live)
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            second = await client.get("/api/v1/tail", headers=auth(PAY))
-            forbidden = await client.get("/api/v1/tail", params={"namespace": "pay"},
-                                         headers=auth(HOTEL))
-        assert _state(app).hub.per_token == {hash_token(PAY): 1}
+    async with served(settings) as (app, base):
+        async with tail(base, PAY, backfill=0) as stream:
+            await stream.until(_live)
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                second = await client.get("/api/v1/tail", headers=auth(PAY))
+                forbidden = await client.get("/api/v1/tail", params={"namespace": "pay"},
+                                             headers=auth(HOTEL))
+            assert _state(app).hub.per_token == {hash_token(PAY): 1}
+        # The client left: its subscription (and its slot under the cap) is released.
+        hub = _state(app).hub
+        await _wait(lambda: not hub.subs and not hub.per_token, "the tail to unsubscribe")
     assert second.status_code == 429 and "tails" in second.json()["error"]
     assert forbidden.status_code == 403
+
+
+async def test_heartbeats_keep_an_idle_stream_talking(
+        tmp_path: Path, kafka_bootstrap: str, es_url: str, topic: str, index_prefix: str) -> None:
+    settings = settings_for(tmp_path, kafka_bootstrap, es_url, topic, index_prefix,
+                            tail_heartbeat_s=0.2)
+    async with served(settings) as (app, base), httpx.AsyncClient(
+            base_url=base, timeout=30) as client, client.stream(
+            "GET", "/api/v1/tail", params={"backfill": 0}, headers=auth(PAY)) as resp:
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        comments = 0
+        async with asyncio.timeout(30):
+            async for line in resp.aiter_lines():
+                comments += line.startswith(":")
+                if comments == 2:
+                    break
+        assert len(_state(app).hub.subs) == 1
+    assert comments == 2
