@@ -17,6 +17,7 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
+from collector.journald.settings import JournaldSettings
 from collector.settings import CollectorSettings
 from forwarder.settings import ForwarderSettings
 from log_api.settings import ApiSettings
@@ -163,3 +164,48 @@ def test_env_example_documents_every_variable_the_file_uses() -> None:
     used = set(re.findall(r"\$\{([A-Z0-9_]+)", COMPOSE.read_text()))
     documented = set(re.findall(r"^#?([A-Z0-9_]+)=", ENV_EXAMPLE.read_text(), re.M))
     assert used - documented == set()
+
+
+@pytest.fixture(scope="module")
+def journald_project(validators: Validators) -> dict[str, Any]:
+    res = load(validators, COMPOSE, "--env-file", str(ENV_EXAMPLE), "--profile", "journald")
+    assert res.returncode == 0, res.stderr
+    doc: dict[str, Any] = orjson.loads(res.stdout)
+    return doc
+
+
+def test_journald_is_opt_in_and_reads_the_host_journal_read_only(
+        project: dict[str, Any], journald_project: dict[str, Any]) -> None:
+    assert "journald" not in project["services"]  # only with --profile journald
+    svc = journald_project["services"]["journald"]
+    assert svc["command"] == ["journald"] and svc["image"] == "logpipe:latest"
+    assert svc["user"] == "0:0" and svc["cap_drop"] == ["ALL"] and svc["read_only"] is True
+    binds = {v["target"]: v for v in svc["volumes"] if v["type"] == "bind"}
+    assert set(binds) == {"/var/log", "/run/log/journal", "/etc/machine-id"}
+    for target, bind in binds.items():
+        # Same paths as on the host: journalctl finds the host journal where it looks.
+        assert bind["source"] == target and bind["read_only"] is True, target
+    # A missing machine id fails the start; Docker would otherwise create a folder there.
+    assert binds["/etc/machine-id"]["bind"]["create_host_path"] is False
+    (state,) = [v for v in svc["volumes"] if v["type"] == "volume"]
+    env = svc["environment"]
+    assert state["source"] == "journald-state"
+    assert str(Path(env["LOGPIPE_CURSOR_FILE"]).parent) == state["target"]
+    assert env["LOGPIPE_JOURNALD_ENABLED"] == "true" and env["LOGPIPE_NAMESPACE"] == "host"
+    port = env["LOGPIPE_METRICS_PORT"]
+    assert f"127.0.0.1:{port}/healthz" in " ".join(svc["healthcheck"]["test"])
+    assert {k: v["condition"] for k, v in svc["depends_on"].items()} == {
+        "kafka-init": "service_completed_successfully"}
+
+
+def test_journald_env_names_are_real_settings(journald_project: dict[str, Any],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    env = journald_project["services"]["journald"]["environment"]
+    fields = {f"LOGPIPE_{name.upper()}" for name in JournaldSettings.model_fields}
+    ours = {k for k in env if k.startswith("LOGPIPE_")}
+    assert ours <= fields, sorted(ours - fields)
+    with monkeypatch.context() as m:
+        for key, value in env.items():
+            m.setenv(key, value)
+        JournaldSettings()
+
