@@ -218,7 +218,8 @@ class Agent:
     def _give_up(self, src: Source, f: TrackedFile, why: str) -> None:
         left = max(0, f.size() - f.pos)
         self.metrics.given_up.inc(left)
-        log.warning("giving up %d unread bytes of %s (%s)", left, f.path, why)
+        log.warning("giving up %d unread bytes of %s (%s)", left, f.path, why,
+                    extra={"event": "given_up", "path": f.path, "bytes": left, "reason": why})
         src.retire(f)
 
     def _open_current(self, src: Source, initial: bool) -> None:
@@ -266,7 +267,9 @@ class Agent:
             f.pos = f.acked = cp.offset
             f.drain_deadline = time.monotonic() + self.s.rotate_wait_s
             src.draining.append(f)  # oldest first, all before the live file
-            log.info("resuming rotated file %s (was %s) at %d", r.path, cp.path, cp.offset)
+            log.info("resuming rotated file %s (was %s) at %d", r.path, cp.path, cp.offset,
+                     extra={"event": "resume_rotated", "path": cp.path, "file": r.path,
+                            "offset": cp.offset})
 
     def _kind_of(self, path: str) -> str:
         for kind, root, _ in self.discovery.patterns:
@@ -303,7 +306,8 @@ class Agent:
     def _truncated(self, src: Source, cur: TrackedFile, fp: str | None) -> None:
         """copytruncate: the same inode starts over; a new generation gets new ids."""
         self.metrics.rotations.labels("truncate").inc()
-        log.info("%s was truncated at %d; reading it again from 0", cur.path, cur.pos)
+        log.info("%s was truncated at %d; reading it again from 0", cur.path, cur.pos,
+                 extra={"event": "truncated", "path": cur.path, "offset": cur.pos})
         if fp is None:
             # The new first line is not complete yet: identify the file once it is
             # (by _open_current), still as the next generation of this inode.

@@ -42,8 +42,13 @@ def run() -> None:
         raise typer.Exit(2) from None
     setup_logging(settings.log_level, settings.log_format)
     agent = Agent(settings)
-    health = HealthServer(settings.metrics_host, settings.metrics_port, live=agent.live,
-                          ready=agent.ready, registry=agent.metrics.registry).start()
+    try:
+        health = HealthServer(settings.metrics_host, settings.metrics_port, live=agent.live,
+                              ready=agent.ready, registry=agent.metrics.registry).start()
+    except OSError as exc:
+        typer.echo(f"cannot serve metrics on {settings.metrics_host}:{settings.metrics_port}: "
+                   f"{exc}; set LOGPIPE_METRICS_PORT", err=True)
+        raise typer.Exit(2) from None
 
     def _stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal %d: stopping", signum)

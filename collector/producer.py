@@ -77,7 +77,8 @@ class KafkaOutput(Output):
         self.last_error_at = time.monotonic()
         if err.fatal():
             self.fatal = True
-        log.warning("kafka: %s", err)
+        log.warning("kafka: %s", err, extra={"event": "kafka_error", "fatal": err.fatal(),
+                                             "code": err.code()})
 
     # -- Output ------------------------------------------------------------------
     def produce(self, value: bytes, key: bytes, on_delivery: Callable[[Any, Any], None]) -> None:
