@@ -120,6 +120,10 @@ def test_events_replicas_turn_leader_election_on(full: Manifests) -> None:
     c = container(full, "Deployment", "lp-events")
     assert c["ports"][0]["containerPort"] == 9113
     assert full[("ServiceAccount", "lp-event-reader")]["automountServiceAccountToken"] is True
+    pdb = full[("PodDisruptionBudget", "lp-events")]["spec"]
+    assert pdb["minAvailable"] == 1
+    assert pdb["selector"]["matchLabels"] == full[("Deployment", "lp-events")]["spec"][
+        "selector"]["matchLabels"]
 
 
 def test_events_leader_election_with_one_replica(validators: Validators) -> None:
