@@ -126,14 +126,19 @@ def test_events_replicas_turn_leader_election_on(full: Manifests) -> None:
         "selector"]["matchLabels"]
 
 
-def test_events_leader_election_with_one_replica(validators: Validators) -> None:
-    m = render(validators, "--set", "events.leaderElection.enabled=true")
+@pytest.mark.parametrize("switch", ["events.leaderElection.enabled=true",
+                                    "events.settings.leader_election=true"])
+def test_events_leader_election_with_one_replica(validators: Validators, switch: str) -> None:
+    m = render(validators, "--set", switch)
     assert m[("Deployment", "rel-logpipe-events")]["spec"]["replicas"] == 1
+    assert m[("Deployment", "rel-logpipe-events")]["spec"]["strategy"]["type"] == (
+        "RollingUpdate")
     data = m[("ConfigMap", "rel-logpipe-events")]["data"]
     assert data["LOGPIPE_LEADER_ELECTION"] == "true"
     assert data["LOGPIPE_LEASE_NAME"] == "rel-logpipe-events"  # per release: no collisions
     assert allowed(rules(m, "Role", "rel-logpipe-events-lease"), "coordination.k8s.io",
                    "leases", "update", "rel-logpipe-events")
+    assert ("PodDisruptionBudget", "rel-logpipe-events") not in m  # one replica: no PDB
 
 
 def test_events_replicas_without_leader_election_are_refused(validators: Validators) -> None:

@@ -111,9 +111,11 @@ readinessProbe:
 {{- end }}
 {{- end }}
 
-{{/* "true" when the events role campaigns for a Lease: asked for, or needed (replicas > 1). */}}
+{{/* "true" when the events role campaigns for a Lease: asked for (the value, or the raw
+     setting, which must then get its Lease and RBAC too), or needed (replicas > 1). */}}
 {{- define "logpipe.eventsLeaderElection" -}}
-{{- if or .Values.events.leaderElection.enabled (gt (int .Values.events.replicas) 1) }}true{{ end }}
+{{- $e := .Values.events }}
+{{- if or $e.leaderElection.enabled (gt (int $e.replicas) 1) (eq (toString (dig "leader_election" "" $e.settings)) "true") }}true{{ end }}
 {{- end }}
 
 {{- define "logpipe.eventsLeaseName" -}}
