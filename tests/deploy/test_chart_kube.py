@@ -141,6 +141,19 @@ def test_events_leader_election_with_one_replica(validators: Validators, switch:
     assert ("PodDisruptionBudget", "rel-logpipe-events") not in m  # one replica: no PDB
 
 
+def test_events_lease_settings_move_the_lease_role(validators: Validators) -> None:
+    m = render(validators, "--set", "events.replicas=2,events.settings.lease_name=custom,"
+               "events.settings.lease_namespace=infra")
+    data = m[("ConfigMap", "rel-logpipe-events")]["data"]
+    assert (data["LOGPIPE_LEASE_NAME"], data["LOGPIPE_LEASE_NAMESPACE"]) == ("custom", "infra")
+    role = m[("Role", "rel-logpipe-events-lease")]
+    assert role["metadata"]["namespace"] == "infra"
+    assert allowed(role["rules"], "coordination.k8s.io", "leases", "update", "custom")
+    assert m[("RoleBinding", "rel-logpipe-events-lease")]["metadata"]["namespace"] == "infra"
+    binds(m, "RoleBinding", "rel-logpipe-events-lease", "Role", "rel-logpipe-events-lease",
+          "rel-logpipe-events")  # the account stays in the release namespace
+
+
 def test_events_replicas_without_leader_election_are_refused(validators: Validators) -> None:
     res = helm(validators, "template", "rel", str(CHART), "--set",
                "events.replicas=3,events.settings.leader_election=false")

@@ -118,6 +118,13 @@ readinessProbe:
 {{- if or $e.leaderElection.enabled (gt (int $e.replicas) 1) (eq (toString (dig "leader_election" "" $e.settings)) "true") }}true{{ end }}
 {{- end }}
 
+{{/* The Lease's name and namespace; a raw lease_name / lease_namespace setting wins, so
+     the RBAC always names the Lease the role really uses. */}}
 {{- define "logpipe.eventsLeaseName" -}}
-{{- default (printf "%s-events" (include "logpipe.fullname" .)) .Values.events.leaderElection.leaseName }}
+{{- $e := .Values.events }}
+{{- dig "lease_name" "" $e.settings | default $e.leaderElection.leaseName | default (printf "%s-events" (include "logpipe.fullname" .)) }}
+{{- end }}
+
+{{- define "logpipe.eventsLeaseNamespace" -}}
+{{- dig "lease_namespace" "" .Values.events.settings | default .Release.Namespace }}
 {{- end }}
