@@ -29,6 +29,10 @@ FROM python:${PYTHON_VERSION}-slim-bookworm AS runtime
 LABEL org.opencontainers.image.title="logpipe" \
       org.opencontainers.image.description="Streaming log pipeline: collector -> Kafka -> forwarder -> Elasticsearch -> Log API" \
       org.opencontainers.image.licenses="Apache-2.0"
+# journalctl (Debian's systemd package) for the `logpipe journald` role; nothing else.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends systemd \
+ && rm -rf /var/lib/apt/lists/*
 # A fixed uid/gid so Kubernetes' runAsUser and host folder permissions can name it.
 RUN groupadd --system --gid 10001 logpipe \
  && useradd --system --uid 10001 --gid logpipe --home-dir /nonexistent \

@@ -99,10 +99,6 @@ def test_build_context_holds_every_package_and_copied_file() -> None:
     assert packages <= set(sources), "a package in pyproject.toml is not copied into the image"
 
 
-@pytest.mark.xfail(strict=True, reason="the image has no journalctl yet: the Dockerfile "
-                   "(not a deploy-test path) must install Debian's systemd package in the "
-                   "final stage; the chart and the journald Compose profile run "
-                   "`logpipe journald`, which needs it (docs/kube.md)")
 def test_final_stage_installs_journalctl_for_the_journald_role() -> None:
     runs = " ".join(args for word, args in final_stage() if word == "RUN")
     assert re.search(r"apt-get install\b[^;&]*\bsystemd\b", runs)
