@@ -24,6 +24,7 @@ from log_api.errors import Conflict, NotFound, TooManyRequests
 from log_api.es import EsReader
 from log_api.formats import LineRenderer
 from log_api.metrics import ApiMetrics
+from log_api.models import ENTRY_FIELDS
 from log_api.query import ScopedQuery
 from log_api.settings import ApiSettings
 
@@ -165,7 +166,8 @@ class ExportManager:
         out = await asyncio.to_thread(gzip.open, tmp, "wb")
         render = LineRenderer("ndjson")
         try:
-            async for hits in self.reader.scan(sq, "oldest", self.settings.download_page_size):
+            async for hits in self.reader.scan(sq, "oldest", self.settings.download_page_size,
+                                              source=list(ENTRY_FIELDS)):
                 data = b"".join(render.line(h.source) for h in hits)
                 await asyncio.to_thread(out.write, data)
                 job.written += len(hits)
@@ -179,7 +181,8 @@ class ExportManager:
         files: dict[str, IO[bytes]] = {}
         render = LineRenderer("ndjson")
         try:
-            async for hits in self.reader.scan(sq, "oldest", self.settings.download_page_size):
+            async for hits in self.reader.scan(sq, "oldest", self.settings.download_page_size,
+                                              source=list(ENTRY_FIELDS)):
                 per_app: dict[str, list[bytes]] = {}
                 for h in hits:
                     per_app.setdefault(_safe_name(h.source.get("app")), []).append(

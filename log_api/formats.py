@@ -51,7 +51,8 @@ class LineRenderer:
 
     def line(self, doc: Mapping[str, Any]) -> bytes:
         if self.fmt == "ndjson":
-            return orjson.dumps(entry_dict(doc)) + b"\n"
+            # Sources are read with only the entry fields (see ENTRY_FIELDS): dump as is.
+            return orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
         if self.fmt == "csv":
             return self._csv_row([doc.get(c) or "" for c in CSV_COLUMNS])
         parts = []

@@ -49,10 +49,10 @@ class ApiSettings(CommonSettings):
     tail_max_per_token: int = Field(10, ge=1, description="Concurrent tails per token.")
     tail_heartbeat_s: float = Field(15.0, gt=0, description="Seconds between SSE pings.")
     handover_window: int = Field(
-        50_000,
+        20_000,
         ge=0,
         description="Recent Kafka records the process keeps to bridge the back-fill from "
-        "Elasticsearch and the live stream (covers the forwarder's lag).",
+        "Elasticsearch and the live stream (covers the forwarder's lag); about 1.5 kB each.",
     )
     kafka_start_timeout_s: float = Field(
         30.0, gt=0, description="How long start-up waits for Kafka before serving anyway."
