@@ -39,7 +39,8 @@ class Agent:
         self.store = CheckpointStore(settings.state_dir)
         self.first_start = not self.store.exists()
         self.discovery = Discovery(settings)
-        self.out = KafkaOutput(settings, self.metrics, self.stopping, self._tick)
+        self.out = KafkaOutput(settings, self.metrics, self.stopping, self._tick,
+                               self._extend_deadlines)
         self.sources: dict[str, Source] = {}
         self.saved: dict[tuple[int, int], list[Checkpoint]] = {}  # (dev, inode) -> loaded
         self._rules: dict[str | None, MultilineRules] = {}
@@ -117,6 +118,13 @@ class Agent:
         if now >= self._next_save:
             self._save()
             self._next_save = now + self.s.checkpoint_interval_s
+
+    def _extend_deadlines(self, seconds: float) -> None:
+        """Time paused by Kafka does not count against rotate_wait_s: a rotated file is
+        given up only for being slow to read, never because Kafka was down."""
+        for src in self.sources.values():
+            for f in src.draining:
+                f.drain_deadline += seconds
 
     # -- reading -------------------------------------------------------------------
     def _read_pass(self, poll_all: bool) -> int:

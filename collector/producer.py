@@ -48,7 +48,8 @@ def producer_config(s: CollectorSettings, on_error: Callable[[KafkaError], None]
 
 class KafkaOutput(Output):
     def __init__(self, settings: CollectorSettings, metrics: Metrics,
-                 stopping: threading.Event, tick: Callable[[], None]) -> None:
+                 stopping: threading.Event, tick: Callable[[], None],
+                 on_unblocked: Callable[[float], None] = lambda seconds: None) -> None:
         self.node = settings.node_name
         self.topic = settings.kafka_topic
         self.max_line_bytes = settings.max_line_bytes
@@ -59,6 +60,7 @@ class KafkaOutput(Output):
         self.metrics = metrics
         self.stopping = stopping
         self.tick = tick  # called while blocked, so checkpoints and health keep moving
+        self.on_unblocked = on_unblocked  # told how long reading was paused
         self.produced = 0
         self.acked = [0]  # shared with TrackedFile via Batch: one add per acknowledgement
         self.resend: list[tuple[bytes, bytes, Batch]] = []
@@ -105,7 +107,9 @@ class KafkaOutput(Output):
                 except BufferError:
                     continue
         finally:
-            self.metrics.backpressure_seconds.inc(time.monotonic() - self.blocked_since)
+            blocked = time.monotonic() - self.blocked_since
+            self.metrics.backpressure_seconds.inc(blocked)
+            self.on_unblocked(blocked)
             self.metrics.backpressure.set(0)
             self.blocked_since = 0.0
 
