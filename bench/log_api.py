@@ -38,7 +38,10 @@ from elasticsearch.helpers import parallel_bulk
 from elasticsearch.serializer import OrjsonSerializer
 
 from forwarder.template import install_template
+from log_api.auth import ANONYMOUS_ADMIN
+from log_api.filters import Filters
 from log_api.main import create_app
+from log_api.query import ScopedQuery
 from log_api.settings import ApiSettings
 from logpipe.record import Record, encode, index_name, stable_id
 from logpipe.timefmt import format_ns
@@ -109,6 +112,11 @@ APPS_AGG = {"c": {"composite": {"size": 1000, "sources": [
     "aggs": {"b": {"sum": {"field": "message_bytes"}}}}}
 HIST_AGG = {"h": {"date_histogram": {"field": "ts", "fixed_interval": "1h"},
                   "aggs": LEVELS_AGG}}
+# A realistic narrower question: one namespace over one day (the API builds this query).
+DAY = {"namespace": "ns-0", "since": format_ns(BASE_NS + 86400 * 10**9),
+       "until": format_ns(BASE_NS + 2 * 86400 * 10**9)}
+DAY_QUERY = ScopedQuery(ANONYMOUS_ADMIN, Filters.parse(
+    namespace=[DAY["namespace"]], since=DAY["since"], until=DAY["until"])).es_query()
 
 
 async def timed(fn: Callable[[], Awaitable[Any]], es: AsyncElasticsearch,
@@ -147,6 +155,9 @@ async def stats_rows() -> list[tuple[str, float, float]]:
                 rows.append((f"level ratio, {N:,}", await timed(
                     lambda: get("/api/v1/stats/levels"), es),
                     await timed(lambda: raw({"aggs": LEVELS_AGG}), es)))
+                rows.append(("level ratio, 1 namespace, 1 day", await timed(
+                    lambda: get("/api/v1/stats/levels", **DAY), es),
+                    await timed(lambda: raw({"query": DAY_QUERY, "aggs": LEVELS_AGG}), es)))
                 rows.append((f"level ratio by app, {N:,}", await timed(
                     lambda: get("/api/v1/stats/levels", by_app="true"), es),
                     await timed(lambda: raw({"aggs": {**LEVELS_AGG, **BY_APP_AGG}}), es)))
