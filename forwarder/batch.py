@@ -1,6 +1,7 @@
 """Decoding Kafka messages into batch items, and the count/bytes/time batch buffer.
 
-A message that is not a record is not raised as arroyo's ``InvalidMessage``: it rides
+Messages arrive in chunks (forwarder/chunking.py). A message that is not a record is
+not raised as arroyo's ``InvalidMessage``: it rides
 in the batch as a poison item, and the bulk step writes it to the dead-letter topic
 together with the records Elasticsearch refused (see docs/forwarder.md, "Why not
 arroyo's DLQ policy").
@@ -15,6 +16,7 @@ import orjson
 from arroyo.backends.kafka import KafkaPayload
 from arroyo.types import BaseValue, BrokerValue, Message
 
+from forwarder.chunking import Chunk
 from logpipe.errors import RecordError
 from logpipe.record import Record, decode, index_name
 
@@ -31,17 +33,20 @@ class Item:
     error: str | None = None
 
 
-def parse(message: Message[KafkaPayload]) -> Item:
-    """RunTask function: bytes -> Item; never raises for bad input."""
-    payload = message.payload
-    value = payload.value
-    partition, offset = -1, -1
-    if isinstance(message.value, BrokerValue):
-        partition, offset = message.value.partition.index, message.value.offset
+def parse_one(value: BrokerValue[KafkaPayload]) -> Item:
+    """Kafka message -> Item; never raises for bad input."""
+    payload = value.payload
     try:
-        return Item(partition, offset, payload.key, value, decode(value))
+        record: Record | None = decode(payload.value)
+        error = None
     except RecordError as exc:
-        return Item(partition, offset, payload.key, value, None, str(exc))
+        record, error = None, str(exc)
+    return Item(value.partition.index, value.offset, payload.key, payload.value, record, error)
+
+
+def parse(message: Message[Chunk]) -> list[Item]:
+    """RunTask function: a chunk of Kafka messages -> Items, in offset order."""
+    return [parse_one(value) for value in message.payload]
 
 
 def bulk_lines(record: Record, value: bytes, prefix: str) -> tuple[str, bytes]:
@@ -99,12 +104,12 @@ class BatchBuffer:
             return "bytes"
         return "time"
 
-    def append(self, message: BaseValue[Item]) -> None:
-        item = message.payload
+    def append(self, message: BaseValue[list[Item]]) -> None:
+        items = message.payload
         if self._deadline is None:
             self._deadline = time.monotonic() + self.max_seconds
-        self._batch.items.append(item)
-        self._batch.nbytes += len(item.value)
+        self._batch.items.extend(items)
+        self._batch.nbytes += sum(len(item.value) for item in items)
 
     def new(self) -> BatchBuffer:
         return BatchBuffer(self.max_records, self.max_bytes, self.max_seconds)

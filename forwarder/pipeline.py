@@ -1,6 +1,6 @@
 """The arroyo strategy chain of one partition assignment, wired from the last step back:
 
-    RunTask(parse) -> Buffer(count/bytes/time) -> RunTaskInThreads(deliver)
+    ChunkingConsumer -> RunTask(parse) -> Buffer(count/bytes/time) -> RunTaskInThreads(deliver)
         -> CommitGate -> CommitOffsets
 
 ``RunTaskInThreads`` hands results on in submission order, so an offset is committed
@@ -13,7 +13,6 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from arroyo.backends.kafka import KafkaPayload
 from arroyo.processing.strategies import (
     CommitOffsets,
     ProcessingStrategy,
@@ -27,6 +26,7 @@ from arroyo.types import Commit, FilteredPayload, Message, Partition
 from forwarder import metrics
 from forwarder.batch import Batch, BatchBuffer, parse
 from forwarder.bulk import BulkSender, Delivered
+from forwarder.chunking import Chunk
 from forwarder.settings import ForwarderSettings
 
 
@@ -98,14 +98,14 @@ class Abandoning(ProcessingStrategy[Any]):
         self.next_step.terminate()
 
 
-class ForwarderFactory(ProcessingStrategyFactory[KafkaPayload]):
+class ForwarderFactory(ProcessingStrategyFactory[Chunk]):
     def __init__(self, settings: ForwarderSettings, sender: BulkSender) -> None:
         self.settings = settings
         self.sender = sender
 
     def create_with_partitions(
         self, commit: Commit, partitions: Mapping[Partition, int]
-    ) -> ProcessingStrategy[KafkaPayload]:
+    ) -> ProcessingStrategy[Chunk]:
         s = self.settings
         abort = threading.Event()
         sender = self.sender

@@ -37,18 +37,20 @@ def test_classify_bulk_items(status: int, error_type: str | None, kind: str) -> 
     assert classify(status, error_type) == kind
 
 
-def _msg(value: bytes, offset: int = 7) -> Message[KafkaPayload]:
-    return Message(BrokerValue(KafkaPayload(b"k", value, []), Partition(Topic("t"), 2),
-                               offset, datetime(2026, 11, 26)))
+def _kafka(value: bytes, offset: int = 7) -> BrokerValue[KafkaPayload]:
+    return BrokerValue(KafkaPayload(b"k", value, []), Partition(Topic("t"), 2), offset,
+                       datetime(2026, 11, 26))
 
 
 def test_parse_keeps_poison_as_an_item_with_its_reason() -> None:
-    good = parse(_msg(encode(make_record(1))))
+    chunk = [_kafka(encode(make_record(1))), _kafka(b"\x00\xffnot json", offset=8),
+             _kafka(b'{"v": 1}', offset=9)]
+    good, bad, shape = parse(Message(BrokerValue(chunk, Partition(Topic("t"), 2), 9,
+                                                 datetime(2026, 11, 26))))
     assert good.record is not None and good.error is None
     assert (good.partition, good.offset, good.key) == (2, 7, b"k")
-    bad = parse(_msg(b"\x00\xffnot json", offset=8))
     assert bad.record is None and bad.error is not None and "not JSON" in bad.error
-    shape = parse(_msg(b'{"v": 1}'))
+    assert bad.offset == 8
     assert shape.record is None and shape.error is not None and "missing" in shape.error
 
 
@@ -66,8 +68,8 @@ def test_bulk_lines_create_into_the_utc_day_with_the_record_as_document() -> Non
         orjson.loads(encode(rec))
 
 
-def _value(item: Item) -> Value[Item]:
-    return Value(item, {})
+def _value(item: Item) -> Value[list[Item]]:
+    return Value([item], {})
 
 
 def test_batch_buffer_is_ready_by_count_bytes_or_age() -> None:
