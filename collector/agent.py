@@ -355,7 +355,7 @@ class Agent:
         if not self.started:
             return False, "starting: discovering files"
         blocked = self.out.blocked_since
-        if blocked and time.monotonic() - blocked > 10:
+        if blocked and time.monotonic() - blocked > self.s.unready_after_s:
             return False, (f"backpressure: Kafka has not taken records for "
                            f"{time.monotonic() - blocked:.0f}s (last error: {self.out.last_error})")
         return True, f"ok: {len(self.sources)} sources, {self.out.in_flight()} records in flight"

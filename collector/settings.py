@@ -74,6 +74,8 @@ class CollectorSettings(CommonSettings):
                                   "the collector stops reading (backpressure).")
     shutdown_timeout_s: float = Field(10.0, ge=0, description="On stop, how long to wait for "
                                       "Kafka to acknowledge what was sent.")
+    unready_after_s: float = Field(10.0, gt=0, description="/readyz answers 503 once reading "
+                                   "has been paused by backpressure for this long.")
     rate_limit_lines: float = Field(0.0, ge=0, description="Per-source lines/s token bucket; "
                                     "0 = off. A limited source is paused, never dropped.")
     metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics /healthz /readyz.")

@@ -94,7 +94,7 @@ def test_broker_down_mid_stream_then_back(tmp_path: Path, private_kafka: KafkaSe
 def test_unreachable_kafka_stops_reading(tmp_path: Path) -> None:
     # Nothing listens on this port: the producer queue fills and reading stops.
     s = settings(tmp_path, f"127.0.0.1:{free_port()}", "nowhere", queue_max_kbytes=1024,
-                 shutdown_timeout_s=0.5)
+                 shutdown_timeout_s=0.5, unready_after_s=0.5)
     web = docker_container(tmp_path, "stuck")
     append(web, docker_lines([f"line {i:06d} " + "x" * 150 for i in range(30000)]))
     with running(s) as agent:
@@ -104,4 +104,6 @@ def test_unreachable_kafka_stops_reading(tmp_path: Path) -> None:
         assert f.pos < web.stat().st_size  # reading stopped: the file is the buffer
         assert f.acked == 0 and agent.out.acked[0] == 0
         assert agent.live()[0]
+        wait_for(lambda: not agent.ready()[0], 30, "not ready")
+        assert "backpressure" in agent.ready()[1]
     assert f.acked == 0
