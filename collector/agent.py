@@ -86,7 +86,8 @@ class Agent:
             if poll_all:
                 next_poll_all = now + POLL_ALL_S
             got = self._read_pass(poll_all)
-            self.out.service(0)
+            if self.out.service(0):
+                self._rewind()
             if now >= next_sweep:  # timeouts and rotation checks need no finer grain
                 next_sweep = now + SWEEP_S
                 now_ns = time.monotonic_ns()
@@ -95,8 +96,8 @@ class Agent:
                     if now >= src.next_check:
                         self._check(src, now)
             self._tick()
-            if not got:
-                self.out.service(IDLE_WAIT_S)  # wait for delivery reports, not spinning
+            if not got and self.out.service(IDLE_WAIT_S):  # wait for reports, not spinning
+                self._rewind()
 
     def _shutdown(self) -> None:
         try:
@@ -118,6 +119,13 @@ class Agent:
         if now >= self._next_save:
             self._save()
             self._next_save = now + self.s.checkpoint_interval_s
+
+    def _rewind(self) -> None:
+        """A delivery failed: back to the checkpoints on a fresh producer."""
+        deadline = time.monotonic() + self.s.rotate_wait_s
+        for src in self.sources.values():
+            src.rewind(deadline)
+        self.out.replace_producer()
 
     def _extend_deadlines(self, seconds: float) -> None:
         """Time paused by Kafka does not count against rotate_wait_s: a rotated file is
@@ -229,6 +237,7 @@ class Agent:
         log.warning("giving up %d unread bytes of %s (%s)", left, f.path, why,
                     extra={"event": "given_up", "path": f.path, "bytes": left, "reason": why})
         src.retire(f)
+        f.close()  # given up for good: not even a rewind reads it again
 
     def _open_current(self, src: Source, initial: bool) -> None:
         if not self._make_room():

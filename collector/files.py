@@ -1,11 +1,16 @@
 """One open log file and the acknowledgement bookkeeping behind its checkpoint.
 
-Records read from a file are grouped in ``Batch``es (one per chunk read). A batch
-knows how many of its records Kafka has not acknowledged yet and the offset that
-is safe once they are: the read position, or the start of an entry still held by
-the joiners. The file's checkpoint (``acked``) only moves to a batch's safe offset
-when that batch and every batch before it are fully acknowledged, so it is never
-ahead of an acknowledgement.
+Records read from a file are grouped in ``Batch``es (one per chunk read). All records
+of a batch have the same Kafka key, hence the same partition, and the producer is
+idempotent with ``enable.gapless.guarantee``: Kafka stores them in produce order and
+any gap is a fatal error. So only a batch's last record asks for a delivery report;
+when it is acknowledged, the whole batch is (a failure of any kind makes the agent
+rewind every file to its checkpoint and read again; ids make the replay harmless).
+
+A batch also knows the offset that is safe once it is acknowledged: the read
+position, or the start of an entry still held by the joiners. The file's checkpoint
+(``acked``) moves to a batch's safe offset only when that batch and every batch
+before it are acknowledged, so it is never ahead of an acknowledgement.
 """
 
 from __future__ import annotations
@@ -17,22 +22,27 @@ from typing import Any
 
 
 class Batch:
-    __slots__ = ("closed", "file", "pending", "safe")
+    __slots__ = ("closed", "count", "file", "held", "pending", "safe", "stale")
 
     def __init__(self, file: TrackedFile) -> None:
         self.file = file
-        self.pending = 0
+        self.count = 0  # records in the batch
+        self.held: bytes | None = None  # the latest record, produced when the batch closes
+        self.pending = 0  # 1 while the last record's delivery report is awaited
         self.safe = 0
         self.closed = False
+        self.stale = False  # dropped by a rewind: its report no longer matters
 
     def ack(self, err: Any, msg: Any) -> None:
-        """confluent-kafka delivery report for one record of this batch."""
-        if err is not None:
-            self.file.on_failed(err, msg, self)  # re-sent later; pending stays counted
+        """confluent-kafka delivery report for the batch's last record."""
+        if self.stale:
             return
-        self.pending -= 1
-        self.file.acks[0] += 1
-        if self.pending == 0 and self.closed:
+        if err is not None:
+            self.file.on_failed(err, msg, self)  # the agent rewinds; pending stays
+            return
+        self.pending = 0
+        self.file.acks[0] += self.count
+        if self.closed:
             self.file.advance()
 
 
@@ -105,9 +115,15 @@ class TrackedFile:
             if safe > self.acked:
                 self.acked = safe
 
-    @property
-    def unacked(self) -> int:
-        return sum(b.pending for b in self.batches)
+    def rewind(self) -> None:
+        """Forget everything not acknowledged: reading resumes at the checkpoint."""
+        for b in self.batches:
+            b.stale = True
+        self.batches.clear()
+        self.open_batch = None
+        self.pos = self.acked
+        self.skip_from = None
+        self.tail_len = 0
 
     def size(self) -> int:
         return os.fstat(self.fd).st_size

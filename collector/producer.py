@@ -1,6 +1,7 @@
-"""The Kafka side: a confluent-kafka producer (acks=all, idempotent, compressed) that
-turns a full queue into backpressure (the caller blocks, reading stops, nothing is
-dropped) and re-sends every record whose delivery failed."""
+"""The Kafka side: a confluent-kafka producer (acks=all, idempotent, gapless,
+compressed) that turns a full queue into backpressure (the caller blocks, reading
+stops, nothing is dropped). A failed delivery, or a fatal producer error, asks the
+agent to rewind every file to its checkpoint and read again on a fresh producer."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from collector.settings import CollectorSettings
 from collector.source import Output
 
 log = logging.getLogger(__name__)
-RESEND_BACKOFF_S = 1.0
+REWIND_BACKOFF_S = 1.0  # at most one rewind a second when Kafka keeps refusing
 
 
 class Stopping(Exception):
@@ -31,6 +32,9 @@ def producer_config(s: CollectorSettings, on_error: Callable[[KafkaError], None]
         "client.id": f"logpipe-collector-{s.node_name}",
         "acks": "all",
         "enable.idempotence": True,  # retries never duplicate or reorder within a partition
+        # A batch reports only through its last record (see collector.files): a gap
+        # must therefore be fatal, never silent.
+        "enable.gapless.guarantee": True,
         "compression.type": s.compression,
         "linger.ms": s.linger_ms,
         "batch.size": 1_000_000,
@@ -63,8 +67,8 @@ class KafkaOutput(Output):
         self.on_unblocked = on_unblocked  # told how long reading was paused
         self.produced = 0
         self.acked = [0]  # shared with TrackedFile via Batch: one add per acknowledgement
-        self.resend: list[tuple[bytes, bytes, Batch]] = []
-        self.last_resend = 0.0
+        self.needs_rewind = False
+        self.last_rewind = 0.0
         self.blocked_since = 0.0
         self.last_error = ""
         self.last_error_at = 0.0
@@ -83,7 +87,8 @@ class KafkaOutput(Output):
                                              "code": err.code()})
 
     # -- Output ------------------------------------------------------------------
-    def produce(self, value: bytes, key: bytes, on_delivery: Callable[[Any, Any], None]) -> None:
+    def produce(self, value: bytes, key: bytes,
+                on_delivery: Callable[[Any, Any], None] | None) -> None:
         try:
             self._produce(self.topic, value, key, on_delivery=on_delivery)
         except BufferError:
@@ -91,7 +96,7 @@ class KafkaOutput(Output):
         self.produced += 1
 
     def _wait_for_room(self, value: bytes, key: bytes,
-                       on_delivery: Callable[[Any, Any], None]) -> None:
+                       on_delivery: Callable[[Any, Any], None] | None) -> None:
         """The queue is full: block (reading stops) until Kafka takes more."""
         self.blocked_since = time.monotonic()
         self.metrics.backpressure.set(1)
@@ -123,36 +128,36 @@ class KafkaOutput(Output):
 
     # -- failures ----------------------------------------------------------------
     def on_failed(self, err: Any, msg: Any, batch: Batch) -> None:
-        """A delivery failed: keep the record and send it again (ids make it harmless)."""
+        """A batch's delivery failed: its earlier records may be lost too, so the
+        agent rewinds to the checkpoints (ids make the replay harmless)."""
         self.metrics.failed.inc()
         self.last_error = str(err)
         self.last_error_at = time.monotonic()
-        self.resend.append((msg.value(), msg.key(), batch))
+        self.needs_rewind = True
 
-    def service(self, timeout: float = 0.0) -> None:
-        """Serve delivery reports; re-send failures after a backoff; replace a producer
-        that hit a fatal (idempotence) error."""
+    def service(self, timeout: float = 0.0) -> bool:
+        """Serve delivery reports; True when the agent must rewind now (a delivery
+        failed or the producer hit a fatal error), at most once per backoff."""
         self.producer.poll(timeout)
-        if self.fatal:
-            self._replace_producer()
-        if self.resend and time.monotonic() - self.last_resend >= RESEND_BACKOFF_S:
-            self.last_resend = time.monotonic()
-            pending, self.resend = self.resend, []
-            log.info("re-sending %d records after delivery failures", len(pending))
-            for value, key, batch in pending:
-                self.produce(value, key, batch.ack)
+        if not (self.fatal or self.needs_rewind):
+            return False
+        return time.monotonic() - self.last_rewind >= REWIND_BACKOFF_S
 
-    def _replace_producer(self) -> None:
-        log.error("kafka producer hit a fatal error (%s); replacing it", self.last_error)
+    def replace_producer(self) -> None:
+        """Called by the agent after it marked every batch stale: drop what the old
+        producer holds (its reports are ignored) and start a fresh one."""
+        log.error("kafka delivery failed (%s); re-reading from the checkpoints",
+                  self.last_error, extra={"event": "rewind", "error": self.last_error})
         old = self.producer
         old.purge(in_queue=True, in_flight=True)
-        old.poll(0)  # purged records come back through on_failed and are re-sent
-        self.fatal = False
+        old.poll(0)
+        self.fatal = self.needs_rewind = False
+        self.last_rewind = time.monotonic()
         self.producer = Producer(producer_config(self.settings, self._on_error))
         self._produce = self.producer.produce
 
     def in_flight(self) -> int:
-        return len(self.producer) + len(self.resend)
+        return len(self.producer)
 
     def close(self, timeout: float) -> None:
         self.producer.flush(timeout)

@@ -39,7 +39,8 @@ class Output:
     read_chunk_bytes: int
     idle_tail_ns: int
 
-    def produce(self, value: bytes, key: bytes, on_delivery: Callable[[Any, Any], None]) -> None:
+    def produce(self, value: bytes, key: bytes,
+                on_delivery: Callable[[Any, Any], None] | None) -> None:
         raise NotImplementedError
 
     def count_read(self, kind: str, lines: int, nbytes: int) -> None:
@@ -95,8 +96,7 @@ class Source:
         if f is self.current:
             self.current = None
         self.close_batch(f)
-        f.close()
-        self.retired.append(f)
+        self.retired.append(f)  # its descriptor stays open: a rewind may re-read it
 
     def prune(self) -> None:
         """Forget retired files whose every record is acknowledged and none held."""
@@ -104,7 +104,26 @@ class Source:
         for f in self.retired:
             if f.batches or f.open_batch is not None or self.held_floor(f) is not None:
                 keep.append(f)
+            else:
+                f.close()
         self.retired = keep
+
+    def rewind(self, deadline: float) -> None:
+        """After a delivery failure: every file back to its checkpoint, joiners
+        emptied; files read to their end but not acknowledged are read again."""
+        self.joiners = {}
+        self.holding = False
+        self.backlog = True
+        again = [f for f in self.retired if f.fd >= 0 and f.acked < f.pos]
+        for f in self.retired:
+            if f not in again:
+                f.close()
+        self.retired = []
+        for f in again:
+            f.drain_deadline = deadline
+        self.draining.extendleft(reversed(again))  # older than those still draining
+        for f in self.files():
+            f.rewind()
 
     def idle(self) -> bool:
         return self.current is None and not self.draining and not self.retired
@@ -122,6 +141,11 @@ class Source:
         return low
 
     def close_batch(self, f: TrackedFile) -> None:
+        b = f.open_batch
+        if b is not None and b.held is not None:  # the last record reports for the batch
+            value, b.held = b.held, None
+            b.pending = 1
+            self.out.produce(value, self.key, b.ack)
         safe = f.pos if f.skip_from is None else f.skip_from
         floor = self.held_floor(f)
         f.close_batch(safe if floor is None or floor > safe else floor)
@@ -244,8 +268,10 @@ class Source:
         if len(value) > self.out.max_record_bytes:
             value = self._shrink(value)
         b = origin.open_batch or origin.batch()
-        b.pending += 1
-        self.out.produce(value, self.key, b.ack)
+        if b.held is not None:  # not the batch's last record: no delivery report
+            self.out.produce(b.held, self.key, None)
+        b.held = value
+        b.count += 1
 
     def _shrink(self, value: bytes) -> bytes:
         """Cut a message whose encoding (escapes) exceeds the record cap; tag it."""

@@ -24,10 +24,11 @@ class Recorder(Output):
         self.max_record_bytes = 8192
         self.read_chunk_bytes = 4096
         self.idle_tail_ns = 1000
-        self.sent: list[tuple[bytes, bytes, Callable[[Any, Any], None]]] = []
+        self.sent: list[tuple[bytes, bytes, Callable[[Any, Any], None] | None]] = []
         self.truncated = 0
 
-    def produce(self, value: bytes, key: bytes, on_delivery: Callable[[Any, Any], None]) -> None:
+    def produce(self, value: bytes, key: bytes,
+                on_delivery: Callable[[Any, Any], None] | None) -> None:
         self.sent.append((value, key, on_delivery))
 
     def count_read(self, kind: str, lines: int, nbytes: int) -> None:
@@ -41,7 +42,8 @@ class Recorder(Output):
 
     def ack_all(self) -> None:
         for _, _, cb in self.sent:
-            cb(None, None)
+            if cb is not None:
+                cb(None, None)
         self.sent.clear()
 
 
@@ -188,3 +190,47 @@ def test_rate_limit_bucket_pauses_and_refills() -> None:
     assert not Agent._allowed(src, 100.0, 1_500_000_000)
     assert Agent._allowed(src, 100.0, 3_100_000_000)
     assert src.tokens <= 100
+
+
+def test_one_delivery_report_per_chunk(setup: tuple[Path, Recorder]) -> None:
+    path, out = setup
+    path.write_bytes(b"".join(b"line %d\n" % i for i in range(100)))
+    src, f = open_source(path, out)
+    src.read(f, 0, False)
+    assert len(out.sent) == 100
+    assert [cb is not None for _, _, cb in out.sent] == [False] * 99 + [True]
+    out.ack_all()
+    assert f.acked == f.pos and f.acks[0] == 100
+
+
+def test_rewind_reads_again_from_checkpoint(setup: tuple[Path, Recorder]) -> None:
+    path, out = setup
+    path.write_bytes(b"a\nb\n")
+    src, f = open_source(path, out, rules=MultilineRules())
+    src.read(f, 0, False)
+    out.ack_all()  # "a" is sent and acknowledged; "b" is held by the joiner
+    assert f.acked == 2
+    with open(path, "ab") as fh:
+        fh.write(b"c\n")
+    src.read(f, 0, False)  # "b" goes out, "c" is held
+    out.sent.clear()  # ... and the broker refuses them
+    src.rewind(0.0)
+    assert f.pos == 2 and src.joiners == {}
+    drain(src, f)
+    src.flush_all()
+    assert [r.message for r in out.records()] == ["b", "c"]
+    out.ack_all()
+    assert f.acked == 6
+
+
+def test_rewind_revives_retired_unacknowledged_file(setup: tuple[Path, Recorder]) -> None:
+    path, out = setup
+    path.write_bytes(b"x\ny\n")
+    src, f = open_source(path, out, rules=MultilineRules(enabled=False))
+    drain(src, f)
+    src.retire(f)  # read to its end (renamed away), not acknowledged yet
+    out.sent.clear()
+    src.rewind(123.0)
+    assert list(src.draining) == [f] and f.pos == 0 and f.drain_deadline == 123.0
+    drain(src, f, at_end=True)
+    assert [r.message for r in out.records()] == ["x", "y"]
