@@ -2,8 +2,8 @@
 partition ("chunks") instead of single messages.
 
 arroyo's StreamProcessor and every strategy step run per message; at ~20,000
-records/s on two shared cores that Python overhead was about a third of the
-forwarder's CPU (docs/forwarder.md, "Performance"). A chunk is one arroyo message
+records/s on two shared cores that Python overhead was about a quarter of the
+forwarder's CPU (docs/forwarder.md, "Where arroyo did not fit"). A chunk is one arroyo message
 whose offset is its last record's, so commits, back-pressure and ordering keep their
 meaning, and the per-message cost is paid once per chunk.
 
