@@ -17,7 +17,7 @@ class Metrics:
         self.acked = Counter("logpipe_collector_records_acked",
                              "Records acknowledged by Kafka (acks=all).", registry=r)
         self.failed = Counter("logpipe_collector_records_failed",
-                              "Delivery failures (each one is re-sent, never dropped).",
+                              "Failed delivery reports (each rewinds to the checkpoints).",
                               registry=r)
         self.truncated = Counter("logpipe_collector_lines_truncated",
                                  "Lines or records cut to the size limits and tagged.", registry=r)
