@@ -107,3 +107,24 @@ def test_unreachable_kafka_stops_reading(tmp_path: Path) -> None:
         wait_for(lambda: not agent.ready()[0], 30, "not ready")
         assert "backpressure" in agent.ready()[1]
     assert f.acked == 0
+
+
+def test_rewind_after_failed_delivery_loses_nothing(tmp_path: Path, kafka_bootstrap: str,
+                                                    topic: str) -> None:
+    # A failed delivery report (as Kafka would send for a refused batch) is simulated by
+    # its effect, the flag the producer sets; everything after it is the real path:
+    # fresh producer, files back to their checkpoints, replay with the same ids.
+    s = settings(tmp_path, kafka_bootstrap, topic)
+    web = docker_container(tmp_path, "rewind")
+    texts = [f"rw {i}" for i in range(30000)]
+    reader = TopicReader(kafka_bootstrap, topic)
+    with running(s) as agent:
+        append(web, docker_lines(texts[:15000]))
+        reader.until(lambda rs: len(rs) >= 1000)
+        first_producer = agent.out.producer
+        agent.out.needs_rewind = True
+        append(web, docker_lines(texts[15000:]))
+        got = reader.until(lambda rs: set(texts) <= messages(rs), timeout=120)
+        assert agent.out.producer is not first_producer
+    reader.close()
+    assert_same_id_per_line(got)
