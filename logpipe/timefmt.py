@@ -15,6 +15,22 @@ _RFC3339 = re.compile(
     r"(Z|z|[+-]\d{2}:?\d{2})$"
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The record's own canonical form; checking it needs no date arithmetic.
+_CANONICAL = re.compile(
+    r"\d{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12]\d|3[01])T(?:[01]\d|2[0-3]):[0-5]\d:[0-5]\d"
+    r"\.\d{9}Z"
+)
+
+
+def is_rfc3339(text: str) -> bool:
+    """True when ``text`` is an RFC 3339 timestamp (fast for the canonical form)."""
+    if _CANONICAL.fullmatch(text):
+        return True
+    try:
+        parse_ns(text)
+    except ValueError:
+        return False
+    return True
 
 
 def format_ns(epoch_ns: int) -> str:
