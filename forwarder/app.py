@@ -81,7 +81,20 @@ class Forwarder:
                                  settings.retry_initial_seconds, settings.retry_max_seconds)
         self.processor: StreamProcessor[Chunk] | None = None
         self.health = HealthServer(settings.metrics_host, settings.metrics_port,
-                                   ready=self.readiness)
+                                   live=self.liveness, ready=self.readiness)
+        self.consumer: ChunkingConsumer | None = None
+
+    def liveness(self) -> tuple[bool, str]:
+        """Alive while the consumer loop keeps polling (it does even when paused)."""
+        consumer = self.consumer
+        if consumer is None:
+            return True, "starting"
+        idle = time.monotonic() - consumer.last_poll
+        # A rebalance or shutdown may block the loop for up to shutdown_timeout.
+        limit = max(60.0, 2 * self.settings.shutdown_timeout)
+        if idle > limit:
+            return False, f"consumer loop has not polled for {idle:.0f}s"
+        return True, "ok"
 
     def readiness(self) -> tuple[bool, str]:
         if not self.template_ready:
@@ -135,15 +148,17 @@ class Forwarder:
             # docs/forwarder.md). librdkafka's own defaults bring it back to ~800,000/s;
             # queued.max.messages.kbytes (50 MB) still bounds the prefetch memory.
             queued_min_messages=100_000,
-            override_params={"stats_cb": metrics.on_stats, "statistics.interval.ms": 5000,
-                             "fetch.queue.backoff.ms": 100,
-                             **s.kafka_options},
         )
+        # After building: arroyo applies its own defaults (stats_cb among them) over
+        # override_params, and ours, then the user's options, must win.
+        config.update({"stats_cb": metrics.on_stats, "statistics.interval.ms": 5000,
+                       "fetch.queue.backoff.ms": 100, **s.kafka_options})
         restarts = 0
         try:
             while not self.stop.is_set():
+                self.consumer = ChunkingConsumer(config, _CHUNK)
                 self.processor = StreamProcessor(
-                    cast(Consumer[Chunk], ChunkingConsumer(config, _CHUNK)), Topic(s.kafka_topic),
+                    cast(Consumer[Chunk], self.consumer), Topic(s.kafka_topic),
                     ForwarderFactory(s, self.sender),
                     commit_policy=ONCE_PER_SECOND, join_timeout=s.shutdown_timeout,
                 )

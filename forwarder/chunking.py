@@ -14,6 +14,7 @@ changes is simply dropped, and the records are read again by whoever owns them.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -34,6 +35,8 @@ class ChunkingConsumer(KafkaConsumer):
         self._held: BrokerValue[KafkaPayload] | None = None
         # Bumped on every assignment change, to notice one during a gathering.
         self._generation = 0
+        # For /healthz: arroyo's loop polls even while paused, so a stale value means stuck.
+        self.last_poll = time.monotonic()
 
     def subscribe(
         self,
@@ -57,6 +60,7 @@ class ChunkingConsumer(KafkaConsumer):
 
     # The payload type differs from KafkaConsumer's on purpose: a chunk, not a message.
     def poll(self, timeout: float | None = None) -> BrokerValue[Chunk] | None:  # type: ignore[override]
+        self.last_poll = time.monotonic()
         first = self._held
         if first is not None and first.partition in self.paused():
             # arroyo paused consumption (back-pressure) and expects nothing until it

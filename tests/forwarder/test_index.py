@@ -37,7 +37,19 @@ def test_records_land_in_daily_indices_with_template_mappings(
         wait_until(lambda: count_docs(es, index_prefix) == len(records), 60, "all records indexed")
         wait_until(lambda: fwd.get("/readyz") is not None, 30, "the health endpoint")
         ready = fwd.get("/readyz")
+        live = fwd.get("/healthz")
         created = fwd.metric("logpipe_forwarder_records_indexed_total", result="created")
+
+        def lag_is_zero() -> bool:
+            lag = fwd.samples("logpipe_forwarder_consumer_lag")
+            wanted = {(("partition", str(p)), ("topic", topic)) for p in range(3)}
+            return set(lag) == wanted and not any(lag.values())
+
+        # librdkafka reports statistics every 5 s; lag counts from committed offsets.
+        wait_until(lag_is_zero, 30, "consumer lag 0 on all three partitions")
+        bulks = fwd.metric("logpipe_forwarder_bulk_seconds_count")
+        batches = fwd.metric("logpipe_forwarder_batches_total")
+        inflight = fwd.metric("logpipe_forwarder_inflight_bytes")
 
     counts = {i: int(es.count(index=i)["count"])
               for i in (f"{index_prefix}-2026.11.20", f"{index_prefix}-2026.11.21")}
@@ -71,6 +83,8 @@ def test_records_land_in_daily_indices_with_template_mappings(
     assert hits["hits"]["total"]["value"] == 1
 
     assert ready is not None and ready.status_code == 200
+    assert live is not None and live.status_code == 200
+    assert bulks >= 1 and batches >= 1 and inflight == 0
     assert created == 301
 
 

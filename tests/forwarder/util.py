@@ -162,6 +162,15 @@ class ForwarderProc:
         except httpx.TransportError:
             return None
 
+    def samples(self, name: str) -> dict[tuple[tuple[str, str], ...], float]:
+        """Every sample of one metric, keyed by its sorted labels."""
+        resp = self.get("/metrics")
+        if resp is None:
+            return {}
+        return {tuple(sorted(sample.labels.items())): float(sample.value)
+                for family in text_string_to_metric_families(resp.text)
+                for sample in family.samples if sample.name == name}
+
     def metric(self, name: str, **labels: str) -> float:
         """The value of one sample of /metrics (0 when absent or not up yet)."""
         resp = self.get("/metrics")
