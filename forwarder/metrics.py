@@ -48,6 +48,11 @@ BATCHES = Counter(
 )
 
 
+# Lag series published by the last statistics; a partition that moved to another
+# forwarder must disappear, not keep reporting its last lag forever.
+_lag_series: set[tuple[str, str]] = set()
+
+
 def on_stats(stats_json: str) -> None:
     """librdkafka ``stats_cb``: publish consumer lag per assigned partition.
 
@@ -56,11 +61,17 @@ def on_stats(stats_json: str) -> None:
     """
     try:
         stats = orjson.loads(stats_json)
+        seen: set[tuple[str, str]] = set()
         for topic, tstats in stats.get("topics", {}).items():
             for pid, pstats in tstats.get("partitions", {}).items():
                 lag = pstats.get("consumer_lag", -1)
                 if pid == "-1" or lag < 0:
                     continue  # -1 is librdkafka's internal UA partition; -1 lag is unknown
                 CONSUMER_LAG.labels(topic, pid).set(lag)
+                seen.add((topic, pid))
+        for gone in _lag_series - seen:
+            CONSUMER_LAG.remove(*gone)
+        _lag_series.clear()
+        _lag_series.update(seen)
     except (orjson.JSONDecodeError, AttributeError, TypeError) as exc:
         log.debug("unreadable librdkafka statistics: %s", exc)

@@ -131,3 +131,23 @@ def test_dead_letter_headers_say_why() -> None:
     assert headers["dlq.topic"] == b"logs" and "dlq.ts" in headers
     poison = DeadLetter(None, b"x", 0, 1, "decode", "RecordError", "not JSON")
     assert "dlq.status" not in dict(poison.headers("logs"))
+
+
+def test_consumer_lag_follows_the_assignment() -> None:
+    from forwarder.metrics import CONSUMER_LAG, on_stats
+
+    def stats(parts: dict[str, int]) -> str:
+        return orjson.dumps({"topics": {"unit-lag": {"partitions": {
+            **{p: {"consumer_lag": lag} for p, lag in parts.items()},
+            "-1": {"consumer_lag": -1}}}}}).decode()
+
+    def current() -> dict[str, float]:
+        return {s.labels["partition"]: s.value for m in CONSUMER_LAG.collect()
+                for s in m.samples if s.labels["topic"] == "unit-lag"}
+
+    on_stats(stats({"0": 5, "1": 7, "2": -1}))
+    assert current() == {"0": 5, "1": 7}
+    on_stats(stats({"1": 0}))  # partition 0 moved to another forwarder
+    assert current() == {"1": 0}
+    on_stats("not json")  # ignored, never raised into librdkafka
+    assert current() == {"1": 0}
