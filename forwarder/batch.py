@@ -18,7 +18,7 @@ from arroyo.types import BaseValue, BrokerValue, Message
 
 from forwarder.chunking import Chunk
 from logpipe.errors import RecordError
-from logpipe.record import Record, decode, index_name
+from logpipe.record import Record, decode, es_source, es_source_bytes, index_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +59,10 @@ def bulk_lines(record: Record, value: bytes, prefix: str) -> tuple[str, bytes]:
     """
     index = index_name(prefix, record.ts)
     action = orjson.dumps({"create": {"_index": index, "_id": record.id}})
-    doc = orjson.dumps(record) if b"\n" in value or b"\r" in value else value
+    if b"\n" in value or b"\r" in value:
+        doc = orjson.dumps(es_source(record))
+    else:
+        doc = es_source_bytes(record, value)
     return index, action + b"\n" + doc + b"\n"
 
 

@@ -30,6 +30,8 @@ def mappings() -> dict[str, Any]:
     props.update({
         "v": {"type": "short"},
         "offset": {"type": "long"},
+        # Derived at indexing (logpipe.record.es_source): app share sums it.
+        "message_bytes": {"type": "integer"},
         "message": {"type": "text"},
         # date_nanos keeps Docker/CRI nanosecond precision (and so their order).
         "ts": {"type": "date_nanos"},

@@ -68,7 +68,7 @@ class ApiSettings(CommonSettings):
     field_values_max: int = Field(1000, ge=1, le=10_000, description="Values per field, at most.")
     histogram_buckets: int = Field(60, ge=2, le=2000, description="Target histogram buckets.")
     bytes_field: str | None = Field(
-        None,
+        "message_bytes",
         description="Numeric field holding the message size in bytes, when the index "
         "template stores one; otherwise sizes are computed from the message at query time.",
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from logpipe.record import index_name
+from logpipe.record import es_source, index_name
 from tests.forwarder.util import (
     count_docs,
     forwarder_env,
@@ -57,7 +57,7 @@ def test_records_land_in_daily_indices_with_template_mappings(
     assert index_name(index_prefix, shifted.ts) == f"{index_prefix}-2026.11.21"
 
     doc = es.get(index=f"{index_prefix}-2026.11.21", id=shifted.id)
-    expected = shifted.to_dict()
+    expected = es_source(shifted)
     expected["tags"] = list(expected["tags"])
     assert doc["_source"] == expected
 

@@ -15,7 +15,7 @@ from forwarder.bulk import classify
 from forwarder.dlq import DeadLetter
 from forwarder.janitor import index_day, judge
 from forwarder.template import KEYWORD_FIELDS, template_body
-from logpipe.record import encode
+from logpipe.record import encode, es_source
 from tests.forwarder.util import make_record
 
 
@@ -60,12 +60,14 @@ def test_bulk_lines_create_into_the_utc_day_with_the_record_as_document() -> Non
     assert index == "logs-2026.11.21"
     action, doc, end = lines.split(b"\n")
     assert orjson.loads(action) == {"create": {"_index": "logs-2026.11.21", "_id": rec.id}}
-    assert orjson.loads(doc) == orjson.loads(encode(rec)) and end == b""
+    # The document is the record plus its message size, spliced into the Kafka value.
+    want = orjson.loads(orjson.dumps(es_source(rec)))
+    assert want["message_bytes"] == len(rec.message.encode())
+    assert orjson.loads(doc) == want and end == b""
     # A value spread over lines cannot travel in NDJSON: it is serialised again.
     pretty = orjson.dumps(orjson.loads(encode(rec)), option=orjson.OPT_INDENT_2)
     _, lines = bulk_lines(rec, pretty, "logs")
-    assert lines.count(b"\n") == 2 and orjson.loads(lines.split(b"\n")[1]) == \
-        orjson.loads(encode(rec))
+    assert lines.count(b"\n") == 2 and orjson.loads(lines.split(b"\n")[1]) == want
 
 
 def _value(item: Item) -> Value[list[Item]]:

@@ -21,7 +21,7 @@ from forwarder.template import install_template
 from log_api.auth import hash_token
 from log_api.main import create_app
 from log_api.settings import ApiSettings
-from logpipe.record import Record, encode, index_name, stable_id
+from logpipe.record import Record, encode, es_source, index_name, stable_id
 from logpipe.timefmt import format_ns, parse_ns
 
 ADMIN = "admin-token"
@@ -60,7 +60,7 @@ def record(i: int, *, namespace: str = "pay", app: str = "checkout", level: str 
 def index_records(es: Elasticsearch, prefix: str, records: Iterable[Record]) -> int:
     """Index as the forwarder does: its template, daily index from ts, _id = record id."""
     install_template(es, prefix, shards=1, replicas=0, refresh_interval="1s", priority=500)
-    actions = ({"_index": index_name(prefix, r.ts), "_id": r.id, "_source": r.to_dict()}
+    actions = ({"_index": index_name(prefix, r.ts), "_id": r.id, "_source": es_source(r)}
                for r in records)
     ok, _errors = helpers.bulk(es, actions, chunk_size=5000, raise_on_error=True)
     es.indices.refresh(index=f"{prefix}-*")

@@ -12,7 +12,16 @@ from hypothesis import strategies as st
 
 from logpipe.errors import RecordError
 from logpipe.levels import LEVELS
-from logpipe.record import Record, decode, encode, index_name, make_id, stable_id
+from logpipe.record import (
+    Record,
+    decode,
+    encode,
+    es_source,
+    es_source_bytes,
+    index_name,
+    make_id,
+    stable_id,
+)
 from logpipe.timefmt import format_ns
 
 text = st.text(max_size=200)
@@ -168,3 +177,10 @@ def test_key_is_container_then_path() -> None:
     )
     assert rec.key == b"abc"
     assert dataclasses.replace(rec, container_id=None).key == b"/c/abc/abc-json.log"
+
+
+@given(records)
+def test_es_source_bytes_matches_es_source(rec: Record) -> None:
+    spliced = orjson.loads(es_source_bytes(rec, encode(rec)))
+    assert spliced == orjson.loads(orjson.dumps(es_source(rec)))
+    assert spliced["message_bytes"] == len(rec.message.encode())
