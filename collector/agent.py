@@ -19,6 +19,7 @@ from collector.enrich import cri_meta, docker_meta, host_meta
 from collector.files import TrackedFile
 from collector.metrics import Metrics
 from collector.multiline import MultilineRules
+from collector.podmeta import PodMetadata, apply_pod, pod_metadata_on
 from collector.producer import KafkaOutput, Stopping
 from collector.resume import find_rotated, resume, split_fp
 from collector.settings import CollectorSettings
@@ -39,11 +40,15 @@ class Agent:
         self.store = CheckpointStore(settings.state_dir)
         self.first_start = not self.store.exists()
         self.discovery = Discovery(settings)
+        # Bad or missing Kubernetes credentials raise ConfigError here, before Kafka.
+        self.pods = PodMetadata(settings, self.metrics.registry) \
+            if pod_metadata_on(settings) else None
+        self.scans = 0  # rescans done (pod metadata is re-applied at each)
         self.out = KafkaOutput(settings, self.metrics, self.stopping, self._tick,
                                self._extend_deadlines)
         self.sources: dict[str, Source] = {}
         self.saved: dict[tuple[int, int], list[Checkpoint]] = {}  # (dev, inode) -> loaded
-        self._rules: dict[str | None, MultilineRules] = {}
+        self._rules: dict[str | None, MultilineRules] = {}  # start pattern -> rules
         self.heartbeat = time.monotonic()
         self.started = False
         self._next_save = 0.0
@@ -60,6 +65,8 @@ class Agent:
             self.saved.setdefault((cp.dev, cp.inode), []).append(cp)
         self.discovery.watch()
         try:
+            if self.pods is not None:
+                self.pods.start(self.s.pod_metadata_wait_s)
             self._rescan(initial=True)
             self._recover_rotated()
             self.saved.clear()
@@ -108,6 +115,8 @@ class Agent:
         self.out.close(self.s.shutdown_timeout_s)
         self._save(force=True)
         self.discovery.stop()
+        if self.pods is not None:
+            self.pods.close()
         for src in self.sources.values():
             for f in src.files():
                 f.close()
@@ -182,9 +191,7 @@ class Agent:
         found = self.discovery.scan()
         for path, kind in found.items():
             if path not in self.sources:
-                src = Source(path, kind, self._meta(path, kind), MultilineRules(), self.out)
-                src.rules = self._rules_for(src.meta.get("app"))
-                self.sources[path] = src
+                src = self.sources[path] = self._new_source(path, kind)
                 self._open_current(src, initial)
         for path in list(self.sources):
             src = self.sources[path]
@@ -193,6 +200,10 @@ class Agent:
                     src.next_check = 0.0  # gone from the scan: check it now
                 elif src.idle():
                     del self.sources[path]  # kept while it exists: it remembers next_gen
+        if self.pods is not None:  # annotation and label changes take effect here
+            for src in list(self.sources.values()):
+                self._enrich(src)
+        self.scans += 1
 
     def _meta(self, path: str, kind: str) -> dict[str, object]:
         if kind == "docker":
@@ -201,15 +212,29 @@ class Agent:
             return cri_meta(path, self.s.default_namespace)
         return host_meta(path, self.s.host_namespace)
 
-    def _rules_for(self, app: object) -> MultilineRules:
-        key = app if isinstance(app, str) and app in self.s.multiline_start_patterns else None
-        rules = self._rules.get(key)
+    def _new_source(self, path: str, kind: str) -> Source:
+        src = Source(path, kind, self._meta(path, kind), MultilineRules(), self.out)
+        self._enrich(src, force=True)
+        return src
+
+    def _enrich(self, src: Source, force: bool = False) -> None:
+        apply_pod(src, self.pods, self._rules_for, force)
+
+    def _rules_for(self, app: object, start: str | None = None) -> MultilineRules:
+        """Rules by start pattern: the pod's annotation, else the app's setting."""
+        if start is None and isinstance(app, str):
+            start = self.s.multiline_start_patterns.get(app)
+        rules = self._rules.get(start)
         if rules is None:
-            rules = self._rules[key] = MultilineRules(
+            try:
+                compiled = re.compile(start) if start else None
+            except re.error as exc:  # pods.py checks annotations; never crash on one
+                log.warning("ignoring multi-line start %r: %s", start, exc)
+                compiled = None
+            rules = self._rules[start] = MultilineRules(
                 enabled=self.s.multiline, flush_ns=self.s.multiline_flush_ms * 1_000_000,
                 max_bytes=self.s.multiline_max_bytes, max_lines=self.s.multiline_max_lines,
-                max_line_bytes=self.s.max_line_bytes,
-                start=re.compile(self.s.multiline_start_patterns[key]) if key else None)
+                max_line_bytes=self.s.max_line_bytes, start=compiled)
         return rules
 
     def _open_files(self) -> int:
@@ -261,8 +286,9 @@ class Agent:
             resume(f, st.st_size, self.saved,
                    self.first_start and self.s.start_at == "tail", self.s.node_name)
         src.current = f
-        if src.kind == "docker" and src.meta.get("container_name") is None:
-            src.set_meta(self._meta(src.path, src.kind))  # config.v2.json written late
+        if src.kind == "docker" and src.base_meta.get("container_name") is None:
+            src.base_meta = self._meta(src.path, src.kind)  # config.v2.json written late
+            self._enrich(src, force=True)
 
     def _tracked(self, src: Source, fd: int, dev: int, ino: int, fp: str,
                  gen: int) -> TrackedFile:
@@ -275,10 +301,7 @@ class Agent:
             cp = r.checkpoint
             src = self.sources.get(cp.path)
             if src is None:
-                kind = self._kind_of(cp.path)
-                src = Source(cp.path, kind, self._meta(cp.path, kind), MultilineRules(), self.out)
-                src.rules = self._rules_for(src.meta.get("app"))
-                self.sources[cp.path] = src
+                src = self.sources[cp.path] = self._new_source(cp.path, self._kind_of(cp.path))
             base, gen = split_fp(cp.fp)
             f = self._tracked(src, r.fd, cp.dev, cp.inode, base, gen)
             f.pos = f.acked = cp.offset
@@ -367,4 +390,6 @@ class Agent:
         if blocked and time.monotonic() - blocked > self.s.unready_after_s:
             return False, (f"backpressure: Kafka has not taken records for "
                            f"{time.monotonic() - blocked:.0f}s (last error: {self.out.last_error})")
-        return True, f"ok: {len(self.sources)} sources, {self.out.in_flight()} records in flight"
+        pods = f"; {self.pods.state()}" if self.pods is not None else ""
+        return True, (f"ok: {len(self.sources)} sources, {self.out.in_flight()} records in "
+                      f"flight{pods}")

@@ -33,6 +33,7 @@ def run() -> None:
     """Run the collector until SIGTERM/SIGINT."""
     from collector.agent import Agent
     from collector.settings import CollectorSettings
+    from logpipe.errors import ConfigError
     from logpipe.health import HealthServer
 
     try:
@@ -41,7 +42,11 @@ def run() -> None:
         typer.echo(f"invalid collector settings:\n{exc}", err=True)
         raise typer.Exit(2) from None
     setup_logging(settings.log_level, settings.log_format)
-    agent = Agent(settings)
+    try:
+        agent = Agent(settings)
+    except ConfigError as exc:  # LOGPIPE_POD_METADATA=true without usable credentials
+        typer.echo(f"invalid collector settings: {exc}", err=True)
+        raise typer.Exit(2) from None
     try:
         health = HealthServer(settings.metrics_host, settings.metrics_port, live=agent.live,
                               ready=agent.ready, registry=agent.metrics.registry).start()

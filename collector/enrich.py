@@ -1,4 +1,5 @@
-"""Who wrote a file: metadata from Docker's ``config.v2.json`` or from the CRI path.
+"""Who wrote a file: metadata from Docker's ``config.v2.json`` or from the CRI path,
+optionally completed with the pod's metadata from the Kubernetes API (``with_pod``).
 
 The result is the per-source part of every record (container_id .. attrs), computed
 once per file, so the hot path only copies a prepared dict.
@@ -7,9 +8,12 @@ once per file, so the hot path only copies a prepared dict.
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+
+if TYPE_CHECKING:
+    from collector.kube.pods import PodMeta
 
 K8S_POD = "io.kubernetes.pod.name"
 K8S_NS = "io.kubernetes.pod.namespace"
@@ -100,3 +104,23 @@ def host_meta(path: str, host_namespace: str) -> Meta:
     meta["namespace"] = host_namespace
     meta["app"] = resolve_app({}, None, path)
     return meta
+
+
+def with_pod(meta: Meta, pod: PodMeta) -> Meta:
+    """``meta`` (from the path or config.v2.json) completed with the pod's metadata
+    from the API: labels merged (the pod's win), owner in attrs, ``app`` from the pod's
+    labels when they name one, the image from the pod spec when the path had none.
+    Returns a new dict; what the path gave is never lost."""
+    out = dict(meta)
+    out["labels"] = {**meta["labels"], **pod.labels}
+    attrs = dict(meta["attrs"])
+    if pod.owner_kind and pod.owner_name:
+        attrs["owner_kind"], attrs["owner_name"] = pod.owner_kind, pod.owner_name
+    out["attrs"] = attrs
+    if pod.app:
+        out["app"] = pod.app
+    if not out["pod"]:  # a Docker container without Kubernetes labels, found by its id
+        out["namespace"], out["pod"], out["pod_uid"] = pod.namespace, pod.name, pod.uid
+    if out["image"] is None and out["container_name"]:
+        out["image"] = pod.containers.get(out["container_name"])
+    return out

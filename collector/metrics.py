@@ -24,6 +24,9 @@ class Metrics:
         self.given_up = Counter("logpipe_collector_bytes_given_up",
                                 "Bytes of renamed/deleted files left unread (deadline or "
                                 "open-files cap).", registry=r)
+        self.excluded = Counter("logpipe_collector_bytes_excluded",
+                                "Bytes skipped, not shipped: pods annotated "
+                                "logpipe.io/exclude.", registry=r)
         self.rotations = Counter("logpipe_collector_rotations",
                                  "Rotations seen, by kind (rename, truncate, delete).", ["kind"],
                                  registry=r)

@@ -126,6 +126,9 @@ class KafkaOutput(Output):
     def count_truncated(self) -> None:
         self.metrics.truncated.inc()
 
+    def count_excluded(self, nbytes: int) -> None:
+        self.metrics.excluded.inc(nbytes)
+
     # -- failures ----------------------------------------------------------------
     def on_failed(self, err: Any, msg: Any, batch: Batch) -> None:
         """A batch's delivery failed: its earlier records may be lost too, so the

@@ -78,6 +78,27 @@ class CollectorSettings(CommonSettings):
                                    "has been paused by backpressure for this long.")
     rate_limit_lines: float = Field(0.0, ge=0, description="Per-source lines/s token bucket; "
                                     "0 = off. A limited source is paused, never dropped.")
+    pod_metadata: Literal["auto", "true", "false"] = Field(
+        "auto", description="Enrich container records with pod labels and owner from the "
+        "Kubernetes API (a watch of this node's pods) and honour the logpipe.io/exclude and "
+        "logpipe.io/multiline-start annotations. auto = on when in-cluster service-account "
+        "credentials exist or kubeconfig is set; true = on (exit 2 without credentials); "
+        "false = off.")
+    pod_metadata_retention: float = Field(300.0, ge=0, description="Seconds a deleted pod's "
+                                          "metadata stays cached, so files opened after the "
+                                          "deletion are still enriched.")
+    pod_owner_lookup: bool = Field(False, description="Ask the API for a pod's ReplicaSet / "
+                                   "Job to name the real owner (Deployment, CronJob); needs "
+                                   "get on replicasets and jobs. Off: the Deployment is "
+                                   "derived from the ReplicaSet name.")
+    pod_metadata_wait_s: float = Field(5.0, ge=0, description="At start, wait at most this "
+                                       "long for the first pod list before opening files "
+                                       "(so excluded pods are not shipped meanwhile); the "
+                                       "API being down only delays the start by this much.")
+    kubeconfig: str | None = Field(None, description="kubeconfig file for pod metadata; "
+                                   "unset = in-cluster service account, then $KUBECONFIG, "
+                                   "then ~/.kube/config.")
+    kube_context: str | None = Field(None, description="kubeconfig context; unset = current.")
     metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics /healthz /readyz.")
     metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics /healthz "
                               "/readyz (0: any free port).")
@@ -91,3 +112,11 @@ class CollectorSettings(CommonSettings):
             except re.error as exc:
                 raise ValueError(f"multiline_start_patterns[{app!r}]: {exc}") from None
         return value
+
+    @field_validator("pod_metadata", mode="before")
+    @classmethod
+    def _tristate(cls, value: object) -> object:
+        # YAML files and Helm give booleans; the environment gives "true"/"True".
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        return value.strip().lower() if isinstance(value, str) else value

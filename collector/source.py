@@ -14,7 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from hashlib import blake2b
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orjson import dumps, loads
 
@@ -25,9 +25,13 @@ from collector.parsers import Piece, parse_cri, parse_docker, parse_host
 from logpipe.record import SCHEMA_VERSION, TAG_NO_TIMESTAMP, TAG_TRUNCATED
 from logpipe.timefmt import format_ns
 
+if TYPE_CHECKING:
+    from collector.kube.pods import PodMeta
+
 _V_TAIL = b',"v":%d}' % SCHEMA_VERSION
 PARSERS: dict[str, Callable[[bytes], Piece]] = {
     "docker": parse_docker, "cri": parse_cri, "file": parse_host}
+SKIP_WINDOW = 64 << 10  # an excluded file's tail searched for its last newline
 
 
 class Output:
@@ -49,6 +53,9 @@ class Output:
     def count_truncated(self) -> None:
         raise NotImplementedError
 
+    def count_excluded(self, nbytes: int) -> None:
+        raise NotImplementedError
+
 
 class Source:
     def __init__(self, path: str, kind: str, meta: dict[str, Any], rules: MultilineRules,
@@ -58,6 +65,11 @@ class Source:
         self.meta: dict[str, Any] = {}
         self._tail = b""
         self.set_meta(meta)
+        self.base_meta = meta  # from the path / config.v2.json, before pod metadata
+        self.pod: PodMeta | None = None  # the pod metadata applied to self.meta
+        # The pod is annotated logpipe.io/exclude: its bytes are skipped, not shipped
+        # (the checkpoint still moves, so nothing excluded is sent after a restart).
+        self.excluded = False
         self.key = (meta.get("container_id") or path).encode()
         self.rules = rules
         self.out = out
@@ -179,6 +191,8 @@ class Source:
         last line is complete.
         """
         out = self.out
+        if self.excluded:
+            return self._skip(f, at_end)
         data = os.pread(f.fd, out.read_chunk_bytes, f.pos)
         if not data:
             return 0
@@ -236,6 +250,32 @@ class Source:
         out.count_read(self.kind, len(lines), last + 1)
         self.close_batch(f)
         return last + 1
+
+    def _skip(self, f: TrackedFile, at_end: bool) -> int:
+        """An excluded source: move past every complete line without reading them
+        (only the last 64 KiB, to find the last newline); returns bytes skipped."""
+        size = os.fstat(f.fd).st_size
+        if size <= f.pos:
+            return 0
+        if at_end:  # renamed/deleted: an unterminated last line is complete
+            end = size
+        else:
+            window = min(size - f.pos, SKIP_WINDOW)
+            nl = os.pread(f.fd, window, size - window).rfind(b"\n")
+            if nl >= 0:
+                end = size - window + nl + 1
+            else:  # no newline near the end: a long line, look forward from pos
+                nl = os.pread(f.fd, self.out.read_chunk_bytes, f.pos).rfind(b"\n")
+                if nl < 0:
+                    return 0
+                end = f.pos + nl + 1
+        n = end - f.pos
+        f.pos = end
+        f.skip_from = None  # at a line start now
+        f.tail_len = 0
+        self.out.count_excluded(n)
+        self.close_batch(f)
+        return n
 
     def _line(self, f: TrackedFile, off: int, raw: bytes, tags: tuple[str, ...],
               now_ns: int) -> None:

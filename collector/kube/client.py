@@ -8,7 +8,10 @@ from was compacted away and the caller must list again.
 
 from __future__ import annotations
 
+import contextlib
 import random
+import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,6 +54,10 @@ class KubeClient:
             base_url=config.server, verify=config.ssl_context(), timeout=self._timeout,
             headers={"User-Agent": user_agent, "Accept": "application/json"},
         )
+        # Sockets of open watches: close() shuts them down, because closing a socket
+        # does not wake a thread blocked reading it (a watch can be silent for minutes).
+        self._watching: set[socket.socket] = set()
+        self._lock = threading.Lock()
 
     def _headers(self) -> dict[str, str]:
         token = self.config.bearer()
@@ -127,9 +134,19 @@ class KubeClient:
                 if resp.status_code >= 400:
                     resp.read()
                     raise KubeApiError.from_status(resp.status_code, _json(resp))
-                for line in resp.iter_lines():
-                    if line.strip():
-                        yield self._event(line)
+                stream = resp.extensions.get("network_stream")
+                sock = stream.get_extra_info("socket") if stream is not None else None
+                if sock is not None:
+                    with self._lock:
+                        self._watching.add(sock)
+                try:
+                    for line in resp.iter_lines():
+                        if line.strip():
+                            yield self._event(line)
+                finally:
+                    if sock is not None:
+                        with self._lock:
+                            self._watching.discard(sock)
         except httpx.TransportError as exc:
             raise KubeUnavailable(f"watch {path}: {type(exc).__name__}: {exc}") from exc
 
@@ -148,4 +165,9 @@ class KubeClient:
         return WatchEvent(kind, obj)
 
     def close(self) -> None:
+        """Close the connections; a watch in progress ends (KubeUnavailable) at once."""
+        with self._lock:
+            for sock in self._watching:
+                with contextlib.suppress(OSError):  # already closed by the other side
+                    sock.shutdown(socket.SHUT_RDWR)
         self._http.close()

@@ -181,6 +181,14 @@ class PodMetadataCache:
     def stop(self) -> None:
         self.reflector.stop.set()
 
+    def join(self, timeout: float) -> bool:
+        """Wait for the watch thread to end after ``stop`` (closing the client cuts a
+        watch short); True when it ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._by_uid)

@@ -102,6 +102,8 @@ class Reflector:
         self.stop.wait(seconds)
 
     def _before_sleep(self, state: RetryCallState) -> None:
+        if self.stop.is_set():  # the failure is the stop itself (client closed): no noise
+            return
         exc = state.outcome.exception() if state.outcome else None
         self.last_error = str(exc)
         reason = "unavailable" if getattr(exc, "retriable", False) else "error"
