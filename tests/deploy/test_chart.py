@@ -16,7 +16,7 @@ from collector.settings import CollectorSettings
 from forwarder.settings import ForwarderSettings
 from log_api.settings import ApiSettings
 from tests.deploy.chart import CHART, FULL, Manifests, container, helm, render
-from tests.deploy.conftest import BUILD_TIMEOUT_S, ROOT, Validators
+from tests.deploy.conftest import BUILD_TIMEOUT_S, Validators
 
 pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S + 120)
 
@@ -24,11 +24,6 @@ pytestmark = pytest.mark.timeout(BUILD_TIMEOUT_S + 120)
 SETTINGS: dict[str, type[BaseSettings]] = {
     "collector": CollectorSettings, "journald": JournaldSettings, "events": EventsSettings,
     "forwarder": ForwarderSettings, "api": ApiSettings}
-# Pod metadata settings of the collector, named as docs/kube.md suggests, which the
-# collector does not define yet (see test_pending_collector_settings_are_the_documented_ones).
-PENDING_COLLECTOR = {f"LOGPIPE_{n.upper()}" for n in
-                     ("pod_metadata", "pod_metadata_retention", "pod_owner_lookup")
-                     if n not in CollectorSettings.model_fields}
 
 
 def env_names(cls: type[BaseSettings]) -> set[str]:
@@ -126,7 +121,7 @@ def test_configmaps_hold_real_settings_only(default: Manifests, full: Manifests,
         common = m[("ConfigMap", f"{prefix}-common")]["data"]
         for role, cls in SETTINGS.items():
             data = common | m[("ConfigMap", f"{prefix}-{role}")]["data"]
-            fields = env_names(cls) | (PENDING_COLLECTOR if role == "collector" else set())
+            fields = env_names(cls)
             assert set(data) <= fields, f"{role}: not settings: {sorted(set(data) - fields)}"
             with monkeypatch.context() as mp:
                 for key, value in data.items():
@@ -150,13 +145,14 @@ def test_container_env_holds_real_settings_only(default: Manifests, full: Manife
     assert seen == set(SETTINGS)
 
 
-def test_pending_collector_settings_are_the_documented_ones() -> None:
-    """The chart sets the pod metadata settings under the names docs/kube.md gives the
-    collector; until the collector has them it ignores them (unknown LOGPIPE_* variables
-    are not read), which the ConfigMap test above checks by loading the settings."""
-    doc = (ROOT / "docs" / "kube.md").read_text()
-    for env in PENDING_COLLECTOR:
-        assert f"`{env.removeprefix('LOGPIPE_').lower()}:" in doc, env
+def test_collector_pod_metadata_settings_reach_the_collector(
+        default: Manifests, monkeypatch: pytest.MonkeyPatch) -> None:
+    """collector.podMetadata turns the collector's pod metadata on, under the names it reads."""
+    data = default[("ConfigMap", "rel-logpipe-collector")]["data"]
+    for key, value in data.items():
+        monkeypatch.setenv(key, value)
+    s = CollectorSettings()
+    assert (s.pod_metadata, s.pod_metadata_retention, s.pod_owner_lookup) == ("true", 300, False)
 
 
 def test_no_tokens_means_no_secret_and_no_tokens_file(default: Manifests) -> None:
