@@ -74,5 +74,10 @@ def settings_table(cls: type[BaseSettings]) -> list[tuple[str, str, str]]:
     prefix = str(cls.model_config.get("env_prefix", ""))
     for name, info in cls.model_fields.items():
         default: Any = info.get_default(call_default_factory=True)
-        rows.append((f"{prefix}{name}".upper(), repr(default), info.description or ""))
+        shown = repr(default)
+        if info.default_factory is not None and not isinstance(default, list | dict | tuple):
+            # Computed from the machine (host name, home folder): say so rather than
+            # print this machine's value as if it were everyone's default.
+            shown = "computed"
+        rows.append((f"{prefix}{name}".upper(), shown, info.description or ""))
     return rows

@@ -16,12 +16,12 @@ from logpipe.settings import CommonSettings, settings_table
 # (title, module, class); a part not installed yet is skipped.
 SERVICES = [
     ("Shared by all services", "logpipe.settings", "CommonSettings"),
-    ("Collector", "collector.settings", "CollectorSettings"),
-    ("Forwarder", "forwarder.settings", "ForwarderSettings"),
-    ("Log API", "log_api.settings", "ApiSettings"),
-    ("Kubernetes events", "collector.kube.config", "EventsSettings"),
-    ("journald", "collector.journald.settings", "JournaldSettings"),
-    ("Local stack", "logpipe.stack.config", "StackSettings"),
+    ("Collector (`logpipe collector`)", "collector.settings", "CollectorSettings"),
+    ("Forwarder (`logpipe forwarder`)", "forwarder.settings", "ForwarderSettings"),
+    ("Log API (`logpipe api`)", "log_api.settings", "ApiSettings"),
+    ("Kubernetes events (`logpipe events`)", "collector.kube.settings", "EventsSettings"),
+    ("journald (`logpipe journald`)", "collector.journald.settings", "JournaldSettings"),
+    ("Command-line client (`logpipe logs`, ...)", "logpipe.client.config", "ClientSettings"),
 ]
 
 _COMMON = set(CommonSettings.model_fields)
@@ -52,6 +52,28 @@ def markdown(title: str, cls: type[BaseSettings]) -> str:
     return "\n".join(lines) + "\n"
 
 
+BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"
+
+
+def all_tables() -> str:
+    return "\n".join(markdown(title, cls) for title, cls in settings_classes())
+
+
+def with_tables(readme: str) -> str:
+    """``readme`` with the text between the settings markers replaced by the tables."""
+    head, rest = readme.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{all_tables()}{END}{tail}"
+
+
 if __name__ == "__main__":
-    for title, cls in settings_classes():
-        print(markdown(title, cls))
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        path = sys.argv[2]
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(with_tables(text))
+    else:
+        print(all_tables())
