@@ -240,7 +240,10 @@ class PodMetadataCache:
 
     def _purge(self) -> None:
         cutoff = self.clock() - self.retention
-        for uid in [u for u, at in self._deleted_at.items() if at <= cutoff]:
+        expired = [u for u, at in self._deleted_at.items() if at <= cutoff]
+        if not expired:  # the common case, on every lookup: keep it to a dict scan
+            return
+        for uid in expired:
             meta = self._by_uid.pop(uid)
             del self._deleted_at[uid]
             if self._by_name.get((meta.namespace, meta.name)) == uid:
