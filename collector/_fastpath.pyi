@@ -1,0 +1,13 @@
+"""Types of the C extension built from collector/_fastpath.c."""
+
+from collections.abc import Callable
+from typing import Any
+
+def scan(data: bytes, pos: int, end: int, off: int, joiners: dict[str | None, Any], f: Any,
+         rules: Any, hold: bool, max_line: int, max_record: int, id_prefix: bytes, mid: bytes,
+         tail: bytes, hint: list[int], deadline: int,
+         detect_level: Callable[[str, list[int] | None], str],
+         shrink: Callable[[bytes], bytes]) -> tuple[list[bytes], int, int, int, bool]: ...
+def blake2b_hex(data: bytes) -> str: ...
+def init(levels: dict[str, str]) -> None: ...
+def words() -> tuple[str, ...]: ...

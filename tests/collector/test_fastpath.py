@@ -1,0 +1,254 @@
+"""The C hot path (collector.fastpath) against the Python path it shortcuts: the same
+records byte for byte, in the same order, with the same delivery-report requests,
+joiner state, level hints, batches and checkpoints, for random and hostile Docker
+json-file lines read in chunks of any size."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from collector import fastpath
+from collector import source as source_module
+from collector.files import TrackedFile
+from collector.multiline import MultilineRules
+from collector.source import Source
+from tests.collector.test_source import Recorder
+
+TS = "2026-11-26T07:00:00.123456789Z"
+META: dict[str, Any] = {
+    "container_id": "c" * 64, "container_name": "web", "image": "web:1",
+    "namespace": "default", "pod": None, "pod_uid": None, "app": "web",
+    "labels": {"a": "b"}, "attrs": {}}
+
+_JOINER_FIELDS = ("p_parts", "p_origin", "p_off", "p_ts", "p_tags", "p_size", "p_other",
+                  "h_text", "h_parts", "h_origin", "h_off", "h_ts", "h_tags", "h_size",
+                  "h_lines", "_mode", "deadline", "h_other")
+
+
+def test_extension_is_built() -> None:
+    # pip install -e . builds it; without it the collector is about 3x slower.
+    assert fastpath.available()
+
+
+@given(st.binary(max_size=400))
+def test_blake2b_matches_hashlib(data: bytes) -> None:
+    assert fastpath._c.blake2b_hex(data) == hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+# -- line generation -------------------------------------------------------------------
+_WORDS = ["INFO", "WARN", "WARNING", "ERROR", "ERR", "DEBUG", "FATAL", "CRIT", "FINER",
+          "INFOx", "INFO-", "info", "[error]", "level=warn", "INFO.", "INFOé", "éINFO"]
+_SHAPES = ["", " indented", "\tat com.example.Main(Main.java:1)", "Caused by: boom",
+           "Suppressed: x", "Traceback (most recent call last):", '  File "x.py", line 1',
+           "ValueError: bad", "panic: oops", "goroutine 1 [running]:", "[signal SIGSEGV]",
+           "main.main()", "fatal error: x", "During handling of the above exception",
+           '{"level":"warn","msg":"x"}', "I1126 07:00:00.123456 1 x.go:1] hi",
+           "<11>Nov 26 host x", 'GET / HTTP/1.1" 503 12 ', "Sxyz", "Cabc", "gx", "[x] y",
+           "Tx", "a\nb", "tab\tin", "quote\"back\\slash/", "ctl\x01\x1f\x7f", "nul\x00x",
+           "é ü 漢字 😀", "\u2028"]
+
+
+@st.composite
+def texts(draw: st.DrawFn) -> str:
+    kind = draw(st.integers(0, 9))
+    if kind < 4:
+        return draw(st.sampled_from(_SHAPES))
+    if kind < 8:  # a level word at some column, as loggers print them
+        pad = draw(st.sampled_from(["2026-11-26 07:00:00.123 ", "", "x ", "é ", "12 ",
+                                    "2026-11-26 07:00:00 ", "a.", "a-"]))
+        return pad + draw(st.sampled_from(_WORDS)) + draw(st.sampled_from(
+            ["", " [main] msg", ": msg", "-x", "é", "\n INFO"]))
+    return draw(st.text(max_size=60))
+
+
+def _pick(draw: st.DrawFn, usual: Any, odd: list[Any], percent_odd: int = 15) -> Any:
+    """Mostly the usual value (so the C path runs long stretches), sometimes odd."""
+    return draw(st.sampled_from(odd)) if draw(st.integers(0, 99)) < percent_odd else usual
+
+
+@st.composite
+def docker_line(draw: st.DrawFn) -> bytes:
+    text = draw(texts())
+    log = text + _pick(draw, "\n", [""])  # some partial pieces
+    stream = _pick(draw, draw(st.sampled_from(["stdout", "stderr"])), ["stdin", ""], 5)
+    ts = _pick(draw, TS, ["2026-11-26T07:00:00Z", "2026-11-26T07:00:00.12345678xZ",
+                          "x" * 29 + "Z", "2026-11-26T07:00:00.123456789+00:00"])
+    obj = {"log": log, "stream": stream, "time": ts}
+    style = _pick(draw, 5, [0, 1, 2, 3, 4], 30)
+    if style == 0:  # Python's own escaping: \uXXXX for non-ASCII, surrogate pairs
+        raw = json.dumps(obj, separators=(",", ":")).encode()
+    elif style == 1:  # "\/" and other legal but unusual escapes
+        raw = orjson.dumps(obj).replace(b"/", b"\\/").replace(b"a", b"\\u0061")
+    elif style == 2:  # not the usual shape: spaces, key order, extra keys
+        alt = draw(st.sampled_from([{**obj, "attrs": {"k": "v"}}, {"stream": stream, **obj}]))
+        raw = json.dumps(alt).encode()
+    elif style == 3:  # damaged bytes
+        raw = orjson.dumps(obj)
+        at = draw(st.integers(0, len(raw)))
+        raw = raw[:at] + draw(st.sampled_from([b"\xff", b"\xed\xa0\x80", b"\xc3", b"\x00",
+                                               b'"', b"\\", b"\\u00", b"\t", b""])) + raw[at:]
+    elif style == 4:
+        raw = draw(st.binary(max_size=80)).replace(b"\n", b"")
+    else:
+        raw = orjson.dumps(obj)
+    return raw.replace(b"\n", b"")
+
+
+_BLOCKS = [
+    ["Traceback (most recent call last):", '  File "x.py", line 1', "    boom()",
+     "ValueError: bad", "", "During handling of the above exception, another one:", "",
+     "Traceback (most recent call last):", "KeyError: x", "next line"],
+    ["panic: oops", "", "goroutine 1 [running]:", "main.main()", "\t/x.go:1 +0x1",
+     "exit status 2", "after"],
+    ["fatal error: x", "[signal SIGSEGV]", "", "goroutine 7", "done"],
+    ["Exception in thread main java.lang.X", "\tat a.b(C.java:1)", "Caused by: y",
+     "Suppressed: z", "\t... 3 more", "next"],
+    ["Traceback (most recent call last):", "During handling of the above exception", "", "x"],
+]
+
+
+@st.composite
+def block(draw: st.DrawFn) -> list[bytes]:
+    """Related lines of one stream: a stack trace, or one layout with level words."""
+    stream = draw(st.sampled_from(["stdout", "stderr"]))
+    if draw(st.booleans()):
+        lines = draw(st.sampled_from(_BLOCKS))
+        start = draw(st.integers(0, len(lines) - 1))
+        lines = lines[start:start + draw(st.integers(1, len(lines)))]
+    else:
+        pad = draw(st.sampled_from(["2026-11-26 07:00:00.123 ", "x ", "a.", "", "é "]))
+        lines = [pad + w + draw(st.sampled_from(["", " msg", "é", "-x", ".x"]))
+                 for w in draw(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=6))]
+    return [orjson.dumps({"log": t + "\n", "stream": stream, "time": TS}) for t in lines]
+
+
+def _run(tmp: Path, data: bytes, fast: bool, chunk: int, enabled: bool,
+         monkeypatch: pytest.MonkeyPatch, split: int = -1, flush_ns: int = 1000) -> list[Any]:
+    """Read ``data`` chunk by chunk; a snapshot of everything observable per step.
+    ``split`` >= 0: the bytes from there on are a second file (the log rotated), read
+    after the first, so held entries cross files as in a rotation."""
+    parts = [data] if split < 0 else [data[:split], data[split:]]
+    out = Recorder()
+    out.read_chunk_bytes = chunk
+    out.max_line_bytes = 300
+    out.max_record_bytes = 700
+    rules = MultilineRules(enabled=enabled, flush_ns=flush_ns)
+    src = Source(str(tmp / "x-json.log"), "docker", META, rules, out)
+    files: list[TrackedFile] = []
+    for i, part in enumerate(parts):
+        path = tmp / f"{'fast' if fast else 'slow'}-{i}.log"
+        path.write_bytes(part)
+        fd = os.open(path, os.O_RDONLY)
+        # the same identity in both runs, so the same ids; each file its own
+        files.append(TrackedFile("/var/lib/docker/x-json.log", "docker", fd, 1, 2 + i, "fp",
+                                 0, "node-1", lambda *a: None, [0]))
+    src.ingest_ts = TS
+    # the same ingest time in both runs
+    monkeypatch.setattr(source_module, "format_ns", lambda ns: "2026-11-26T08:00:00.000000000Z")
+    if not fast:
+        monkeypatch.setattr(fastpath, "_c", None)
+    steps: list[Any] = []
+
+    def snap() -> None:
+        def norm(v: Any) -> Any:
+            if isinstance(v, tuple):  # h_other / p_other: (file, offset)
+                return tuple(norm(x) for x in v)
+            return f"F{files.index(v)}" if isinstance(v, TrackedFile) else v
+
+        steps.append((
+            [(v, k, cb is None) for v, k, cb in out.sent], src.level_hint[0],
+            [(f.pos, f.acked, [(b.count, b.safe, b.held, b.pending, b.closed)
+                               for b in f.batches]) for f in files],
+            [(s, [norm(getattr(j, a)) for a in _JOINER_FIELDS]) for s, j in src.joiners.items()],
+            out.truncated, src.last_lines))
+
+    try:
+        now = 0
+        for f in files:
+            src.current = f
+            for _ in range(10_000):
+                src.last_lines = 0
+                n = src.read(f, now, at_end=False)
+                snap()
+                now += 600  # some reads pass the flush deadline, some do not
+                src.flush_due(now)
+                snap()
+                if n == 0:
+                    break
+            src.read(f, now, at_end=True)
+            src.close_batch(f)
+            snap()
+        src.flush_all()
+        snap()
+        out.ack_all()
+        snap()
+    finally:
+        for f in files:
+            os.close(f.fd)
+        monkeypatch.undo()
+    return steps
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(items=st.lists(st.one_of(docker_line().map(lambda x: [x]), block()), max_size=25),
+       chunk=st.integers(300, 2048),
+       enabled=st.booleans(), long_at=st.integers(-1, 40), end_nl=st.booleans(),
+       split=st.integers(-1, 40), flush_ns=st.sampled_from([1000, 10**9]))
+def test_fast_path_matches_python_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       items: list[list[bytes]], chunk: int, enabled: bool,
+                                       long_at: int, end_nl: bool, split: int,
+                                       flush_ns: int) -> None:
+    lines = [line for item in items for line in item]
+    if 0 <= long_at < len(lines):  # an over-long line (truncated and skipped)
+        lines[long_at] = orjson.dumps({"log": "INFO " + "x" * 400 + "\n", "stream": "stdout",
+                                       "time": TS})
+    data = b"\n".join(lines) + (b"\n" if end_nl and lines else b"")
+    if 0 <= split < len(lines):  # rotated after line ``split``
+        split = len(b"\n".join(lines[:split])) + 1
+    fast = _run(tmp_path, data, True, chunk, enabled, monkeypatch, split, flush_ns)
+    slow = _run(tmp_path, data, False, chunk, enabled, monkeypatch, split, flush_ns)
+    assert fast == slow
+
+
+def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's shape goes through C (Python sees none of its lines) and still
+    matches the Python path exactly."""
+    calls: list[int] = []
+    real = fastpath._one_line
+
+    def spy(*args: Any) -> None:
+        calls.append(1)
+        real(*args)
+
+    body = [f"2026-11-26 07:00:00.123 INFO [http-1] GET /api/{i} 200 user={i}" for i in range(300)]
+    data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stderr" if i % 7 == 0 else "stdout",
+                                  "time": TS}) + b"\n" for i, t in enumerate(body))
+    monkeypatch.setattr(fastpath, "_one_line", spy)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
+    assert calls == [1, 1]  # the first line of each stream creates its joiner
+    slow = _run(tmp_path, data, False, 4096, True, monkeypatch)
+    assert fast == slow
+    assert len(fast[-1][0]) == 0 and fast[-2][0][-1][0].startswith(b'{"id":"')
+
+
+@pytest.mark.parametrize("texts", [
+    # a traceback held alone (first line of its stream): the joiner is in Python mode
+    ["Traceback (most recent call last):", "During handling of the above exception", "x"],
+    ["Traceback (most recent call last):", "", "y"],
+    ["panic: boom", "", "goroutine 1 [running]:", "z"],
+])
+def test_held_shapes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, texts: list[str]) -> None:
+    data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stdout", "time": TS}) + b"\n"
+                    for t in texts)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
+    assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch)
