@@ -105,9 +105,10 @@ class KafkaServer(Server):
                     "kafka.tools.StorageTool",
                     "format",
                     "--standalone",
-                    "-t",
-                    cluster_id,
-                    "-c",
+                    # `=` form: a base64 id may start with "-", which argparse would
+                    # otherwise take for an option.
+                    f"--cluster-id={cluster_id}",
+                    "--config",
                     str(conf),
                 ],
                 capture_output=True,
