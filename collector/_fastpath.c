@@ -4,6 +4,7 @@
  * detect the level through the stream's column hint, compute the id and encode the
  * record bytes exactly as collector.source.Source.emit would.
  *
+ * (Docker's optional "attrs" object is accepted: the Python path ignores it too.)
  * Anything else -- a partial piece, invalid JSON or UTF-8, \u0000, other keys, an
  * over-long line, a possible continuation line, a joiner holding something other
  * than one plain line -- stops the scan *before* that line so the Python path
@@ -210,6 +211,44 @@ static int utf8_len(const uint8_t *s, const uint8_t *end) {
 
 static const char K_STREAM[] = "\",\"stream\":\"";
 static const char K_TIME[] = "\",\"time\":\"";
+static const char K_ATTRS[] = "\",\"attrs\":{";
+
+/* Past the JSON string at p (its opening quote) if orjson would read it, else NULL
+ * (invalid, or a \u surrogate escape, which only Python judges). */
+static const uint8_t *skip_string(const uint8_t *p, const uint8_t *end) {
+    if (p >= end || *p != '"') return NULL;
+    p++;
+    while (p < end) {
+        uint8_t c = *p;
+        if (c == '"') return p + 1;
+        if (c < 0x20) return NULL;
+        if (c == '\\') {
+            if (end - p < 2) return NULL;
+            uint8_t e = p[1];
+            if (e == 'u') {
+                if (end - p < 6) return NULL;
+                int h0 = hexval(p[2]), h1 = hexval(p[3]), h2 = hexval(p[4]), h3 = hexval(p[5]);
+                if ((h0 | h1 | h2 | h3) < 0) return NULL;
+                unsigned cp = (unsigned)((h0 << 12) | (h1 << 8) | (h2 << 4) | h3);
+                if (cp >= 0xD800 && cp <= 0xDFFF) return NULL;
+                p += 6;
+            } else if (e && strchr("\"\\/bfnrt", e)) {
+                p += 2;
+            } else {
+                return NULL;
+            }
+            continue;
+        }
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        int k = utf8_len(p, end);
+        if (k == 0) return NULL;
+        p += k;
+    }
+    return NULL;
+}
 
 /* Parse one line (no newline). On success: text = the unescaped log without its
  * final '\n', *stream, *ts -> 30 bytes. Returns 1, 0 (not the common shape: the
@@ -286,8 +325,28 @@ static int parse_line(const uint8_t *s, Py_ssize_t n, Buf *text, int *stream,
     else if (memcmp(p, "stderr", 6) == 0) *stream = ST_STDERR;
     else return 0;
     p += 6;
-    if (memcmp(p, K_TIME, sizeof(K_TIME) - 1) != 0) return 0;
-    p += sizeof(K_TIME) - 1;
+    if (end - p > (Py_ssize_t)sizeof(K_ATTRS) - 1 && memcmp(p, K_ATTRS, sizeof(K_ATTRS) - 1) == 0) {
+        /* Docker's labels/env log-opts: nobody reads them, they only have to be JSON */
+        p += sizeof(K_ATTRS) - 1;
+        if (p < end && *p == '}') {
+            p++;
+        } else {
+            for (;;) {
+                if ((p = skip_string(p, end)) == NULL || p >= end || *p++ != ':') return 0;
+                if ((p = skip_string(p, end)) == NULL || p >= end) return 0;
+                if (*p == '}') {
+                    p++;
+                    break;
+                }
+                if (*p++ != ',') return 0;
+            }
+        }
+        if (end - p < 9 || memcmp(p, ",\"time\":\"", 9) != 0) return 0;
+        p += 9;
+    } else {
+        if (memcmp(p, K_TIME, sizeof(K_TIME) - 1) != 0) return 0;
+        p += sizeof(K_TIME) - 1;
+    }
     if (end - p != 32 || p[29] != 'Z' || p[30] != '"' || p[31] != '}') return 0;
     for (int i = 0; i < 29; i++)
         if (p[i] < 0x20 || p[i] > 0x7E || p[i] == '"' || p[i] == '\\') return 0;

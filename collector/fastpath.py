@@ -35,6 +35,7 @@ else:
 _c = _fastpath  # None: everything stays in Python (the tests set that too)
 
 _V_TAIL = b',"v":%d}' % SCHEMA_VERSION
+MAX_MISSES = 8  # scans in a row that took no line: the chunk is not for the C path
 
 
 def available() -> bool:
@@ -58,7 +59,7 @@ def docker_lines(src: Source, f: TrackedFile, data: bytes, last: int, now_ns: in
     tail = src._tail + b"[]" + _V_TAIL
     deadline = now_ns + rules.flush_ns
     end = last + 1
-    pos, off, total = 0, f.pos, 0
+    pos, off, total, misses = 0, f.pos, 0, 0
     while pos < end:
         values, pos, off, n, stopped = _c.scan(
             data, pos, end, off, src.joiners, f, rules, rules.enabled, out.max_line_bytes,
@@ -68,11 +69,16 @@ def docker_lines(src: Source, f: TrackedFile, data: bytes, last: int, now_ns: in
         if values:
             _send(src, f, values)
         if stopped:
-            nl = data.index(b"\n", pos)
-            _one_line(src, f, data[pos:nl], off, now_ns)
-            total += 1
-            off += nl - pos + 1
-            pos = nl + 1
+            # Lines the C scan keeps refusing (another shape of file): the rest of the
+            # chunk in Python rather than a scan call per line.
+            misses = misses + 1 if n == 0 else 0
+            stop = end if misses >= MAX_MISSES else data.index(b"\n", pos) + 1
+            while pos < stop:
+                nl = data.index(b"\n", pos)
+                _one_line(src, f, data[pos:nl], off, now_ns)
+                total += 1
+                off += nl - pos + 1
+                pos = nl + 1
     return total
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from collector import fastpath
@@ -82,7 +82,11 @@ def docker_line(draw: st.DrawFn) -> bytes:
     stream = _pick(draw, draw(st.sampled_from(["stdout", "stderr"])), ["stdin", ""], 5)
     ts = _pick(draw, TS, ["2026-11-26T07:00:00Z", "2026-11-26T07:00:00.12345678xZ",
                           "x" * 29 + "Z", "2026-11-26T07:00:00.123456789+00:00"])
-    obj = {"log": log, "stream": stream, "time": ts}
+    obj: dict[str, Any] = {"log": log, "stream": stream}
+    if draw(st.integers(0, 4)) == 0:  # Docker's labels/env log-opts
+        obj["attrs"] = draw(st.dictionaries(st.text(max_size=8), st.text(max_size=8),
+                                            min_size=draw(st.integers(0, 2)), max_size=3))
+    obj["time"] = ts
     style = _pick(draw, 5, [0, 1, 2, 3, 4], 30)
     if style == 0:  # Python's own escaping: \uXXXX for non-ASCII, surrogate pairs
         raw = json.dumps(obj, separators=(",", ":")).encode()
@@ -91,11 +95,17 @@ def docker_line(draw: st.DrawFn) -> bytes:
     elif style == 2:  # not the usual shape: spaces, key order, extra keys
         alt = draw(st.sampled_from([{**obj, "attrs": {"k": "v"}}, {"stream": stream, **obj}]))
         raw = json.dumps(alt).encode()
-    elif style == 3:  # damaged bytes
+    elif style == 3:  # damaged bytes, often inside the attrs object
         raw = orjson.dumps(obj)
-        at = draw(st.integers(0, len(raw)))
-        raw = raw[:at] + draw(st.sampled_from([b"\xff", b"\xed\xa0\x80", b"\xc3", b"\x00",
-                                               b'"', b"\\", b"\\u00", b"\t", b""])) + raw[at:]
+        lo, hi = 0, len(raw)
+        if "attrs" in obj and draw(st.booleans()):
+            lo = raw.index(b'"attrs":') + 8
+            hi = raw.index(b',"time":')
+        at = draw(st.integers(lo, hi))
+        cut = at + draw(st.integers(0, 1))  # insert, or replace one byte
+        raw = raw[:at] + draw(st.sampled_from([
+            b"\xff", b"\xed\xa0\x80", b"\xc3", b"\x00", b'"', b"\\", b"\\u00", b"\t", b"",
+            b"\\ud800", b"\\ud83d\\ude00", b"x", b",", b":", b"}", b"{", b"\\/"])) + raw[cut:]
     elif style == 4:
         raw = draw(st.binary(max_size=80)).replace(b"\n", b"")
     else:
@@ -250,5 +260,44 @@ def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.Monkey
 def test_held_shapes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, texts: list[str]) -> None:
     data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stdout", "time": TS}) + b"\n"
                     for t in texts)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
+    assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch)
+
+
+def test_chunk_of_other_shapes_goes_to_python(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many lines in a row the C scan refuses (spaced JSON) hand the rest of the chunk
+    to Python; the usual lines after them take the C path again, same records."""
+    spaced = [json.dumps({"log": f"INFO spaced {i}\n", "stream": "stdout", "time": TS}).encode()
+              for i in range(30)]
+    usual = [orjson.dumps({"log": f"WARN usual {i}\n", "stream": "stdout", "time": TS})
+             for i in range(30)]
+    data = b"\n".join([*usual[:5], *spaced, *usual[5:]]) + b"\n"
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
+    assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch)
+
+
+_DAMAGE = [b"\xff", b"\xed\xa0\x80", b"\xc3", b"\x00", b'"', b"\\", b"\\u00", b"\t", b"\x1f",
+           b"", b"\\ud800", b"\\udc00x", b"\\ud83d\\ude00", b"x", b",", b":", b"}", b"{",
+           b"\\/", b"\\q", b"1"]
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(attrs=st.dictionaries(st.text(max_size=6), st.text(max_size=6), max_size=3),
+       damage=st.sampled_from(_DAMAGE), where=st.floats(0, 1), replace=st.booleans())
+@example(attrs={"a": "b", "c": "d"}, damage=b"x", where=0.5, replace=True)  # the ","
+@example(attrs={"a": "b"}, damage=b"1", where=0.5, replace=True)  # the string value
+def test_attrs_object_is_validated_like_orjson(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, attrs: dict[str, str], damage: bytes,
+        where: float, replace: bool) -> None:
+    """Docker's "attrs" object is skipped by the C scan only when it is JSON orjson
+    reads; anything else must reach the Python path (parse_error, kept as text)."""
+    raw = orjson.dumps({"log": "INFO x\n", "stream": "stdout", "attrs": attrs, "time": TS})
+    lo, hi = raw.index(b'"attrs":') + 8, raw.index(b',"time":')
+    at = lo + int((hi - lo) * where)
+    raw = raw[:at] + damage + raw[at + (1 if replace else 0):]
+    good = orjson.dumps({"log": "WARN y\n", "stream": "stdout", "time": TS})
+    data = b"\n".join([good, raw.replace(b"\n", b""), good]) + b"\n"
     fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
     assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch)
