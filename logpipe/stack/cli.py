@@ -128,7 +128,7 @@ def services_up(
 running: kafka, elasticsearch, {names}
 logs of each service: {home}/<service>/<service>.log
 
-  web page        {url}
+  web page        {url}?follow   (sign in with the admin token; live tail starts)
   admin token     {tokens['admin']}
   'pay' token     {tokens['pay']}   (sees namespace pay only)
   API docs        {url}docs

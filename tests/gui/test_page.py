@@ -9,7 +9,7 @@ import pytest
 from elasticsearch import Elasticsearch
 from playwright.sync_api import Page, expect
 
-from tests.client.harness import LiveApi, live_api, record
+from tests.client.harness import TOKENS, LiveApi, live_api, record
 from tests.client.proxy import CuttableProxy
 from tests.conftest import free_port
 from tests.gui.conftest import shot, sign_in
@@ -214,3 +214,15 @@ def test_the_live_tail_reconnects_and_resumes_without_gaps_or_repeats(
 def _mkdir(path: Path) -> Path:
     path.mkdir()
     return path
+
+
+def test_follow_link_starts_the_live_tail_after_sign_in(page: Page, api: LiveApi) -> None:
+    # The link `make up` prints: a new user sees live logs without finding the Start button.
+    api.wait_live()
+    page.goto(f"{api.url}/?follow")
+    page.fill("#token", TOKENS["admin"])
+    page.click("#signin-form button[type=submit]")
+    expect(page.locator("#tail-status")).to_have_text("live")
+    api.produce([record("pay", "checkout", "info", "followed at once")])
+    expect(page.locator("#tail-lines .line", has_text="followed at once")).to_have_count(1)
+    page.click("#tail-toggle")  # pause: the stream closes before the server stops

@@ -41,6 +41,10 @@ async function enter() {
   }
   const wanted = location.hash.slice(1);
   show(VIEWS.includes(wanted) ? wanted : "tail");
+  // `/?follow` (the link `make up` prints) starts the live tail right after sign-in.
+  if (new URLSearchParams(location.search).has("follow") && !VIEWS.includes(wanted)) {
+    views.tail.start();
+  }
   describeToken().then((t) => { $("whoami").textContent = t; }, () => {});
 }
 
