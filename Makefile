@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install up down status test unit lint bench clean
 
-$(STAMP): pyproject.toml
+# The C hot path is compiled by the install, so a change to it re-installs too.
+$(STAMP): pyproject.toml collector/_fastpath.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[dev]'
