@@ -105,6 +105,9 @@ class FilterParams:
             description="RE2 regex the message must match (any of them).")] = None,
         exclude: Annotated[list[str] | None, Query(
             description="RE2 regex the message must not match (none of them).")] = None,
+        pod_regex: Annotated[str | None, Query(
+            description="RE2 regex the pod name must match (searched, not anchored: use "
+            "^...$ for a whole name).", examples=["^api-"])] = None,
         since: Annotated[str | None, Query(
             description="Start (inclusive): RFC 3339 or relative (15m, 2h, 7d).",
             examples=["1h"])] = None,
@@ -113,7 +116,7 @@ class FilterParams:
     ) -> None:
         self.raw = dict(namespace=namespace, app=app, pod=pod, container=container, node=node,
                         stream=stream, level=level, min_level=min_level, q=q, include=include,
-                        exclude=exclude, since=since, until=until)
+                        exclude=exclude, pod_regex=pod_regex, since=since, until=until)
 
     def parse(self, settings: ApiSettings, now_ns: int | None = None) -> Filters:
         return Filters.parse(**self.raw, regex_max_length=settings.regex_max_length,  # type: ignore[arg-type]

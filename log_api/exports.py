@@ -1,8 +1,8 @@
 """Archive export jobs: a background scan of the matching entries into a file.
 
-A job belongs to the token that created it (others get 404). Formats: ``ndjson.gz``
-(one file) or ``tar.gz`` (one NDJSON file per app). The file is written under a
-temporary name and renamed when complete, so a fetched file is never partial.
+A job belongs to the token that created it (others get 404 and do not see it listed).
+Formats: ``ndjson.gz`` (one file) or ``tar.gz`` (one NDJSON file per app). The file is
+written under a temporary name and renamed when complete, so a fetched file is never partial.
 Finished files are deleted ``export_ttl_s`` after they were finished.
 """
 
@@ -95,6 +95,12 @@ class ExportManager:
             raise NotFound(f"no export {job_id!r} for this token (finished ones expire after "
                            f"{self.settings.export_ttl_s:.0f}s)")
         return job
+
+    def of_token(self, token: str) -> list[Job]:
+        """This token's jobs (finished ones until they expire), newest first."""
+        self.sweep()
+        # The dict keeps creation order; two jobs created in the same clock tick stay ordered.
+        return [j for j in reversed(self.jobs.values()) if j.token == token]
 
     def file(self, job_id: str, token: str) -> Job:
         job = self.get(job_id, token)

@@ -2,7 +2,10 @@
 
 Times are RFC 3339 or relative to now (``30s``, ``15m``, ``2h``, ``7d``, ``1w``, ``now``).
 Regular expressions run on RE2 (linear time, no backtracking) and are length-bounded,
-so a pattern such as ``(a+)+b`` cannot stall the process.
+so a pattern such as ``(a+)+b`` cannot stall the process. ``pod_regex`` is checked the
+same way (on each document, not by Elasticsearch): Lucene's ``regexp`` is always anchored,
+has no ``^``/``$`` and gives ``&``, ``@``, ``~``, ``#`` and ``<>`` other meanings, so a
+translated pattern could silently match other pods.
 """
 
 from __future__ import annotations
@@ -79,12 +82,14 @@ class Filters:
     q: str | None = None
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
+    pod_regex: str | None = None
     since_ns: int | None = None
     until_ns: int | None = None
     since: str | None = None  # as given, so a relative time pages consistently
     until: str | None = None
     include_re: tuple[Any, ...] = field(default=(), compare=False, repr=False)
     exclude_re: tuple[Any, ...] = field(default=(), compare=False, repr=False)
+    pod_re: Any = field(default=None, compare=False, repr=False)
     q_tokens: tuple[str, ...] = field(default=(), compare=False, repr=False)
 
     @classmethod
@@ -102,6 +107,7 @@ class Filters:
         q: str | None = None,
         include: list[str] | None = None,
         exclude: list[str] | None = None,
+        pod_regex: str | None = None,
         since: str | None = None,
         until: str | None = None,
         regex_max_length: int = 512,
@@ -139,23 +145,27 @@ class Filters:
         exc = tuple(exclude or ())
         if len(inc) + len(exc) > 10:
             raise BadRequest("give at most 10 include/exclude patterns together")
+        pod_pattern = pod_regex or None
         return cls(
             namespaces=clean["namespace"], apps=clean["app"], pods=clean["pod"],
             containers=clean["container"], nodes=clean["node"], streams=clean["stream"],
-            levels=levels, q=query or None, include=inc, exclude=exc,
+            levels=levels, q=query or None, include=inc, exclude=exc, pod_regex=pod_pattern,
             since_ns=since_ns, until_ns=until_ns, since=since or None, until=until or None,
             include_re=tuple(compile_regex(p, "include", regex_max_length) for p in inc),
             exclude_re=tuple(compile_regex(p, "exclude", regex_max_length) for p in exc),
             q_tokens=tuple(tokens(query)) if query else (),
+            pod_re=(compile_regex(pod_pattern, "pod_regex", regex_max_length)
+                    if pod_pattern is not None else None),
         )
 
     @property
     def has_regex(self) -> bool:
-        return bool(self.include or self.exclude)
+        """A filter Elasticsearch cannot apply: checked on each document instead."""
+        return bool(self.include or self.exclude or self.pod_regex)
 
     def fingerprint(self) -> str:
         """Stable digest of the filters, so a cursor refuses to continue other filters."""
         body = orjson.dumps([self.namespaces, self.apps, self.pods, self.containers,
                              self.nodes, self.streams, self.levels, self.q, self.include,
-                             self.exclude, self.since, self.until])
+                             self.exclude, self.since, self.until, self.pod_regex])
         return hashlib.blake2b(body, digest_size=8).hexdigest()

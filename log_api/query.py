@@ -72,7 +72,7 @@ class ScopedQuery:
     # -- documents: live records, and the regex step of Elasticsearch results -------
 
     def post_filter(self, doc: Mapping[str, Any]) -> bool:
-        """What Elasticsearch cannot check (RE2 include/exclude), plus the scope again."""
+        """What Elasticsearch cannot check (RE2 include/exclude/pod_regex), plus the scope."""
         if self.namespaces is not None and doc.get("namespace") not in self.namespaces:
             return False
         return self._regex_ok(doc)
@@ -104,6 +104,8 @@ class ScopedQuery:
 
     def _regex_ok(self, doc: Mapping[str, Any]) -> bool:
         f = self.filters
+        if f.pod_re is not None and not f.pod_re.search(str(doc.get("pod") or "")):
+            return False
         if not (f.include_re or f.exclude_re):
             return True
         message = str(doc.get("message", ""))

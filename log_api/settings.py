@@ -25,7 +25,7 @@ class ApiSettings(CommonSettings):
     default_page_size: int = Field(100, ge=1, le=10_000, description="Search page by default.")
     max_context: int = Field(500, ge=1, le=10_000, description="Largest before/after context.")
     regex_max_length: int = Field(
-        512, ge=1, description="Longest include/exclude regular expression accepted."
+        512, ge=1, description="Longest include/exclude/pod_regex regular expression accepted."
     )
     regex_scan_limit: int = Field(
         200_000,

@@ -1,4 +1,4 @@
-"""Archive export jobs: create, watch, fetch, cancel."""
+"""Archive export jobs: create, list, watch, fetch, cancel."""
 
 from __future__ import annotations
 
@@ -56,6 +56,18 @@ async def create_export(
 ) -> ExportOut:
     job = await exports.create(sq, format)
     return _out(job, exports.settings.export_ttl_s)
+
+
+class ExportList(BaseModel):
+    exports: list[ExportOut] = Field(description="This token's export jobs, newest first "
+                                                 "(finished ones until they expire).")
+
+
+@router.get("", response_model=ExportList, responses=ERRORS,
+            summary="The calling token's export jobs, newest first")
+async def list_exports(scope: ScopeDep, exports: ExportsDep) -> ExportList:
+    ttl = exports.settings.export_ttl_s
+    return ExportList(exports=[_out(j, ttl) for j in exports.of_token(scope.token_hash)])
 
 
 @router.get("/{job_id}", response_model=ExportOut, responses=ERRORS, summary="Export progress")

@@ -43,8 +43,9 @@ def _no_regex(sq: ScopedQuery) -> None:
     # Elasticsearch here runs no scripts, so a regex cannot be counted server-side, and a
     # scan would not be exact over millions of entries in time; say so instead.
     if sq.filters.has_regex:
-        raise BadRequest("include/exclude regexes are not available for statistics; use q "
-                         "(words) and the field filters, or search/download with the regex")
+        raise BadRequest("include/exclude/pod_regex regexes are not available for statistics; "
+                         "use q (words) and the field filters (pod takes exact names, see "
+                         "/fields?field=pod), or search/download with the regex")
 
 
 def _pct(part: int, total: int) -> float:
