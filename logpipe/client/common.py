@@ -4,12 +4,12 @@ way a command runs: a ClientError becomes one "error: ..." line and exit code 1.
 from __future__ import annotations
 
 import functools
-import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated, Any, ParamSpec, TypeVar
 
+import re2  # type: ignore[import-untyped]
 import typer
 
 from logpipe.client.errors import ClientError
@@ -70,13 +70,20 @@ def parse_levels(text: str | None) -> tuple[list[str], str | None]:
     return levels, None
 
 
-def compile_pod(pattern: str | None) -> re.Pattern[str] | None:
+def compile_pod(pattern: str | None) -> Any:
+    """The --pod pattern on RE2, as the server reads it, to resolve it to names (logs.py).
+
+    None when RE2 refuses it: the server then gets it as ``pod_regex`` and answers with a
+    400 that says why, so the message is the API's own.
+    """
     if pattern is None:
         return None
+    options = re2.Options()
+    options.log_errors = False  # a bad pattern is reported by the server, not on stderr
     try:
-        return re.compile(pattern)
-    except re.error as exc:
-        raise ClientError(f"--pod {pattern!r} is not a regular expression: {exc}") from None
+        return re2.compile(pattern, options)
+    except re2.error:
+        return None
 
 
 @dataclass
@@ -95,7 +102,8 @@ class Selection:
     exclude: list[str] = field(default_factory=list)
     since: str | None = None
     until: str | None = None
-    pod_re: re.Pattern[str] | None = None  # applied by the client, see logs.py
+    pod_regex: str | None = None  # --pod as given: the API's pod_regex filter
+    pod_re: Any = None  # the compiled RE2 pattern, to resolve pod_regex to names (logs.py)
 
     @classmethod
     def from_options(
@@ -108,7 +116,7 @@ class Selection:
         levels, min_level = parse_levels(level)
         return cls(list(namespace or []), list(app or []), [], list(container or []),
                    list(node or []), levels, min_level, query, list(grep or []),
-                   list(exclude or []), since, until, compile_pod(pod))
+                   list(exclude or []), since, until, pod or None, compile_pod(pod))
 
     def params(self, *, regex: bool = True) -> list[tuple[str, str | None]]:
         out: list[tuple[str, str | None]] = []
@@ -118,14 +126,11 @@ class Selection:
             out.extend((name, v) for v in values)
         out += [("min_level", self.min_level), ("q", self.query),
                 ("since", self.since), ("until", self.until)]
-        if regex:
+        if regex:  # statistics refuse every regex filter
+            out.append(("pod_regex", self.pod_regex))
             out.extend(("include", g) for g in self.grep)
             out.extend(("exclude", x) for x in self.exclude)
         return out
-
-    def keep(self, entry: Mapping[str, Any]) -> bool:
-        """The client-side part of the filter: the --pod regular expression."""
-        return self.pod_re is None or bool(self.pod_re.search(str(entry.get("pod") or "")))
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:

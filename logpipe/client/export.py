@@ -1,4 +1,4 @@
-"""``logpipe export``: archive jobs for large ranges: create, watch, fetch, cancel."""
+"""``logpipe export``: archive jobs for large ranges: create, list, watch, fetch, cancel."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -105,6 +106,22 @@ def create(
             raise ClientError(f"export {job['id']} ended {job['state']}"
                               + (f": {job['error']}" if job.get("error") else ""))
         fetch_job(api, job["id"], output)
+
+
+@app.command(name="list", help="This token's exports, newest first (finished ones until "
+             "they expire); one line each: id, state, entries, format, expiry. -o json: "
+             "the API's objects, one per line.")
+@handle_errors
+def list_(
+    output: Annotated[Literal["text", "json"], typer.Option(
+        "--output", "-o", help="text (one line per job) or json (one object per line).")]
+    = "text",
+    server: ServerOpt = None, token: TokenOpt = None,
+) -> None:
+    with Api(load_settings(server, token)) as api:
+        jobs: list[dict[str, Any]] = api.get("/exports")["exports"]
+    for job in jobs:
+        print(orjson.dumps(job).decode() if output == "json" else _show(job))
 
 
 @app.command(help="Show an export's state once.")

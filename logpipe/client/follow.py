@@ -56,8 +56,7 @@ Note = Callable[[str], None]
 
 
 def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
-           *, keep: Callable[[dict[str, Any]], bool] = lambda e: True,
-           state: FollowState | None = None, max_connections: int | None = None) -> FollowState:
+           *, state: FollowState | None = None, max_connections: int | None = None) -> FollowState:
     """Print entries until interrupted (or ``max_connections`` streams ended, for tests).
 
     Retriable failures (connection refused or dropped, 429, 503) reconnect with capped
@@ -82,7 +81,7 @@ def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
                     note(f"reconnected after {time.monotonic() - lost_since:.1f}s; resuming")
                     lost_since = None
                 delay = 0.5
-                _read(resp, st, seen, emit, note, keep)
+                _read(resp, st, seen, emit, note)
             reason = "the server ended the stream"
         except ClientError as exc:
             # Never reached at all: a wrong URL, not a blip; say so instead of waiting.
@@ -101,8 +100,8 @@ def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
     return st
 
 
-def _read(resp: httpx.Response, st: FollowState, seen: SeenIds, emit: Emit, note: Note,
-          keep: Callable[[dict[str, Any]], bool]) -> None:
+def _read(resp: httpx.Response, st: FollowState, seen: SeenIds, emit: Emit,
+          note: Note) -> None:
     for sse in EventSource(resp).iter_sse():
         if sse.event == "entry":
             entry = orjson.loads(sse.data)
@@ -111,9 +110,8 @@ def _read(resp: httpx.Response, st: FollowState, seen: SeenIds, emit: Emit, note
             rid = str(entry.get("id", ""))
             if rid and not seen.add(rid):
                 continue
-            if keep(entry):
-                emit(entry)
-                st.printed += 1
+            emit(entry)
+            st.printed += 1
         elif sse.event == "missed":
             n = int(orjson.loads(sse.data).get("missed", 0))
             st.missed += n

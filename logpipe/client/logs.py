@@ -3,9 +3,11 @@
 History is one NDJSON stream from the download endpoint, so any range prints in
 constant memory; ``--tail N`` reads the newest N through the search cursor and prints
 them in time order.
-``--pod`` is a regular expression: for history it is resolved to the matching pod names
-present in the range (server-side filtering, exact pages), and always checked again on
-each entry, which is how newly started pods are picked up while following.
+``--pod`` is a regular expression the server applies (the API's ``pod_regex``), so
+``--tail N`` and the follow back-fill hold N matching entries and newly started pods are
+picked up while following. For history it is first resolved to the matching pod names
+present in the range when there are few: exact names are an Elasticsearch filter, which
+keeps totals known and large ranges fast.
 """
 
 from __future__ import annotations
@@ -48,16 +50,21 @@ DEFAULT_FOLLOW_BACKFILL = 10
 
 
 def resolve_pods(api: Api, sel: Selection) -> None:
-    """Turn the --pod regex into exact pod names present in the range, when few enough."""
+    """Turn the --pod regex into exact pod names present in the range, when few enough.
+
+    Otherwise (too many names, or a pattern only RE2 reads) the server filters with
+    ``pod_regex``.
+    """
     if sel.pod_re is None:
         return
     params = [*sel.params(regex=False), ("field", "pod")]
     body = api.get("/fields", params)
     names = [v["value"] for v in body["fields"].get("pod", []) if sel.pod_re.search(v["value"])]
     if body.get("truncated") or len(names) > MAX_RESOLVED_PODS:
-        return  # too many to name: the client-side check alone filters
+        return  # too many to name: the server's pod_regex filters
     # No pod matches: an impossible name keeps the query honest (prints nothing).
     sel.pods = names or ["\x00no-pod-matches"]
+    sel.pod_regex = None
 
 
 def history(api: Api, sel: Selection, tail: int | None) -> Iterator[dict[str, Any]]:
@@ -70,7 +77,7 @@ def history(api: Api, sel: Selection, tail: int | None) -> Iterator[dict[str, An
             page = api.get("/search", [*params, ("order", "newest"),
                                        ("size", min(PAGE, tail - len(newest))),
                                        ("cursor", cursor)])
-            newest.extend(e for e in page["entries"] if sel.keep(e))
+            newest.extend(page["entries"])
             cursor = page.get("next_cursor")
             if not cursor:
                 break
@@ -87,8 +94,7 @@ def history(api: Api, sel: Selection, tail: int | None) -> Iterator[dict[str, An
                 # The server stopped early (its download cap): say so, never silently.
                 print(f"logpipe: {entry['notice']}", file=sys.stderr, flush=True)
                 continue
-            if sel.keep(entry):
-                yield entry
+            yield entry
 
 
 @app.command(help="Print or follow logs, like kubectl logs / stern.\n\n"
@@ -135,7 +141,7 @@ def logs(
                 print(renderer.notice(text), file=sys.stderr, flush=True)
 
             backfill = DEFAULT_FOLLOW_BACKFILL if tail is None else tail
-            follow(api, sel.params(), backfill, emit, note, keep=sel.keep)
+            follow(api, sel.params(), backfill, emit, note)
         return
     if sel.since is None and sel.until is None and tail is None:
         sel.since = DEFAULT_SINCE

@@ -103,3 +103,23 @@ def _tails(api: LiveApi) -> int:
         if line.startswith("logpipe_api_tails "):
             return int(float(line.split()[1]))
     return -1
+
+
+def test_follow_pod_backfill_holds_n_matching_then_only_matching_live(api: LiveApi) -> None:
+    api.wait_live()
+    now = time.time_ns()
+    # The newest indexed entries are of another pod: the back-fill must still hold 2.
+    api.index([record("pay", "ledger", "info", f"ledger old {i}", pod=f"ledger-{i}",
+                      ts_ns=now - (20 - i) * 10**9) for i in range(3)]
+              + [record("pay", "checkout", "info", f"checkout old {i}", pod="checkout-0",
+                        ts_ns=now - (10 - i) * 10**9) for i in range(5)])
+    proc = Proc(["logs", "-f", "--pod", "^ledger-", "--tail", "2", "-o", "raw"], env(api))
+    try:
+        proc.read_until(lambda line: line == "ledger old 2", "the back-fill")
+        assert proc.out == ["ledger old 1", "ledger old 2"]
+        api.produce([record("pay", "checkout", "info", "checkout live", pod="checkout-0"),
+                     record("pay", "ledger", "info", "ledger live", pod="ledger-new")])
+        proc.read_until(lambda line: line == "ledger live", "the live record")
+        assert proc.out == ["ledger old 1", "ledger old 2", "ledger live"]
+    finally:
+        proc.stop()

@@ -127,3 +127,21 @@ def test_a_server_cap_is_said_on_stderr_never_silent(
     assert res.exit_code == 0, res.stderr
     assert res.stdout.splitlines() == [f"pay checkout line {i}" for i in range(3)]
     assert "stopped at the cap of 3 entries" in res.stderr
+
+
+def test_pod_regex_is_applied_by_the_server_so_tail_holds_n_matching(api: LiveApi) -> None:
+    now = time.time_ns()
+    # More pods than the client resolves to names: the server's pod_regex must filter, and
+    # the newest entries are of other pods, so a client-side filter would print fewer.
+    recs = [record("pay", "ledger", "info", f"ledger {i}", pod=f"ledger-{i}",
+                   ts_ns=now - (400 - i) * 1_000_000_000) for i in range(150)]
+    recs += [record("pay", "checkout", "info", f"checkout {i}", pod=f"checkout-{i % 3}",
+                    ts_ns=now - (200 - i) * 1_000_000_000) for i in range(150)]
+    api.index(recs)
+    res = run("logs", ["--pod", "^ledger-", "--tail", "3", "-o", "raw"], env(api))
+    assert res.exit_code == 0, res.stderr
+    assert res.stdout.splitlines() == ["ledger 147", "ledger 148", "ledger 149"]
+    few = run("logs", ["--pod", "^checkout-[12]$", "--since", "1h", "-o", "raw"], env(api))
+    assert few.stdout.splitlines() == [f"checkout {i}" for i in range(150) if i % 3]
+    bad = run("logs", ["--pod", "(?<=x)y"], env(api))
+    assert bad.exit_code == 1 and "pod_regex" in bad.stderr

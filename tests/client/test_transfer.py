@@ -89,3 +89,26 @@ def test_stats_tables_and_json_hold_the_indexed_counts(api: LiveApi) -> None:
     assert sum(b["total"] for b in orjson.loads(hist.stdout)["buckets"]) == 16
     drawn = run("stats", ["histogram", "--since", "1h", "-i", "5m"], env(api))
     assert "█" in drawn.stdout and "Volume per 5m" in drawn.stdout
+
+
+def test_export_list_shows_only_this_tokens_jobs_newest_first(api: LiveApi,
+                                                              tmp_path: Path) -> None:
+    seed(api)
+    empty = run("export", ["list"], env(api, "pay"))
+    ids = []
+    for app in ("checkout", "ledger"):
+        res = run("export", ["create", "-a", app, "--since", "1h", "--wait", "-o",
+                             str(tmp_path / f"{app}.ndjson.gz")], env(api, "pay"))
+        assert res.exit_code == 0, res.stderr
+        ids.append(res.stdout.split()[0])
+    hotel = run("export", ["create", "-n", "hotel", "--since", "1h"], env(api, "hotel"))
+    text = run("export", ["list"], env(api, "pay"))
+    as_json = run("export", ["list", "-o", "json"], env(api, "pay"))
+    theirs = run("export", ["list"], env(api, "hotel"))
+    assert empty.exit_code == 0 and empty.stdout == ""
+    lines = text.stdout.splitlines()
+    assert [x.split()[0] for x in lines] == ids[::-1]
+    assert "done  3/3 entries  ndjson.gz" in lines[0] and "done  9/9 entries" in lines[1]
+    jobs = [orjson.loads(x) for x in as_json.stdout.splitlines()]
+    assert [j["id"] for j in jobs] == ids[::-1] and jobs[0]["written"] == 3
+    assert [x.split()[0] for x in theirs.stdout.splitlines()] == [hotel.stdout.split()[0]]
