@@ -139,8 +139,16 @@ def test_a_download_starts_and_an_export_finishes(page: Page, api: LiveApi) -> N
     link = page.locator("#exports a", has_text="Download file")
     expect(link).to_be_visible()
     expect(page.locator("#exports li").first).to_contain_text("3 entries")
-    page.reload()  # the tab's export jobs are still listed after a reload
+    page.reload()  # the token's export jobs are listed by the API after a reload
     expect(page.locator("#exports a", has_text="Download file")).to_be_visible()
+    # A job this page never started (another tab, or the CLI) shows up too, on top.
+    with api.client("admin") as client:
+        other = client.post("/exports", params={"format": "tar.gz", "namespace": "hotel"})
+        assert other.status_code == 202, other.text
+    page.reload()
+    expect(page.locator("#exports li")).to_have_count(2)
+    expect(page.locator("#exports li").first).to_contain_text("Export tar.gz")
+    expect(page.locator("#exports li").first).to_contain_text("5 entries")
     shot(page, "history-export")
 
 

@@ -7,7 +7,7 @@ import { el, fmtInt, highlighted, LEVELS, logLine, matcher, shortTime, source } 
 
 const PAGE = 200;
 const CONTEXT = 15;
-const JOBS_KEY = "logpipe.exports";
+const HIDDEN_KEY = "logpipe.exports.hidden"; // jobs this tab hid with ×
 const $ = (id) => document.getElementById(id);
 
 export class History {
@@ -22,6 +22,7 @@ export class History {
     this.loading = false;
     this.generation = 0;
     this.jobs = new Map();
+    this.polling = new Set();
     $("history-search").addEventListener("click", () => this.search());
     $("dl-button").addEventListener("click", () => this.download());
     $("export-button").addEventListener("click", () => this.createExport());
@@ -31,20 +32,33 @@ export class History {
     }, { root: this.scroll, rootMargin: "400px" });
     this.observer.observe(this.more);
     this.rows.addEventListener("keydown", (ev) => this.onKey(ev));
-    // Jobs of this tab survive a reload (the API has no "list my exports").
-    for (const id of this.savedJobs()) this.pollJob(id, true);
+    // The token's jobs from the API: they survive a reload and show those of other tabs.
+    this.loadJobs();
   }
 
-  savedJobs() {
-    try { return JSON.parse(sessionStorage.getItem(JOBS_KEY) || "[]"); } catch { return []; }
+  hiddenJobs() {
+    try { return new Set(JSON.parse(sessionStorage.getItem(HIDDEN_KEY) || "[]")); } catch { return new Set(); }
   }
 
-  saveJobs() {
-    const ids = [...this.jobs.keys()].filter((id) => /^[0-9a-f]+$/.test(id));
-    sessionStorage.setItem(JOBS_KEY, JSON.stringify(ids));
+  hideJob(id) {
+    const hidden = this.hiddenJobs();
+    hidden.add(id);
+    sessionStorage.setItem(HIDDEN_KEY, JSON.stringify([...hidden].slice(-200)));
   }
 
-  shown() { this.bar.loadPickers(); if (!this.searched) this.search(); }
+  async loadJobs() {
+    let body;
+    try { body = await call("/exports"); } catch { return; } // signed out, or an older API
+    const hidden = this.hiddenJobs();
+    // Newest first from the API; prepending oldest first keeps the newest on top.
+    for (const job of [...body.exports].reverse()) {
+      if (hidden.has(job.id)) continue;
+      this.showJob(job);
+      if (job.state === "running") this.pollJob(job.id);
+    }
+  }
+
+  shown() { this.bar.loadPickers(); this.loadJobs(); if (!this.searched) this.search(); }
 
   /** Filters from the Overview, then search. */
   apply(values) {
@@ -184,7 +198,6 @@ export class History {
       li = el("li", { "data-job": job.id });
       this.jobs.set(job.id, li);
       $("exports").prepend(li);
-      this.saveJobs();
     }
     const parts = [el("strong", { text: `Export ${job.format || ""}` })];
     if (job.state === "running") {
@@ -199,23 +212,28 @@ export class History {
       parts.push(el("span", { class: job.state === "failed" ? "error" : "muted", text: job.error || job.state }));
     }
     parts.push(el("span", { class: "spacer" }),
-      el("button", { class: "link", text: "×", title: "Hide", "aria-label": "Hide", onclick: () => { li.remove(); this.jobs.delete(job.id); this.saveJobs(); } }));
+      el("button", { class: "link", text: "×", title: "Hide", "aria-label": "Hide", onclick: () => { li.remove(); this.jobs.delete(job.id); this.hideJob(job.id); } }));
     li.replaceChildren(...parts);
   }
 
-  async pollJob(id, restored = false) {
-    for (let first = true; ; first = false) {
-      if (!(restored && first)) await new Promise((r) => setTimeout(r, 700));
-      if (!(restored && first) && !this.jobs.has(id)) return;
-      try {
-        const job = await call(`/exports/${id}`);
-        this.showJob(job);
-        if (job.state !== "running") return;
-      } catch (err) {
-        if (restored && first) return; // expired or deleted since: nothing to show
-        if (err instanceof ApiError) this.showJob({ id, state: "failed", error: err.message, written: 0 });
-        return;
+  async pollJob(id) {
+    if (this.polling.has(id)) return; // one poller per job, however often the list reloads
+    this.polling.add(id);
+    try {
+      for (;;) {
+        await new Promise((r) => setTimeout(r, 700));
+        if (!this.jobs.has(id)) return;
+        try {
+          const job = await call(`/exports/${id}`);
+          this.showJob(job);
+          if (job.state !== "running") return;
+        } catch (err) {
+          if (err instanceof ApiError) this.showJob({ id, state: "failed", error: err.message, written: 0 });
+          return;
+        }
       }
+    } finally {
+      this.polling.delete(id);
     }
   }
 
