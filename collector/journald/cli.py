@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import signal
-from types import FrameType
 from typing import Any
 
 import typer
 
 from collector.journald.settings import JournaldSettings
 from logpipe.logs import setup_logging
+from logpipe.roles import run_until_signalled
 from logpipe.settings import settings_table
 
 app = typer.Typer(add_completion=False, help="Follow the systemd journal into Kafka.")
@@ -49,17 +48,4 @@ def journald(
         typer.echo(f"logpipe journald: no journal here ({why}); the source is off", err=True)
         raise typer.Exit(0 if settings.journald_enabled == "auto" else 2)
     role = JournaldRole(settings)
-    health = role.serve_health()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        role.stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        role.run()
-    except Exception as exc:  # one line for the operator, then exit 1
-        typer.echo(f"logpipe journald: stopped: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        health.stop()
+    run_until_signalled("journald", role)

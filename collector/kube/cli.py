@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import signal
-from types import FrameType
 from typing import Any
 
 import typer
@@ -11,6 +9,7 @@ import typer
 from collector.kube.settings import EventsSettings
 from logpipe.errors import LogpipeError
 from logpipe.logs import setup_logging
+from logpipe.roles import run_until_signalled
 from logpipe.settings import settings_table
 
 app = typer.Typer(add_completion=False, help="Watch Kubernetes Events into Kafka (one "
@@ -46,17 +45,4 @@ def events(
     except LogpipeError as exc:
         typer.echo(f"logpipe events: {exc}", err=True)
         raise typer.Exit(2) from None
-    health = role.serve_health()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        role.stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    try:
-        role.run()
-    except Exception as exc:  # one line for the operator, then exit 1
-        typer.echo(f"logpipe events: stopped: {exc}", err=True)
-        raise typer.Exit(1) from None
-    finally:
-        health.stop()
+    run_until_signalled("events", role)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import cast
+from typing import Any, cast
 
 import orjson
 import pytest
@@ -67,39 +67,21 @@ def test_encoding_is_plain_json_with_every_field(rec: Record) -> None:
     assert obj["v"] == 1
 
 
+def _minimal(**fields: object) -> Record:
+    base: dict[str, Any] = {"id": "a", "ts": format_ns(0), "ingest_ts": format_ns(0),
+                            "node": "n", "source": "file", "path": "/p", "offset": 0,
+                            "message": "m"}
+    return Record(**(base | fields))
+
+
 def test_record_is_frozen() -> None:
-    rec = Record(
-        id="a",
-        ts=format_ns(0),
-        ingest_ts=format_ns(0),
-        node="n",
-        source="file",
-        path="/p",
-        offset=0,
-        message="m",
-    )
+    rec = _minimal()
     with pytest.raises(dataclasses.FrozenInstanceError):
         rec.message = "changed"  # type: ignore[misc]
 
 
 def _valid() -> dict[str, object]:
-    return cast(
-        dict[str, object],
-        orjson.loads(
-            encode(
-                Record(
-                    id="a",
-                    ts=format_ns(0),
-                    ingest_ts=format_ns(0),
-                    node="n",
-                    source="file",
-                    path="/p",
-                    offset=0,
-                    message="m",
-                )
-            )
-        ),
-    )
+    return cast(dict[str, object], orjson.loads(encode(_minimal())))
 
 
 @pytest.mark.parametrize(
@@ -164,17 +146,7 @@ def test_index_name_uses_the_utc_day(ts: str, index: str) -> None:
 
 
 def test_key_is_container_then_path() -> None:
-    rec = Record(
-        id="a",
-        ts=format_ns(0),
-        ingest_ts=format_ns(0),
-        node="n",
-        source="docker",
-        path="/c/abc/abc-json.log",
-        offset=0,
-        message="m",
-        container_id="abc",
-    )
+    rec = _minimal(source="docker", path="/c/abc/abc-json.log", container_id="abc")
     assert rec.key == b"abc"
     assert dataclasses.replace(rec, container_id=None).key == b"/c/abc/abc-json.log"
 
