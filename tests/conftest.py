@@ -29,6 +29,14 @@ class Servers:
     es_url: str
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    # A test that reaches the real servers is an integration test whatever its file
+    # says, so `make unit` (-m "not integration") never starts the stack.
+    for item in items:
+        if "servers" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def servers() -> Servers:
     kafka = os.environ.get("LOGPIPE_TEST_KAFKA")
