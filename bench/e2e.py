@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -30,7 +29,14 @@ import orjson
 from confluent_kafka import Consumer
 from httpx_sse import aconnect_sse
 
-from bench.collector_peers import CollectorProc, drop_topic, free_port, new_topic, wait
+from bench.collector_peers import (
+    CollectorProc,
+    drop_topic,
+    free_port,
+    new_topic,
+    terminate,
+    wait,
+)
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -62,12 +68,7 @@ class ServiceProc:
             return False
 
     def stop(self) -> None:
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.err.close()
 
 

@@ -3,7 +3,6 @@ it, the real Kafka; the cursor file moves only past acknowledged entries."""
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
@@ -16,27 +15,9 @@ from tests.journald.journal import JournalWriter, entry, require_tools
 from tests.journald.test_entry import read_json
 from tests.kube.conftest import wait_for
 from tests.kube.kafka_util import read_records
+from tests.roles import RunningRole
 
 pytestmark = pytest.mark.integration
-
-
-class Running:
-    def __init__(self, role: JournaldRole) -> None:
-        self.role = role
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.role.run()
-        except BaseException as exc:
-            self.error = exc
-
-    def stop(self) -> None:
-        self.role.stop.set()
-        self.thread.join(30)
-        assert not self.thread.is_alive() and self.error is None
 
 
 def test_follow_resume_exactly(tmp_path: Path, kafka_bootstrap: str, topic: str) -> None:
@@ -53,7 +34,7 @@ def test_follow_resume_exactly(tmp_path: Path, kafka_bootstrap: str, topic: str)
                                 checkpoint_interval=0.1)
     cursor = StateFile(settings.cursor_file)
 
-    run = Running(JournaldRole(settings))
+    run = RunningRole(JournaldRole(settings))
     wait_for(lambda: run.role.entries == 5, "the first five entries read")
     # Appended while following: journalctl --follow picks them up.
     writer.append([entry("E1126 kubelet lost the runtime", priority=3),
@@ -77,7 +58,7 @@ def test_follow_resume_exactly(tmp_path: Path, kafka_bootstrap: str, topic: str)
     # Entries written while the role is down are shipped after the restart, and
     # nothing before the saved cursor is sent again.
     writer.append([entry(f"while down {i}") for i in range(3)])
-    run = Running(JournaldRole(settings))
+    run = RunningRole(JournaldRole(settings))
     wait_for(lambda: run.role.entries == 3, "only the new entries")
     last = read_json(journal)[-1]["__CURSOR"]
     wait_for(lambda: cursor.load() == last, "cursor moved to the newest entry")
@@ -97,7 +78,7 @@ def test_tail_start_skips_history(tmp_path: Path, kafka_bootstrap: str, topic: s
                                 journal_directory=str(journal), start_at="tail",
                                 cursor_file=str(tmp_path / "cursor"), metrics_port=0,
                                 checkpoint_interval=0.1, units=["kubelet.service"])
-    run = Running(JournaldRole(settings))
+    run = RunningRole(JournaldRole(settings))
     # Whether journalctl has found the tail yet cannot be seen from outside: write
     # probes until one comes through, then the entries under test.
     probes, last_probe = 0, 0.0

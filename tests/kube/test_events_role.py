@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -17,47 +16,27 @@ from tests.kube.conftest import wait_for
 from tests.kube.fake_apiserver import FakeApiServer
 from tests.kube.kafka_util import read_records
 from tests.kube.objects import core_event
+from tests.roles import RunningRole
 
 pytestmark = pytest.mark.integration
 
 
-class Running:
-    """A role on a thread; ``stop()`` ends it the way SIGTERM does."""
-
-    def __init__(self, role: EventsRole) -> None:
-        self.role = role
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self) -> None:
-        try:
-            self.role.run()
-        except BaseException as exc:
-            self.error = exc
-
-    def stop(self) -> None:
-        self.role.stop.set()
-        self.thread.join(30)
-        assert not self.thread.is_alive()
-        self.role.client.close()
-
-
-MakeRole = Callable[..., Running]
+MakeRole = Callable[..., RunningRole[EventsRole]]
 
 
 @pytest.fixture
 def make_role(apiserver: FakeApiServer, kafka_bootstrap: str, topic: str,
               tmp_path: Path) -> Iterator[MakeRole]:
-    started: list[Running] = []
+    started: list[RunningRole[EventsRole]] = []
 
-    def make(state: str = "events.rv", **kw: object) -> Running:
+    def make(state: str = "events.rv", **kw: object) -> RunningRole[EventsRole]:
         settings = EventsSettings(
             kafka_bootstrap=kafka_bootstrap, kafka_topic=topic, cluster="test",
             node_name="events-node", state_file=str(tmp_path / state), metrics_port=0,
             checkpoint_interval=0.1, backoff_max=0.2, **kw)  # type: ignore[arg-type]
         client = KubeClient(KubeConfig(server=apiserver.url, token=apiserver.token))
-        run = Running(EventsRole(settings, client))
+        run = RunningRole(EventsRole(settings, client), after_stop=client.close,
+                          require_clean_exit=False)
         started.append(run)
         return run
 
