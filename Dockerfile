@@ -17,15 +17,23 @@ RUN apt-get update \
 WORKDIR /src
 # Metadata first: the dependency layer is reused while only the code changes.
 COPY pyproject.toml README.md ./
-RUN mkdir logpipe collector forwarder log_api \
- && touch logpipe/__init__.py collector/__init__.py forwarder/__init__.py log_api/__init__.py \
+# Every package of pyproject.toml (the demo writer is handy in a cluster too).
+ARG PACKAGES="logpipe collector forwarder log_api events journald kube client stack demo cli"
+RUN for p in $PACKAGES; do mkdir "$p" && touch "$p/__init__.py"; done \
  && /opt/logpipe/bin/pip install . \
  && /opt/logpipe/bin/pip uninstall -y logpipe \
- && rm -rf build ./*.egg-info logpipe collector forwarder log_api
+ && rm -rf build ./*.egg-info $PACKAGES
 COPY logpipe ./logpipe
 COPY collector ./collector
 COPY forwarder ./forwarder
 COPY log_api ./log_api
+COPY events ./events
+COPY journald ./journald
+COPY kube ./kube
+COPY client ./client
+COPY stack ./stack
+COPY demo ./demo
+COPY cli ./cli
 # The import check fails the build if the C hot path did not compile (it is optional
 # for pip, so a missing compiler would otherwise pass silently and run slower).
 RUN /opt/logpipe/bin/pip install --no-deps . \

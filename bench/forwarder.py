@@ -201,7 +201,7 @@ def pct(values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    from logpipe.stack.manager import Stack
+    from stack.manager import Stack
 
     n = int(os.environ.get("BENCH_FORWARDER_RECORDS", "100000"))
     rate = int(os.environ.get("BENCH_FORWARDER_RATE", "2000"))

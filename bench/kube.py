@@ -23,12 +23,12 @@ from pathlib import Path
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
-from collector.journald.follow import JournaldRole
-from collector.journald.settings import JournaldSettings
-from collector.kube.client import KubeClient
-from collector.kube.config import KubeConfig
-from collector.kube.settings import EventsSettings
-from collector.kube.shipper import EventsRole
+from events.settings import EventsSettings
+from events.shipper import EventsRole
+from journald.follow import JournaldRole
+from journald.settings import JournaldSettings
+from kube.client import KubeClient
+from kube.config import KubeConfig
 from tests.journald.journal import JournalWriter, entry
 from tests.kube.fake_apiserver import running
 from tests.kube.objects import core_event

@@ -187,7 +187,7 @@ def start_api(topic: str) -> tuple[subprocess.Popen[bytes], str]:
            "LOGPIPE_INDEX_PREFIX": PREFIX, "LOGPIPE_ANONYMOUS_ADMIN": "true",
            "LOGPIPE_KAFKA_TOPIC": topic, "LOGPIPE_PORT": str(port),
            "LOGPIPE_TAIL_MAX_PER_TOKEN": str(TAILS + 10), "LOGPIPE_LOG_LEVEL": "warning"}
-    proc = subprocess.Popen([sys.executable, "-c", "from logpipe.cli import main; main()",
+    proc = subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()",
                              "api", "run"], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from collector.kube.pods import PodMeta
+    from collector.pods import PodMeta
 
 K8S_POD = "io.kubernetes.pod.name"
 K8S_NS = "io.kubernetes.pod.namespace"

@@ -1,5 +1,5 @@
 """The collector's side of live pod metadata: whether it is on, the node-scoped pod
-watch (``collector.kube.pods.PodMetadataCache``) started and stopped with the agent,
+watch (``collector.pods.PodMetadataCache``) started and stopped with the agent,
 the lookup of a source's pod, and the cache's metrics on the collector's registry.
 
 Lookups never wait: a pod the cache does not know (not listed yet, API down, deleted
@@ -18,12 +18,12 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from prometheus_client.metrics_core import Metric
 
 from collector.enrich import Meta, with_pod
-from collector.kube.client import KubeClient
-from collector.kube.config import SA_DIR, in_cluster, load
-from collector.kube.pods import PodMeta, PodMetadataCache
 from collector.multiline import MultilineRules
+from collector.pods import PodMeta, PodMetadataCache
 from collector.settings import CollectorSettings
 from collector.source import Source
+from kube.client import KubeClient
+from kube.config import SA_DIR, in_cluster, load
 
 log = logging.getLogger(__name__)
 # The kube modules count into the default registry; the collector serves its own.

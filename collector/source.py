@@ -27,7 +27,7 @@ from logpipe.record import SCHEMA_VERSION, TAG_NO_TIMESTAMP, TAG_TRUNCATED
 from logpipe.timefmt import format_ns
 
 if TYPE_CHECKING:
-    from collector.kube.pods import PodMeta
+    from collector.pods import PodMeta
 
 _V_TAIL = b',"v":%d}' % SCHEMA_VERSION
 PARSERS: dict[str, Callable[[bytes], Piece]] = {

@@ -15,7 +15,6 @@ The tokens file stores SHA-256 hashes, never the tokens themselves::
 
 from __future__ import annotations
 
-import hashlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pathlib import Path
 import yaml
 
 from logpipe.errors import ConfigError
+from logpipe.tokens import hash_token
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,10 +42,6 @@ class Scope:
 
 
 ANONYMOUS_ADMIN = Scope("anonymous", "anonymous", None)
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class TokenStore:

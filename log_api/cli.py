@@ -65,6 +65,6 @@ def settings() -> None:
 @app.command("hash-token")
 def hash_token(token: str) -> None:
     """Print the sha256 of a token, for the tokens file."""
-    from log_api.auth import hash_token as digest
+    from logpipe.tokens import hash_token as digest
 
     typer.echo(digest(token))

@@ -19,8 +19,8 @@ from confluent_kafka.admin import AdminClient, NewTopic  # type: ignore[attr-def
 from elasticsearch import Elasticsearch
 
 from logpipe.errors import StackError
-from logpipe.stack.config import StackSettings
-from logpipe.stack.manager import Stack
+from stack.config import StackSettings
+from stack.manager import Stack
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ def run(command: str, args: list[str], environ: dict[str, str]) -> Result:
     """``logpipe <command> <args>`` in this process; stdout and stderr kept apart."""
     import importlib
 
-    module = importlib.import_module(f"logpipe.client.{command}")
+    module = importlib.import_module(f"client.{command}")
     return CliRunner().invoke(module.app, args, env=environ, catch_exceptions=False)
 
 

@@ -8,13 +8,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from logpipe.client.charts import bar, human_bytes, stacked
-from logpipe.client.common import Selection, parse_levels
-from logpipe.client.config import load_settings
-from logpipe.client.errors import ClientError
-from logpipe.client.follow import SeenIds
-from logpipe.client.http import explain
-from logpipe.client.render import Renderer, highlighter, pod_colour, want_colour
+from client.charts import bar, human_bytes, stacked
+from client.common import Selection, parse_levels
+from client.config import load_settings
+from client.errors import ClientError
+from client.follow import SeenIds
+from client.http import explain
+from client.render import Renderer, highlighter, pod_colour, want_colour
 
 ENTRY = {"id": "1", "ts": "2026-11-26T07:00:00.000000001Z", "level": "error",
          "message": "payment declined: card expired", "namespace": "pay",

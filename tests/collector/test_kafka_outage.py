@@ -16,8 +16,8 @@ import pytest
 from confluent_kafka.admin import AdminClient
 
 from logpipe.errors import StackError
-from logpipe.stack.config import StackSettings
-from logpipe.stack.kafka import KafkaServer
+from stack.config import StackSettings
+from stack.kafka import KafkaServer
 from tests.collector.helpers import (
     TopicReader,
     append,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from collector.enrich import Meta, cri_meta, docker_meta, with_pod
-from collector.kube.pods import PodMeta, pod_meta
 from collector.multiline import MultilineRules
 from collector.podmeta import PodMetadata, apply_pod, pod_metadata_on
+from collector.pods import PodMeta, pod_meta
 from collector.settings import CollectorSettings
 from tests.collector.test_source import Recorder, open_source
 from tests.kube.objects import pod

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from confluent_kafka import Consumer
 
-from logpipe.demo.generator import DemoOptions, Generator
+from demo.generator import DemoOptions, Generator
 from logpipe.timefmt import parse_ns
 
 pytestmark = pytest.mark.integration

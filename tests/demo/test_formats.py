@@ -8,7 +8,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from logpipe.demo import formats
+from demo import formats
 from logpipe.timefmt import parse_ns
 
 CRI = re.compile(rb"^(\S+) (stdout|stderr) ([PF]) (.*)$")

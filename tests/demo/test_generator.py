@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from logpipe.cli import main
-from logpipe.demo.generator import MANIFEST, DemoOptions, Generator
+from cli.main import main
+from demo.generator import MANIFEST, DemoOptions, Generator
 from logpipe.timefmt import parse_ns
 
 START = "2026-11-26T10:00:00Z"

@@ -10,10 +10,10 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from collector.journald.settings import JournaldSettings
-from collector.kube.settings import EventsSettings
 from collector.settings import CollectorSettings
+from events.settings import EventsSettings
 from forwarder.settings import ForwarderSettings
+from journald.settings import JournaldSettings
 from log_api.settings import ApiSettings
 from tests.deploy.chart import CHART, FULL, Manifests, container, helm, render
 from tests.deploy.conftest import BUILD_TIMEOUT_S, Validators

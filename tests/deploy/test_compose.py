@@ -17,9 +17,9 @@ import pytest
 import yaml
 from pydantic_settings import BaseSettings
 
-from collector.journald.settings import JournaldSettings
 from collector.settings import CollectorSettings
 from forwarder.settings import ForwarderSettings
+from journald.settings import JournaldSettings
 from log_api.settings import ApiSettings
 from tests.deploy.conftest import BUILD_TIMEOUT_S, ROOT, Validators, clean_env
 

@@ -9,8 +9,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from logpipe.stack.config import StackSettings
-from logpipe.stack.elastic import ElasticServer
+from stack.config import StackSettings
+from stack.elastic import ElasticServer
 from tests.forwarder.util import free_port
 
 

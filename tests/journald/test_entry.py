@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 import pytest
 
-from collector.journald.entry import field_text, to_record
-from collector.journald.follow import journal_available, journalctl_command
-from collector.journald.settings import JournaldSettings
+from journald.entry import field_text, to_record
+from journald.follow import journal_available, journalctl_command
+from journald.settings import JournaldSettings
 from logpipe.record import decode, encode
 from tests.journald.journal import JournalWriter, entry, require_tools
 

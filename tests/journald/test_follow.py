@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from collector.journald.follow import JournaldRole
-from collector.journald.settings import JournaldSettings
-from collector.kube.delivery import StateFile
+from journald.follow import JournaldRole
+from journald.settings import JournaldSettings
+from logpipe.delivery import StateFile
 from tests.journald.journal import JournalWriter, entry, require_tools
 from tests.journald.test_entry import read_json
-from tests.kube.conftest import wait_for
+from tests.kube.fixtures import wait_for
 from tests.kube.kafka_util import read_records
 from tests.roles import RunningRole
 

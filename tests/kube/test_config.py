@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from collector.kube.client import KubeClient
-from collector.kube.config import KubeConfig, from_kubeconfig, in_cluster, load
-from collector.kube.errors import KubeUnavailable
+from kube.client import KubeClient
+from kube.config import KubeConfig, from_kubeconfig, in_cluster, load
+from kube.errors import KubeUnavailable
 from logpipe.errors import ConfigError
 from tests.kube.fake_apiserver import FakeApiServer
 from tests.kube.objects import core_event

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from collector.kube.client import KubeClient, Obj
-from collector.kube.config import KubeConfig
-from collector.kube.errors import GoneError, KubeApiError, KubeUnavailable
-from collector.kube.reflector import Reflector
-from tests.kube.conftest import start_thread, wait_for
+from kube.client import KubeClient, Obj
+from kube.config import KubeConfig
+from kube.errors import GoneError, KubeApiError, KubeUnavailable
+from kube.reflector import Reflector
 from tests.kube.fake_apiserver import FakeApiServer
+from tests.kube.fixtures import start_thread, wait_for
 from tests.kube.objects import core_event
 
 

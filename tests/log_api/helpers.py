@@ -18,11 +18,11 @@ from elasticsearch import Elasticsearch, helpers
 from fastapi import FastAPI
 
 from forwarder.template import install_template
-from log_api.auth import hash_token
 from log_api.main import create_app
 from log_api.settings import ApiSettings
 from logpipe.record import Record, encode, es_source, index_name, stable_id
 from logpipe.timefmt import format_ns, parse_ns
+from logpipe.tokens import hash_token
 
 ADMIN = "admin-token"
 PAY = "pay-token"

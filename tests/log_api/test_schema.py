@@ -44,7 +44,7 @@ def api_base(history: History, kafka_bootstrap: str, es_url: str,
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         env["LOGPIPE_PORT"] = str(s.getsockname()[1])
-    proc = subprocess.Popen([sys.executable, "-c", "from logpipe.cli import main; main()",
+    proc = subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()",
                              "api", "run"], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{env['LOGPIPE_PORT']}"
     deadline = time.monotonic() + 60

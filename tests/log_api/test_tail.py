@@ -20,12 +20,12 @@ from elasticsearch import Elasticsearch
 from fastapi import FastAPI
 from httpx_sse import ServerSentEvent, aconnect_sse
 
-from log_api.auth import hash_token
 from log_api.filters import Filters
 from log_api.query import ScopedQuery
 from log_api.state import AppState
 from log_api.tail import tail_events
 from logpipe.record import Record
+from logpipe.tokens import hash_token
 from tests.log_api.helpers import (
     HOTEL,
     PAY,

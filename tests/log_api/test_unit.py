@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from log_api.auth import Scope, TokenStore, hash_token
+from log_api.auth import Scope, TokenStore
 from log_api.cursor import SearchCursor, TailCursor
 from log_api.errors import BadRequest, Forbidden
 from log_api.filters import Filters, parse_time
@@ -20,6 +20,7 @@ from log_api.formats import Gzipper, LineRenderer
 from log_api.query import ScopedQuery
 from logpipe.errors import ConfigError
 from logpipe.timefmt import parse_ns
+from logpipe.tokens import hash_token
 
 NOW = 1_800_000_000 * 10**9
 PAY = Scope("pay", "h1", frozenset({"pay", "pay-jobs"}))

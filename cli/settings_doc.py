@@ -1,0 +1,79 @@
+"""Print every service's settings as Markdown tables (`python -m cli.settings_doc`).
+
+The README's configuration tables come from here, and a test checks that the README
+names every setting, so documentation cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from pydantic_settings import BaseSettings
+
+from logpipe.settings import CommonSettings, settings_table
+
+# (title, module, class); a part not installed yet is skipped.
+SERVICES = [
+    ("Shared by all services", "logpipe.settings", "CommonSettings"),
+    ("Collector (`logpipe collector`)", "collector.settings", "CollectorSettings"),
+    ("Forwarder (`logpipe forwarder`)", "forwarder.settings", "ForwarderSettings"),
+    ("Log API (`logpipe api`)", "log_api.settings", "ApiSettings"),
+    ("Kubernetes events (`logpipe events`)", "events.settings", "EventsSettings"),
+    ("journald (`logpipe journald`)", "journald.settings", "JournaldSettings"),
+    ("Command-line client (`logpipe logs`, ...)", "client.config", "ClientSettings"),
+]
+
+_COMMON = set(CommonSettings.model_fields)
+
+
+def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
+    found = []
+    for title, module, name in SERVICES:
+        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+            continue
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError:
+            continue
+        cls = getattr(mod, name, None)
+        if isinstance(cls, type) and issubclass(cls, BaseSettings):
+            found.append((title, cls))
+    return found
+
+
+def markdown(title: str, cls: type[BaseSettings]) -> str:
+    own = cls is CommonSettings or not issubclass(cls, CommonSettings)
+    lines = [f"#### {title}", "", "| environment variable | default | meaning |",
+             "| --- | --- | --- |"]
+    for (env, default, desc), name in zip(settings_table(cls), cls.model_fields, strict=True):
+        if own or name not in _COMMON:
+            lines.append(f"| `{env}` | `{default}` | {desc.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+BEGIN, END = "<!-- settings:begin -->", "<!-- settings:end -->"
+
+
+def all_tables() -> str:
+    return "\n".join(markdown(title, cls) for title, cls in settings_classes())
+
+
+def with_tables(readme: str) -> str:
+    """``readme`` with the text between the settings markers replaced by the tables."""
+    head, rest = readme.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    return f"{head}{BEGIN}\n{all_tables()}{END}{tail}"
+
+
+if __name__ == "__main__":
+    import sys
+
+    if sys.argv[1:2] == ["--write"]:
+        path = sys.argv[2]
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(with_tables(text))
+    else:
+        print(all_tables())

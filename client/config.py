@@ -1,0 +1,86 @@
+"""Where the client finds the Log API and its token.
+
+Highest first: command-line flags, environment (``LOGPIPE_URL``, ``LOGPIPE_TOKEN``,
+``LOGPIPE_TIMEOUT``, ``LOGPIPE_INSECURE``), then a YAML file: ``LOGPIPE_CLIENT_CONFIG``
+when set, else ``$XDG_CONFIG_HOME/logpipe/config.yaml`` (``~/.config/logpipe/config.yaml``)::
+
+    url: https://logs.example.com
+    token: s3cr3t
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+from client.errors import ClientError
+
+
+def config_path() -> Path:
+    explicit = os.environ.get("LOGPIPE_CLIENT_CONFIG")
+    if explicit:
+        return Path(explicit).expanduser()
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "logpipe" / "config.yaml"
+
+
+# Not derived from CommonSettings on purpose: the client has none of the services'
+# Kafka/Elasticsearch fields, and LOGPIPE_CONFIG names a *service's* file, which this
+# class would refuse (extra=forbid). Same conventions otherwise.
+class ClientSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LOGPIPE_", extra="forbid")
+
+    url: str = Field("http://127.0.0.1:8080", description="Base URL of the Log API.")
+    token: str | None = Field(None, description="Bearer token (ask the API's operator).")
+    timeout: float = Field(30.0, gt=0, description="Seconds to wait for an answer.")
+    insecure: bool = Field(False, description="Skip TLS certificate checks (testing only).")
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = config_path()
+        if path.is_file():
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
+
+def load_settings(url: str | None = None, token: str | None = None) -> ClientSettings:
+    """Settings with the flags on top; a bad value becomes a ClientError that says where."""
+    overrides: dict[str, Any] = {}
+    if url:
+        overrides["url"] = url
+    if token:
+        overrides["token"] = token
+    try:
+        return ClientSettings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ClientError(
+            f"client setting {where!r}: {first['msg']} (flag --{where}, env "
+            f"LOGPIPE_{where.upper()}, or {config_path()})"
+        ) from None

@@ -1,0 +1,86 @@
+"""``logpipe download``: every matching entry into a file, streamed by the API in
+constant memory (NDJSON, kubectl-style text or CSV, optionally gzip)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+
+from client.common import (
+    AppOpt,
+    ContainerOpt,
+    ExcludeOpt,
+    GrepOpt,
+    LevelOpt,
+    NamespaceOpt,
+    NodeOpt,
+    PodOpt,
+    QueryOpt,
+    Selection,
+    ServerOpt,
+    SinceOpt,
+    TokenOpt,
+    UntilOpt,
+    handle_errors,
+)
+from client.config import load_settings
+from client.http import Api
+from client.logs import resolve_pods
+from client.transfer import save
+
+app = typer.Typer(add_completion=False)
+DownloadFormat = Literal["ndjson", "text", "csv"]
+
+
+@app.command(help="Download every matching entry to a file, with a progress bar.\n\n"
+             "--pod is resolved to the matching pod names present in the range.")
+@handle_errors
+def download(
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="File to write ('-' = stdout); default: the server's file "
+        "name in the current folder.", show_default=False)] = None,
+    fmt: Annotated[DownloadFormat, typer.Option(
+        "--format", "-F", help="ndjson, text (kubectl logs style) or csv.")] = "ndjson",
+    gzip: Annotated[bool, typer.Option("--gzip", "-z", help="Compressed by the server.")]
+    = False,
+    timestamps: Annotated[bool, typer.Option(
+        "--timestamps", help="text: prefix each line with its time.")] = False,
+    prefix: Annotated[bool, typer.Option(
+        "--prefix", help="text: prefix each line with \\[namespace/pod/container].")] = False,
+    limit: Annotated[int | None, typer.Option(
+        "--limit", min=1, help="Stop after this many entries.", show_default=False)] = None,
+    newest_first: Annotated[bool, typer.Option(
+        "--newest-first", help="Newest entries first (default oldest first).")] = False,
+    namespace: NamespaceOpt = None, app_: AppOpt = None, pod: PodOpt = None,
+    container: ContainerOpt = None, node: NodeOpt = None, level: LevelOpt = None,
+    query: QueryOpt = None, grep: GrepOpt = None, exclude: ExcludeOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None,
+    server: ServerOpt = None, token: TokenOpt = None,
+) -> None:
+    sel = Selection.from_options(namespace=namespace, app=app_, pod=pod, container=container,
+                                 node=node, level=level, query=query, grep=grep,
+                                 exclude=exclude, since=since, until=until)
+    settings = load_settings(server, token)
+    ext = {"ndjson": "ndjson", "text": "log", "csv": "csv"}[fmt] + (".gz" if gzip else "")
+    with Api(settings) as api:
+        resolve_pods(api, sel)
+        label = "downloading"
+        if not sel.grep and not sel.exclude:
+            total = api.get("/search", [*sel.params(), ("size", 1)]).get("total")
+            if total is not None:
+                shown = min(total, limit) if limit else total
+                label = f"{shown:,} entries"
+        params = [*sel.params(), ("format", fmt), ("gzip", gzip), ("timestamps", timestamps),
+                  ("prefix", prefix), ("limit", limit),
+                  ("order", "newest" if newest_first else "oldest")]
+        with api.stream("/download", params) as resp:
+            cap = resp.headers.get("x-logpipe-cap")
+            if cap and (limit is None or int(cap) < limit):
+                Console(stderr=True).print(
+                    f"note: the server stops downloads at {int(cap):,} entries; when more "
+                    "match, the file ends with a notice line (use `logpipe export` for "
+                    "everything)", highlight=False)
+            save(resp, output, f"logs.{ext}", label)

@@ -1,0 +1,125 @@
+"""``logpipe logs -f``: the live tail over SSE, resumed with Last-Event-ID after any
+dropped connection, so no line is lost (within the server's replay window) or repeated.
+
+Each ``entry`` event's id is the server's cursor; the client remembers the last one and
+sends it on reconnect, and additionally drops any entry id it has already printed, so a
+replay that overlaps never shows a line twice.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+from httpx_sse import EventSource, SSEError
+
+from client.errors import ClientError, Unreachable
+from client.http import Api, Params
+
+SEEN_IDS = 50_000
+MAX_BACKOFF_S = 10.0
+
+
+class SeenIds:
+    """A bounded set of the most recent entry ids printed."""
+
+    def __init__(self, size: int = SEEN_IDS) -> None:
+        self._ids: OrderedDict[str, None] = OrderedDict()
+        self._size = size
+
+    def add(self, rid: str) -> bool:
+        """True when the id is new."""
+        if rid in self._ids:
+            return False
+        self._ids[rid] = None
+        if len(self._ids) > self._size:
+            self._ids.popitem(last=False)
+        return True
+
+
+@dataclass
+class FollowState:
+    last_event_id: str | None = None
+    connections: int = 0
+    printed: int = 0
+    missed: int = 0
+
+
+Emit = Callable[[dict[str, Any]], None]
+Note = Callable[[str], None]
+
+
+def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
+           *, state: FollowState | None = None, max_connections: int | None = None) -> FollowState:
+    """Print entries until interrupted (or ``max_connections`` streams ended, for tests).
+
+    Retriable failures (connection refused or dropped, 429, 503) reconnect with capped
+    backoff; anything else (bad token, forbidden namespace, bad filter) is raised.
+    """
+    st = state or FollowState()
+    seen = SeenIds()
+    delay = 0.5
+    connected = False
+    lost_since: float | None = None
+    while max_connections is None or st.connections < max_connections:
+        headers = {"Accept": "text/event-stream", "Cache-Control": "no-cache"}
+        # A resume replays from the cursor; the back-fill is for the first connection only.
+        query = [*params, ("backfill", backfill if st.last_event_id is None else 0)]
+        if st.last_event_id is not None:
+            headers["Last-Event-ID"] = st.last_event_id
+        st.connections += 1
+        try:
+            with api.stream("/tail", query, headers) as resp:
+                connected = True
+                if lost_since is not None:
+                    note(f"reconnected after {time.monotonic() - lost_since:.1f}s; resuming")
+                    lost_since = None
+                delay = 0.5
+                _read(resp, st, seen, emit, note)
+            reason = "the server ended the stream"
+        except ClientError as exc:
+            # Never reached at all: a wrong URL, not a blip; say so instead of waiting.
+            if not exc.retriable or (isinstance(exc, Unreachable) and not connected):
+                raise
+            reason = str(exc)
+        except (httpx.TransportError, SSEError) as exc:
+            reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+        if max_connections is not None and st.connections >= max_connections:
+            break
+        if lost_since is None:
+            lost_since = time.monotonic()
+            note(f"connection lost ({reason}); reconnecting")
+        time.sleep(delay)
+        delay = min(delay * 2, MAX_BACKOFF_S)
+    return st
+
+
+def _read(resp: httpx.Response, st: FollowState, seen: SeenIds, emit: Emit,
+          note: Note) -> None:
+    for sse in EventSource(resp).iter_sse():
+        if sse.event == "entry":
+            entry = orjson.loads(sse.data)
+            if sse.id:
+                st.last_event_id = sse.id
+            rid = str(entry.get("id", ""))
+            if rid and not seen.add(rid):
+                continue
+            emit(entry)
+            st.printed += 1
+        elif sse.event == "missed":
+            n = int(orjson.loads(sse.data).get("missed", 0))
+            st.missed += n
+            note(f"{n} entries were missed: this terminal read more slowly than they "
+                 "arrived (narrow the filters, or use `logpipe download` for history)")
+        elif sse.event == "notice":
+            note(str(orjson.loads(sse.data).get("notice", sse.data)))
+
+
+def stderr_note(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)

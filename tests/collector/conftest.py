@@ -1,0 +1,3 @@
+from tests.kube.fixtures import apiserver, kube
+
+__all__ = ["apiserver", "kube"]
