@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -21,26 +20,10 @@ from httpx_sse import EventSource, SSEError
 
 from client.errors import ClientError, Unreachable
 from client.http import Api, Params
+from logpipe.seen import SeenIds
 
 SEEN_IDS = 50_000
 MAX_BACKOFF_S = 10.0
-
-
-class SeenIds:
-    """A bounded set of the most recent entry ids printed."""
-
-    def __init__(self, size: int = SEEN_IDS) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-
-    def add(self, rid: str) -> bool:
-        """True when the id is new."""
-        if rid in self._ids:
-            return False
-        self._ids[rid] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
-        return True
 
 
 @dataclass
@@ -63,7 +46,7 @@ def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
     backoff; anything else (bad token, forbidden namespace, bad filter) is raised.
     """
     st = state or FollowState()
-    seen = SeenIds()
+    seen = SeenIds(SEEN_IDS)
     delay = 0.5
     connected = False
     lost_since: float | None = None

@@ -13,7 +13,6 @@ already sent). Nothing falls between them.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import AsyncGenerator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +25,7 @@ from log_api.formats import entry_json
 from log_api.live import HANDOVER_SECONDS, LiveHub, LiveRecord, Snapshot, Subscription
 from log_api.metrics import ApiMetrics
 from log_api.query import ScopedQuery
+from logpipe.seen import SeenIds
 
 Event = dict[str, str]
 SEEN_IDS = 20_000  # ids remembered to drop duplicates (hand-over, producer replays)
@@ -38,23 +38,6 @@ class _Item:
     doc: dict[str, Any]
     partition: int | None = None
     offset: int | None = None
-
-
-class _Seen:
-    """A bounded set of recently sent ids."""
-
-    def __init__(self, size: int) -> None:
-        self._ids: OrderedDict[str, None] = OrderedDict()
-        self._size = size
-
-    def add(self, rid: str) -> bool:
-        """True when the id is new."""
-        if rid in self._ids:
-            return False
-        self._ids[rid] = None
-        if len(self._ids) > self._size:
-            self._ids.popitem(last=False)
-        return True
 
 
 def _entry_event(doc: dict[str, Any], cursor: TailCursor) -> Event:
@@ -122,7 +105,7 @@ async def tail_events(
     backfill: int, resume: TailCursor | None, backfill_max: int,
 ) -> AsyncGenerator[Event, None]:
     sq = sub.query
-    seen = _Seen(SEEN_IDS)
+    seen = SeenIds(SEEN_IDS)
     try:
         vec: dict[int, int] = {}
         if resume is not None and resume.offsets is not None and hub.covers(snap, resume.offsets):

@@ -12,7 +12,6 @@ from client.charts import bar, human_bytes, stacked
 from client.common import Selection, parse_levels
 from client.config import load_settings
 from client.errors import ClientError
-from client.follow import SeenIds
 from client.http import explain
 from client.render import Renderer, highlighter, pod_colour, want_colour
 
@@ -79,12 +78,6 @@ def test_bars() -> None:
     assert sum(n for _, n in parts) == 10 and parts[0] == ("info", 9)
     assert stacked([("a", 0)], 10, 10) == []
     assert human_bytes(512) == "512 B" and human_bytes(1536) == "1.5 KiB"
-
-
-def test_seen_ids_is_bounded() -> None:
-    seen = SeenIds(2)
-    assert seen.add("a") and not seen.add("a") and seen.add("b") and seen.add("c")
-    assert seen.add("a")  # forgotten: only the newest two are kept
 
 
 def test_settings_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
