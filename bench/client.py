@@ -29,7 +29,8 @@ from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 
 from forwarder.template import install_template
-from logpipe.record import Record, index_name, stable_id
+from logpipe.document import index_name
+from logpipe.record import Record, stable_id
 from logpipe.timefmt import format_ns
 from tests.client.harness import TOKENS, live_api
 from tests.conftest import free_port

@@ -33,7 +33,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from forwarder.settings import ForwarderSettings
 from forwarder.template import install_template
-from logpipe.record import Record, encode, index_name, stable_id
+from logpipe.document import index_name
+from logpipe.record import Record, encode, stable_id
 from logpipe.timefmt import now_ts
 
 ROOT = Path(__file__).resolve().parents[1]

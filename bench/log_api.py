@@ -43,7 +43,8 @@ from log_api.filters import Filters
 from log_api.main import create_app
 from log_api.query import ScopedQuery
 from log_api.settings import ApiSettings
-from logpipe.record import Record, encode, index_name, stable_id
+from logpipe.document import index_name
+from logpipe.record import Record, encode, stable_id
 from logpipe.timefmt import format_ns
 
 ROOT = Path(__file__).resolve().parents[1]

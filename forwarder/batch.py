@@ -17,8 +17,9 @@ from arroyo.backends.kafka import KafkaPayload
 from arroyo.types import BaseValue, BrokerValue, Message
 
 from forwarder.chunking import Chunk
+from logpipe.document import es_source, es_source_bytes, index_name
 from logpipe.errors import RecordError
-from logpipe.record import Record, decode, es_source, es_source_bytes, index_name
+from logpipe.record import Record, decode
 
 
 @dataclass(frozen=True, slots=True)

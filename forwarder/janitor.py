@@ -6,12 +6,13 @@ so ``<prefix>-archive`` or another prefix that starts the same way is never dele
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from elasticsearch import ApiError, Elasticsearch, TransportError
+
+from logpipe.document import index_day, index_pattern
 
 log = logging.getLogger(__name__)
 
@@ -21,17 +22,6 @@ class Verdict:
     index: str
     day: date
     delete: bool
-
-
-def index_day(prefix: str, name: str) -> date | None:
-    """The day of a daily index name, or None if the name is not ``<prefix>-YYYY.MM.DD``."""
-    m = re.fullmatch(re.escape(prefix) + r"-(\d{4})\.(\d{2})\.(\d{2})", name)
-    if m is None:
-        return None
-    try:
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    except ValueError:
-        return None
 
 
 def judge(prefix: str, names: list[str], days: int, today: date) -> list[Verdict]:
@@ -56,8 +46,9 @@ class Janitor:
 
     def run_once(self, today: date | None = None) -> list[Verdict]:
         today = today or datetime.now(UTC).date()
-        found = self.es.indices.get(index=f"{self.prefix}-*", expand_wildcards="open,closed",
-                                    allow_no_indices=True, filter_path="*.settings.index.uuid")
+        found = self.es.indices.get(index=index_pattern(self.prefix),
+                                    expand_wildcards="open,closed", allow_no_indices=True,
+                                    filter_path="*.settings.index.uuid")
         verdicts = judge(self.prefix, list(found.body), self.days, today)
         doomed = [v.index for v in verdicts if v.delete]
         for name in doomed:

@@ -1,18 +1,19 @@
 """The record: the one contract between collector, Kafka, forwarder, Elasticsearch
-and the Log API (see DESIGN.md, "The record")."""
+and the Log API (see DESIGN.md, "The record"). Its Elasticsearch document (index
+names, ``_source``, mappings) is logpipe/document.py."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, get_type_hints
 
 import orjson
 
 from logpipe.errors import RecordError
 from logpipe.levels import LEVELS
-from logpipe.timefmt import format_ns, is_rfc3339, parse_ns
+from logpipe.timefmt import is_rfc3339
 
 SCHEMA_VERSION = 1
 
@@ -63,18 +64,13 @@ class Record:
         return asdict(self)
 
 
-_REQUIRED_STR = ("id", "ts", "ingest_ts", "node", "source", "path", "message", "level")
-_OPTIONAL_STR = (
-    "stream",
-    "container_id",
-    "container_name",
-    "image",
-    "namespace",
-    "pod",
-    "pod_uid",
-    "app",
-)
-_KNOWN = frozenset(Record.__dataclass_fields__)
+# Name -> type, in wire order: what the document's mappings, the validation below and
+# every other field list are derived from.
+FIELD_TYPES: dict[str, object] = get_type_hints(Record)
+FIELDS: tuple[str, ...] = tuple(FIELD_TYPES)
+_REQUIRED_STR = tuple(name for name, hint in FIELD_TYPES.items() if hint is str)
+_OPTIONAL_STR = tuple(name for name, hint in FIELD_TYPES.items() if hint == str | None)
+_KNOWN = frozenset(FIELDS)
 _LEVEL_SET = frozenset(LEVELS)
 
 
@@ -137,39 +133,6 @@ def decode(data: bytes | str) -> Record:
     return from_dict(obj)
 
 
-# The one field the Elasticsearch document adds to the record: the message's size in
-# UTF-8 bytes, so "bytes per app" is a plain sum (this Elasticsearch runs no scripts).
-MESSAGE_BYTES = "message_bytes"
-
-
-def message_bytes(record: Record) -> int:
-    return len(record.message.encode("utf-8", "surrogatepass"))
-
-
-def es_source(record: Record) -> dict[str, Any]:
-    """The Elasticsearch document of a record: the record plus ``message_bytes``."""
-    doc = record.to_dict()
-    doc[MESSAGE_BYTES] = message_bytes(record)
-    return doc
-
-
-def es_source_bytes(record: Record, value: bytes) -> bytes:
-    """``es_source`` as JSON from the record's own encoded value, without re-encoding it.
-
-    ``value`` is ``encode(record)``: one JSON object, so the extra field is spliced in
-    before its closing brace.
-    """
-    body = value.rstrip()
-    return (
-        body[:-1]
-        + b',"'
-        + MESSAGE_BYTES.encode()
-        + b'":'
-        + str(message_bytes(record)).encode()
-        + b"}"
-    )
-
-
 def make_id(node: str, device: int, inode: int, fingerprint: str, offset: int) -> str:
     """Deterministic id of the entry at ``offset`` of a file.
 
@@ -185,12 +148,3 @@ def stable_id(*parts: str) -> str:
     return hashlib.blake2b(
         "\0".join(parts).encode("utf-8", "surrogatepass"), digest_size=16
     ).hexdigest()
-
-
-def index_name(prefix: str, ts: str) -> str:
-    """``<prefix>-YYYY.MM.DD`` of the record's time, in UTC."""
-    if len(ts) >= 11 and ts[-1] == "Z" and ts[4] == "-" and ts[7] == "-":
-        day = ts[:10]  # canonical UTC form: the date is already the UTC date
-    else:
-        day = format_ns(parse_ns(ts))[:10]
-    return f"{prefix}-{day[0:4]}.{day[5:7]}.{day[8:10]}"

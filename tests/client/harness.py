@@ -23,7 +23,8 @@ from elasticsearch import Elasticsearch
 from forwarder.template import install_template
 from log_api.main import create_app
 from log_api.settings import ApiSettings
-from logpipe.record import Record, encode, index_name, stable_id
+from logpipe.document import index_name
+from logpipe.record import Record, encode, stable_id
 from logpipe.timefmt import format_ns
 
 TOKENS = {"admin": "tok-admin-0123456789", "pay": "tok-pay-0123456789",

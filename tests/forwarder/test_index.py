@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from elasticsearch import Elasticsearch
 
-from logpipe.record import es_source, index_name
+from logpipe.document import es_source, index_name
 from tests.forwarder.util import (
     count_docs,
     forwarder_env,

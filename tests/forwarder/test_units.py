@@ -13,9 +13,9 @@ from arroyo.types import BrokerValue, Message, Partition, Topic, Value
 from forwarder.batch import BatchBuffer, Item, bulk_lines, parse
 from forwarder.bulk import classify
 from forwarder.dlq import DeadLetter
-from forwarder.janitor import index_day, judge
-from forwarder.template import KEYWORD_FIELDS, template_body
-from logpipe.record import encode, es_source
+from forwarder.janitor import judge
+from logpipe.document import KEYWORD_FIELDS, es_source, index_day, template_body
+from logpipe.record import encode
 from tests.forwarder.util import make_record
 
 

@@ -20,7 +20,8 @@ from fastapi import FastAPI
 from forwarder.template import install_template
 from log_api.main import create_app
 from log_api.settings import ApiSettings
-from logpipe.record import Record, encode, es_source, index_name, stable_id
+from logpipe.document import es_source, index_name
+from logpipe.record import Record, encode, stable_id
 from logpipe.timefmt import format_ns, parse_ns
 from logpipe.tokens import hash_token
 

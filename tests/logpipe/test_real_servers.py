@@ -8,7 +8,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from confluent_kafka import Consumer, Producer
 from elasticsearch import Elasticsearch
 
-from logpipe.record import Record, decode, encode, index_name, make_id
+from logpipe.document import index_name
+from logpipe.record import Record, decode, encode, make_id
 from logpipe.timefmt import now_ts
 
 

@@ -1,4 +1,4 @@
-"""The record contract: encoding, validation, ids, index names."""
+"""The record contract: encoding, validation, ids (its document: test_document.py)."""
 
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ from hypothesis import strategies as st
 from logpipe.errors import RecordError
 from logpipe.levels import LEVELS
 from logpipe.record import (
+    FIELDS,
     Record,
     decode,
     encode,
-    es_source,
-    es_source_bytes,
-    index_name,
     make_id,
     stable_id,
 )
@@ -131,28 +129,16 @@ def test_stable_id_separates_parts() -> None:
     assert stable_id("ab", "c") != stable_id("a", "bc")
 
 
-@pytest.mark.parametrize(
-    ("ts", "index"),
-    [
-        ("2026-11-26T07:00:00.123456789Z", "logpipe-2026.11.26"),
-        ("2026-11-26T23:59:59.999999999Z", "logpipe-2026.11.26"),
-        ("2026-11-27T00:30:00+01:00", "logpipe-2026.11.26"),  # UTC day, not local day
-        ("2026-11-26T23:30:00-01:00", "logpipe-2026.11.27"),
-        ("2026-01-01T00:00:00z", "logpipe-2026.01.01"),
-    ],
-)
-def test_index_name_uses_the_utc_day(ts: str, index: str) -> None:
-    assert index_name("logpipe", ts) == index
-
-
 def test_key_is_container_then_path() -> None:
     rec = _minimal(source="docker", path="/c/abc/abc-json.log", container_id="abc")
     assert rec.key == b"abc"
     assert dataclasses.replace(rec, container_id=None).key == b"/c/abc/abc-json.log"
 
 
-@given(records)
-def test_es_source_bytes_matches_es_source(rec: Record) -> None:
-    spliced = orjson.loads(es_source_bytes(rec, encode(rec)))
-    assert spliced == orjson.loads(orjson.dumps(es_source(rec)))
-    assert spliced["message_bytes"] == len(rec.message.encode())
+def test_fields_are_the_wire_order() -> None:
+    assert FIELDS == (
+        "id", "ts", "ingest_ts", "node", "source", "path", "offset", "message", "level",
+        "stream", "container_id", "container_name", "image", "namespace", "pod", "pod_uid",
+        "app", "labels", "attrs", "tags", "v",
+    )
+    assert tuple(orjson.loads(encode(_minimal()))) == FIELDS
