@@ -22,6 +22,7 @@ from elasticsearch.serializer import OrjsonSerializer
 from log_api.errors import BadRequest, Unavailable
 from log_api.query import ScopedQuery, sort_spec
 from log_api.settings import ApiSettings
+from logpipe.document import index_pattern
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -97,7 +98,7 @@ class Hit:
 class EsReader:
     def __init__(self, client: AsyncElasticsearch, settings: ApiSettings) -> None:
         self.client = client
-        self.index = f"{settings.index_prefix}-*"
+        self.index = index_pattern(settings.index_prefix)
         self.keep_alive = settings.pit_keep_alive
 
     async def open_pit(self) -> str:

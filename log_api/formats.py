@@ -12,10 +12,17 @@ from typing import Any, Literal
 import orjson
 
 from log_api.models import ENTRY_FIELDS
+from logpipe.document import check_fields
 
 Format = Literal["ndjson", "text", "csv"]
-CSV_COLUMNS = ("ts", "namespace", "app", "pod", "container_name", "node", "stream", "level",
-               "message", "id")
+# Downloads read only the Entry fields from Elasticsearch: a column outside them would
+# always be empty.
+CSV_COLUMNS = check_fields(
+    "log_api.formats.CSV_COLUMNS",
+    ("ts", "namespace", "app", "pod", "container_name", "node", "stream", "level", "message",
+     "id"),
+    among=ENTRY_FIELDS,
+)
 MEDIA_TYPES = {"ndjson": "application/x-ndjson", "text": "text/plain; charset=utf-8",
                "csv": "text/csv; charset=utf-8"}
 EXTENSIONS = {"ndjson": "ndjson", "text": "log", "csv": "csv"}
@@ -69,7 +76,8 @@ class LineRenderer:
         if self.fmt == "ndjson":
             return orjson.dumps({"notice": text}) + b"\n"
         if self.fmt == "csv":
-            return self._csv_row(["", "", "", "", "", "", "", "notice", text, ""])
+            notice = {"level": "notice", "message": text}
+            return self._csv_row([notice.get(c, "") for c in CSV_COLUMNS])
         return f"# logpipe: {text}\n".encode()
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from logpipe.document import check_fields
+
 _ENTRY_EXAMPLE: dict[str, Any] = {
     "id": "5d41402abc4b2a76b9719d911017c592",
     "ts": "2026-11-26T07:00:00.123456789Z",
@@ -51,7 +53,8 @@ class Entry(BaseModel):
         return cls.model_validate({k: doc.get(k) for k in ENTRY_FIELDS if doc.get(k) is not None})
 
 
-ENTRY_FIELDS = tuple(Entry.model_fields)
+# The API's own choice and order of fields, checked against the document it is read from.
+ENTRY_FIELDS = check_fields("log_api.models.Entry", Entry.model_fields)
 
 
 class SearchPage(BaseModel):

@@ -24,6 +24,7 @@ from log_api.models import (
 )
 from log_api.query import NANOS_FORMAT, ScopedQuery
 from log_api.routes.common import ERRORS
+from logpipe.document import KEYWORD_FIELDS, check_fields
 from logpipe.levels import LEVELS
 from logpipe.timefmt import format_ns, parse_ns
 
@@ -32,6 +33,8 @@ fields_router = APIRouter(tags=["statistics"])
 
 PICKER_FIELDS = {"namespace": "namespace", "app": "app", "pod": "pod",
                  "container": "container_name", "node": "node"}
+# Terms aggregations need keyword fields.
+check_fields("log_api.routes.stats.PICKER_FIELDS", PICKER_FIELDS.values(), among=KEYWORD_FIELDS)
 # Nice bucket widths, smallest first: (label, seconds).
 INTERVALS = [("1s", 1), ("5s", 5), ("10s", 10), ("30s", 30), ("1m", 60), ("5m", 300),
              ("10m", 600), ("30m", 1800), ("1h", 3600), ("3h", 10800), ("6h", 21600),
