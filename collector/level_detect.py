@@ -27,20 +27,22 @@ _KLOG = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d")
 _LOGCAT = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s+\d+\s+\d+ ([VDIWEFA]) ")
 _LOGCAT_BRIEF = re.compile(r"([VDIWEFA])/[^\s(]+\s*\(\s*\d+\)")
 _SYSLOG_PRI = re.compile(r"<(\d{1,3})>")
+# The uppercase level words as loggers print them (log4j, logback, python, zap,
+# env_logger); collector.fastpath hands the same tuple to the C hint shortcut.
+LEVEL_WORDS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "FATAL",
+               "CRITICAL", "CRIT", "SEVERE", "PANIC", "DPANIC", "EMERG", "ALERT", "FINE",
+               "FINER", "FINEST", "CONFIG")
+_WORDS = "|".join(LEVEL_WORDS)
 # One pass over the header finds the earliest of: a logfmt/JSON-ish ``level=`` field,
 # a bracketed level ("[error]", "[WARN]", apache 2.4 "[core:error]", "<warning>"), or
-# an uppercase token as loggers print them (log4j, logback, python, zap, env_logger).
-# The earliest wins: the header comes before the body.
+# one of LEVEL_WORDS. The earliest wins: the header comes before the body.
 _HEADER = re.compile(
     r'(?:^|[\s,{])"?(?:level|lvl|severity|loglevel)"?[=:]\s*"?(?P<lf>[A-Za-z]+)'
     r"|[\[<](?:\w+:)?(?P<br>(?i:trace|debug|info|notice|warn|warning|error|err|crit|critical|"
     r"alert|emerg|fatal|severe|panic))[\]>]"
-    r"|(?<![\w.-])(?P<wd>TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|"
-    r"SEVERE|PANIC|DPANIC|EMERG|ALERT|FINE|FINER|FINEST|CONFIG)(?![\w-])")
+    rf"|(?<![\w.-])(?P<wd>{_WORDS})(?![\w-])")
 # The uppercase-word shape alone, anchored where a stream's hint points.
-_WORD_AT = re.compile(
-    r"(?<![\w.-])(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|ERR|FATAL|CRITICAL|CRIT|"
-    r"SEVERE|PANIC|DPANIC|EMERG|ALERT|FINE|FINER|FINEST|CONFIG)(?![\w-])")
+_WORD_AT = re.compile(rf"(?<![\w.-])({_WORDS})(?![\w-])")
 _LEADING = re.compile(r"(Trace|Debug|Info|Notice|Warning|Warn|Error|Fatal|Critical|Panic)"
                       r"(?::| -) ")
 # Access logs: ... "GET / HTTP/1.1" 503 ... -> the status decides.

@@ -25,9 +25,20 @@ Sink = Callable[[Any, int, str | None, str | None, str, tuple[str, ...]], None]
 _MODE_NONE, _MODE_PY, _MODE_GO, _MODE_PY_END = 0, 1, 2, 3
 _PY_FOLLOW = ("During handling of the above exception", "The above exception was the direct",
               "Traceback (most recent call last):")
-# First characters of the lines that can continue an entry outside a trace mode:
-# "Caused by", "Suppressed", "Traceback", Go's "goroutine"/"[signal" and blank lines.
-_MAYBE = frozenset(("C", "S", "T", "g", "[", ""))
+
+# The built-in shapes outside a trace mode. Public because collector.fastpath hands
+# them to the C scan at init: it must send exactly these lines back to Python.
+INDENT = (" ", "\t")  # an indented line always continues the held entry
+PY_TRACE_OPENS = ("Traceback (most recent",)  # a held line starting so is in Python mode
+CONTINUES = ("Caused by: ", "Suppressed: ", "Traceback (most recent call last):")
+GO_DUMP_HEADS = ("panic: ", "fatal error: ")  # a held line so; then blank or GO_DUMP_FOLLOW
+GO_DUMP_FOLLOW = ("goroutine ", "[signal ")
+# First characters of the lines that can continue an entry outside a trace mode
+# (and blank lines): any other line is decided by its first character alone.
+MAYBE = frozenset({p[:1] for p in (*CONTINUES, *GO_DUMP_FOLLOW)} | {""})
+
+# What export_held hands a fast path: () nothing held, or the one plain line held.
+HeldLine = tuple[int, str, str]  # (offset, ts, text)
 # Last line of a Python traceback: "ValueError: boom", "KeyboardInterrupt".
 _PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?::|$)")
 # Go dump function lines: "main.main()", "net/http.(*conn).serve(0xc000, {0x7f, 0x1})".
@@ -148,7 +159,7 @@ class StreamJoiner:
         self.h_other = carry
         self.h_size = len(text)
         self.h_lines = 1
-        self._mode = _MODE_PY if text.startswith("Traceback (most recent") else _MODE_NONE
+        self._mode = _MODE_PY if text.startswith(PY_TRACE_OPENS) else _MODE_NONE
         self.deadline = now_ns + rules.flush_ns
 
     def _continues(self, text: str) -> bool:
@@ -160,12 +171,11 @@ class StreamJoiner:
         if first == " " or first == "\t":
             return True
         mode = self._mode
-        if mode == _MODE_NONE and first not in _MAYBE:
+        if mode == _MODE_NONE and first not in MAYBE:
             return False  # the common case: a plain new line, decided by one character
-        if text.startswith("Caused by: ") or text.startswith("Suppressed: "):
-            return True
-        if text.startswith("Traceback (most recent call last):"):
-            self._mode = _MODE_PY
+        if text.startswith(CONTINUES):
+            if text.startswith(PY_TRACE_OPENS):
+                self._mode = _MODE_PY
             return True
         if mode == _MODE_PY:
             if not text or text.startswith(_PY_FOLLOW):
@@ -184,11 +194,38 @@ class StreamJoiner:
             return (not text or text.startswith(("goroutine ", "created by ", "[signal ",
                                                  "exit status ")) or
                     _GO_FUNC.match(text) is not None)
-        if self.h_lines and self.h_text.startswith(("panic: ", "fatal error: ")) and (
-                not text or text.startswith(("goroutine ", "[signal "))):
+        if self.h_lines and self.h_text.startswith(GO_DUMP_HEADS) and (
+                not text or text.startswith(GO_DUMP_FOLLOW)):
             self._mode = _MODE_GO
             return True
         return False
+
+    # -- the fast path's boundary -----------------------------------------------
+    def export_held(self, origin: Any, rules: MultilineRules) -> HeldLine | tuple[()] | None:
+        """The held state as plain values, for a fast path about to read ``origin``
+        under ``rules``: ``()`` nothing held, or ``(offset, ts, text)`` one plain line
+        of ``origin`` (no tags, no trace mode). None: more than that (partial pieces,
+        joined lines, other rules since a pod annotation changed them): only ``feed``
+        may go on from this state."""
+        if rules is not self._rules or self.p_parts:
+            return None
+        if not self.h_lines:
+            return ()
+        if (self.h_lines != 1 or self.h_tags or self.h_other is not None
+                or self.h_origin is not origin or self._mode != _MODE_NONE or self.h_ts is None):
+            return None
+        return (self.h_off, self.h_ts, self.h_text)
+
+    def adopt_held(self, origin: Any, off: int, ts: str, text: str, now_ns: int) -> None:
+        """Hold the plain line a fast path read last, as ``feed`` would have left it
+        (the line before it, if any, the fast path has emitted)."""
+        self.h_text = text
+        self.h_origin, self.h_off, self.h_ts, self.h_tags = origin, off, ts, ()
+        self.h_other = None
+        self.h_size = len(text)
+        self.h_lines = 1
+        self._mode = _MODE_NONE
+        self.deadline = now_ns + self._rules.flush_ns
 
     # -- flushing --------------------------------------------------------------
     def _emit_held(self) -> None:

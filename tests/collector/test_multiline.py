@@ -173,3 +173,67 @@ def test_continuation_from_new_file_holds_it() -> None:
     j.feed("old", 5, None, "ERROR x", False, (), 0)
     j.feed("new", 0, None, "\tat y", False, (), 0)
     assert j.floor("new") == 0 and j.floor("old") == 5
+
+
+# -- the fast path's boundary: export_held / adopt_held ---------------------------------
+_STATE = ("p_parts", "p_origin", "p_off", "p_ts", "p_tags", "p_size", "p_other", "h_text",
+          "h_parts", "h_origin", "h_off", "h_ts", "h_tags", "h_size", "h_lines", "_mode",
+          "deadline", "h_other")
+
+
+def _state(j: StreamJoiner) -> list[object]:
+    return [getattr(j, a) for a in _STATE]
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from("ab \tCTgp:[()"), max_size=8), max_size=6),
+       st.text(max_size=8))
+def test_adopting_an_export_gives_the_same_joiner(lines: list[str], last: str) -> None:
+    """What a fast path does at its boundary: a joiner that adopts the exported line
+    is the joiner that was fed it, and both emit the same afterwards."""
+    rules = MultilineRules()
+    fed, fed_out = joiner(rules)
+    for i, line in enumerate(lines):
+        fed.feed("f", i * 10, "T", line, False, (), 0)
+    before = fed.export_held("f", rules)
+    if before is None:  # a state only feed() may go on from
+        return
+    fed.feed("f", 100, "T2", last, False, (), 5)
+    now = fed.export_held("f", rules)
+    adopter, adopter_out = joiner(rules)
+    if before:
+        adopter.adopt_held("f", *before, 0)
+        adopter.feed("f", 100, "T2", last, False, (), 5)
+    else:
+        adopter.feed("f", 100, "T2", last, False, (), 5)
+    if now:  # what the fast path hands back after reading ``last``
+        fresh, _ = joiner(rules)
+        fresh.adopt_held("f", *now, 5)
+        assert _state(fresh) == _state(fed)
+    assert _state(adopter) == _state(fed)
+    fed.flush()
+    adopter.flush()
+    assert adopter_out == fed_out[len(fed_out) - len(adopter_out):]
+
+
+def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
+    rules = MultilineRules()
+    j, _ = joiner(rules)
+    assert j.export_held("f", rules) == ()  # nothing held
+    j.feed("f", 0, "T", "plain", False, (), 0)
+    assert j.export_held("f", rules) == (0, "T", "plain")
+    assert j.export_held("g", rules) is None  # held from another file (a rotation)
+    assert j.export_held("f", MultilineRules()) is None  # other rules (a pod annotation)
+    j.feed("f", 6, "T", "\tat x", False, (), 0)
+    assert j.export_held("f", rules) is None  # two lines joined
+    j.flush()
+    j.feed("f", 20, "T", "Traceback (most recent call last):", False, (), 0)
+    assert j.export_held("f", rules) is None  # a trace mode
+    j.flush()
+    j.feed("f", 30, "T", "piece", True, (), 0)
+    assert j.export_held("f", rules) is None  # a partial piece
+    j.flush()
+    j.feed("f", 40, None, "no time", False, (), 0)
+    assert j.export_held("f", rules) is None
+    j.flush()
+    j.feed("f", 50, "T", "tagged", False, ("nul_bytes",), 0)
+    assert j.export_held("f", rules) is None
