@@ -1,18 +1,23 @@
 /* The Docker json-file hot path in C: split a chunk into lines, parse the common
  * shape {"log":"...\n","stream":"stdout|stderr","time":"<30 chars>Z"}, join (hold
  * each line until the next one of its stream shows it is not a continuation),
- * detect the level through the stream's column hint, compute the id and encode the
+ * detect the level through the stream's column hint, compute the id and write the
  * record bytes exactly as collector.source.Source.emit would.
  *
  * (Docker's optional "attrs" object is accepted: the Python path ignores it too.)
  * Anything else -- a partial piece, invalid JSON or UTF-8, \u0000, other keys, an
  * over-long line, a possible continuation line, a joiner holding something other
  * than one plain line -- stops the scan *before* that line so the Python path
- * handles it with the state written back; see collector/fastpath.py. The C path
- * only ever takes the shortcut where the Python code's outcome is known. */
+ * handles it; see collector/fastpath.py. The C path only ever takes the shortcut
+ * where the Python code's outcome is known.
+ *
+ * It owns no rule and no Python object's insides: the level words, the
+ * continuation shapes (init) and the record layout (Context) are handed in by
+ * Python, and the joiners' held lines come in and go out as plain tuples. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <structmember.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -354,14 +359,20 @@ static int parse_line(const uint8_t *s, Py_ssize_t n, Buf *text, int *stream,
     return 1;
 }
 
-/* ------------------------------------------------------------------- levels -- */
+/* -------------------------------------------------------------------- rules -- */
+/* What a level word, a continuation line and a record are is Python's to say:
+ * collector.fastpath hands the level words and the continuation shapes in once
+ * (init), and the record layout with each Context. */
 
-static const char *const WORDS[] = {
-    "TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "FATAL",
-    "CRITICAL", "CRIT", "SEVERE", "PANIC", "DPANIC", "EMERG", "ALERT", "FINE", "FINER",
-    "FINEST", "CONFIG"};
-#define NWORDS ((int)(sizeof(WORDS) / sizeof(WORDS[0])))
-static PyObject *word_level[NWORDS]; /* level names (str), from collector.fastpath */
+static struct {
+    int ready;
+    PyObject *words;   /* tuple of bytes: collector.level_detect.LEVEL_WORDS */
+    PyObject *levels;  /* tuple of str: the level name of each word */
+    PyObject *unknown; /* str: the level of an empty entry */
+    /* tuples of bytes, from collector.multiline */
+    PyObject *opens, *continues, *dump_heads, *dump_follow;
+    uint8_t indent[256], maybe[256]; /* by first byte */
+} R;
 
 static int is_word_ascii(uint8_t c) {
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
@@ -369,9 +380,9 @@ static int is_word_ascii(uint8_t c) {
 }
 
 /* The hint shortcut of level_detect.detect_level: the level word at the stream's
- * remembered column. Returns the index into WORDS, or -1 when only the Python
+ * remembered column. Returns the index into R.words, or -1 when only the Python
  * function can say (no hint, non-ASCII around it, no word there). */
-static int hinted_word(const uint8_t *t, Py_ssize_t n, Py_ssize_t hint) {
+static Py_ssize_t hinted_word(const uint8_t *t, Py_ssize_t n, Py_ssize_t hint) {
     if (hint < 0 || hint >= n) return -1;
     for (Py_ssize_t i = 0; i < hint; i++)
         if (t[i] >= 0x80 || t[i] == '\n') return -1; /* columns are characters */
@@ -379,9 +390,12 @@ static int hinted_word(const uint8_t *t, Py_ssize_t n, Py_ssize_t hint) {
         uint8_t b = t[hint - 1];
         if (is_word_ascii(b) || b == '.' || b == '-') return -1;
     }
-    for (int w = 0; w < NWORDS; w++) {
-        Py_ssize_t len = (Py_ssize_t)strlen(WORDS[w]);
-        if (hint + len > n || memcmp(t + hint, WORDS[w], (size_t)len) != 0) continue;
+    Py_ssize_t nw = PyTuple_GET_SIZE(R.words);
+    for (Py_ssize_t w = 0; w < nw; w++) {
+        PyObject *word = PyTuple_GET_ITEM(R.words, w);
+        Py_ssize_t len = PyBytes_GET_SIZE(word);
+        if (hint + len > n || memcmp(t + hint, PyBytes_AS_STRING(word), (size_t)len) != 0)
+            continue;
         if (hint + len == n) return w;
         uint8_t a = t[hint + len];
         if (a >= 0x80) return -1; /* a Unicode letter would be \w: ask Python */
@@ -390,155 +404,228 @@ static int hinted_word(const uint8_t *t, Py_ssize_t n, Py_ssize_t hint) {
     return -1;
 }
 
+static int starts_any(const char *t, Py_ssize_t n, PyObject *prefixes) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
+        PyObject *p = PyTuple_GET_ITEM(prefixes, i);
+        Py_ssize_t k = PyBytes_GET_SIZE(p);
+        if (n >= k && memcmp(t, PyBytes_AS_STRING(p), (size_t)k) == 0) return 1;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- the context -- */
+/* One per source file (collector.fastpath makes it): the record layout -- literal
+ * bytes and the names of the values computed per entry, in the wire order Python
+ * chose -- the id prefix, the caps, the stream's level hint and the callbacks. */
+
+enum { V_LIT, V_ID, V_TS, V_INGEST_TS, V_OFFSET, V_MESSAGE, V_LEVEL, V_STREAM, V_COUNT };
+static const char *const VALUE_NAMES[V_COUNT] = {
+    "", "id", "ts", "ingest_ts", "offset", "message", "level", "stream"};
+
+typedef struct {
+    int kind;
+    const char *p; /* V_LIT: into a bytes object of the layout tuple */
+    Py_ssize_t len;
+} Seg;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *layout, *id_prefix, *hint, *detect, *shrink;
+    Seg *segs;
+    Py_ssize_t nsegs, max_line, max_record;
+    int hold;
+} Context;
+
+static int ctx_traverse(Context *self, visitproc visit, void *arg) {
+    Py_VISIT(self->layout);
+    Py_VISIT(self->id_prefix);
+    Py_VISIT(self->hint);
+    Py_VISIT(self->detect);
+    Py_VISIT(self->shrink); /* a bound method of the Source that holds this context */
+    return 0;
+}
+
+static int ctx_clear(Context *self) {
+    Py_CLEAR(self->layout);
+    Py_CLEAR(self->id_prefix);
+    Py_CLEAR(self->hint);
+    Py_CLEAR(self->detect);
+    Py_CLEAR(self->shrink);
+    PyMem_Free(self->segs);
+    self->segs = NULL;
+    self->nsegs = 0;
+    return 0;
+}
+
+static void ctx_dealloc(Context *self) {
+    PyObject_GC_UnTrack(self);
+    ctx_clear(self);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int ctx_init(Context *self, PyObject *args, PyObject *kwds) {
+    static char *kw[] = {"layout", "id_prefix", "max_line", "max_record", "hold",
+                         "hint", "detect_level", "shrink", NULL};
+    PyObject *layout, *prefix, *hint, *detect, *shrink;
+    Py_ssize_t max_line, max_record;
+    int hold;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$O!O!nnpO!OO:Context", kw, &PyTuple_Type,
+                                     &layout, &PyBytes_Type, &prefix, &max_line, &max_record,
+                                     &hold, &PyList_Type, &hint, &detect, &shrink))
+        return -1;
+    if (PyList_GET_SIZE(hint) < 1 || !PyCallable_Check(detect) || !PyCallable_Check(shrink)) {
+        PyErr_SetString(PyExc_TypeError, "Context(): hint is [int], detect_level and shrink "
+                                         "are callables");
+        return -1;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(layout);
+    Seg *segs = PyMem_New(Seg, n ? (size_t)n : 1);
+    if (segs == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(layout, i);
+        segs[i].kind = -1;
+        if (PyBytes_Check(item)) {
+            segs[i] = (Seg){V_LIT, PyBytes_AS_STRING(item), PyBytes_GET_SIZE(item)};
+        } else if (PyUnicode_Check(item)) {
+            for (int v = 1; v < V_COUNT; v++)
+                if (PyUnicode_CompareWithASCIIString(item, VALUE_NAMES[v]) == 0)
+                    segs[i] = (Seg){v, NULL, 0};
+        }
+        if (segs[i].kind < 0) {
+            PyMem_Free(segs);
+            PyErr_Format(PyExc_ValueError, "Context(): layout item %R is neither bytes nor "
+                         "one of id, ts, ingest_ts, offset, message, level, stream", item);
+            return -1;
+        }
+    }
+    ctx_clear(self);
+    self->segs = segs;
+    self->nsegs = n;
+    self->layout = Py_NewRef(layout);
+    self->id_prefix = Py_NewRef(prefix);
+    self->hint = Py_NewRef(hint);
+    self->detect = Py_NewRef(detect);
+    self->shrink = Py_NewRef(shrink);
+    self->max_line = max_line;
+    self->max_record = max_record;
+    self->hold = hold;
+    return 0;
+}
+
+static PyMemberDef ctx_members[] = {
+    {"layout", T_OBJECT, offsetof(Context, layout), READONLY, NULL},
+    {"id_prefix", T_OBJECT, offsetof(Context, id_prefix), READONLY, NULL},
+    {"max_line", T_PYSSIZET, offsetof(Context, max_line), READONLY, NULL},
+    {"max_record", T_PYSSIZET, offsetof(Context, max_record), READONLY, NULL},
+    {"hold", T_BOOL, offsetof(Context, hold), READONLY, NULL},
+    {NULL, 0, 0, 0, NULL}};
+
+static PyTypeObject ContextType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "collector._fastpath.Context",
+    .tp_basicsize = sizeof(Context),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
+    .tp_doc = PyDoc_STR("Context(*, layout, id_prefix, max_line, max_record, hold, hint,\n"
+                        "        detect_level, shrink): what scan() needs of one source file"),
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)ctx_init,
+    .tp_dealloc = (destructor)ctx_dealloc,
+    .tp_traverse = (traverseproc)ctx_traverse,
+    .tp_clear = (inquiry)ctx_clear,
+    .tp_members = ctx_members,
+};
+
 /* ---------------------------------------------------------------- the scan -- */
 
 typedef struct {
-    int state;  /* 0 not looked at yet, 1 usable, -1 its lines go to Python */
-    int held;   /* an entry is held (adopted from the joiner, or read here) */
-    int dirty;  /* the held entry was read here: write it back to the joiner */
-    PyObject *joiner;
+    int state;  /* 1 usable, -1 its lines go to Python */
+    int held;   /* an entry is held (exported by the joiner, or read here) */
+    int dirty;  /* the held entry was read here: the joiner adopts it */
     Buf text, ts;
     Py_ssize_t off;
 } Slot;
 
 typedef struct {
-    PyObject *f, *rules, *hint, *detect, *shrink, *values;
-    const uint8_t *prefix, *mid, *tail;
-    Py_ssize_t prefix_len, mid_len, tail_len, max_record;
+    Context *ctx;
+    PyObject *values;
+    const char *ingest;
+    Py_ssize_t ingest_len;
     Buf rec;
-} Ctx;
-
-static PyObject *S_STREAM[2];
-static PyObject *A_RULES, *A_P_PARTS, *A_H_LINES, *A_H_TAGS, *A_H_OTHER, *A_H_ORIGIN, *A_MODE,
-    *A_H_TS, *A_H_TEXT, *A_H_OFF, *A_H_SIZE, *A_H_PARTS, *A_DEADLINE;
-
-static int startswith(const char *t, Py_ssize_t n, const char *prefix) {
-    size_t k = strlen(prefix);
-    return (size_t)n >= k && memcmp(t, prefix, k) == 0;
-}
+} Scan;
 
 /* Would StreamJoiner._continues (built-in shapes, mode none) join t to the held
- * entry h, or make t start a Python traceback? Then Python must handle t. */
+ * entry, or would t as the held entry be in a trace mode? Then Python must handle t. */
 static int needs_python(const char *t, Py_ssize_t n, const Slot *s) {
-    if (startswith(t, n, "Traceback (most recent")) return 1;
+    if (starts_any(t, n, R.opens)) return 1;
     if (!s->held) return 0;
-    char c = n ? t[0] : '\0';
-    if (c == ' ' || c == '\t') return 1;
-    if (n && c != 'C' && c != 'S' && c != 'T' && c != 'g' && c != '[') return 0;
-    if (startswith(t, n, "Caused by: ") || startswith(t, n, "Suppressed: ")) return 1;
-    if ((startswith(s->text.p, s->text.len, "panic: ") ||
-         startswith(s->text.p, s->text.len, "fatal error: ")) &&
-        (n == 0 || startswith(t, n, "goroutine ") || startswith(t, n, "[signal ")))
+    uint8_t c = n ? (uint8_t)t[0] : 0;
+    if (n && R.indent[c]) return 1;
+    if (n && !R.maybe[c]) return 0;
+    if (starts_any(t, n, R.continues)) return 1;
+    if (starts_any(s->text.p, s->text.len, R.dump_heads) &&
+        (n == 0 || starts_any(t, n, R.dump_follow)))
         return 1;
     return 0;
 }
 
-static int attr_is(PyObject *o, PyObject *name, PyObject *want) {
-    PyObject *v = PyObject_GetAttr(o, name);
-    if (v == NULL) return -1;
-    int r = v == want;
-    Py_DECREF(v);
-    return r;
-}
-
-static Py_ssize_t attr_ssize(PyObject *o, PyObject *name) {
-    PyObject *v = PyObject_GetAttr(o, name);
-    if (v == NULL) return -2;
-    Py_ssize_t r = PyLong_Check(v) ? PyLong_AsSsize_t(v) : -3;
-    Py_DECREF(v);
-    if (r == -1 && PyErr_Occurred()) return -2;
-    return r;
-}
-
-static int copy_str_attr(PyObject *o, PyObject *name, Buf *b) {
-    PyObject *v = PyObject_GetAttr(o, name);
-    if (v == NULL) return -1;
-    if (!PyUnicode_Check(v)) {
-        Py_DECREF(v);
-        return 0;
-    }
+static int copy_utf8(PyObject *v, Buf *b) {
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(v, &n);
     if (s == NULL) { /* lone surrogates: the Python path deals with them */
         PyErr_Clear();
-        Py_DECREF(v);
         return 0;
     }
     b->len = 0;
-    int r = buf_put(b, s, n);
-    Py_DECREF(v);
-    return r < 0 ? -1 : 1;
+    return buf_put(b, s, n) < 0 ? -1 : 1;
 }
 
-/* Look at the stream's joiner once per scan: can its state be carried here? */
-static int slot_init(Slot *s, PyObject *joiners, int stream, Ctx *c, int hold) {
+/* What StreamJoiner.export_held gave: None (Python only), () or (off, ts, text). */
+static int slot_init(Slot *s, PyObject *held, int hold) {
     s->state = -1;
-    PyObject *j = PyDict_GetItemWithError(joiners, S_STREAM[stream]);
-    if (j == NULL) return PyErr_Occurred() ? -1 : 0; /* the first line makes it: Python */
-    int r = attr_is(j, A_RULES, c->rules);
-    if (r <= 0) return r;
-    PyObject *parts = PyObject_GetAttr(j, A_P_PARTS);
-    if (parts == NULL) return -1;
-    r = PyList_CheckExact(parts) && PyList_GET_SIZE(parts) == 0;
-    Py_DECREF(parts);
-    if (!r) return 0;
-    s->joiner = j;
-    Py_INCREF(j);
-    if (!hold) {
+    if (!PyTuple_Check(held)) return 0;
+    Py_ssize_t size = PyTuple_GET_SIZE(held);
+    if (size == 0) {
         s->state = 1;
         return 0;
     }
-    Py_ssize_t lines = attr_ssize(j, A_H_LINES);
-    if (lines == -2) return -1;
-    if (lines == 0) {
-        s->state = 1;
-        return 0;
-    }
-    if (lines != 1) return 0;
-    /* one plain line held: no tags, a time, from this file, mode none */
-    PyObject *tags = PyObject_GetAttr(j, A_H_TAGS);
-    if (tags == NULL) return -1;
-    r = PyTuple_CheckExact(tags) && PyTuple_GET_SIZE(tags) == 0;
-    Py_DECREF(tags);
-    if (!r) return 0;
-    if ((r = attr_is(j, A_H_OTHER, Py_None)) <= 0) return r;
-    if ((r = attr_is(j, A_H_ORIGIN, c->f)) <= 0) return r;
-    Py_ssize_t mode = attr_ssize(j, A_MODE);
-    if (mode == -2) return -1;
-    if (mode != 0) return 0;
-    if ((r = copy_str_attr(j, A_H_TS, &s->ts)) <= 0) return r;
-    if ((r = copy_str_attr(j, A_H_TEXT, &s->text)) <= 0) return r;
-    Py_ssize_t off = attr_ssize(j, A_H_OFF);
-    if (off == -2) return -1;
-    if (off < 0) return 0;
-    s->off = off;
+    if (size != 3 || !hold) return 0;
+    PyObject *off = PyTuple_GET_ITEM(held, 0), *ts = PyTuple_GET_ITEM(held, 1),
+             *text = PyTuple_GET_ITEM(held, 2);
+    if (!PyLong_Check(off) || !PyUnicode_Check(ts) || !PyUnicode_Check(text)) return 0;
+    s->off = PyLong_AsSsize_t(off);
+    if (s->off == -1 && PyErr_Occurred()) return -1;
+    if (s->off < 0) return 0;
+    int r;
+    if ((r = copy_utf8(ts, &s->ts)) <= 0 || (r = copy_utf8(text, &s->text)) <= 0) return r;
     s->held = 1;
     s->state = 1;
     return 0;
 }
 
-/* The record of one entry, appended to c->values. */
-static int emit(Ctx *c, const char *text, Py_ssize_t tlen, const char *ts, Py_ssize_t tslen,
+/* The record of one entry, appended to sc->values. */
+static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_ssize_t tslen,
                 Py_ssize_t off, int stream) {
+    Context *c = sc->ctx;
     char digits[24];
     int nd = snprintf(digits, sizeof digits, "%zd", off);
-    char hex[32];
-    b2_hex(c->prefix, c->prefix_len, (const uint8_t *)digits, nd, hex);
+    char hex[34];
+    hex[0] = hex[33] = '"';
+    b2_hex((const uint8_t *)PyBytes_AS_STRING(c->id_prefix), PyBytes_GET_SIZE(c->id_prefix),
+           (const uint8_t *)digits, nd, hex + 1);
 
     /* the level, at emission time like Python (the hint is shared by the streams) */
-    PyObject *hint_obj = PyList_GET_ITEM(c->hint, 0);
-    Py_ssize_t hint = PyLong_AsSsize_t(hint_obj);
+    Py_ssize_t hint = PyLong_AsSsize_t(PyList_GET_ITEM(c->hint, 0));
     if (hint == -1 && PyErr_Occurred()) return -1;
-    const char *lvl;
-    Py_ssize_t lvl_len;
     PyObject *lvl_obj = NULL;
     if (tlen == 0) {
-        lvl = "unknown";
-        lvl_len = 7;
+        lvl_obj = Py_NewRef(R.unknown);
     } else {
-        int w = hinted_word((const uint8_t *)text, tlen, hint);
+        Py_ssize_t w = hinted_word((const uint8_t *)text, tlen, hint);
         if (w >= 0) {
-            lvl = PyUnicode_AsUTF8AndSize(word_level[w], &lvl_len);
+            lvl_obj = Py_NewRef(PyTuple_GET_ITEM(R.levels, w));
         } else {
             PyObject *str = PyUnicode_DecodeUTF8(text, tlen, NULL);
             if (str == NULL) return -1;
@@ -550,136 +637,111 @@ static int emit(Ctx *c, const char *text, Py_ssize_t tlen, const char *ts, Py_ss
                 PyErr_SetString(PyExc_TypeError, "detect_level returned a non-str");
                 return -1;
             }
-            lvl = PyUnicode_AsUTF8AndSize(lvl_obj, &lvl_len);
-        }
-        if (lvl == NULL) {
-            Py_XDECREF(lvl_obj);
-            return -1;
         }
     }
-    Buf *b = &c->rec;
+    Py_ssize_t lvl_len;
+    const char *lvl = PyUnicode_AsUTF8AndSize(lvl_obj, &lvl_len);
+    Buf *b = &sc->rec;
     b->len = 0;
-    int bad = buf_put(b, "{\"id\":\"", 7) < 0 || buf_put(b, hex, 32) < 0 ||
-              buf_put(b, "\",\"ts\":", 7) < 0 ||
-              buf_json_str(b, (const uint8_t *)ts, tslen) < 0 ||
-              buf_put(b, c->mid, c->mid_len) < 0 || buf_put(b, digits, nd) < 0 ||
-              buf_put(b, ",\"message\":", 11) < 0 ||
-              buf_json_str(b, (const uint8_t *)text, tlen) < 0 ||
-              buf_put(b, ",\"level\":", 9) < 0 ||
-              buf_json_str(b, (const uint8_t *)lvl, lvl_len) < 0 ||
-              buf_put(b, ",\"stream\":\"", 11) < 0 ||
-              buf_put(b, stream == ST_STDOUT ? "stdout\"" : "stderr\"", 7) < 0 ||
-              buf_put(b, c->tail, c->tail_len) < 0;
-    Py_XDECREF(lvl_obj);
+    int bad = lvl == NULL;
+    for (Py_ssize_t i = 0; i < c->nsegs && !bad; i++) {
+        const Seg *g = &c->segs[i];
+        switch (g->kind) {
+        case V_LIT: bad = buf_put(b, g->p, g->len) < 0; break;
+        case V_ID: bad = buf_put(b, hex, 34) < 0; break;
+        case V_TS: bad = buf_json_str(b, (const uint8_t *)ts, tslen) < 0; break;
+        case V_INGEST_TS: bad = buf_put(b, sc->ingest, sc->ingest_len) < 0; break;
+        case V_OFFSET: bad = buf_put(b, digits, nd) < 0; break;
+        case V_MESSAGE: bad = buf_json_str(b, (const uint8_t *)text, tlen) < 0; break;
+        case V_LEVEL: bad = buf_json_str(b, (const uint8_t *)lvl, lvl_len) < 0; break;
+        case V_STREAM:
+            bad = buf_put(b, stream == ST_STDOUT ? "\"stdout\"" : "\"stderr\"", 8) < 0;
+            break;
+        }
+    }
+    Py_DECREF(lvl_obj);
     if (bad) return -1;
     PyObject *value = PyBytes_FromStringAndSize(b->p, b->len);
     if (value == NULL) return -1;
-    if (b->len > c->max_record) { /* rare: Source._shrink cuts and counts it */
+    if (b->len > c->max_record) { /* rare: Source.shrink cuts and counts it */
         PyObject *cut = PyObject_CallOneArg(c->shrink, value);
         Py_DECREF(value);
         if (cut == NULL) return -1;
         value = cut;
     }
-    int r = PyList_Append(c->values, value);
+    int r = PyList_Append(sc->values, value);
     Py_DECREF(value);
     return r;
 }
 
-/* The held line of a stream goes back into its StreamJoiner, as _line leaves it. */
-static int write_back(Slot *s, Ctx *c, PyObject *deadline) {
-    PyObject *text = PyUnicode_DecodeUTF8(s->text.p, s->text.len, NULL);
-    if (text == NULL) return -1;
-    PyObject *ts = PyUnicode_DecodeUTF8(s->ts.p, s->ts.len, NULL);
-    PyObject *off = PyLong_FromSsize_t(s->off);
-    PyObject *size = PyLong_FromSsize_t(PyUnicode_GET_LENGTH(text));
-    PyObject *one = PyLong_FromLong(1), *zero = PyLong_FromLong(0);
-    PyObject *empty = PyTuple_New(0);
-    int r = -1;
-    if (ts && off && size && one && zero && empty &&
-        PyObject_SetAttr(s->joiner, A_H_TEXT, text) == 0 &&
-        PyObject_SetAttr(s->joiner, A_H_ORIGIN, c->f) == 0 &&
-        PyObject_SetAttr(s->joiner, A_H_OFF, off) == 0 &&
-        PyObject_SetAttr(s->joiner, A_H_TS, ts) == 0 &&
-        PyObject_SetAttr(s->joiner, A_H_TAGS, empty) == 0 &&
-        PyObject_SetAttr(s->joiner, A_H_OTHER, Py_None) == 0 &&
-        PyObject_SetAttr(s->joiner, A_H_SIZE, size) == 0 &&
-        PyObject_SetAttr(s->joiner, A_H_LINES, one) == 0 &&
-        PyObject_SetAttr(s->joiner, A_MODE, zero) == 0 &&
-        PyObject_SetAttr(s->joiner, A_DEADLINE, deadline) == 0)
-        r = 0;
-    Py_DECREF(text);
-    Py_XDECREF(ts);
-    Py_XDECREF(off);
-    Py_XDECREF(size);
-    Py_XDECREF(one);
-    Py_XDECREF(zero);
-    Py_XDECREF(empty);
-    return r;
+/* (off, ts, text) of a stream's held line read here, for StreamJoiner.adopt_held. */
+static PyObject *held_line(const Slot *s) {
+    if (!s->dirty) Py_RETURN_NONE;
+    return Py_BuildValue("(ns#s#)", s->off, s->ts.p, s->ts.len, s->text.p, s->text.len);
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(data, pos, end, off, joiners, f, rules, hold, max_line, max_record, id_prefix,\n"
-"     mid, tail, hint, deadline, detect_level, shrink)\n"
-"-> (values, pos, off, lines, stopped)\n\n"
+"scan(ctx, data, pos, end, off, ingest_ts, held)\n"
+"-> (values, pos, off, lines, stopped, held)\n\n"
 "Lines of data[pos:end] (end is just past a newline) starting at file offset off.\n"
-"values: the records, in the order Python would produce them. stopped: the line at\n"
-"pos (at file offset off) is for the Python path; the joiners hold what Python\n"
-"would hold before it.");
+"ingest_ts: the JSON-encoded ingest time of this chunk. held: per stream (stdout,\n"
+"stderr), what StreamJoiner.export_held gave. values: the records, in the order\n"
+"Python would produce them. stopped: the line at pos (at file offset off) is for\n"
+"the Python path. The held returned: per stream, None (the joiner's state stands)\n"
+"or the (off, ts, text) its joiner must adopt before anything else is fed to it.");
 
 static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 17) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes 17 arguments");
+    if (nargs != 7) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes 7 arguments");
         return NULL;
     }
-    PyObject *data = args[0], *joiners = args[4];
-    if (!PyBytes_Check(data) || !PyDict_Check(joiners) || !PyBytes_Check(args[10]) ||
-        !PyBytes_Check(args[11]) || !PyBytes_Check(args[12]) || !PyList_Check(args[13]) ||
-        PyList_GET_SIZE(args[13]) < 1 || !PyLong_Check(args[14])) {
+    if (!R.ready) {
+        PyErr_SetString(PyExc_RuntimeError, "scan(): init() first");
+        return NULL;
+    }
+    PyObject *data = args[1], *ingest = args[5], *held = args[6];
+    if (!PyObject_TypeCheck(args[0], &ContextType) || !PyBytes_Check(data) ||
+        !PyBytes_Check(ingest) || !PyTuple_Check(held) || PyTuple_GET_SIZE(held) != 2) {
         PyErr_SetString(PyExc_TypeError, "scan(): bad argument types");
         return NULL;
     }
-    Py_ssize_t pos = PyLong_AsSsize_t(args[1]), end = PyLong_AsSsize_t(args[2]);
-    Py_ssize_t off = PyLong_AsSsize_t(args[3]);
-    int hold = PyObject_IsTrue(args[7]);
-    Py_ssize_t max_line = PyLong_AsSsize_t(args[8]);
-    Py_ssize_t max_record = PyLong_AsSsize_t(args[9]);
-    if (PyErr_Occurred() || hold < 0) return NULL;
+    Context *ctx = (Context *)args[0];
+    Py_ssize_t pos = PyLong_AsSsize_t(args[2]), end = PyLong_AsSsize_t(args[3]);
+    Py_ssize_t off = PyLong_AsSsize_t(args[4]);
+    if (PyErr_Occurred()) return NULL;
     Py_ssize_t size = PyBytes_GET_SIZE(data);
-    if (pos < 0 || end > size || pos > end || (end > pos && PyBytes_AS_STRING(data)[end - 1] != '\n')) {
+    if (pos < 0 || end > size || pos > end ||
+        (end > pos && PyBytes_AS_STRING(data)[end - 1] != '\n')) {
         PyErr_SetString(PyExc_ValueError, "scan(): data[pos:end] must end with a newline");
         return NULL;
     }
-    Ctx c = {0};
-    c.f = args[5];
-    c.rules = args[6];
-    c.hint = args[13];
-    c.detect = args[15];
-    c.shrink = args[16];
-    c.prefix = (const uint8_t *)PyBytes_AS_STRING(args[10]);
-    c.prefix_len = PyBytes_GET_SIZE(args[10]);
-    c.mid = (const uint8_t *)PyBytes_AS_STRING(args[11]);
-    c.mid_len = PyBytes_GET_SIZE(args[11]);
-    c.tail = (const uint8_t *)PyBytes_AS_STRING(args[12]);
-    c.tail_len = PyBytes_GET_SIZE(args[12]);
-    c.max_record = max_record;
-    c.values = PyList_New(0);
-    if (c.values == NULL) return NULL;
+    Scan sc = {0};
+    sc.ctx = ctx;
+    sc.ingest = PyBytes_AS_STRING(ingest);
+    sc.ingest_len = PyBytes_GET_SIZE(ingest);
+    sc.values = PyList_New(0);
+    if (sc.values == NULL) return NULL;
 
     Slot slots[2];
     memset(slots, 0, sizeof slots);
     Buf line = {0};
     const uint8_t *base = (const uint8_t *)PyBytes_AS_STRING(data);
     Py_ssize_t lines = 0;
-    int stopped = 0, failed = 0;
-    Py_INCREF(data); /* a callback must not free it under us */
-    while (pos < end) {
+    int stopped = 0, failed = 0, hold = ctx->hold;
+    /* callbacks must not free these under us */
+    Py_INCREF(ctx);
+    Py_INCREF(data);
+    Py_INCREF(ingest);
+    for (int i = 0; i < 2 && !failed; i++)
+        if (slot_init(&slots[i], PyTuple_GET_ITEM(held, i), hold) < 0) failed = 1;
+    while (pos < end && !failed) {
         const uint8_t *s = base + pos;
         const uint8_t *nl = memchr(s, '\n', (size_t)(end - pos));
         Py_ssize_t n = nl - s;
         int stream;
         const uint8_t *ts;
-        if (n > max_line) {
+        if (n > ctx->max_line) {
             stopped = 1;
             break;
         }
@@ -688,21 +750,13 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             failed = 1;
             break;
         }
-        if (r == 0) {
-            stopped = 1;
-            break;
-        }
         Slot *sl = &slots[stream];
-        if (sl->state == 0 && slot_init(sl, joiners, stream, &c, hold) < 0) {
-            failed = 1;
-            break;
-        }
-        if (sl->state < 0) {
+        if (r == 0 || sl->state < 0) {
             stopped = 1;
             break;
         }
         if (!hold) {
-            if (emit(&c, line.p, line.len, (const char *)ts, 30, off, stream) < 0) {
+            if (emit(&sc, line.p, line.len, (const char *)ts, 30, off, stream) < 0) {
                 failed = 1;
                 break;
             }
@@ -711,7 +765,7 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
                 stopped = 1;
                 break;
             }
-            if (sl->held && emit(&c, sl->text.p, sl->text.len, sl->ts.p, sl->ts.len, sl->off,
+            if (sl->held && emit(&sc, sl->text.p, sl->text.len, sl->ts.p, sl->ts.len, sl->off,
                                  stream) < 0) {
                 failed = 1;
                 break;
@@ -731,20 +785,32 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         off += n + 1;
         pos += n + 1;
     }
+    PyObject *result = NULL;
+    if (!failed) {
+        PyObject *out = PyTuple_New(2);
+        for (int i = 0; out != NULL && i < 2; i++) {
+            PyObject *h = held_line(&slots[i]);
+            if (h == NULL) {
+                Py_CLEAR(out);
+                break;
+            }
+            PyTuple_SET_ITEM(out, i, h);
+        }
+        if (out != NULL)
+            result = Py_BuildValue("(OnnnON)", sc.values, pos, off, lines,
+                                   stopped ? Py_True : Py_False, out);
+    }
     for (int i = 0; i < 2; i++) {
-        if (!failed && slots[i].dirty && write_back(&slots[i], &c, args[14]) < 0) failed = 1;
-        Py_XDECREF(slots[i].joiner);
         PyMem_Free(slots[i].text.p);
         PyMem_Free(slots[i].ts.p);
     }
     PyMem_Free(line.p);
-    PyMem_Free(c.rec.p);
+    PyMem_Free(sc.rec.p);
+    Py_DECREF(sc.values);
+    Py_DECREF(ingest);
     Py_DECREF(data);
-    if (failed) {
-        Py_DECREF(c.values);
-        return NULL;
-    }
-    return Py_BuildValue("(NnnnO)", c.values, pos, off, lines, stopped ? Py_True : Py_False);
+    Py_DECREF(ctx);
+    return result;
 }
 
 PyDoc_STRVAR(blake_doc, "blake2b_hex(data) -> hashlib.blake2b(data, digest_size=16).hexdigest()"
@@ -761,47 +827,64 @@ static PyObject *blake2b_hex(PyObject *self, PyObject *arg) {
     return PyUnicode_FromStringAndSize(hex, 32);
 }
 
-PyDoc_STRVAR(init_doc, "init(levels): levels maps each level word to its level name");
-
-static PyObject *init(PyObject *self, PyObject *levels) {
-    (void)self;
-    if (!PyDict_Check(levels)) {
-        PyErr_SetString(PyExc_TypeError, "dict expected");
-        return NULL;
-    }
-    for (int w = 0; w < NWORDS; w++) {
-        PyObject *name = PyDict_GetItemString(levels, WORDS[w]);
-        if (name == NULL || !PyUnicode_Check(name)) {
-            PyErr_Format(PyExc_KeyError, "no level name for %s", WORDS[w]);
-            return NULL;
+static int all_of(PyObject *tuple, PyTypeObject *type, const char *what) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(tuple); i++)
+        if (!PyObject_TypeCheck(PyTuple_GET_ITEM(tuple, i), type)) {
+            PyErr_Format(PyExc_TypeError, "init(): %s must hold %s", what, type->tp_name);
+            return 0;
         }
-        Py_INCREF(name);
-        Py_XSETREF(word_level[w], name);
-    }
-    Py_RETURN_NONE;
+    return 1;
 }
 
-static PyObject *words(PyObject *self, PyObject *unused) {
+PyDoc_STRVAR(init_doc,
+"init(*, words, levels, unknown, indent, maybe, opens, continues, dump_heads, dump_follow)\n\n"
+"The rules, from Python: the level words (bytes) and the level name of each (str), the\n"
+"level of an empty entry; the continuation shapes of collector.multiline: first bytes\n"
+"that always continue (indent) or may (maybe), prefixes of a line that opens a trace\n"
+"mode, that continue the held entry, of a held Go dump head and what follows it.");
+
+static PyObject *init(PyObject *self, PyObject *args, PyObject *kwds) {
     (void)self;
-    (void)unused;
-    PyObject *t = PyTuple_New(NWORDS);
-    if (t == NULL) return NULL;
-    for (int w = 0; w < NWORDS; w++) {
-        PyObject *s = PyUnicode_FromString(WORDS[w]);
-        if (s == NULL) {
-            Py_DECREF(t);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(t, w, s);
+    static char *kw[] = {"words", "levels", "unknown", "indent", "maybe", "opens",
+                         "continues", "dump_heads", "dump_follow", NULL};
+    PyObject *words, *levels, *unknown, *indent, *maybe, *opens, *continues, *heads, *follow;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$O!O!UO!O!O!O!O!O!:init", kw, &PyTuple_Type,
+                                     &words, &PyTuple_Type, &levels, &unknown, &PyBytes_Type,
+                                     &indent, &PyBytes_Type, &maybe, &PyTuple_Type, &opens,
+                                     &PyTuple_Type, &continues, &PyTuple_Type, &heads,
+                                     &PyTuple_Type, &follow))
+        return NULL;
+    if (PyTuple_GET_SIZE(words) != PyTuple_GET_SIZE(levels)) {
+        PyErr_SetString(PyExc_ValueError, "init(): one level name per word");
+        return NULL;
     }
-    return t;
+    if (!all_of(words, &PyBytes_Type, "words") || !all_of(levels, &PyUnicode_Type, "levels") ||
+        !all_of(opens, &PyBytes_Type, "opens") ||
+        !all_of(continues, &PyBytes_Type, "continues") ||
+        !all_of(heads, &PyBytes_Type, "dump_heads") ||
+        !all_of(follow, &PyBytes_Type, "dump_follow"))
+        return NULL;
+    memset(R.indent, 0, sizeof R.indent);
+    memset(R.maybe, 0, sizeof R.maybe);
+    for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(indent); i++)
+        R.indent[(uint8_t)PyBytes_AS_STRING(indent)[i]] = 1;
+    for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(maybe); i++)
+        R.maybe[(uint8_t)PyBytes_AS_STRING(maybe)[i]] = 1;
+    Py_XSETREF(R.words, Py_NewRef(words));
+    Py_XSETREF(R.levels, Py_NewRef(levels));
+    Py_XSETREF(R.unknown, Py_NewRef(unknown));
+    Py_XSETREF(R.opens, Py_NewRef(opens));
+    Py_XSETREF(R.continues, Py_NewRef(continues));
+    Py_XSETREF(R.dump_heads, Py_NewRef(heads));
+    Py_XSETREF(R.dump_follow, Py_NewRef(follow));
+    R.ready = 1;
+    Py_RETURN_NONE;
 }
 
 static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
     {"blake2b_hex", blake2b_hex, METH_O, blake_doc},
-    {"init", init, METH_O, init_doc},
-    {"words", words, METH_NOARGS, "The level words the hint shortcut knows."},
+    {"init", (PyCFunction)(void (*)(void))init, METH_VARARGS | METH_KEYWORDS, init_doc},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "collector._fastpath",
@@ -809,17 +892,12 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "collector._fastpath"
                                     -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__fastpath(void) {
-    struct {
-        PyObject **slot;
-        const char *name;
-    } names[] = {{&A_RULES, "_rules"},     {&A_P_PARTS, "p_parts"},   {&A_H_LINES, "h_lines"},
-                 {&A_H_TAGS, "h_tags"},    {&A_H_OTHER, "h_other"},   {&A_H_ORIGIN, "h_origin"},
-                 {&A_MODE, "_mode"},       {&A_H_TS, "h_ts"},         {&A_H_TEXT, "h_text"},
-                 {&A_H_OFF, "h_off"},      {&A_H_SIZE, "h_size"},     {&A_H_PARTS, "h_parts"},
-                 {&A_DEADLINE, "deadline"}, {&S_STREAM[0], "stdout"}, {&S_STREAM[1], "stderr"}};
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        *names[i].slot = PyUnicode_InternFromString(names[i].name);
-        if (*names[i].slot == NULL) return NULL;
+    if (PyType_Ready(&ContextType) < 0) return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL) return NULL;
+    if (PyModule_AddObjectRef(m, "Context", (PyObject *)&ContextType) < 0) {
+        Py_DECREF(m);
+        return NULL;
     }
-    return PyModule_Create(&module);
+    return m;
 }

@@ -1,13 +1,30 @@
 """Types of the C extension built from collector/_fastpath.c."""
 
 from collections.abc import Callable
-from typing import Any
 
-def scan(data: bytes, pos: int, end: int, off: int, joiners: dict[str | None, Any], f: Any,
-         rules: Any, hold: bool, max_line: int, max_record: int, id_prefix: bytes, mid: bytes,
-         tail: bytes, hint: list[int], deadline: int,
-         detect_level: Callable[[str, list[int] | None], str],
-         shrink: Callable[[bytes], bytes]) -> tuple[list[bytes], int, int, int, bool]: ...
+class Context:
+    """What scan() needs of one source file, made once (collector.fastpath.FileContext)."""
+
+    layout: tuple[bytes | str, ...]
+    id_prefix: bytes
+    max_line: int
+    max_record: int
+    hold: bool
+
+    def __init__(self, *, layout: tuple[bytes | str, ...], id_prefix: bytes, max_line: int,
+                 max_record: int, hold: bool, hint: list[int],
+                 detect_level: Callable[[str, list[int] | None], str],
+                 shrink: Callable[[bytes], bytes]) -> None: ...
+
+# Per stream (stdout, stderr): what StreamJoiner.export_held gave, in; what its
+# joiner must adopt (None: nothing new), out.
+Held = tuple[int, str, str] | tuple[()] | None
+
+def scan(ctx: Context, data: bytes, pos: int, end: int, off: int, ingest_ts: bytes,
+         held: tuple[Held, Held]
+         ) -> tuple[list[bytes], int, int, int, bool,
+                    tuple[tuple[int, str, str] | None, tuple[int, str, str] | None]]: ...
 def blake2b_hex(data: bytes) -> str: ...
-def init(levels: dict[str, str]) -> None: ...
-def words() -> tuple[str, ...]: ...
+def init(*, words: tuple[bytes, ...], levels: tuple[str, ...], unknown: str, indent: bytes,
+         maybe: bytes, opens: tuple[bytes, ...], continues: tuple[bytes, ...],
+         dump_heads: tuple[bytes, ...], dump_follow: tuple[bytes, ...]) -> None: ...

@@ -4,70 +4,176 @@
 The C scan takes only the shortcut whose outcome the Python path is known to give:
 a complete ``{"log":"...\\n","stream":"stdout|stderr","time":"<30 chars>Z"}`` line,
 valid UTF-8 without NUL, not a possible continuation line, on a stream whose joiner
-holds nothing or one plain line. At any other line it stops, writes the held lines
-back into the joiners, and that one line goes through ``Source``'s usual parse ->
-join -> emit; then the scan goes on. The records, their order, the joiners' state
-and so the checkpoints are the same either way (tests/collector/test_fastpath.py
-compares them byte for byte). Without the extension everything stays in Python.
+holds nothing or one plain line. At any other line it stops and that one line goes
+through the host's ``feed_line`` (parse -> join -> emit); then the scan goes on.
+
+The seam is narrow and the C owns no rule: the level words, the continuation shapes
+(``init``, once) and the record layout (a ``Context`` per file) come from Python; the
+joiners' held lines cross it as plain values (``StreamJoiner.export_held`` before a
+scan, ``adopt_held`` after). The records, their order, the joiners' state and so the
+checkpoints are the same either way (tests/collector/test_fastpath.py compares them
+byte for byte). Without the extension everything stays in Python.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from orjson import JSONEncodeError, dumps
 
-from collector.level_detect import detect_level
-from collector.multiline import StreamJoiner
+from collector import level_detect
+from collector.multiline import (
+    CONTINUES,
+    GO_DUMP_FOLLOW,
+    GO_DUMP_HEADS,
+    INDENT,
+    MAYBE,
+    PY_TRACE_OPENS,
+    HeldLine,
+    MultilineRules,
+    StreamJoiner,
+)
 from logpipe.levels import normalize_level
-from logpipe.record import SCHEMA_VERSION, TAG_TRUNCATED
+from logpipe.record import Record
 
 if TYPE_CHECKING:
     from collector.files import TrackedFile
-    from collector.source import Source
 
 try:
     from collector import _fastpath
 except ImportError:  # pragma: no cover - a build without a C compiler
     _fastpath = None  # type: ignore[assignment]
 else:
-    _fastpath.init({w: normalize_level(w).value for w in _fastpath.words()})
+    _fastpath.init(
+        words=tuple(w.encode() for w in level_detect.LEVEL_WORDS),
+        levels=tuple(normalize_level(w).value for w in level_detect.LEVEL_WORDS),
+        unknown=level_detect.UNKNOWN,
+        indent="".join(INDENT).encode("ascii"), maybe="".join(MAYBE).encode("ascii"),
+        opens=tuple(p.encode() for p in PY_TRACE_OPENS),
+        continues=tuple(p.encode() for p in CONTINUES),
+        dump_heads=tuple(p.encode() for p in GO_DUMP_HEADS),
+        dump_follow=tuple(p.encode() for p in GO_DUMP_FOLLOW))
 _c = _fastpath  # None: everything stays in Python (the tests set that too)
 
-_V_TAIL = b',"v":%d}' % SCHEMA_VERSION
+# The Docker streams the C scan knows, in the order of its ``held`` tuples.
+STREAMS = ("stdout", "stderr")
+# Record fields whose value the C computes per entry (the others up to the first
+# per-source field are the same for every record of a file: encoded once).
+_PER_ENTRY = frozenset(("id", "ts", "ingest_ts", "offset", "message", "level", "stream"))
+_PER_FILE = ("node", "source", "path")
 MAX_MISSES = 8  # scans in a row that took no line: the chunk is not for the C path
+
+
+class Caps(Protocol):
+    @property
+    def node(self) -> str: ...
+    @property
+    def max_line_bytes(self) -> int: ...
+    @property
+    def max_record_bytes(self) -> int: ...
+
+
+class ScanHost(Protocol):
+    """What the scan needs of its source (collector.source.Source)."""
+
+    kind: str
+    rules: MultilineRules
+    joiners: dict[str | None, StreamJoiner]
+    ingest_ts: str
+    level_hint: list[int]
+    plain_tail: bytes  # the record's end after "stream" for an entry without tags
+    scan_context: FileContext | None
+
+    @property
+    def out(self) -> Caps: ...
+    def shrink(self, value: bytes) -> bytes: ...
+    def feed_line(self, f: TrackedFile, off: int, raw: bytes, now_ns: int,
+                  tags: tuple[str, ...] = ()) -> None: ...
+    def produce_records(self, f: TrackedFile, values: list[bytes]) -> None: ...
+
+
+class FileContext:
+    """The C context of one file of a source, and what it was made from: a new one
+    when the file, its generation (id prefix), the source's fields or rules change."""
+
+    __slots__ = ("ctx", "f", "id_prefix", "plain_tail", "rules")
+
+    def __init__(self, host: ScanHost, f: TrackedFile) -> None:
+        self.f = f
+        self.id_prefix = f.id_prefix
+        self.plain_tail = host.plain_tail
+        self.rules = host.rules
+        self.ctx: _fastpath.Context | None = None
+        try:
+            layout = record_layout(host.out.node, host.kind, f.path, host.plain_tail)
+        except JSONEncodeError:  # e.g. a path with lone surrogates: Python's own behaviour
+            return
+        self.ctx = _c.Context(
+            layout=layout, id_prefix=f.id_prefix, max_line=host.out.max_line_bytes,
+            max_record=host.out.max_record_bytes, hold=host.rules.enabled, hint=host.level_hint,
+            detect_level=level_detect.detect_level, shrink=host.shrink)
+
+    def fits(self, host: ScanHost, f: TrackedFile) -> bool:
+        return (f is self.f and f.id_prefix is self.id_prefix
+                and host.plain_tail is self.plain_tail and host.rules is self.rules)
+
+
+def record_layout(node: str, kind: str, path: str, tail: bytes) -> tuple[bytes | str, ...]:
+    """The record in ``Record``'s field order as the C writes it: literal bytes, and
+    the names of the values it computes per entry; ``tail``: the rest, encoded."""
+    values = {"node": node, "source": kind, "path": path}
+    layout: list[bytes | str] = []
+    lit = b"{"
+    for name in Record.__dataclass_fields__:
+        if name not in _PER_ENTRY and name not in _PER_FILE:
+            break  # the per-source fields: they are in ``tail``
+        lit += b"%s%s:" % (b"" if lit == b"{" else b",", dumps(name))
+        if name in _PER_FILE:
+            lit += dumps(values[name])
+        else:
+            layout += (lit, name)
+            lit = b""
+    layout.append(lit + tail)
+    return tuple(layout)
 
 
 def available() -> bool:
     return _c is not None
 
 
-def docker_lines(src: Source, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:
+def _export(j: StreamJoiner | None, f: TrackedFile,
+            rules: MultilineRules) -> HeldLine | tuple[()] | None:
+    return None if j is None else j.export_held(f, rules)
+
+
+def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:
     """Parse, join and send the lines of ``data[:last + 1]`` (``data[last]`` is a
     newline) read at ``f.pos``; returns the number of lines, or -1 when the C path
     does not apply (no extension, a per-app start pattern) and the caller's loop must."""
-    rules = src.rules
+    rules = host.rules
     if _c is None or rules.start is not None:
         return -1
-    out = src.out
-    try:  # per chunk, not per line: the fields every record of this file shares
-        mid = b"".join((b',"ingest_ts":', dumps(src.ingest_ts), b',"node":', dumps(out.node),
-                        b',"source":', dumps(src.kind), b',"path":', dumps(f.path),
-                        b',"offset":'))
-    except JSONEncodeError:  # e.g. a path with lone surrogates: Python's own behaviour
+    fc = host.scan_context
+    if fc is None or not fc.fits(host, f):
+        fc = host.scan_context = FileContext(host, f)
+    ctx = fc.ctx
+    if ctx is None:
         return -1
-    tail = src._tail + b"[]" + _V_TAIL
-    deadline = now_ns + rules.flush_ns
+    ingest = dumps(host.ingest_ts)
+    joiners = host.joiners
+    feed = host.feed_line
     end = last + 1
     pos, off, total, misses = 0, f.pos, 0, 0
     while pos < end:
-        values, pos, off, n, stopped = _c.scan(
-            data, pos, end, off, src.joiners, f, rules, rules.enabled, out.max_line_bytes,
-            out.max_record_bytes, f.id_prefix, mid, tail, src.level_hint, deadline,
-            detect_level, src._shrink)
+        held = (_export(joiners.get(STREAMS[0]), f, rules),
+                _export(joiners.get(STREAMS[1]), f, rules))
+        values, pos, off, n, stopped, now_held = _c.scan(ctx, data, pos, end, off, ingest, held)
+        for stream, line in zip(STREAMS, now_held, strict=True):
+            if line is not None:
+                joiners[stream].adopt_held(f, *line, now_ns)
         total += n
         if values:
-            _send(src, f, values)
+            host.produce_records(f, values)
         if stopped:
             # Lines the C scan keeps refusing (another shape of file): the rest of the
             # chunk in Python rather than a scan call per line.
@@ -75,36 +181,8 @@ def docker_lines(src: Source, f: TrackedFile, data: bytes, last: int, now_ns: in
             stop = end if misses >= MAX_MISSES else data.index(b"\n", pos) + 1
             while pos < stop:
                 nl = data.index(b"\n", pos)
-                _one_line(src, f, data[pos:nl], off, now_ns)
+                feed(f, off, data[pos:nl], now_ns)
                 total += 1
                 off += nl - pos + 1
                 pos = nl + 1
     return total
-
-
-def _send(src: Source, f: TrackedFile, values: list[bytes]) -> None:
-    """What ``Source.emit`` does record by record: only the batch's latest record is
-    held back (it reports for the batch when the batch closes)."""
-    b = f.open_batch or f.batch()
-    count = len(values)
-    latest = values.pop()
-    if b.held is not None:
-        values.insert(0, b.held)
-    if values:
-        src.out.produce_many(values, src.key)
-    b.held = latest
-    b.count += count
-
-
-def _one_line(src: Source, f: TrackedFile, raw: bytes, off: int, now_ns: int) -> None:
-    """One line the C scan left to Python: the body of ``Source.read``'s loop."""
-    max_line = src.out.max_line_bytes
-    if len(raw) > max_line:
-        src.out.count_truncated()
-        src._line(f, off, raw[:max_line], (TAG_TRUNCATED,), now_ns)
-        return
-    piece = src.parse(raw)
-    j = src.joiners.get(piece.stream)
-    if j is None:
-        j = src.joiners[piece.stream] = StreamJoiner(piece.stream, src.rules, src.emit)
-    j.feed(f, off, piece.ts, piece.text, piece.partial, piece.tags, now_ns)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from orjson import dumps, loads
 
-from collector.fastpath import docker_lines
+from collector.fastpath import FileContext, docker_lines
 from collector.files import TrackedFile
 from collector.level_detect import detect_level
 from collector.multiline import MultilineRules, StreamJoiner
@@ -70,6 +70,7 @@ class Source:
         self.kind = kind
         self.meta: dict[str, Any] = {}
         self._tail = b""
+        self.plain_tail = b""
         self.set_meta(meta)
         self.base_meta = meta  # from the path / config.v2.json, before pod metadata
         self.pod: PodMeta | None = None  # the pod metadata applied to self.meta
@@ -98,6 +99,7 @@ class Source:
         self.backlog = True  # read it next pass even without an inotify event
         self.holding = False  # a joiner may hold an entry: flush_due has work
         self.level_hint = [-1]  # where this source's lines put their level word
+        self.scan_context: FileContext | None = None  # the C path's, for one file
 
     # -- files -------------------------------------------------------------------
     def files(self) -> list[TrackedFile]:
@@ -216,7 +218,7 @@ class Source:
         if last < 0:
             if len(data) >= max_line:  # cut, send, and skip the rest of the line
                 out.count_truncated()
-                self._line(f, f.pos, data[:max_line], (TAG_TRUNCATED,), now_ns)
+                self.feed_line(f, f.pos, data[:max_line], now_ns, (TAG_TRUNCATED,))
                 f.skip_from = f.pos
                 f.pos += len(data)
                 self.close_batch(f)
@@ -228,7 +230,7 @@ class Source:
                 if now_ns - f.tail_since < out.idle_tail_ns:
                     return 0
             f.tail_len = 0
-            self._line(f, f.pos, data, (), now_ns)
+            self.feed_line(f, f.pos, data, now_ns)
             f.pos += len(data)
             out.count_read(self.kind, 1, len(data))
             self.close_batch(f)
@@ -244,21 +246,10 @@ class Source:
                 return last + 1
         lines = data[:last].split(b"\n")
         off = f.pos
-        parse = self.parse
-        joiners = self.joiners
+        feed = self.feed_line
         for raw in lines:
-            n = len(raw)
-            if n > max_line:
-                out.count_truncated()
-                self._line(f, off, raw[:max_line], (TAG_TRUNCATED,), now_ns)
-                off += n + 1
-                continue
-            piece = parse(raw)
-            j = joiners.get(piece.stream)
-            if j is None:
-                j = joiners[piece.stream] = StreamJoiner(piece.stream, self.rules, self.emit)
-            j.feed(f, off, piece.ts, piece.text, piece.partial, piece.tags, now_ns)
-            off += n + 1
+            feed(f, off, raw, now_ns)
+            off += len(raw) + 1
         f.pos = off
         self.last_lines = len(lines)
         out.count_read(self.kind, len(lines), last + 1)
@@ -291,20 +282,31 @@ class Source:
         self.close_batch(f)
         return n
 
-    def _line(self, f: TrackedFile, off: int, raw: bytes, tags: tuple[str, ...],
-              now_ns: int) -> None:
+    def feed_line(self, f: TrackedFile, off: int, raw: bytes, now_ns: int,
+                  tags: tuple[str, ...] = ()) -> None:
+        """One line (no newline) at byte ``off`` of ``f``: cap, parse, join (and so
+        maybe emit). ``tags``: already known, e.g. the line was cut at the chunk's end;
+        a tagged line is never a partial piece, so nothing is joined to it."""
+        if len(raw) > self.out.max_line_bytes:
+            self.out.count_truncated()
+            raw = raw[:self.out.max_line_bytes]
+            tags = tags if TAG_TRUNCATED in tags else (*tags, TAG_TRUNCATED)
         piece = self.parse(raw)
         j = self.joiners.get(piece.stream)
         if j is None:
             j = self.joiners[piece.stream] = StreamJoiner(piece.stream, self.rules, self.emit)
-        all_tags = piece.tags + tuple(t for t in tags if t not in piece.tags)
-        j.feed(f, off, piece.ts, piece.text, piece.partial and not tags, all_tags, now_ns)
+        if tags:
+            all_tags = piece.tags + tuple(t for t in tags if t not in piece.tags)
+            j.feed(f, off, piece.ts, piece.text, False, all_tags, now_ns)
+        else:
+            j.feed(f, off, piece.ts, piece.text, piece.partial, piece.tags, now_ns)
 
     def set_meta(self, meta: dict[str, Any]) -> None:
         """The per-source record fields; encoded once here, not once per record."""
         self.meta = meta
         inner = dumps(meta)[1:-1]
         self._tail = (b"," + inner if inner else b"") + b',"tags":'
+        self.plain_tail = self._tail + b"[]" + _V_TAIL
 
     def emit(self, origin: TrackedFile, off: int, ts: str | None, stream: str | None,
              text: str, tags: tuple[str, ...]) -> None:
@@ -318,16 +320,31 @@ class Source:
             "ts": ts, "ingest_ts": self.ingest_ts, "node": self.out.node, "source": self.kind,
             "path": origin.path, "offset": off, "message": text,
             "level": detect_level(text, self.level_hint), "stream": stream})
-        value = b"".join((head[:-1], self._tail, dumps(tags) if tags else b"[]", _V_TAIL))
+        value = head[:-1] + (b"".join((self._tail, dumps(tags), _V_TAIL)) if tags
+                             else self.plain_tail)
         if len(value) > self.out.max_record_bytes:
-            value = self._shrink(value)
+            value = self.shrink(value)
         b = origin.open_batch or origin.batch()
         if b.held is not None:  # not the batch's last record: no delivery report
             self.out.produce(b.held, self.key, None)
         b.held = value
         b.count += 1
 
-    def _shrink(self, value: bytes) -> bytes:
+    def produce_records(self, origin: TrackedFile, values: list[bytes]) -> None:
+        """What ``emit`` does record by record, for records built elsewhere (the C
+        path): only the batch's latest record is held back (it reports for the batch
+        when the batch closes)."""
+        b = origin.open_batch or origin.batch()
+        count = len(values)
+        latest = values.pop()
+        if b.held is not None:
+            values.insert(0, b.held)
+        if values:
+            self.out.produce_many(values, self.key)
+        b.held = latest
+        b.count += count
+
+    def shrink(self, value: bytes) -> bytes:
         """Cut a message whose encoding (escapes) exceeds the record cap; tag it."""
         limit = self.out.max_record_bytes
         rec = loads(value)  # rare path: keys come back in wire order

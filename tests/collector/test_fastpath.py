@@ -21,6 +21,7 @@ from collector import source as source_module
 from collector.files import TrackedFile
 from collector.multiline import MultilineRules
 from collector.source import Source
+from logpipe.record import Record
 from tests.collector.test_source import Recorder
 
 TS = "2026-11-26T07:00:00.123456789Z"
@@ -234,7 +235,7 @@ def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.Monkey
     """The bench's shape goes through C (Python sees none of its lines) and still
     matches the Python path exactly."""
     calls: list[int] = []
-    real = fastpath._one_line
+    real = Source.feed_line
 
     def spy(*args: Any) -> None:
         calls.append(1)
@@ -243,7 +244,7 @@ def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.Monkey
     body = [f"2026-11-26 07:00:00.123 INFO [http-1] GET /api/{i} 200 user={i}" for i in range(300)]
     data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stderr" if i % 7 == 0 else "stdout",
                                   "time": TS}) + b"\n" for i, t in enumerate(body))
-    monkeypatch.setattr(fastpath, "_one_line", spy)
+    monkeypatch.setattr(Source, "feed_line", spy)
     fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
     assert calls == [1, 1]  # the first line of each stream creates its joiner
     slow = _run(tmp_path, data, False, 4096, True, monkeypatch)
@@ -301,3 +302,40 @@ def test_attrs_object_is_validated_like_orjson(
     data = b"\n".join([good, raw.replace(b"\n", b""), good]) + b"\n"
     fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
     assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch)
+
+
+def test_layout_follows_the_record_field_order() -> None:
+    """The C writes the record as Python lays it out: Record's field order, the
+    per-file fields encoded once, the rest of the record (per source) at the end."""
+    layout = fastpath.record_layout("node-1", "docker", '/p"x', b',"app":"a","tags":[],"v":1}')
+    filled = b"".join(item if isinstance(item, bytes) else orjson.dumps(item.upper())
+                      for item in layout)
+    record = orjson.loads(filled)
+    fields = list(Record.__dataclass_fields__)
+    assert list(record) == [*fields[:fields.index("container_id")], "app", "tags", "v"]
+    assert (record["node"], record["source"], record["path"]) == ("node-1", "docker", '/p"x')
+    assert [item for item in layout if isinstance(item, str)] == [
+        "id", "ts", "ingest_ts", "offset", "message", "level", "stream"]
+
+
+def test_context_is_made_once_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[int] = []
+    real = fastpath.FileContext.__init__
+
+    def spy(self: fastpath.FileContext, *args: Any) -> None:
+        made.append(1)
+        real(self, *args)
+
+    data = b"".join(orjson.dumps({"log": f"INFO {i}\n", "stream": "stdout", "time": TS}) + b"\n"
+                    for i in range(200))
+    monkeypatch.setattr(fastpath.FileContext, "__init__", spy)
+    _run(tmp_path, data, True, 512, True, monkeypatch, split=len(data) // 2 // 64 * 64)
+    assert len(made) == 2  # one per file, not one per chunk
+
+
+def test_context_refuses_an_unknown_value() -> None:
+    with pytest.raises(ValueError, match="layout item"):
+        fastpath._c.Context(layout=(b"{", "host"), id_prefix=b"", max_line=1, max_record=1,
+                            hold=True, hint=[-1], detect_level=lambda t, h: "", shrink=bytes)
+    with pytest.raises(TypeError):
+        fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None))  # type: ignore[arg-type]
