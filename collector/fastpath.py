@@ -126,7 +126,11 @@ def record_layout(node: str, kind: str, path: str, tail: bytes) -> tuple[bytes |
     lit = b"{"
     for name in Record.__dataclass_fields__:
         if name not in _PER_ENTRY and name not in _PER_FILE:
-            break  # the per-source fields: they are in ``tail``
+            # The per-source fields (``tail``) start here. A new per-entry or per-file
+            # field of Record must be taught here, not be left out of the C's records.
+            if not tail.startswith(b',%s:' % dumps(name)):
+                raise ValueError(f"Record field {name!r} is not in the C path's records")
+            break
         lit += b"%s%s:" % (b"" if lit == b"{" else b",", dumps(name))
         if name in _PER_FILE:
             lit += dumps(values[name])
