@@ -27,9 +27,10 @@ from client.common import (
     handle_errors,
 )
 from client.config import load_settings
+from client.errors import ClientError
 from client.http import Api
 from client.logs import resolve_pods
-from client.transfer import save
+from client.transfer import resume_point, save
 
 app = typer.Typer(add_completion=False)
 DownloadFormat = Literal["ndjson", "text", "csv"]
@@ -58,24 +59,36 @@ def download(
     container: ContainerOpt = None, node: NodeOpt = None, level: LevelOpt = None,
     query: QueryOpt = None, grep: GrepOpt = None, exclude: ExcludeOpt = None,
     since: SinceOpt = None, until: UntilOpt = None,
+    resume: Annotated[bool, typer.Option(
+        "--resume", help="Continue an incomplete download: -o names the file whose .part the "
+        "broken one left; the same filters and format as the first run.")] = False,
     server: ServerOpt = None, token: TokenOpt = None,
 ) -> None:
     sel = Selection.from_options(namespace=namespace, app=app_, pod=pod, container=container,
                                  node=node, level=level, query=query, grep=grep,
                                  exclude=exclude, since=since, until=until)
     settings = load_settings(server, token)
+    point = None
+    if resume:
+        if output is None or str(output) == "-" or output.is_dir():
+            raise ClientError("--resume needs -o FILE: the file whose FILE.part was left")
+        part = output.with_name(output.name + ".part")
+        if not part.exists():
+            raise ClientError(f"--resume: {part} does not exist")
+        point = resume_point(part, fmt, gzip)
     ext = {"ndjson": "ndjson", "text": "log", "csv": "csv"}[fmt] + (".gz" if gzip else "")
     with Api(settings) as api:
         resolve_pods(api, sel)
         label = "downloading"
-        if not sel.grep and not sel.exclude:
+        if not sel.grep and not sel.exclude and point is None:
             total = api.get("/search", [*sel.params(), ("size", 1)]).get("total")
             if total is not None:
                 shown = min(total, limit) if limit else total
                 label = f"{shown:,} entries"
         params = [*sel.params(), ("format", fmt), ("gzip", gzip), ("timestamps", timestamps),
                   ("prefix", prefix), ("limit", limit),
-                  ("order", "newest" if newest_first else "oldest")]
+                  ("order", "newest" if newest_first else "oldest"),
+                  ("resume", point.cursor if point else None)]
         with api.stream("/download", params) as resp:
             cap = resp.headers.get("x-logpipe-cap")
             if cap and (limit is None or int(cap) < limit):
@@ -83,4 +96,4 @@ def download(
                     f"note: the server stops downloads at {int(cap):,} entries; when more "
                     "match, the file ends with a notice line (use `logpipe export` for "
                     "everything)", highlight=False)
-            save(resp, output, f"logs.{ext}", label)
+            save(resp, output, f"logs.{ext}", label, resumable=True, resume=point)

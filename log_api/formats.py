@@ -71,14 +71,21 @@ class LineRenderer:
         parts.append(str(doc.get("message", "")))
         return (" ".join(parts) + "\n").encode()
 
-    def notice(self, text: str) -> bytes:
-        """A line that says the output is incomplete, in the format's own syntax."""
+    def notice(self, text: str, resume: str = "") -> bytes:
+        """A line that says the output is incomplete, in the format's own syntax; with a
+        ``resume`` cursor (``logpipe download`` continues from it)."""
+        # One physical line whatever the error said: a client finds it as the last line.
+        text = " ".join(text.split())
+        tail = f" resume={resume}" if resume else ""
         if self.fmt == "ndjson":
-            return orjson.dumps({"notice": text}) + b"\n"
+            body: dict[str, str | bool] = {"notice": text, "complete": False}
+            if resume:
+                body["resume"] = resume
+            return orjson.dumps(body) + b"\n"
         if self.fmt == "csv":
-            notice = {"level": "notice", "message": text}
+            notice = {"level": "notice", "message": text + tail}
             return self._csv_row([notice.get(c, "") for c in CSV_COLUMNS])
-        return f"# logpipe: {text}\n".encode()
+        return f"# logpipe: {text}{tail}\n".encode()
 
 
 class Gzipper:

@@ -29,5 +29,8 @@ class ApiMetrics:
                                         "Entries streamed by downloads.", registry=r)
         self.download_bytes = Counter("logpipe_api_download_bytes",
                                       "Bytes streamed by downloads (before gzip).", registry=r)
+        self.download_failures = Counter("logpipe_api_download_failures",
+                                         "Downloads aborted by an Elasticsearch error after "
+                                         "their head was sent (the body says so).", registry=r)
         self.exports = Counter("logpipe_api_exports", "Export jobs by final state.",
                                ["state"], registry=r)

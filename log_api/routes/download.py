@@ -1,7 +1,15 @@
-"""Streaming downloads: NDJSON, kubectl-style text or CSV, optionally gzip."""
+"""Streaming downloads: NDJSON, kubectl-style text or CSV, optionally gzip.
+
+A download that fails after its head was sent cannot change its status code, so it
+says so twice: a last notice line in the format's own syntax with a ``resume`` cursor
+(the sort position after the last entry sent), and then the connection is aborted
+without the final chunk, so every HTTP client (curl, browsers, httpx) reports an
+incomplete transfer instead of a finished file. ``resume=`` continues from there.
+"""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Literal
@@ -9,12 +17,21 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 
-from log_api.deps import MetricsDep, QueryDep, ReaderDep, SettingsDep
-from log_api.errors import ApiError
+from log_api.cursor import SearchCursor
+from log_api.deps import FilterParamsDep, MetricsDep, ReaderDep, ScopeDep, SettingsDep
+from log_api.errors import ApiError, BadRequest
 from log_api.es import Hit
 from log_api.formats import EXTENSIONS, MEDIA_TYPES, Format, Gzipper, LineRenderer
 from log_api.models import ENTRY_FIELDS
+from log_api.query import ScopedQuery
 from log_api.routes.common import ERRORS
+
+log = logging.getLogger(__name__)
+
+
+class DownloadBroken(Exception):
+    """Raised out of the body after the failure notice: the server aborts the response."""
+
 
 router = APIRouter(tags=["download"])
 
@@ -25,7 +42,8 @@ router = APIRouter(tags=["download"])
             response_class=StreamingResponse,
             summary="Download every matching entry, streamed in constant memory")
 async def download(
-    sq: QueryDep, reader: ReaderDep, settings: SettingsDep, metrics: MetricsDep,
+    scope: ScopeDep, params: FilterParamsDep, reader: ReaderDep, settings: SettingsDep,
+    metrics: MetricsDep,
     format: Annotated[Format, Query(description="ndjson, text (kubectl logs style) or csv.")]
     = "ndjson",
     gzip: Annotated[bool, Query(description="Compress with gzip.")] = False,
@@ -36,11 +54,23 @@ async def download(
     order: Annotated[Literal["oldest", "newest"], Query()] = "oldest",
     limit: Annotated[int | None, Query(ge=1, description="Stop after this many entries.")]
     = None,
+    resume: Annotated[str | None, Query(
+        description="The resume cursor of an incomplete download's last line: continue "
+        "after the last entry it holds (same filters and order; no CSV header).")] = None,
 ) -> StreamingResponse:
+    cur = SearchCursor.decode(resume) if resume else None
+    now = cur.now_ns if cur else time.time_ns()
+    filters = params.parse(settings, now)
+    sq = ScopedQuery(scope, filters)
+    if cur is not None and (cur.fingerprint != filters.fingerprint() or cur.order != order):
+        raise BadRequest("the resume cursor was made for other filters or order; send the "
+                         "same ones as the first download")
+    after = cur.after if cur else None
     caps = [c for c in (limit, settings.download_max_entries) if c is not None]
     cap = min(caps) if caps else None
     # Only the fields a line shows (plus what the scope check reads): less to parse.
-    pages = reader.scan(sq, order, settings.download_page_size, source=list(ENTRY_FIELDS))
+    pages = reader.scan(sq, order, settings.download_page_size, after=after,
+                        source=list(ENTRY_FIELDS))
     # The first page before the response head: a refused query is still a proper 4xx.
     first = await anext(pages, None)
     render = LineRenderer(format, timestamps=timestamps, prefix=prefix)
@@ -49,13 +79,15 @@ async def download(
         gz = Gzipper() if gzip else None
         n = 0
         capped = False
+        last = after
 
         def out(data: bytes) -> bytes:
             metrics.download_bytes.inc(len(data))
             return gz.feed(data) if gz is not None else data
 
         try:
-            yield out(render.header())
+            if cur is None:
+                yield out(render.header())
             page: list[Hit] | None = first
             while page is not None:
                 if cap is not None and n + len(page) > cap:
@@ -63,6 +95,8 @@ async def download(
                 n += len(page)
                 metrics.download_entries.inc(len(page))
                 yield out(b"".join(render.line(h.source) for h in page))
+                if page:
+                    last = page[-1].sort
                 if capped:
                     break
                 page = await anext(pages, None)
@@ -70,8 +104,21 @@ async def download(
                 yield out(render.notice(
                     f"stopped at the cap of {cap} entries; more match. Narrow the range, "
                     "raise limit, or create an export"))
-        except ApiError as exc:  # the head is sent: say it in the body, never end silently
-            yield out(render.notice(f"incomplete: {exc.message}"))
+        except Exception as exc:  # the head is sent: say it in the body, never end silently
+            if isinstance(exc, ApiError):
+                reason = exc.message
+            else:  # a bug, not Elasticsearch: still a notice with a cursor to resume from
+                log.exception("download failed after its head")
+                reason = f"internal error ({type(exc).__name__})"
+            # Counted before the notice is written: a client gone meanwhile cancels here.
+            metrics.download_failures.inc()
+            token = SearchCursor(None, last, order, filters.fingerprint(), now).encode() \
+                if last is not None else ""
+            yield out(render.notice(f"incomplete: {reason}", resume=token))
+            if gz is not None:
+                yield gz.flush()  # a whole gzip member: the notice can be read, and resumed
+            # Not a normal end: uvicorn closes the connection without the last chunk.
+            raise DownloadBroken(reason) from None
         finally:
             await pages.aclose()
         if gz is not None:
