@@ -68,7 +68,7 @@ def bench_journald(topic: str, tmp: Path) -> tuple[float, float]:
         stdout=subprocess.DEVNULL, check=True))
     settings = JournaldSettings(kafka_bootstrap=BOOTSTRAP, kafka_topic=topic,
                                 journal_files=[str(journal)], metrics_port=0,
-                                cursor_file=str(tmp / "cursor"), checkpoint_interval=0.05)
+                                cursor_file=str(tmp / "cursor"), checkpoint_interval_s=0.05)
     role = JournaldRole(settings)
     thread = threading.Thread(target=role.run, daemon=True)
 
@@ -90,7 +90,7 @@ def bench_events(topic: str, tmp: Path) -> tuple[float, float]:
         client.list("/api/v1/events")  # warm both sides up, as ours runs after this
         peer = _timed(lambda: client.list("/api/v1/events"))
         settings = EventsSettings(kafka_bootstrap=BOOTSTRAP, kafka_topic=topic, metrics_port=0,
-                                  state_file=str(tmp / "rv"), checkpoint_interval=0.05)
+                                  state_file=str(tmp / "rv"), checkpoint_interval_s=0.05)
         role = EventsRole(settings, client)
         thread = threading.Thread(target=role.run, daemon=True)
         target = str(api.rv)

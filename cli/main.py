@@ -28,6 +28,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("demo.cli", "app", "Write realistic demo container logs."),
 }
 
+# The long-running services: at start they report LOGPIPE_* variables they do not read.
+SERVICES = ("collector", "forwarder", "api", "events", "journald")
+
 
 class LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -64,6 +67,12 @@ def _delegate(name: str, app: typer.Typer) -> click.Command:
                                      "allow_interspersed_args": False})
     @click.argument("args", nargs=-1, type=click.UNPROCESSED)
     def run(args: tuple[str, ...]) -> None:
+        if name in SERVICES:
+            # So the service can tell another program's LOGPIPE_* variable from a typo.
+            from cli.settings_doc import settings_by_program
+            from logpipe.settings import register_programs
+
+            register_programs(settings_by_program())
         app(args=list(args), prog_name=f"logpipe {name}")
 
     return run

@@ -24,21 +24,48 @@ SERVICES = [
     ("Command-line client (`logpipe logs`, ...)", "client.config", "ClientSettings"),
 ]
 
+# Program -> (module, class) of its settings: who reads which LOGPIPE_* variable, for
+# the start-up report of logpipe.settings.environment_report.
+PROGRAMS = {
+    "collector": ("collector.settings", "CollectorSettings"),
+    "forwarder": ("forwarder.settings", "ForwarderSettings"),
+    "api": ("log_api.settings", "ApiSettings"),
+    "events": ("events.settings", "EventsSettings"),
+    "journald": ("journald.settings", "JournaldSettings"),
+    "client": ("client.config", "ClientSettings"),
+    "stack": ("stack.config", "StackSettings"),
+}
+
 _COMMON = set(CommonSettings.model_fields)
+
+
+def _load(module: str, name: str) -> type[BaseSettings] | None:
+    if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
+        return None
+    try:
+        mod = importlib.import_module(module)
+    except ModuleNotFoundError:
+        return None
+    cls = getattr(mod, name, None)
+    return cls if isinstance(cls, type) and issubclass(cls, BaseSettings) else None
 
 
 def settings_classes() -> list[tuple[str, type[BaseSettings]]]:
     found = []
     for title, module, name in SERVICES:
-        if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None:
-            continue
-        try:
-            mod = importlib.import_module(module)
-        except ModuleNotFoundError:
-            continue
-        cls = getattr(mod, name, None)
-        if isinstance(cls, type) and issubclass(cls, BaseSettings):
+        cls = _load(module, name)
+        if cls is not None:
             found.append((title, cls))
+    return found
+
+
+def settings_by_program() -> dict[str, type[BaseSettings]]:
+    """Every installed program's settings class, by program name."""
+    found = {}
+    for program, (module, name) in PROGRAMS.items():
+        cls = _load(module, name)
+        if cls is not None:
+            found[program] = cls
     return found
 
 

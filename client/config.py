@@ -1,7 +1,7 @@
 """Where the client finds the Log API and its token.
 
 Highest first: command-line flags, environment (``LOGPIPE_URL``, ``LOGPIPE_TOKEN``,
-``LOGPIPE_TIMEOUT``, ``LOGPIPE_INSECURE``), then a YAML file: ``LOGPIPE_CLIENT_CONFIG``
+``LOGPIPE_TIMEOUT_S``, ``LOGPIPE_INSECURE``), then a YAML file: ``LOGPIPE_CLIENT_CONFIG``
 when set, else ``$XDG_CONFIG_HOME/logpipe/config.yaml`` (``~/.config/logpipe/config.yaml``)::
 
     url: https://logs.example.com
@@ -11,8 +11,9 @@ when set, else ``$XDG_CONFIG_HOME/logpipe/config.yaml`` (``~/.config/logpipe/con
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -23,10 +24,11 @@ from pydantic_settings import (
 )
 
 from client.errors import ClientError
+from logpipe.settings import Renamed, RenamedEnv, renamed_env
 
 
 def config_path() -> Path:
-    explicit = os.environ.get("LOGPIPE_CLIENT_CONFIG")
+    explicit = os.environ.get(ClientSettings.config_file_env)
     if explicit:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
@@ -36,12 +38,14 @@ def config_path() -> Path:
 # Not derived from CommonSettings on purpose: the client has none of the services'
 # Kafka/Elasticsearch fields, and LOGPIPE_CONFIG names a *service's* file, which this
 # class would refuse (extra=forbid). Same conventions otherwise.
-class ClientSettings(BaseSettings):
+class ClientSettings(Renamed):
     model_config = SettingsConfigDict(env_prefix="LOGPIPE_", extra="forbid")
+    config_file_env: ClassVar[str] = "LOGPIPE_CLIENT_CONFIG"
+    renamed: ClassVar[dict[str, str]] = {"timeout": "timeout_s"}
 
     url: str = Field("http://127.0.0.1:8080", description="Base URL of the Log API.")
     token: str | None = Field(None, description="Bearer token (ask the API's operator).")
-    timeout: float = Field(30.0, gt=0, description="Seconds to wait for an answer.")
+    timeout_s: float = Field(30.0, gt=0, description="Seconds to wait for an answer.")
     insecure: bool = Field(False, description="Skip TLS certificate checks (testing only).")
 
     @field_validator("url")
@@ -61,7 +65,8 @@ class ClientSettings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings,
+                                                     RenamedEnv(settings_cls)]
         path = config_path()
         if path.is_file():
             sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
@@ -75,6 +80,10 @@ def load_settings(url: str | None = None, token: str | None = None) -> ClientSet
         overrides["url"] = url
     if token:
         overrides["token"] = token
+    for old, new in renamed_env(ClientSettings).items():
+        if old in os.environ:  # a command line tool has no log: say it on stderr
+            print(f"logpipe: {old} is deprecated: rename it {new} (the old name is still "
+                  "read in this release)", file=sys.stderr)
     try:
         return ClientSettings(**overrides)
     except ValidationError as exc:

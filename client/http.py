@@ -88,7 +88,7 @@ class Api:
         headers = {"Accept": "application/json", "User-Agent": "logpipe-cli"}
         if settings.token:
             headers["Authorization"] = f"Bearer {settings.token}"
-        timeout = httpx.Timeout(settings.timeout, read=read_timeout or settings.timeout)
+        timeout = httpx.Timeout(settings.timeout_s, read=read_timeout or settings.timeout_s)
         self.http = httpx.Client(base_url=settings.url + API_PREFIX, headers=headers,
                                  timeout=timeout, verify=not settings.insecure)
 

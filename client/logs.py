@@ -131,7 +131,7 @@ def logs(
     settings = load_settings(server, token)
     if follow_:
         # Reads block between heartbeats (15 s by default): allow several before giving up.
-        with Api(settings, read_timeout=max(settings.timeout, 60.0)) as api:
+        with Api(settings, read_timeout=max(settings.timeout_s, 60.0)) as api:
 
             def emit(entry: dict[str, Any]) -> None:
                 out.write(renderer.line(entry) + "\n")

@@ -17,7 +17,7 @@ from collector.checkpoint import Checkpoint, CheckpointStore, fingerprint
 from collector.discovery import Discovery
 from collector.enrich import cri_meta, docker_meta, host_meta
 from collector.files import TrackedFile
-from collector.metrics import Metrics
+from collector.metrics import CollectorMetrics
 from collector.multiline import MultilineRules
 from collector.podmeta import PodMetadata, apply_pod, pod_metadata_on
 from collector.producer import KafkaOutput, Stopping
@@ -35,13 +35,13 @@ IDLE_WAIT_S = 0.01  # nothing read: wait this long in the producer's poll
 class Agent:
     def __init__(self, settings: CollectorSettings) -> None:
         self.s = settings
-        self.metrics = Metrics()
+        self.metrics = CollectorMetrics()
         self.stopping = threading.Event()
         self.store = CheckpointStore(settings.state_dir)
         self.first_start = not self.store.exists()
         self.discovery = Discovery(settings)
         # Bad or missing Kubernetes credentials raise ConfigError here, before Kafka.
-        self.pods = PodMetadata(settings, self.metrics.registry) \
+        self.pods = PodMetadata(settings, self.metrics) \
             if pod_metadata_on(settings) else None
         self.scans = 0  # rescans done (pod metadata is re-applied at each)
         self.out = KafkaOutput(settings, self.metrics, self.stopping, self._tick,

@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from logpipe.logs import setup_logging
-from logpipe.settings import settings_table
+from logpipe.settings import log_environment_report, settings_table
 
 app = typer.Typer(help="Tail container and host logs into Kafka, losing nothing.",
                   no_args_is_help=False, add_completion=False)
@@ -42,6 +42,7 @@ def run() -> None:
         typer.echo(f"invalid collector settings:\n{exc}", err=True)
         raise typer.Exit(2) from None
     setup_logging(settings.log_level, settings.log_format)
+    log_environment_report("collector", CollectorSettings)
     try:
         agent = Agent(settings)
     except ConfigError as exc:  # LOGPIPE_POD_METADATA=true without usable credentials

@@ -1,13 +1,19 @@
-"""Prometheus metrics of one collector (own registry, so tests can run several)."""
+"""Every Prometheus metric of the collector, declared in one place.
+
+The style of every program's ``<program>/metrics.py``: one class whose constructor
+declares all the program's metrics on the registry it is given. The collector makes
+one per ``Agent`` on a registry of its own, so tests can run several agents in one
+process; the kube metrics of the pod watch are bridged in (``collector.podmeta``).
+"""
 
 from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 
-class Metrics:
-    def __init__(self) -> None:
-        self.registry = r = CollectorRegistry()
+class CollectorMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = r = registry if registry is not None else CollectorRegistry()
         self.lines_read = Counter("logpipe_collector_lines_read", "Lines read, by source kind.",
                                   ["kind"], registry=r)
         self.bytes_read = Counter("logpipe_collector_bytes_read", "Bytes read, by source kind.",
@@ -30,6 +36,13 @@ class Metrics:
         self.rotations = Counter("logpipe_collector_rotations",
                                  "Rotations seen, by kind (rename, truncate, delete).", ["kind"],
                                  registry=r)
+        self.lost_bytes = Counter("logpipe_collector_bytes_lost",
+                                  "Bytes that can no longer be read, by cause (truncated: a "
+                                  "copytruncate with no copy found; deleted: a file gone while "
+                                  "the collector was down).", ["cause"], registry=r)
+        self.rotated_found = Counter("logpipe_collector_rotated_found",
+                                     "Rotated files found next to a stream and read, by how "
+                                     "(checkpointed, unseen, copy).", ["how"], registry=r)
         self.files_open = Gauge("logpipe_collector_files_open", "Files held open.", registry=r)
         self.checkpoint_lag = Gauge("logpipe_collector_checkpoint_lag_bytes",
                                     "Bytes of tracked files beyond their checkpoints.", registry=r)
@@ -40,3 +53,5 @@ class Metrics:
                                             "Time spent paused by backpressure.", registry=r)
         self.checkpoint_writes = Counter("logpipe_collector_checkpoint_writes",
                                          "Checkpoint file replacements.", registry=r)
+        self.pod_cache_pods = Gauge("logpipe_pod_cache_pods", "Pods in the metadata cache.",
+                                    ["state"], registry=r)

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client import REGISTRY
 from prometheus_client.metrics_core import Metric
 
 from collector.enrich import Meta, with_pod
+from collector.metrics import CollectorMetrics
 from collector.multiline import MultilineRules
 from collector.pods import PodMeta, PodMetadataCache
 from collector.settings import CollectorSettings
@@ -26,8 +27,9 @@ from kube.client import KubeClient
 from kube.config import SA_DIR, in_cluster, load
 
 log = logging.getLogger(__name__)
-# The kube modules count into the default registry; the collector serves its own.
-_BRIDGED = ("logpipe_kube_", "logpipe_pod_cache_")
+# The kube package counts into the default registry (kube.metrics, and the base's
+# logpipe.metrics); the collector serves its own registry, so those are re-exported.
+_BRIDGED = ("logpipe_kube_",)
 CLOSE_WAIT_S = 5.0
 # (app, start pattern or None) -> the multi-line rules to use
 RulesFor = Callable[[object, str | None], MultilineRules]
@@ -50,15 +52,15 @@ class _Bridge:
 
 
 class PodMetadata:
-    def __init__(self, s: CollectorSettings, registry: CollectorRegistry | None = None) -> None:
+    def __init__(self, s: CollectorSettings, metrics: CollectorMetrics | None = None) -> None:
         # Missing or unusable credentials raise ConfigError here, before anything runs.
         self.client = KubeClient(load(s.kubeconfig, s.kube_context))
         self.cache = PodMetadataCache(self.client, s.node_name,
-                                      retention=s.pod_metadata_retention,
-                                      resolve_owners=s.pod_owner_lookup)
+                                      retention=s.pod_metadata_retention_s,
+                                      resolve_owners=s.pod_owner_lookup, metrics=metrics)
         self.server = self.client.config.server
-        if registry is not None:
-            registry.register(_Bridge())
+        if metrics is not None:
+            metrics.registry.register(_Bridge())
 
     def start(self, wait_s: float) -> None:
         """Start the watch; wait (bounded) for the first list so the first files opened

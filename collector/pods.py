@@ -18,8 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from prometheus_client import Gauge
-
+from collector.metrics import CollectorMetrics
 from kube.client import KubeClient, Obj
 from kube.errors import KubeError
 from kube.reflector import Reflector
@@ -29,9 +28,6 @@ log = logging.getLogger(__name__)
 EXCLUDE = "logpipe.io/exclude"
 MULTILINE_START = "logpipe.io/multiline-start"
 APP_LABELS = ("app.kubernetes.io/name", "app", "k8s-app")
-
-CACHED = Gauge("logpipe_pod_cache_pods", "Pods in the metadata cache.", ["state"])
-
 
 @dataclass(frozen=True, slots=True)
 class PodMeta:
@@ -121,8 +117,11 @@ class PodMetadataCache:
 
     def __init__(self, client: KubeClient, node: str, *, retention: float = 300.0,
                  resolve_owners: bool = False, watch_timeout: int = 300,
-                 backoff_max: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+                 backoff_max: float = 30.0, clock: Callable[[], float] = time.monotonic,
+                 metrics: CollectorMetrics | None = None) -> None:
         self.client = client
+        # Without the agent's metrics (a cache alone, in tests) the gauge goes nowhere.
+        self._cached = (metrics or CollectorMetrics()).pod_cache_pods
         self.node = node
         self.retention = retention
         self.resolve_owners = resolve_owners
@@ -255,8 +254,8 @@ class PodMetadataCache:
 
     def _gauge(self) -> None:
         deleted = len(self._deleted_at)
-        CACHED.labels("live").set(len(self._by_uid) - deleted)
-        CACHED.labels("deleted").set(deleted)
+        self._cached.labels("live").set(len(self._by_uid) - deleted)
+        self._cached.labels("deleted").set(deleted)
 
     def _lookup_owner(self, kind: str, namespace: str, name: str) -> tuple[str, str] | None:
         """The controller of a ReplicaSet (Deployment) or Job (CronJob), cached."""

@@ -14,7 +14,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Producer
 
 from collector.files import Batch
-from collector.metrics import Metrics
+from collector.metrics import CollectorMetrics
 from collector.settings import CollectorSettings
 from collector.source import Output
 
@@ -51,7 +51,7 @@ def producer_config(s: CollectorSettings, on_error: Callable[[KafkaError], None]
 
 
 class KafkaOutput(Output):
-    def __init__(self, settings: CollectorSettings, metrics: Metrics,
+    def __init__(self, settings: CollectorSettings, metrics: CollectorMetrics,
                  stopping: threading.Event, tick: Callable[[], None],
                  on_unblocked: Callable[[float], None] = lambda seconds: None) -> None:
         self.node = settings.node_name

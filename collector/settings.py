@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import re
 import socket
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from logpipe.settings import CommonSettings
+from logpipe.settings import MetricsEndpoint
 
 SourceKind = Literal["docker", "cri", "file"]
 
 
-class CollectorSettings(CommonSettings):
+class CollectorSettings(MetricsEndpoint):
+    metrics_port_default = 9101
+    renamed: ClassVar[dict[str, str]] = {"pod_metadata_retention": "pod_metadata_retention_s"}
+
     node_name: str = Field(default_factory=socket.gethostname, description="Node name put "
                            "in every record and its id (default: hostname).")
     sources: list[SourceKind] = Field(
@@ -84,7 +87,7 @@ class CollectorSettings(CommonSettings):
         "logpipe.io/multiline-start annotations. auto = on when in-cluster service-account "
         "credentials exist or kubeconfig is set; true = on (exit 2 without credentials); "
         "false = off.")
-    pod_metadata_retention: float = Field(300.0, ge=0, description="Seconds a deleted pod's "
+    pod_metadata_retention_s: float = Field(300.0, ge=0, description="Seconds a deleted pod's "
                                           "metadata stays cached, so files opened after the "
                                           "deletion are still enriched.")
     pod_owner_lookup: bool = Field(False, description="Ask the API for a pod's ReplicaSet / "
@@ -99,9 +102,6 @@ class CollectorSettings(CommonSettings):
                                    "unset = in-cluster service account, then $KUBECONFIG, "
                                    "then ~/.kube/config.")
     kube_context: str | None = Field(None, description="kubeconfig context; unset = current.")
-    metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics /healthz /readyz.")
-    metrics_port: int = Field(9101, ge=0, le=65535, description="Port of /metrics /healthz "
-                              "/readyz (0: any free port).")
 
     @field_validator("multiline_start_patterns")
     @classmethod

@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import socket
+from typing import ClassVar
 
 from pydantic import Field
 
-from logpipe.settings import CommonSettings
+from logpipe.settings import MetricsEndpoint
 
 
-class EventsSettings(CommonSettings):
+class EventsSettings(MetricsEndpoint):
+    metrics_port_default = 9103
+    renamed: ClassVar[dict[str, str]] = {
+        "checkpoint_interval": "checkpoint_interval_s", "watch_timeout": "watch_timeout_s",
+        "backoff_max": "backoff_max_s", "lease_duration": "lease_duration_s",
+        "renew_deadline": "renew_deadline_s", "retry_period": "retry_period_s",
+    }
+
     kubeconfig: str | None = Field(
         None, description="kubeconfig file; unset = in-cluster service account, then "
         "$KUBECONFIG, then ~/.kube/config.")
@@ -25,25 +33,21 @@ class EventsSettings(CommonSettings):
                                          "unset = all namespaces.")
     state_file: str = Field("/var/lib/logpipe/events.rv", description="Where the last "
                             "acknowledged resourceVersion is kept across restarts.")
-    checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between saves "
+    checkpoint_interval_s: float = Field(1.0, gt=0, description="Seconds between saves "
                                        "of the state file.")
-    watch_timeout: int = Field(300, ge=5, description="Server-side watch timeout "
+    watch_timeout_s: int = Field(300, ge=5, description="Server-side watch timeout "
                                "(seconds, +0-25% jitter); the watch then reopens from the "
                                "last resourceVersion.")
-    backoff_max: float = Field(30.0, gt=0, description="Cap of the reconnect backoff (s).")
+    backoff_max_s: float = Field(30.0, gt=0, description="Cap of the reconnect backoff (s).")
     leader_election: bool = Field(False, description="Campaign for a coordination.k8s.io "
                                   "Lease before watching; turn on when replicas > 1.")
     lease_name: str = Field("logpipe-events", description="Name of the Lease.")
     lease_namespace: str | None = Field(None, description="Namespace of the Lease; unset "
                                         "= the pod's own (service account) namespace.")
-    lease_duration: float = Field(15.0, gt=0, description="Seconds a leader's claim lasts "
+    lease_duration_s: float = Field(15.0, gt=0, description="Seconds a leader's claim lasts "
                                   "without renewal.")
-    renew_deadline: float = Field(10.0, gt=0, description="A leader that could not renew "
+    renew_deadline_s: float = Field(10.0, gt=0, description="A leader that could not renew "
                                   "for this long steps down (exits).")
-    retry_period: float = Field(2.0, gt=0, description="Seconds between lease attempts.")
+    retry_period_s: float = Field(2.0, gt=0, description="Seconds between lease attempts.")
     identity: str = Field(default_factory=socket.gethostname, description="This "
                           "replica's holder identity in the Lease (the pod name).")
-    metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics /healthz "
-                              "/readyz.")
-    metrics_port: int = Field(9103, ge=0, le=65535, description="Port of /metrics /healthz "
-                              "/readyz (0 = any free port).")

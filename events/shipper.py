@@ -15,10 +15,9 @@ import logging
 import threading
 import time
 
-from prometheus_client import Gauge
-
 from events.convert import event_key, to_record
 from events.lease import LeaderElector
+from events.metrics import METRICS
 from events.settings import EventsSettings
 from kube.client import KubeClient, Obj
 from kube.config import load
@@ -27,9 +26,6 @@ from logpipe.delivery import RecordProducer, StateFile
 from logpipe.health import HealthServer
 
 log = logging.getLogger(__name__)
-
-IN_FLIGHT = Gauge("logpipe_events_in_flight", "Event records produced, not yet acknowledged.")
-LEADER = Gauge("logpipe_events_leader", "1 while this replica holds the Lease.")
 
 
 def events_path(api: str, namespace: str | None) -> str:
@@ -83,15 +79,15 @@ class EventsRole:
         self.reflector = Reflector(
             self.client, events_path(settings.events_api, settings.events_namespace),
             EventShipper(self.producer, settings.cluster, settings.node_name, self.stop),
-            resource_version=self.state.load(), watch_timeout=settings.watch_timeout,
-            backoff_max=settings.backoff_max, stop=self.stop, name="events",
+            resource_version=self.state.load(), watch_timeout=settings.watch_timeout_s,
+            backoff_max=settings.backoff_max_s, stop=self.stop, name="events",
         )
         self.elector: LeaderElector | None = None
         if settings.leader_election:
             self.elector = LeaderElector(
                 self.client, settings.lease_namespace or self.client.config.namespace,
-                settings.lease_name, settings.identity, settings.lease_duration,
-                settings.renew_deadline, settings.retry_period)
+                settings.lease_name, settings.identity, settings.lease_duration_s,
+                settings.renew_deadline_s, settings.retry_period_s)
         self.error: BaseException | None = None
         self._saved: str | None = self.reflector.resource_version
 
@@ -105,7 +101,7 @@ class EventsRole:
     def checkpoint(self) -> None:
         """Save the newest fully acknowledged position if it moved."""
         position = self.producer.tracker.committable()
-        IN_FLIGHT.set(self.producer.tracker.in_flight())
+        METRICS.in_flight.set(self.producer.tracker.in_flight())
         if position is not None and position != self._saved:
             self.state.save(position)
             self._saved = position
@@ -128,7 +124,7 @@ class EventsRole:
                 log.info("resuming from the previous leader's resourceVersion %s",
                          self.elector.inherited)
                 self.reflector.resource_version = self.elector.inherited
-            LEADER.set(1)
+            METRICS.leader.set(1)
             threading.Thread(target=self.elector.keep, args=(self.stop,), daemon=True,
                              name="lease").start()
         watcher = threading.Thread(target=self._watch, daemon=True, name="events-watch")
@@ -142,7 +138,7 @@ class EventsRole:
                                        "campaigns again")
                 if time.monotonic() >= next_save:
                     self.checkpoint()
-                    next_save = time.monotonic() + self.settings.checkpoint_interval
+                    next_save = time.monotonic() + self.settings.checkpoint_interval_s
         finally:
             self.stop.set()
             # The watch thread may still be blocked on its socket: it is a daemon and
@@ -151,7 +147,7 @@ class EventsRole:
             self.checkpoint()
             if self.elector is not None and not self.elector.lost.is_set():
                 self.elector.release()
-                LEADER.set(0)
+                METRICS.leader.set(0)
         if self.error is not None:
             raise self.error
 

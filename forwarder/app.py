@@ -8,7 +8,7 @@ import signal
 import threading
 import time
 from types import FrameType
-from typing import cast
+from typing import Any, cast
 
 from arroyo.backends.abstract import Consumer
 from arroyo.backends.kafka.configuration import build_kafka_consumer_configuration
@@ -20,6 +20,7 @@ from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 from elasticsearch import Elasticsearch
 from elasticsearch.serializer import OrjsonSerializer
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
 from forwarder import metrics
 from forwarder.bulk import Abandoned, BulkSender
@@ -31,6 +32,7 @@ from forwarder.settings import ForwarderSettings
 from forwarder.template import install_template
 from logpipe.health import HealthServer
 from logpipe.logs import setup_logging
+from logpipe.settings import log_environment_report
 
 log = logging.getLogger("forwarder")
 
@@ -46,7 +48,7 @@ def make_es(settings: ForwarderSettings) -> Elasticsearch:
     # max_retries=0: BulkSender owns retrying, so back-off, metrics and the
     # only-failed-items rule are in one place rather than two.
     # orjson: parsing bulk answers is a measurable share of the forwarder's CPU.
-    return Elasticsearch(settings.es_hosts(), request_timeout=settings.es_request_timeout,
+    return Elasticsearch(settings.es_hosts(), request_timeout=settings.es_request_timeout_s,
                          max_retries=0, retry_on_timeout=False, serializer=OrjsonSerializer())
 
 
@@ -78,7 +80,7 @@ class Forwarder:
         self.dlq = DeadLetterWriter(settings.kafka_bootstrap, settings.dead_letter_topic(),
                                     settings.kafka_topic, settings.kafka_options)
         self.sender = BulkSender(self.es, settings.index_prefix, self.dlq,
-                                 settings.retry_initial_seconds, settings.retry_max_seconds)
+                                 settings.retry_initial_s, settings.retry_max_s)
         self.processor: StreamProcessor[Chunk] | None = None
         self.health = HealthServer(settings.metrics_host, settings.metrics_port,
                                    live=self.liveness, ready=self.readiness)
@@ -90,8 +92,8 @@ class Forwarder:
         if consumer is None:
             return True, "starting"
         idle = time.monotonic() - consumer.last_poll
-        # A rebalance or shutdown may block the loop for up to shutdown_timeout.
-        limit = max(60.0, 2 * self.settings.shutdown_timeout)
+        # A rebalance or shutdown may block the loop for up to shutdown_timeout_s.
+        limit = max(60.0, 2 * self.settings.shutdown_timeout_s)
         if idle > limit:
             return False, f"consumer loop has not polled for {idle:.0f}s"
         return True, "ok"
@@ -124,6 +126,22 @@ class Forwarder:
                              retry_any=True)(once)
         self.template_ready = True
 
+    def _pause(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
+    def _consume(self, config: dict[str, Any]) -> None:
+        """One consumer and StreamProcessor, until shut down (returns) or failed (raises)."""
+        s = self.settings
+        self.consumer = ChunkingConsumer(config, _CHUNK)
+        self.processor = StreamProcessor(
+            cast(Consumer[Chunk], self.consumer), Topic(s.kafka_topic),
+            ForwarderFactory(s, self.sender),
+            commit_policy=ONCE_PER_SECOND, join_timeout=s.shutdown_timeout_s,
+        )
+        if self.stop.is_set():
+            self.processor.signal_shutdown()
+        self.processor.run()
+
     def run(self) -> int:
         s = self.settings
         signal.signal(signal.SIGTERM, self._on_signal)
@@ -138,7 +156,7 @@ class Forwarder:
         janitor = None
         if s.retention_days > 0:
             janitor = Janitor(self.es, s.index_prefix, s.retention_days, s.janitor_dry_run)
-            janitor.start_thread(s.janitor_interval_seconds, self.stop)
+            janitor.start_thread(s.janitor_interval_s, self.stop)
         config = build_kafka_consumer_configuration(
             {}, group_id=s.consumer_group, auto_offset_reset=s.auto_offset_reset,
             bootstrap_servers=[s.kafka_bootstrap], strict_offset_reset=False,
@@ -153,30 +171,22 @@ class Forwarder:
         # override_params, and ours, then the user's options, must win.
         config.update({"stats_cb": metrics.on_stats, "statistics.interval.ms": 5000,
                        "fetch.queue.backoff.ms": 100, **s.kafka_options})
-        restarts = 0
+        # arroyo closes the consumer when its loop fails; nothing uncommitted is lost (it
+        # is replayed, ids make that idempotent), so start over instead of exiting: a
+        # commit that failed while Kafka was away must not take the process down.
+        # Delays double from 2 x retry_initial_s up to retry_max_s; a stop request cuts
+        # the pause short and ends the loop.
+        retrying = Retrying(
+            retry=retry_if_exception_type(Exception),
+            wait=wait_exponential(multiplier=2 * s.retry_initial_s, max=s.retry_max_s),
+            stop=lambda _state: self.stop.is_set(),
+            sleep=self._pause,
+            after=lambda _state: metrics.METRICS.restarts.inc(),
+            before_sleep=_log_restart,
+            retry_error_callback=lambda _state: None,
+        )
         try:
-            while not self.stop.is_set():
-                self.consumer = ChunkingConsumer(config, _CHUNK)
-                self.processor = StreamProcessor(
-                    cast(Consumer[Chunk], self.consumer), Topic(s.kafka_topic),
-                    ForwarderFactory(s, self.sender),
-                    commit_policy=ONCE_PER_SECOND, join_timeout=s.shutdown_timeout,
-                )
-                if self.stop.is_set():
-                    self.processor.signal_shutdown()
-                try:
-                    self.processor.run()
-                    break
-                except Exception:
-                    # arroyo has already closed the consumer; nothing uncommitted is
-                    # lost (it is replayed, ids make that idempotent), so start over
-                    # instead of exiting: a commit that failed while Kafka was away
-                    # must not take the process down.
-                    restarts += 1
-                    metrics.RESTARTS.inc()
-                    delay = min(s.retry_max_seconds, s.retry_initial_seconds * 2 ** restarts)
-                    log.exception("consumer loop failed; starting it again in %.1fs", delay)
-                    self.stop.wait(delay)
+            retrying(self._consume, config)
         finally:
             self.dlq.close()
             self.health.stop()
@@ -185,8 +195,15 @@ class Forwarder:
         return 0
 
 
+def _log_restart(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.error("consumer loop failed; starting it again in %.1fs", state.upcoming_sleep,
+              exc_info=exc)
+
+
 def main(settings: ForwarderSettings) -> int:
     setup_logging(settings.log_level, settings.log_format)
+    log_environment_report("forwarder", ForwarderSettings)
     # One INFO line per HTTP request would drown the forwarder's own logs.
     logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     return Forwarder(settings).run()

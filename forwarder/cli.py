@@ -8,7 +8,7 @@ import typer
 from pydantic import ValidationError
 
 from forwarder.settings import ForwarderSettings
-from logpipe.settings import settings_table
+from logpipe.settings import settings_listing, settings_table
 
 
 def _epilog() -> str:
@@ -91,3 +91,9 @@ def janitor(
     verb = "would delete" if dry_run or s.janitor_dry_run else "deleted"
     for v in verdicts:
         typer.echo(f"{v.index}\t{verb if v.delete else 'kept'}")
+
+
+@app.command()
+def settings() -> None:
+    """List every setting: environment variable, default, meaning."""
+    typer.echo(settings_listing(ForwarderSettings))

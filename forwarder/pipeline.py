@@ -47,7 +47,7 @@ class CommitGate(ProcessingStrategy[Any]):
             self.shut = True
         if not self.shut:
             if isinstance(payload, Delivered):
-                metrics.BATCHES.inc()
+                metrics.METRICS.batches.inc()
             self.next_step.submit(message)
 
     def poll(self) -> None:
@@ -112,11 +112,11 @@ class ForwarderFactory(ProcessingStrategyFactory[Chunk]):
 
         def deliver(message: Message[Batch]) -> Delivered:
             nbytes = message.payload.nbytes
-            metrics.INFLIGHT_BYTES.inc(nbytes)
+            metrics.METRICS.inflight_bytes.inc(nbytes)
             try:
                 return sender.deliver(message.payload, abort)
             finally:
-                metrics.INFLIGHT_BYTES.dec(nbytes)
+                metrics.METRICS.inflight_bytes.dec(nbytes)
 
         threads: RunTaskInThreads[Batch, Delivered] = RunTaskInThreads(
             deliver,
@@ -125,7 +125,7 @@ class ForwarderFactory(ProcessingStrategyFactory[Chunk]):
             next_step=CommitGate(CommitOffsets(commit)),
         )
         buffer = Buffer(
-            BatchBuffer(s.batch_max_records, s.batch_max_bytes, s.batch_max_seconds),
+            BatchBuffer(s.batch_max_records, s.batch_max_bytes, s.batch_max_s),
             next_step=threads,
         )
         return Abandoning(RunTask(parse, buffer), abort)

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from pydantic import Field
 
-from logpipe.settings import CommonSettings
+from logpipe.settings import MetricsEndpoint
 
 
-class ForwarderSettings(CommonSettings):
+class ForwarderSettings(MetricsEndpoint):
     """Everything the forwarder can be told; unknown keys are refused."""
+
+    metrics_port_default = 9102
+    renamed: ClassVar[dict[str, str]] = {
+        "batch_max_seconds": "batch_max_s", "retry_initial_seconds": "retry_initial_s",
+        "retry_max_seconds": "retry_max_s", "es_request_timeout": "es_request_timeout_s",
+        "shutdown_timeout": "shutdown_timeout_s",
+        "janitor_interval_seconds": "janitor_interval_s",
+    }
 
     consumer_group: str = Field(
         "logpipe-forwarder",
@@ -27,7 +37,7 @@ class ForwarderSettings(CommonSettings):
     batch_max_bytes: int = Field(
         5_000_000, ge=1024, description="...or this many bytes of Kafka message values...",
     )
-    batch_max_seconds: float = Field(
+    batch_max_s: float = Field(
         0.5, gt=0, description="...or its first record has waited this long.",
     )
     bulk_concurrency: int = Field(
@@ -38,16 +48,16 @@ class ForwarderSettings(CommonSettings):
         description="Batches accepted but not yet committed before consumption pauses; "
         "bounds memory to about max_pending_batches * batch_max_bytes.",
     )
-    retry_initial_seconds: float = Field(
+    retry_initial_s: float = Field(
         0.2, gt=0, description="First back-off before resending failed items.",
     )
-    retry_max_seconds: float = Field(
+    retry_max_s: float = Field(
         30.0, gt=0, description="Cap of the exponential back-off (jitter is added below it).",
     )
-    es_request_timeout: float = Field(
+    es_request_timeout_s: float = Field(
         60.0, gt=0, description="Seconds one Elasticsearch request may take.",
     )
-    shutdown_timeout: float = Field(
+    shutdown_timeout_s: float = Field(
         25.0, gt=0,
         description="On shutdown or rebalance, seconds to finish in-flight batches; the "
         "rest is left uncommitted and replayed by the next owner.",
@@ -60,15 +70,11 @@ class ForwarderSettings(CommonSettings):
     template_priority: int = Field(
         500, ge=0, description="Priority of the composable index template '<index_prefix>'.",
     )
-    metrics_host: str = Field("0.0.0.0", description="Address of /metrics /healthz /readyz.")
-    metrics_port: int = Field(
-        9102, ge=0, le=65535, description="Port of /metrics /healthz /readyz (0 = any free).",
-    )
     retention_days: int = Field(
         0, ge=0,
         description="Janitor: delete daily indices older than this many days; 0 = off.",
     )
-    janitor_interval_seconds: float = Field(
+    janitor_interval_s: float = Field(
         3600.0, gt=0, description="Janitor: seconds between retention passes.",
     )
     janitor_dry_run: bool = Field(

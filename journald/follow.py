@@ -23,20 +23,25 @@ from pathlib import Path
 from typing import cast
 
 import orjson
-from prometheus_client import Counter
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_exponential
 
 from journald.entry import to_record
+from journald.metrics import METRICS
 from journald.settings import JournaldSettings
 from logpipe.delivery import RecordProducer, StateFile
 from logpipe.health import HealthServer
 
 log = logging.getLogger(__name__)
 
-RESTARTS = Counter("logpipe_journald_restarts_total", "journalctl (re)starts.")
-BAD_LINES = Counter("logpipe_journald_bad_lines_total", "journalctl lines that were not JSON.")
-
 SYSTEM_JOURNALS = ("/var/log/journal", "/run/log/journal")
 _EOF: list[bytes] = []  # journalctl exited (identity-compared)
+
+
+class JournalctlExited(Exception):
+    """journalctl ended (journal rotated away, crashed); it is started again."""
+
+    def __init__(self, code: int | None, detail: str) -> None:
+        super().__init__(f"journalctl exited with {code} ({detail})")
 
 
 def journal_available(settings: JournaldSettings) -> tuple[bool, str]:
@@ -83,6 +88,7 @@ class JournaldRole:
         self._lines: queue.Queue[list[bytes]] = queue.Queue(max(1, settings.queue_size // 256))
         self._stderr: deque[str] = deque(maxlen=20)
         self.entries = 0
+        self._next_save = 0.0  # monotonic time of the next cursor save
 
     def ready(self) -> tuple[bool, str]:
         alive = self._proc is not None and self._proc.poll() is None
@@ -97,7 +103,7 @@ class JournaldRole:
     def _spawn(self) -> None:
         cmd = journalctl_command(self.settings, self._resume)
         log.info("running %s", " ".join(cmd))
-        RESTARTS.inc()
+        METRICS.restarts.inc()
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL)
         self._proc = proc
@@ -133,11 +139,11 @@ class JournaldRole:
         try:
             entry = orjson.loads(line)
         except orjson.JSONDecodeError:
-            BAD_LINES.inc()
+            METRICS.bad_lines.inc()
             log.warning("journalctl printed a non-JSON line: %r", line[:200])
             return
         if not isinstance(entry, dict):
-            BAD_LINES.inc()
+            METRICS.bad_lines.inc()
             return
         record = to_record(entry, node=self.settings.node_name,
                            namespace=self.settings.namespace)
@@ -148,46 +154,63 @@ class JournaldRole:
         self.entries += 1
 
     def run(self) -> None:
-        """Until ``stop``; raises DeliveryFailed when Kafka refuses a record."""
-        failures = 0
-        next_save = time.monotonic()
-        self._spawn()
+        """Until ``stop``; raises DeliveryFailed when Kafka refuses a record.
+
+        journalctl exits when its journal rotates away or it crashes: it is started
+        again from the last entry read after 0.5 s, doubling up to
+        ``restart_backoff_max_s`` while it keeps exiting without shipping anything.
+        """
+        retrying = Retrying(
+            retry=retry_if_exception_type(JournalctlExited),
+            wait=wait_exponential(multiplier=0.5, max=self.settings.restart_backoff_max_s),
+            stop=lambda _state: self.stop.is_set(),
+            sleep=self._pause,
+            before_sleep=self._log_exit,
+            retry_error_callback=lambda _state: None,
+        )
+        self._next_save = time.monotonic()
         try:
-            while not self.stop.is_set():
-                try:
-                    lines = self._lines.get(timeout=0.2)
-                except queue.Empty:
-                    lines = None
-                if lines is _EOF:
-                    failures = self._respawn(failures)
-                elif lines is not None:
-                    for line in lines:
-                        if line.strip():
-                            self._handle(line)
-                    failures = 0
-                # Delivery callbacks once per chunk: per line would cost more than parsing.
-                self.producer.poll(0)
-                if time.monotonic() >= next_save:
-                    self.checkpoint()
-                    next_save = time.monotonic() + self.settings.checkpoint_interval
+            for attempt in retrying:
+                with attempt:
+                    if self.stop.is_set():  # stopped during the pause
+                        return
+                    self._stderr.clear()
+                    self._spawn()
+                    self._follow(attempt.retry_state)
         finally:
             self.stop.set()
             self._terminate()
             self.producer.flush(10)
             self.checkpoint()
 
-    def _respawn(self, failures: int) -> int:
-        """journalctl exited (journal rotated away, crashed): start it again after a
-        growing pause, from the last entry read."""
-        code = self._proc.wait() if self._proc is not None else None
-        detail = " | ".join(self._stderr) or "no message"
-        delay = min(self.settings.restart_backoff_max, 0.5 * 2 ** failures)
-        log.warning("journalctl exited with %s (%s); starting again in %.1fs", code, detail,
-                    delay)
-        if not self.stop.wait(delay):
-            self._stderr.clear()
-            self._spawn()
-        return failures + 1
+    def _follow(self, state: RetryCallState) -> None:
+        """Ship what the running journalctl prints; raise JournalctlExited when it exits."""
+        while not self.stop.is_set():
+            try:
+                lines = self._lines.get(timeout=0.2)
+            except queue.Empty:
+                lines = None
+            if lines is _EOF:
+                code = self._proc.wait() if self._proc is not None else None
+                raise JournalctlExited(code, " | ".join(self._stderr) or "no message")
+            if lines is not None:
+                for line in lines:
+                    if line.strip():
+                        self._handle(line)
+                # Entries got through: the next exit backs off from the start again.
+                state.attempt_number = 1
+            # Delivery callbacks once per chunk: per line would cost more than parsing.
+            self.producer.poll(0)
+            if time.monotonic() >= self._next_save:
+                self.checkpoint()
+                self._next_save = time.monotonic() + self.settings.checkpoint_interval_s
+
+    def _pause(self, seconds: float) -> None:
+        self.stop.wait(seconds)
+
+    def _log_exit(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        log.warning("%s; starting again in %.1fs", exc, state.upcoming_sleep)
 
     def _terminate(self) -> None:
         proc = self._proc

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import socket
+from typing import ClassVar
 
 from pydantic import Field
 
-from logpipe.settings import CommonSettings
+from logpipe.settings import MetricsEndpoint
 
 
-class JournaldSettings(CommonSettings):
+class JournaldSettings(MetricsEndpoint):
+    metrics_port_default = 9104
+    renamed: ClassVar[dict[str, str]] = {
+        "checkpoint_interval": "checkpoint_interval_s",
+        "restart_backoff_max": "restart_backoff_max_s",
+    }
+
     journald_enabled: str = Field("auto", pattern="^(auto|true|false)$", description=(
         "auto = run when a journal exists (else exit 0 saying so); true = fail without "
         "one; false = do nothing."))
@@ -28,13 +35,9 @@ class JournaldSettings(CommonSettings):
     namespace: str = Field("host", description="The records' namespace (tenant).")
     node_name: str = Field(default_factory=socket.gethostname,
                            description="Written into each record's `node`.")
-    checkpoint_interval: float = Field(1.0, gt=0, description="Seconds between cursor saves.")
+    checkpoint_interval_s: float = Field(1.0, gt=0, description="Seconds between cursor saves.")
     queue_size: int = Field(10000, ge=1, description="About how many entries are read "
                             "ahead of Kafka; when full, journalctl is left blocked "
                             "(back-pressure, no drop).")
-    restart_backoff_max: float = Field(30.0, gt=0, description="Cap of the delay before "
+    restart_backoff_max_s: float = Field(30.0, gt=0, description="Cap of the delay before "
                                        "journalctl is started again after it exited.")
-    metrics_host: str = Field("0.0.0.0", description="Bind address of /metrics /healthz "
-                              "/readyz.")
-    metrics_port: int = Field(9104, ge=0, le=65535, description="Port of /metrics /healthz "
-                              "/readyz (0 = any free port).")

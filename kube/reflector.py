@@ -16,22 +16,14 @@ import logging
 import threading
 from typing import Protocol
 
-from prometheus_client import Counter
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_never
 from tenacity.wait import wait_exponential, wait_random
 
 from kube.client import KubeClient, Obj
 from kube.errors import GoneError, KubeError
+from kube.metrics import METRICS
 
 log = logging.getLogger(__name__)
-
-RELISTS = Counter("logpipe_kube_relists_total", "Lists after start-up or 410 Gone.",
-                  ["resource"])
-WATCH_RESTARTS = Counter("logpipe_kube_watch_restarts_total",
-                         "Watches re-opened, by why.", ["resource", "reason"])
-WATCH_EVENTS = Counter("logpipe_kube_watch_events_total", "Watch events received.",
-                       ["resource", "type"])
-
 
 class WatchHandler(Protocol):
     def on_sync(self, items: list[Obj], resource_version: str) -> None:
@@ -95,7 +87,7 @@ class Reflector:
                         self._session()
             except GoneError as exc:
                 log.info("%s: %s; listing again", self.name, exc)
-                WATCH_RESTARTS.labels(self.name, "gone").inc()
+                METRICS.watch_restarts.labels(self.name, "gone").inc()
                 self.resource_version = None
 
     def _sleep(self, seconds: float) -> None:
@@ -107,7 +99,7 @@ class Reflector:
         exc = state.outcome.exception() if state.outcome else None
         self.last_error = str(exc)
         reason = "unavailable" if getattr(exc, "retriable", False) else "error"
-        WATCH_RESTARTS.labels(self.name, reason).inc()
+        METRICS.watch_restarts.labels(self.name, reason).inc()
         wait = state.next_action.sleep if state.next_action else 0.0
         log.warning("%s: %s; retrying in %.1fs", self.name, exc, wait)
 
@@ -116,7 +108,7 @@ class Reflector:
         broke after delivering something; raises when nothing was achieved."""
         if self.resource_version is None:
             items, rv = self.client.list(self.path, self.params)
-            RELISTS.labels(self.name).inc()
+            METRICS.relists.labels(self.name).inc()
             self.handler.on_sync(items, rv)
             self.resource_version = rv
             self.synced.set()
@@ -127,7 +119,7 @@ class Reflector:
                                         timeout_seconds=self.watch_timeout):
                 if self.stop.is_set():
                     return
-                WATCH_EVENTS.labels(self.name, ev.type).inc()
+                METRICS.watch_events.labels(self.name, ev.type).inc()
                 version = ev.resource_version
                 if ev.type == "BOOKMARK":
                     if version:
@@ -143,6 +135,6 @@ class Reflector:
             if not progressed or isinstance(exc, GoneError) or not exc.retriable:
                 raise
             log.info("%s: watch broke after progress (%s); watching again", self.name, exc)
-            WATCH_RESTARTS.labels(self.name, "dropped").inc()
+            METRICS.watch_restarts.labels(self.name, "dropped").inc()
             return
-        WATCH_RESTARTS.labels(self.name, "timeout").inc()
+        METRICS.watch_restarts.labels(self.name, "timeout").inc()

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from logpipe.errors import ConfigError
 from logpipe.logs import setup_logging
-from logpipe.settings import settings_table
+from logpipe.settings import log_environment_report, settings_table
 
 app = typer.Typer(help="Run the Log API Engine and web page.", add_completion=False)
 
@@ -44,6 +44,7 @@ def run(
     try:
         settings = ApiSettings(**overrides)  # type: ignore[arg-type]
         setup_logging(settings.log_level, settings.log_format)
+        log_environment_report("api", ApiSettings)
         application = create_app(settings)
     except (ValidationError, ConfigError) as exc:
         typer.echo(f"invalid api settings:\n{exc}", err=True)

@@ -25,6 +25,14 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_never,
+    wait_exponential,
+)
 
 from log_api.errors import TooManyRequests
 from log_api.metrics import ApiMetrics
@@ -143,19 +151,23 @@ class LiveHub:
                 await self._task
 
     async def _run(self) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self._consume()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                self.error = f"kafka: {exc!r}"
-                log.warning("live hub lost Kafka (%s); retrying in %.1fs", exc, delay)
-            self.connected.clear()
-            self.metrics.hub_connected.set(0)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
+        """Read Kafka for as long as the app lives; when the connection is lost, try
+        again after 0.5 s, doubling up to 10 s (the pause does not shrink again)."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(Exception) | retry_if_result(lambda _: True),
+            wait=wait_exponential(multiplier=0.5, max=10.0),
+            stop=stop_never,
+            before_sleep=self._lost,
+        )
+        await retrying(self._consume)
+
+    def _lost(self, state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if exc is not None:
+            self.error = f"kafka: {exc!r}"
+            log.warning("live hub lost Kafka (%s); retrying in %.1fs", exc, state.upcoming_sleep)
+        self.connected.clear()
+        self.metrics.hub_connected.set(0)
 
     async def _consume(self) -> None:
         s = self.settings

@@ -1,4 +1,8 @@
-"""Prometheus metrics of one API process, in a registry of its own (one per app)."""
+"""Every Prometheus metric of the Log API, declared in one place.
+
+Same style as every ``<program>/metrics.py``: one class declaring all metrics on the
+registry it is given. Each app makes its own (tests build many apps in one process).
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 
 class ApiMetrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        r = self.registry
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = r = registry if registry is not None else CollectorRegistry()
         self.requests = Counter("logpipe_api_requests", "HTTP requests by route and status.",
                                 ["route", "status"], registry=r)
         self.latency = Histogram("logpipe_api_request_seconds", "Time to the response head.",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -10,6 +11,8 @@ from logpipe.settings import CommonSettings
 
 
 class ApiSettings(CommonSettings):
+    renamed: ClassVar[dict[str, str]] = {"es_request_timeout": "es_request_timeout_s"}
+
     host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(8080, ge=0, le=65535, description="Port of the API and web page.")
     tokens_file: Path | None = Field(
@@ -34,7 +37,8 @@ class ApiSettings(CommonSettings):
         "drops most of them; the page then ends early with a cursor to continue.",
     )
     pit_keep_alive: str = Field("5m", description="Point-in-time keep-alive between pages.")
-    es_request_timeout: float = Field(60.0, gt=0, description="Elasticsearch request timeout (s).")
+    es_request_timeout_s: float = Field(
+        60.0, gt=0, description="Seconds one Elasticsearch request may take.")
     download_page_size: int = Field(5000, ge=100, le=10_000, description="ES page of downloads.")
     download_max_entries: int | None = Field(
         None,
@@ -72,3 +76,9 @@ class ApiSettings(CommonSettings):
         description="Numeric field holding the message size in bytes, when the index "
         "template stores one; otherwise sizes are computed from the message at query time.",
     )
+
+    @property
+    def es_request_timeout(self) -> float:
+        """The old name, still read by log_api/es.py (reworked in parallel); remove
+        once it reads ``es_request_timeout_s``."""
+        return self.es_request_timeout_s

@@ -17,19 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from confluent_kafka import KafkaError, Message, Producer
-from prometheus_client import Counter
 
 from logpipe.errors import TransientError
+from logpipe.metrics import METRICS
 from logpipe.record import Record, encode
 from logpipe.settings import KafkaOptions
 
 log = logging.getLogger(__name__)
-
-PRODUCED = Counter("logpipe_kube_records_produced_total",
-                   "Records acknowledged by Kafka.", ["role"])
-FAILED = Counter("logpipe_kube_records_failed_total",
-                 "Records Kafka refused after librdkafka's own retries.", ["role"])
-
 
 class DeliveryFailed(TransientError):
     """Kafka did not take a record: restart from the last saved position."""
@@ -134,10 +128,10 @@ class RecordProducer:
 
         def done(err: KafkaError | None, _msg: Message) -> None:
             if err is None:
-                PRODUCED.labels(self.role).inc()
+                METRICS.produced.labels(self.role).inc()
                 self.tracker.ack(seq)
             else:
-                FAILED.labels(self.role).inc()
+                METRICS.failed.labels(self.role).inc()
                 log.error("Kafka refused a %s record: %s", self.role, err)
                 self.tracker.fail(seq, str(err))
 

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from logpipe.settings import Renamed, RenamedEnv
 
 
 def _default_home() -> Path:
@@ -17,8 +20,9 @@ def _default_home() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "logpipe" / "stack"
 
 
-class StackSettings(BaseSettings):
+class StackSettings(Renamed):
     model_config = SettingsConfigDict(env_prefix="LOGPIPE_STACK_", extra="forbid")
+    renamed: ClassVar[dict[str, str]] = {"start_timeout": "start_timeout_s"}
 
     home: Path = Field(
         default_factory=_default_home, description="Unpacked servers, data, logs and pid files."
@@ -36,11 +40,22 @@ class StackSettings(BaseSettings):
     kafka_heap: str = Field("512m", description="Kafka JVM heap (-Xmx/-Xms).")
     es_heap: str = Field("768m", description="Elasticsearch JVM heap (-Xmx/-Xms).")
     es_user: str = Field("logpipe-es", description="Unprivileged user that runs ES when root.")
-    start_timeout: float = Field(180.0, description="Seconds to wait for readiness.")
+    start_timeout_s: float = Field(180.0, description="Seconds to wait for readiness.")
     java_home: Path | None = Field(None, description="JDK for Kafka (default: java on PATH).")
     es_java_home: Path | None = Field(
         None, description="JDK >= 21 for Elasticsearch (default: newest in /usr/lib/jvm)."
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, env_settings, RenamedEnv(settings_cls)
 
     @property
     def downloads_dir(self) -> Path:

@@ -40,7 +40,7 @@ class ElasticServer(Server):
     marker = "org.elasticsearch"
 
     def __init__(self, settings: StackSettings) -> None:
-        super().__init__(settings.es_dir, settings.start_timeout)
+        super().__init__(settings.es_dir, settings.start_timeout_s)
         self.s = settings
         self.ports = [settings.es_port, settings.es_transport_port]
 

@@ -37,7 +37,7 @@ class KafkaServer(Server):
     marker = "kafka.Kafka"
 
     def __init__(self, settings: StackSettings) -> None:
-        super().__init__(settings.kafka_dir, settings.start_timeout)
+        super().__init__(settings.kafka_dir, settings.start_timeout_s)
         self.s = settings
         self.ports = [settings.kafka_port, settings.kafka_controller_port]
 

@@ -207,7 +207,7 @@ def test_metadata_kept_after_retention_for_an_open_file(
     log = cri_file(tmp_path, p)
     reader = TopicReader(kafka_bootstrap, topic)
     s = collector_settings(tmp_path, apiserver, kafka_bootstrap, topic,
-                           pod_metadata_retention=0.2)
+                           pod_metadata_retention_s=0.2)
     with running(s) as agent:
         assert agent.pods is not None
         cache = agent.pods.cache

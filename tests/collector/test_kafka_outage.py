@@ -46,7 +46,7 @@ def private_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KafkaSer
     cfg = StackSettings(home=tmp_path_factory.mktemp("kafka-private"),
                         downloads=shared.downloads_dir, kafka_port=free_port(),
                         kafka_controller_port=free_port(), kafka_heap="256m",
-                        start_timeout=150)
+                        start_timeout_s=150)
     server = KafkaServer(cfg)
     try:
         server.up()

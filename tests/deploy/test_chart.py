@@ -152,7 +152,7 @@ def test_collector_pod_metadata_settings_reach_the_collector(
     for key, value in data.items():
         monkeypatch.setenv(key, value)
     s = CollectorSettings()
-    assert (s.pod_metadata, s.pod_metadata_retention, s.pod_owner_lookup) == ("true", 300, False)
+    assert (s.pod_metadata, s.pod_metadata_retention_s, s.pod_owner_lookup) == ("true", 300, False)
 
 
 def test_no_tokens_means_no_secret_and_no_tokens_file(default: Manifests) -> None:

@@ -101,7 +101,7 @@ def test_events_replicas_turn_leader_election_on(full: Manifests) -> None:
     assert data["LOGPIPE_LEASE_NAME"] == "events-leader"
     assert data["LOGPIPE_LEASE_NAMESPACE"] == "logs"
     assert data["LOGPIPE_EVENTS_API"] == "events.k8s.io/v1"
-    assert data["LOGPIPE_CLUSTER"] == "prod-eu" and data["LOGPIPE_LEASE_DURATION"] == "30"
+    assert data["LOGPIPE_CLUSTER"] == "prod-eu" and data["LOGPIPE_LEASE_DURATION_S"] == "30"
     assert data["LOGPIPE_METRICS_PORT"] == "9113"
     lease = full[("Role", "lp-events-lease")]
     assert lease["metadata"]["namespace"] == "logs"
@@ -199,7 +199,7 @@ def test_collector_reads_pods_with_its_own_service_account(default: Manifests) -
           "rel-logpipe-collector", "rel-logpipe-collector")
     data = default[("ConfigMap", "rel-logpipe-collector")]["data"]
     assert data["LOGPIPE_POD_METADATA"] == "true"
-    assert data["LOGPIPE_POD_METADATA_RETENTION"] == "300"
+    assert data["LOGPIPE_POD_METADATA_RETENTION_S"] == "300"
     assert data["LOGPIPE_POD_OWNER_LOOKUP"] == "false"
     # The shared account (forwarder, Internet-facing API) is bound to nothing.
     subjects = [s["name"] for (kind, _), o in default.items() if kind.endswith("Binding")
@@ -220,7 +220,7 @@ def test_collector_owner_lookup(full: Manifests) -> None:
           "lp-node-reader")
     data = full[("ConfigMap", "lp-collector")]["data"]
     assert data["LOGPIPE_POD_OWNER_LOOKUP"] == "true"
-    assert data["LOGPIPE_POD_METADATA_RETENTION"] == "600"
+    assert data["LOGPIPE_POD_METADATA_RETENTION_S"] == "600"
 
 
 # ---- collector: journald container ---------------------------------------------------

@@ -42,7 +42,7 @@ def test_events_command_ships_and_stops_cleanly_on_sigterm(
         [*LOGPIPE, "events", "--kubeconfig", str(config), "--state-file", str(state.path),
          "--metrics-port", "0"],
         env=_env(LOGPIPE_KAFKA_BOOTSTRAP=kafka_bootstrap, LOGPIPE_KAFKA_TOPIC=topic,
-                 LOGPIPE_CHECKPOINT_INTERVAL="0.1"),
+                 LOGPIPE_CHECKPOINT_INTERVAL_S="0.1"),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: state.load() == str(apiserver.rv) or proc.poll() is not None,

@@ -33,7 +33,7 @@ def make_role(apiserver: FakeApiServer, kafka_bootstrap: str, topic: str,
         settings = EventsSettings(
             kafka_bootstrap=kafka_bootstrap, kafka_topic=topic, cluster="test",
             node_name="events-node", state_file=str(tmp_path / state), metrics_port=0,
-            checkpoint_interval=0.1, backoff_max=0.2, **kw)  # type: ignore[arg-type]
+            checkpoint_interval_s=0.1, backoff_max_s=0.2, **kw)  # type: ignore[arg-type]
         client = KubeClient(KubeConfig(server=apiserver.url, token=apiserver.token))
         run = RunningRole(EventsRole(settings, client), after_stop=client.close,
                           require_clean_exit=False)
@@ -105,12 +105,12 @@ def test_gone_after_restart_relists_with_the_same_ids(
 def test_leader_election_one_replica_ships(
         apiserver: FakeApiServer, make_role: MakeRole, kafka_bootstrap: str, topic: str) -> None:
     make = make_role
-    a = make("a.rv", leader_election=True, identity="pod-a", retry_period=0.1,
-             lease_duration=10.0, renew_deadline=8.0, lease_namespace="logpipe")
+    a = make("a.rv", leader_election=True, identity="pod-a", retry_period_s=0.1,
+             lease_duration_s=10.0, renew_deadline_s=8.0, lease_namespace="logpipe")
     wait_for(lambda: a.role.elector is not None and a.role.elector.is_leader.is_set(),
              "pod-a leads")
-    b = make("b.rv", leader_election=True, identity="pod-b", retry_period=0.1,
-             lease_duration=10.0, renew_deadline=8.0, lease_namespace="logpipe")
+    b = make("b.rv", leader_election=True, identity="pod-b", retry_period_s=0.1,
+             lease_duration_s=10.0, renew_deadline_s=8.0, lease_namespace="logpipe")
     wait_for(lambda: apiserver.open_watches() == 1, "leader's watch")
     rv = int(apiserver.put("events", core_event("shop", "only-once"))["metadata"]
              ["resourceVersion"])

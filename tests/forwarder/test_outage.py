@@ -46,7 +46,7 @@ def test_bulk_rejections_are_retried_and_nothing_is_lost(
     prefix = "lpt-reject"
     env = forwarder_env(kafka_bootstrap, private_es.url, topic, prefix, group,
                         LOGPIPE_BULK_CONCURRENCY="12", LOGPIPE_MAX_PENDING_BATCHES="24",
-                        LOGPIPE_BATCH_MAX_RECORDS="200", LOGPIPE_RETRY_MAX_SECONDS="1")
+                        LOGPIPE_BATCH_MAX_RECORDS="200", LOGPIPE_RETRY_MAX_S="1")
     try:
         with running(env, tmp_path / "fwd.log") as fwd:
             wait_until(lambda: committed_total(kafka_bootstrap, group, topic) == total, 120,
@@ -72,7 +72,7 @@ def test_elasticsearch_stopped_mid_stream_then_started_loses_nothing(
     es = Elasticsearch(private_es.url, request_timeout=30)
     prefix = "lpt-outage"
     env = forwarder_env(kafka_bootstrap, private_es.url, topic, prefix, group,
-                        LOGPIPE_RETRY_MAX_SECONDS="2", LOGPIPE_ES_REQUEST_TIMEOUT="10")
+                        LOGPIPE_RETRY_MAX_S="2", LOGPIPE_ES_REQUEST_TIMEOUT_S="10")
     before = [make_record(i, run="before") for i in range(1000)]
     during = [make_record(i, run="during", day="2026-11-21") for i in range(1000)]
     try:

@@ -136,7 +136,7 @@ def forwarder_env(bootstrap: str, es_url: str, topic: str, prefix: str, group: s
         "LOGPIPE_KAFKA_TOPIC": topic, "LOGPIPE_INDEX_PREFIX": prefix,
         "LOGPIPE_CONSUMER_GROUP": group, "LOGPIPE_METRICS_PORT": str(free_port()),
         "LOGPIPE_METRICS_HOST": "127.0.0.1", "LOGPIPE_INDEX_REFRESH_INTERVAL": "200ms",
-        "LOGPIPE_BATCH_MAX_SECONDS": "0.2", "LOGPIPE_SHUTDOWN_TIMEOUT": "10",
+        "LOGPIPE_BATCH_MAX_S": "0.2", "LOGPIPE_SHUTDOWN_TIMEOUT_S": "10",
         "LOGPIPE_LOG_FORMAT": "json",
         # A killed forwarder's partitions move after this; the default 45 s would make
         # the restart tests wait for the dead member instead of testing anything.

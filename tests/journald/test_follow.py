@@ -31,7 +31,7 @@ def test_follow_resume_exactly(tmp_path: Path, kafka_bootstrap: str, topic: str)
     settings = JournaldSettings(kafka_bootstrap=kafka_bootstrap, kafka_topic=topic,
                                 journal_directory=str(journal), node_name="node-a",
                                 cursor_file=str(tmp_path / "cursor"), metrics_port=0,
-                                checkpoint_interval=0.1)
+                                checkpoint_interval_s=0.1)
     cursor = StateFile(settings.cursor_file)
 
     run = RunningRole(JournaldRole(settings))
@@ -77,7 +77,7 @@ def test_tail_start_skips_history(tmp_path: Path, kafka_bootstrap: str, topic: s
     settings = JournaldSettings(kafka_bootstrap=kafka_bootstrap, kafka_topic=topic,
                                 journal_directory=str(journal), start_at="tail",
                                 cursor_file=str(tmp_path / "cursor"), metrics_port=0,
-                                checkpoint_interval=0.1, units=["kubelet.service"])
+                                checkpoint_interval_s=0.1, units=["kubelet.service"])
     run = RunningRole(JournaldRole(settings))
     # Whether journalctl has found the tail yet cannot be seen from outside: write
     # probes until one comes through, then the entries under test.
