@@ -16,12 +16,14 @@ import time
 from collector.checkpoint import Checkpoint, CheckpointStore, fingerprint
 from collector.discovery import Discovery
 from collector.enrich import cri_meta, docker_meta, host_meta
-from collector.files import TrackedFile
+from collector.files import TrackedFile, file_id, id_prefix
+from collector.ledger import Ledger
 from collector.metrics import CollectorMetrics
 from collector.multiline import MultilineRules
 from collector.podmeta import PodMetadata, apply_pod, pod_metadata_on
 from collector.producer import KafkaOutput, Stopping
-from collector.resume import find_rotated, resume, split_fp
+from collector.resume import Found, plan_stream, resume, split_fp
+from collector.rotated import ROTATED_ERRORS, HeadCache, list_siblings, open_sibling
 from collector.settings import CollectorSettings
 from collector.source import Source
 
@@ -55,6 +57,10 @@ class Agent:
         self._last_acks = 0
         self._last_produced = 0
         self._nopen = 0
+        self.heads = HeadCache()  # fingerprints of rotated siblings already looked at
+        self.ledger = Ledger(settings.node_name,
+                             self.out.produce_ledger if settings.ledger_topic else None)
+        self.scratch = os.path.join(settings.state_dir, "scratch")  # gunzipped siblings
 
     # -- lifecycle -----------------------------------------------------------------
     def stop(self) -> None:
@@ -113,6 +119,8 @@ class Agent:
         except Stopping:
             pass  # Kafka is full/down: the held entries are re-read after restart
         self.out.close(self.s.shutdown_timeout_s)
+        self._send_ranges()  # the ranges just acknowledged, then their own acks
+        self.out.close(self.s.shutdown_timeout_s)
         self._save(force=True)
         self.discovery.stop()
         if self.pods is not None:
@@ -134,6 +142,8 @@ class Agent:
         deadline = time.monotonic() + self.s.rotate_wait_s
         for src in self.sources.values():
             src.rewind(deadline)
+            for f in src.files():  # ranges not acknowledged are sent again
+                f.ledger_sent, f.ledger_sent_entries = f.ledger_at, f.ledger_entries
         self.out.replace_producer()
 
     def _extend_deadlines(self, seconds: float) -> None:
@@ -261,6 +271,9 @@ class Agent:
         self.metrics.given_up.inc(left)
         log.warning("giving up %d unread bytes of %s (%s)", left, f.path, why,
                     extra={"event": "given_up", "path": f.path, "bytes": left, "reason": why})
+        if left:
+            self.ledger.send_gap(f.file_id, f.path, src.meta, src.kind, src.key, "given_up",
+                                 f.pos, left, why)
         src.retire(f)
         f.close()  # given up for good: not even a rewind reads it again
 
@@ -296,20 +309,86 @@ class Agent:
                            self.out.on_failed, self.out.acked)
 
     def _recover_rotated(self) -> None:
-        """Files rotated while we were down are read to their end first."""
-        for r in find_rotated(self.saved):
-            cp = r.checkpoint
-            src = self.sources.get(cp.path)
+        """Every stream's files rotated while we were down are read to their end
+        first, oldest first: the checkpointed ones from their checkpoint, the ones
+        never seen from their head (``collector.resume.plan_stream``)."""
+        left: dict[str, list[Checkpoint]] = {}
+        for cps in self.saved.values():
+            for cp in cps:
+                left.setdefault(cp.path, []).append(cp)
+        for path in sorted(set(left) | set(self.sources)):
+            self._find_siblings(path, left.get(path, []))
+
+    def _find_siblings(self, path: str, saved: list[Checkpoint]) -> None:
+        """Read the stream's rotated files it has not read (nor is reading)."""
+        src = self.sources.get(path)
+        hist = self.store.history(path)
+        files = src.files() if src is not None else []
+        known = set(hist.done) | {f.base_fp for f in files}
+        tracked = {(f.dev, f.inode) for f in files}
+        found, lost = plan_stream(path, saved, known, hist.floor_ns, self.heads, tracked)
+        for gone in lost:
+            cp = gone.checkpoint
+            fid = file_id(id_prefix(self.s.node_name, cp.dev, cp.inode, cp.fp))
+            self._lost(path, src, fid, cp.offset, gone.cause, max(0, cp.end - cp.offset),
+                       "gone (deleted, or truncated with no copy) while the collector was "
+                       "down; at least these bytes past its checkpoint were not read")
+        for item in found:
             if src is None:
-                src = self.sources[cp.path] = self._new_source(cp.path, self._kind_of(cp.path))
+                src = self.sources[path] = self._new_source(path, self._kind_of(path))
+            if not self._make_room():
+                log.warning("open-files cap: not reading rotated %s", item.sibling.path)
+                break
+            self._read_sibling(src, item)
+
+    def _read_sibling(self, src: Source, item: Found) -> None:
+        sib = item.sibling
+        try:
+            fd = open_sibling(sib, self.scratch)
+        except ROTATED_ERRORS as exc:  # e.g. a .gz still being written: the next look
+            log.warning("cannot read rotated %s yet: %s", sib.path, exc)
+            self.heads.forget(sib)
+            return
+        cp = item.checkpoint
+        if cp is not None:  # the same entries as before the restart: the same ids
             base, gen = split_fp(cp.fp)
-            f = self._tracked(src, r.fd, cp.dev, cp.inode, base, gen)
-            f.pos = f.acked = cp.offset
-            f.drain_deadline = time.monotonic() + self.s.rotate_wait_s
-            src.draining.append(f)  # oldest first, all before the live file
-            log.info("resuming rotated file %s (was %s) at %d", r.path, cp.path, cp.offset,
-                     extra={"event": "resume_rotated", "path": cp.path, "file": r.path,
-                            "offset": cp.offset})
+            f = self._tracked(src, fd, cp.dev, cp.inode, base, gen)
+            f.start_at(cp.offset)
+            how = "checkpointed"
+        else:
+            f = self._tracked(src, fd, sib.dev, sib.inode, item.fp, 0)
+            how = "unseen"
+        f.drain_deadline = time.monotonic() + self.s.rotate_wait_s
+        src.draining.append(f)  # oldest first, all before the live file
+        src.backlog = True
+        self.metrics.rotated_found.labels(how).inc()
+        log.info("reading rotated file %s of %s from %d (%s)", sib.path, src.path, f.pos, how,
+                 extra={"event": "rotated_found", "path": src.path, "file": sib.path,
+                        "offset": f.pos, "how": how})
+
+    def _lost(self, path: str, src: Source | None, fid: str, offset: int, cause: str,
+              nbytes: int, detail: str = "") -> None:
+        """Bytes no one can read any more: counted, logged and put in the ledger (at
+        least ``nbytes``: what was written after the last look is not known)."""
+        self.metrics.lost_bytes.labels(cause).inc(nbytes)
+        log.warning("%s: %d bytes can no longer be read (%s)", path, nbytes, cause,
+                    extra={"event": "lost", "path": path, "bytes": nbytes, "cause": cause})
+        meta = src.meta if src is not None else self._meta(path, self._kind_of(path))
+        kind = src.kind if src is not None else self._kind_of(path)
+        key = src.key if src is not None else path.encode()
+        self.ledger.send_gap(fid, path, meta, kind, key, cause, offset, nbytes, detail)
+
+    def _prune(self, src: Source) -> None:
+        """Forget acknowledged retired files; remember them as read to the end, so a
+        rotated (or gzip'd) copy of them is never read again."""
+        before = src.retired[:]
+        src.prune()
+        if len(src.retired) != len(before):
+            hist = self.store.history(src.path)
+            now = time.time_ns()
+            for f in before:
+                if f not in src.retired:
+                    hist.finished(f.base_fp, now)
 
     def _kind_of(self, path: str) -> str:
         for kind, root, _ in self.discovery.patterns:
@@ -334,42 +413,98 @@ class Agent:
                 cur.drain_deadline = now + self.s.rotate_wait_s
                 src.draining.append(cur)
                 src.current = None
+                # Rotated twice since the last look: the file in between is a sibling.
+                self._find_siblings(src.path, [])
             else:
+                cur.seen_size = st.st_size
                 fp = fingerprint(cur.fd)
                 if st.st_size < cur.pos or (fp is not None and fp != cur.base_fp) or (
                         fp is None and cur.pos > 0):
                     self._truncated(src, cur, fp)
         if src.current is None and st is not None:
             self._open_current(src, initial=False)
-        src.prune()
+        self._prune(src)
 
     def _truncated(self, src: Source, cur: TrackedFile, fp: str | None) -> None:
-        """copytruncate: the same inode starts over; a new generation gets new ids."""
+        """copytruncate: the same inode starts over; a new generation gets new ids.
+        What was written after our last read is in logrotate's copy: read it there."""
         self.metrics.rotations.labels("truncate").inc()
         log.info("%s was truncated at %d; reading it again from 0", cur.path, cur.pos,
                  extra={"event": "truncated", "path": cur.path, "offset": cur.pos})
+        copy = self._copy_of(cur)
         if fp is None:
             # The new first line is not complete yet: identify the file once it is
             # (by _open_current), still as the next generation of this inode.
             src.next_gen = (cur.dev, cur.inode, cur.gen + 1)
-            src.retire(cur)
+            live_fd = -1
+        else:
+            nf = self._tracked(src, cur.fd, cur.dev, cur.inode, fp or cur.base_fp, cur.gen + 1)
+            src.current = nf
+            live_fd = cur.fd
+        if copy is not None:
+            if live_fd < 0:
+                os.close(cur.fd)
+            cur.fd = copy  # same identity and offsets: the copy holds the same bytes
+            if src.current is cur:
+                src.current = None
+            cur.drain_deadline = time.monotonic() + self.s.rotate_wait_s
+            src.draining.append(cur)
+            self.metrics.rotated_found.labels("copy").inc()
             return
-        nf = self._tracked(src, cur.fd, cur.dev, cur.inode, fp or cur.base_fp, cur.gen + 1)
-        cur.fd = -1  # the new generation owns the descriptor
+        if cur.seen_size > cur.pos:
+            self._lost(cur.path, src, cur.file_id, cur.pos, "truncated",
+                       cur.seen_size - cur.pos, "copytruncate with no copy found: at least "
+                       "these bytes were written after the last read")
+        if live_fd >= 0:
+            cur.fd = -1  # the new generation owns the descriptor
+        if src.current is cur:
+            src.current = None
         src.retire(cur)
-        src.current = nf
+
+    def _copy_of(self, cur: TrackedFile) -> int | None:
+        """A descriptor on the copy copytruncate made of ``cur`` (same first line, at
+        least as long as what we read), or None."""
+        for sib in reversed(list_siblings(cur.path)):  # newest first
+            if self.heads.fingerprint(sib) != cur.base_fp or (not sib.gz and sib.size <= cur.pos):
+                continue
+            try:
+                fd = open_sibling(sib, self.scratch)
+            except ROTATED_ERRORS:
+                continue
+            if os.fstat(fd).st_size <= cur.pos:
+                os.close(fd)
+                continue
+            log.info("reading the rest of %s from its copy %s at %d", cur.path, sib.path,
+                     cur.pos, extra={"event": "truncate_copy", "path": cur.path,
+                                     "file": sib.path, "offset": cur.pos})
+            return fd
+        return None
 
     # -- checkpoints and health ------------------------------------------------------
+    def _send_ranges(self) -> None:
+        """Ledger ranges for what got acknowledged since the last ones."""
+        if not self.started:
+            return
+        self.ledger.retry()
+        for src in self.sources.values():
+            for f in src.files():
+                self.ledger.send_range(f, src.meta, src.kind, src.key)
+
     def _save(self, force: bool = False) -> None:
         cps: list[Checkpoint] = []
         lag = 0
         for src in self.sources.values():
-            src.prune()
+            self._prune(src)
             for f in src.files():
-                cps.append(Checkpoint(f.path, f.dev, f.inode, f.fp, f.acked))
+                # A checkpoint is only as far as the ledger holds (collector.ledger).
+                cps.append(Checkpoint(f.path, f.dev, f.inode, f.fp, f.ledger_at, f.pos))
                 lag += max(0, f.pos - f.acked)
-        if (self.started or force) and self.store.save(cps):
+        if (self.started or force) and self.store.save(cps, set(self.sources)):
             self.metrics.checkpoint_writes.inc()
+        # Only now, with the checkpoint at each file's ledger_at on disk: a range sent
+        # from there is replaced (same id) by the one a restart sends from there.
+        self._send_ranges()
+        self.out.note_acks()
         m = self.metrics
         self._nopen = self._open_files()
         m.files_open.set(self._nopen)
@@ -386,10 +521,21 @@ class Agent:
     def ready(self) -> tuple[bool, str]:
         if not self.started:
             return False, "starting: discovering files"
-        blocked = self.out.blocked_since
-        if blocked and time.monotonic() - blocked > self.s.unready_after_s:
+        now, limit, out = time.monotonic(), self.s.unready_after_s, self.out
+        blocked = out.blocked_since
+        if blocked and now - blocked > limit:
             return False, (f"backpressure: Kafka has not taken records for "
-                           f"{time.monotonic() - blocked:.0f}s (last error: {self.out.last_error})")
+                           f"{now - blocked:.0f}s (last error: {out.last_error})")
+        # A quiet node fills no queue: readiness also follows the brokers themselves
+        # and how long records wait for an acknowledgement.
+        down = out.unreachable_since
+        if down and now - down > limit:
+            return False, (f"no Kafka broker reachable for {now - down:.0f}s "
+                           f"(last error: {out.last_error})")
+        age = out.unacked_age()
+        if age > limit:
+            return False, (f"{out.in_flight()} records unacknowledged for {age:.0f}s "
+                           f"(last error: {out.last_error})")
         pods = f"; {self.pods.state()}" if self.pods is not None else ""
         return True, (f"ok: {len(self.sources)} sources, {self.out.in_flight()} records in "
                       f"flight{pods}")

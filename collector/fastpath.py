@@ -60,7 +60,7 @@ STREAMS = ("stdout", "stderr")
 # Record fields whose value the C computes per entry (the others up to the first
 # per-source field are the same for every record of a file: encoded once).
 _PER_ENTRY = frozenset(("id", "ts", "ingest_ts", "offset", "message", "level", "stream"))
-_PER_FILE = ("node", "source", "path")
+_PER_FILE = ("node", "source", "path", "file")
 MAX_MISSES = 8  # scans in a row that took no line: the chunk is not for the C path
 
 
@@ -105,7 +105,8 @@ class FileContext:
         self.rules = host.rules
         self.ctx: _fastpath.Context | None = None
         try:
-            layout = record_layout(host.out.node, host.kind, f.path, host.plain_tail)
+            layout = record_layout(host.out.node, host.kind, f.path, f.file_id,
+                                   host.plain_tail)
         except JSONEncodeError:  # e.g. a path with lone surrogates: Python's own behaviour
             return
         self.ctx = _c.Context(
@@ -118,10 +119,11 @@ class FileContext:
                 and host.plain_tail is self.plain_tail and host.rules is self.rules)
 
 
-def record_layout(node: str, kind: str, path: str, tail: bytes) -> tuple[bytes | str, ...]:
+def record_layout(node: str, kind: str, path: str, file_id: str,
+                  tail: bytes) -> tuple[bytes | str, ...]:
     """The record in ``Record``'s field order as the C writes it: literal bytes, and
     the names of the values it computes per entry; ``tail``: the rest, encoded."""
-    values = {"node": node, "source": kind, "path": path}
+    values = {"node": node, "source": kind, "path": path, "file": file_id}
     layout: list[bytes | str] = []
     lit = b"{"
     for name in Record.__dataclass_fields__:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable
+from hashlib import blake2b
 from typing import Any
 
 
@@ -49,12 +50,23 @@ class Batch:
 OnFailed = Callable[[Any, Any, Batch], None]
 
 
+def id_prefix(node: str, dev: int, inode: int, fp: str) -> bytes:
+    """Same bytes as logpipe.record.make_id's input, prepared once per file."""
+    return "\0".join((node, str(dev), str(inode), fp, "")).encode("utf-8", "surrogatepass")
+
+
+def file_id(prefix: bytes) -> str:
+    """A file's identity in records and the ledger: 16 hex digits of its id prefix."""
+    return blake2b(prefix, digest_size=8).hexdigest()
+
+
 class TrackedFile:
     """An open file: identity, read position, acknowledged offset."""
 
-    __slots__ = ("acked", "acks", "base_fp", "batches", "dev", "drain_deadline", "fd", "fp", "gen",
-                 "id_prefix", "inode", "kind", "on_failed", "open_batch", "path", "pos",
-                 "skip_from", "tail_len", "tail_since")
+    __slots__ = ("acked", "acked_entries", "acks", "base_fp", "batches", "dev", "drain_deadline",
+                 "fd", "file_id", "fp", "gen", "id_prefix", "inode", "kind", "ledger_at",
+                 "ledger_entries", "ledger_sent", "ledger_sent_entries", "on_failed",
+                 "open_batch", "path", "pos", "seen_size", "skip_from", "tail_len", "tail_since")
 
     def __init__(self, path: str, kind: str, fd: int, dev: int, inode: int, base_fp: str,
                  gen: int, node: str, on_failed: OnFailed, acks: list[int]) -> None:
@@ -67,9 +79,15 @@ class TrackedFile:
         self.gen = gen
         self.fp = ""
         self.id_prefix = b""
+        self.file_id = ""
         self.set_generation(gen, node)
         self.pos = 0  # next byte to read
-        self.acked = 0  # checkpoint: every entry starting below it is acknowledged
+        self.acked = 0  # every entry starting below it is acknowledged
+        self.acked_entries = 0  # how many entries that is (since this process opened it)
+        # The completeness ledger (collector.ledger): acknowledged up to ledger_at
+        # (the checkpoint), sent up to ledger_sent; entry counts at each.
+        self.ledger_at = self.ledger_sent = 0
+        self.ledger_entries = self.ledger_sent_entries = 0
         self.batches: deque[Batch] = deque()
         self.open_batch: Batch | None = None
         self.on_failed = on_failed
@@ -78,14 +96,14 @@ class TrackedFile:
         self.tail_len = 0  # length of an unterminated last line seen, and since when
         self.tail_since = 0
         self.drain_deadline = 0.0  # > 0: renamed/deleted, read to end by this time
+        self.seen_size = 0  # the size at the last rotation check (bytes lost to a truncation)
 
     def set_generation(self, gen: int, node: str) -> None:
         """Copytruncate starts a new generation: new identity, so new ids for new bytes."""
         self.gen = gen
         self.fp = self.base_fp if gen == 0 else f"{self.base_fp}.g{gen}"
-        # Same bytes as logpipe.record.make_id's input, prepared once per file.
-        self.id_prefix = "\0".join((node, str(self.dev), str(self.inode), self.fp, "")).encode(
-            "utf-8", "surrogatepass")
+        self.id_prefix = id_prefix(node, self.dev, self.inode, self.fp)
+        self.file_id = file_id(self.id_prefix)
 
     def batch(self) -> Batch:
         b = self.open_batch
@@ -111,9 +129,17 @@ class TrackedFile:
     def advance(self) -> None:
         batches = self.batches
         while batches and batches[0].closed and batches[0].pending == 0:
-            safe = batches.popleft().safe
-            if safe > self.acked:
-                self.acked = safe
+            b = batches.popleft()
+            # Every entry of the batch starts below its safe offset (entries still held
+            # are in a later batch), so the count matches the bytes [old acked, safe).
+            self.acked_entries += b.count
+            if b.safe > self.acked:
+                self.acked = b.safe
+
+    def start_at(self, offset: int) -> None:
+        """Reading starts at ``offset`` (a checkpoint, the tail): nothing below it is
+        this process's to count."""
+        self.pos = self.acked = self.ledger_at = self.ledger_sent = offset
 
     def rewind(self) -> None:
         """Forget everything not acknowledged: reading resumes at the checkpoint."""

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import orjson
 from confluent_kafka import KafkaError, Producer
 
 from collector.files import Batch
@@ -20,13 +21,15 @@ from collector.source import Output
 
 log = logging.getLogger(__name__)
 REWIND_BACKOFF_S = 1.0  # at most one rewind a second when Kafka keeps refusing
+STATS_INTERVAL_MS = 2000
 
 
 class Stopping(Exception):
     """Raised out of a backpressure wait when the collector is asked to stop."""
 
 
-def producer_config(s: CollectorSettings, on_error: Callable[[KafkaError], None]) -> dict[str, Any]:
+def producer_config(s: CollectorSettings, on_error: Callable[[KafkaError], None],
+                    on_stats: Callable[[str], None] | None = None) -> dict[str, Any]:
     conf: dict[str, Any] = {
         "bootstrap.servers": s.kafka_bootstrap,
         "client.id": f"logpipe-collector-{s.node_name}",
@@ -43,9 +46,14 @@ def producer_config(s: CollectorSettings, on_error: Callable[[KafkaError], None]
         # Retry forever: the files are the buffer, a record is never given up on.
         "message.timeout.ms": 0,
         "error_cb": on_error,
+        # Broker states every few seconds even when nothing is produced: /readyz must
+        # see a broker outage on a quiet node too (see KafkaOutput.on_stats).
+        "statistics.interval.ms": STATS_INTERVAL_MS,
         # librdkafka's own log lines go through Python logging (structured, levelled)
         "logger": logging.getLogger("collector.kafka"),
     }
+    if on_stats is not None:
+        conf["stats_cb"] = on_stats
     conf.update(s.kafka_options)
     return conf
 
@@ -56,6 +64,7 @@ class KafkaOutput(Output):
                  on_unblocked: Callable[[float], None] = lambda seconds: None) -> None:
         self.node = settings.node_name
         self.topic = settings.kafka_topic
+        self.ledger_topic = settings.ledger_topic
         self.max_line_bytes = settings.max_line_bytes
         self.max_record_bytes = settings.max_record_bytes
         self.read_chunk_bytes = max(settings.read_chunk_bytes, settings.max_line_bytes)
@@ -73,7 +82,12 @@ class KafkaOutput(Output):
         self.last_error = ""
         self.last_error_at = 0.0
         self.fatal = False
-        self.producer = Producer(producer_config(settings, self._on_error))
+        # Readiness: since when no broker is UP (0: one is), and when Kafka last
+        # acknowledged anything (a record in flight longer than that is not moving).
+        self.unreachable_since = 0.0
+        self.last_ack_at = time.monotonic()
+        self._acks_seen = 0
+        self.producer = Producer(producer_config(settings, self._on_error, self.on_stats))
         self._produce = self.producer.produce
         self._count_read = {k: (metrics.lines_read.labels(k), metrics.bytes_read.labels(k))
                             for k in ("docker", "cri", "file")}
@@ -94,6 +108,17 @@ class KafkaOutput(Output):
         except BufferError:
             self._wait_for_room(value, key, on_delivery)
         self.produced += 1
+
+    def produce_ledger(self, value: bytes, key: bytes,
+                       on_delivery: Callable[[Any, Any], None] | None) -> bool:
+        """A completeness ledger entry (collector.ledger) to the ledger topic; False
+        when the queue is full. It never waits: it runs inside the periodic tick, which
+        also runs while a full queue blocks reading."""
+        try:
+            self._produce(self.ledger_topic, value, key, on_delivery=on_delivery)
+        except BufferError:
+            return False
+        return True
 
     def _wait_for_room(self, value: bytes, key: bytes,
                        on_delivery: Callable[[Any, Any], None] | None) -> None:
@@ -167,11 +192,35 @@ class KafkaOutput(Output):
         old.poll(0)
         self.fatal = self.needs_rewind = False
         self.last_rewind = time.monotonic()
-        self.producer = Producer(producer_config(self.settings, self._on_error))
+        self.producer = Producer(producer_config(self.settings, self._on_error, self.on_stats))
         self._produce = self.producer.produce
 
     def in_flight(self) -> int:
         return len(self.producer)
+
+    def on_stats(self, raw: str) -> None:
+        """librdkafka's statistics (from poll, on the main thread): are brokers up?"""
+        try:
+            brokers = orjson.loads(raw).get("brokers", {})
+        except orjson.JSONDecodeError:
+            return
+        # Only the real brokers: the bootstrap and coordinator entries have nodeid -1.
+        states = [b.get("state") for b in brokers.values() if b.get("nodeid", -1) >= 0]
+        up = any(state == "UP" for state in states) if states else False
+        if up:
+            self.unreachable_since = 0.0
+        elif not self.unreachable_since:
+            self.unreachable_since = time.monotonic()
+
+    def note_acks(self) -> None:
+        """Called periodically by the agent: remember when acknowledgements last came."""
+        if self.acked[0] != self._acks_seen or len(self.producer) == 0:
+            self._acks_seen = self.acked[0]
+            self.last_ack_at = time.monotonic()
+
+    def unacked_age(self) -> float:
+        """Seconds records have been in flight with no acknowledgement coming back."""
+        return 0.0 if len(self.producer) == 0 else time.monotonic() - self.last_ack_at
 
     def close(self, timeout: float) -> None:
         self.producer.flush(timeout)

@@ -1,13 +1,15 @@
 """Where to start reading after a (re)start: a file's checkpoint, head or tail, and
-files rotated while the collector was down (found next to their old path)."""
+the files of a stream rotated while the collector was down or before it opened them
+(found next to the stream's path by ``collector.rotated``)."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 
-from collector.checkpoint import Checkpoint, fingerprint
+from collector.checkpoint import Checkpoint
 from collector.files import TrackedFile
+from collector.rotated import HeadCache, Sibling, list_siblings
 
 Saved = dict[tuple[int, int], list[Checkpoint]]  # (dev, inode) -> checkpoints loaded
 
@@ -38,41 +40,74 @@ def resume(f: TrackedFile, size: int, saved: Saved, from_tail: bool, node: str) 
             f.set_generation(gen + 1, node)
         else:
             f.set_generation(gen, node)
-            f.pos = f.acked = cp.offset
+            f.start_at(cp.offset)
     elif from_tail:
-        f.pos = f.acked = tail_start(f.fd, size)
+        f.start_at(tail_start(f.fd, size))
 
 
 @dataclass
-class Rotated:
+class Found:
+    """A rotated sibling to read: from a checkpoint (``checkpoint`` set: its identity
+    and offset) or, never seen before, from its head with its own identity."""
+
+    sibling: Sibling
+    fp: str
+    checkpoint: Checkpoint | None
+
+
+@dataclass
+class Lost:
     checkpoint: Checkpoint
-    path: str  # where the file is now
-    fd: int
-    mtime: float
+    cause: str  # "deleted" (or truncated with no copy) while the collector was down
 
 
-def find_rotated(saved: Saved) -> list[Rotated]:
-    """Checkpointed files no longer at their path but still in the same folder (same
-    inode and fingerprint, unread bytes left), oldest first: read them to the end."""
-    found: list[Rotated] = []
-    for cps in saved.values():
-        for cp in cps:
-            try:
-                entries = list(os.scandir(os.path.dirname(cp.path)))
-            except OSError:
-                continue
-            for entry in entries:
-                try:
-                    st = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                if (st.st_dev, st.st_ino) != (cp.dev, cp.inode) or st.st_size <= cp.offset:
-                    continue
-                fd = os.open(entry.path, os.O_RDONLY | os.O_CLOEXEC)
-                if fingerprint(fd, force=True) != split_fp(cp.fp)[0]:
-                    os.close(fd)
-                    continue
-                found.append(Rotated(cp, entry.path, fd, st.st_mtime))
-                break
-    found.sort(key=lambda r: r.mtime)
-    return found
+def gz_size(path: str) -> int:
+    """Decompressed size from a gzip trailer (ISIZE, mod 2**32); -1 if unreadable."""
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(-4, os.SEEK_END)
+            return int.from_bytes(fh.read(4), "little")
+    except OSError:
+        return -1
+
+
+def plan_stream(path: str, saved: list[Checkpoint], known: set[str], floor_ns: int,
+                heads: HeadCache, tracked: set[tuple[int, int]]) -> tuple[list[Found], list[Lost]]:
+    """What to read of one stream's rotated siblings, oldest first.
+
+    ``saved``: the stream's checkpoints not matched to its live file; ``known``: the
+    fingerprints it has tracked or read to the end; ``tracked``: (dev, inode) of the
+    files open for it now. A checkpoint is found again by content (a rename keeps the
+    inode, gzip and a copytruncate copy only the first line); a sibling nobody knows
+    and written after ``floor_ns`` was rotated before it was ever opened.
+    """
+    sibs = list_siblings(path)
+    found: list[Found] = []
+    lost: list[Lost] = []
+    taken: set[str] = set()
+    for cp in saved:
+        base = split_fp(cp.fp)[0]
+        match = [s for s in sibs if s.path not in taken and heads.fingerprint(s) == base]
+        # the renamed file itself before a gzip'd or copied one of the same bytes
+        match.sort(key=lambda s: ((s.dev, s.inode) != (cp.dev, cp.inode), s.gz))
+        if not match:
+            # Deleted, or truncated with no copy (indistinguishable once the inode is
+            # reused): either way its bytes past the checkpoint are gone.
+            lost.append(Lost(cp, "deleted"))
+            continue
+        sib = match[0]
+        for s in match:
+            taken.add(s.path)
+        size = gz_size(sib.path) if sib.gz else sib.size
+        if size < 0 or size > cp.offset:
+            found.append(Found(sib, base, cp))
+    for sib in sibs:
+        if sib.path in taken or (sib.dev, sib.inode) in tracked or sib.mtime_ns <= floor_ns:
+            continue
+        fp = heads.fingerprint(sib)
+        if fp is None or fp in known:
+            continue
+        known.add(fp)  # a gzip'd copy of the same file is not read a second time
+        found.append(Found(sib, fp, None))
+    found.sort(key=lambda f: (f.sibling.mtime_ns, f.sibling.path))
+    return found, lost

@@ -72,6 +72,9 @@ class CollectorSettings(MetricsEndpoint):
     host_namespace: str = Field("host", description="Namespace of host files.")
     compression: Literal["lz4", "zstd", "snappy", "gzip", "none"] = Field(
         "lz4", description="Kafka compression codec.")
+    ledger_topic: str = Field("logs-ledger", description="Topic of the completeness "
+                              "ledger (what each file gave Kafka, and every gap with its cause; "
+                              "indexed by the forwarder for `logpipe audit`). Empty: no ledger.")
     linger_ms: int = Field(20, ge=0, description="Producer linger (batching delay).")
     queue_max_kbytes: int = Field(65536, ge=1024, description="Producer queue bound; when full "
                                   "the collector stops reading (backpressure).")

@@ -122,7 +122,9 @@ class Source:
         """Forget retired files whose every record is acknowledged and none held."""
         keep = []
         for f in self.retired:
-            if f.batches or f.open_batch is not None or self.held_floor(f) is not None:
+            # ledger_at < acked: its last ledger range is not acknowledged yet
+            if f.batches or f.open_batch is not None or self.held_floor(f) is not None or (
+                    f.ledger_at < f.acked):
                 keep.append(f)
             else:
                 f.close()
@@ -319,7 +321,8 @@ class Source:
             "id": blake2b(origin.id_prefix + str(off).encode(), digest_size=16).hexdigest(),
             "ts": ts, "ingest_ts": self.ingest_ts, "node": self.out.node, "source": self.kind,
             "path": origin.path, "offset": off, "message": text,
-            "level": detect_level(text, self.level_hint), "stream": stream})
+            "level": detect_level(text, self.level_hint), "stream": stream,
+            "file": origin.file_id})
         value = head[:-1] + (b"".join((self._tail, dumps(tags), _V_TAIL)) if tags
                              else self.plain_tail)
         if len(value) > self.out.max_record_bytes:

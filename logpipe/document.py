@@ -7,6 +7,7 @@ reaches the mapping without a second edit.
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
@@ -169,3 +170,47 @@ def es_source_bytes(record: Record, value: bytes) -> bytes:
         + str(message_bytes(record)).encode()
         + b"}"
     )
+
+
+# -- the completeness ledger -------------------------------------------------------------
+# Ledger entries (collector/ledger.py, forwarder/ledger.py) live in daily indices of their
+# own, ``<prefix>_ledger-YYYY.MM.DD``: ``<prefix>-*`` (every search) does not match them.
+
+LEDGER_KEYWORDS = ("kind", "id", "node", "source", "path", "file", "namespace", "app",
+                   "cause", "stage")
+LEDGER_LONGS = ("from", "to", "entries", "offset", "bytes")
+
+
+def ledger_prefix(prefix: str) -> str:
+    return f"{prefix}_ledger"
+
+
+def ledger_index_name(prefix: str, ts: str | None) -> str:
+    """The ledger's daily index for an entry sent at ``ts`` (now if it has none)."""
+    if not isinstance(ts, str):
+        ts = format_ns(time.time_ns())
+    try:
+        return index_name(ledger_prefix(prefix), ts)
+    except ValueError:
+        return index_name(ledger_prefix(prefix), format_ns(time.time_ns()))
+
+
+def ledger_index_pattern(prefix: str) -> str:
+    return f"{ledger_prefix(prefix)}-*"
+
+
+def ledger_template_body(prefix: str) -> dict[str, Any]:
+    """``indices.put_index_template`` arguments for the ledger indices."""
+    props: dict[str, Any] = {name: dict(_KEYWORD) for name in LEDGER_KEYWORDS}
+    props.update({name: {"type": "long"} for name in LEDGER_LONGS})
+    props["ts"] = {"type": "date_nanos"}
+    props["detail"] = {"type": "keyword", "index": False, "doc_values": False}
+    props["v"] = {"type": "short"}
+    return {
+        "name": ledger_prefix(prefix),
+        "index_patterns": [ledger_index_pattern(prefix)],
+        "priority": 10,
+        "template": {"settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
+                     "mappings": {"dynamic": False, "properties": props}},
+        "_meta": {"managed_by": "logpipe-forwarder", "version": TEMPLATE_VERSION},
+    }

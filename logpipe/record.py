@@ -43,6 +43,9 @@ class Record:
     message: str
     level: str = "unknown"
     stream: str | None = None
+    # The identity of the file the entry was read from (16 hex digits of a hash of node,
+    # device, inode and fingerprint): what the completeness audit counts by.
+    file: str | None = None
     container_id: str | None = None
     container_name: str | None = None
     image: str | None = None

@@ -32,15 +32,18 @@ ROUNDS = 20
 PER_FILE = 2000  # lines per file per round; 5 files -> 200,000 lines
 
 
-def start(root: Path, bootstrap: str, topic: str) -> subprocess.Popen[bytes]:
+def start(root: Path, bootstrap: str, topic: str,
+          sources: str = '["docker", "file"]', **extra: str) -> subprocess.Popen[bytes]:
     env = dict(os.environ)
     env.update({
         "LOGPIPE_DOCKER_ROOT": str(root / "docker"), "LOGPIPE_HOST_ROOT": str(root / "log"),
-        "LOGPIPE_SOURCES": '["docker", "file"]', "LOGPIPE_STATE_DIR": str(root / "state"),
+        "LOGPIPE_CRI_ROOT": str(root / "pods"),
+        "LOGPIPE_SOURCES": sources, "LOGPIPE_STATE_DIR": str(root / "state"),
         "LOGPIPE_KAFKA_BOOTSTRAP": bootstrap, "LOGPIPE_KAFKA_TOPIC": topic,
         "LOGPIPE_NODE_NAME": "crash-node", "LOGPIPE_METRICS_PORT": "0",
         "LOGPIPE_ROTATE_CHECK_S": "0.2", "LOGPIPE_SCAN_INTERVAL_S": "1",
         "LOGPIPE_CHECKPOINT_INTERVAL_S": "0.2", "LOGPIPE_MULTILINE_FLUSH_MS": "50"})
+    env.update(extra)
     env.pop("LOGPIPE_CONFIG", None)
     with open(root / "collector.err", "ab") as err:  # the child keeps its own copy
         return subprocess.Popen([sys.executable, "-m", "collector"], env=env,

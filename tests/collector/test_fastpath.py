@@ -307,21 +307,22 @@ def test_attrs_object_is_validated_like_orjson(
 def test_layout_follows_the_record_field_order() -> None:
     """The C writes the record as Python lays it out: Record's field order, the
     per-file fields encoded once, the rest of the record (per source) at the end."""
-    layout = fastpath.record_layout("node-1", "docker", '/p"x',
+    layout = fastpath.record_layout("node-1", "docker", '/p"x', "0123456789abcdef",
                                     b',"container_id":"c","tags":[],"v":1}')
     filled = b"".join(item if isinstance(item, bytes) else orjson.dumps(item.upper())
                       for item in layout)
     record = orjson.loads(filled)
     fields = list(Record.__dataclass_fields__)
     assert list(record) == [*fields[:fields.index("container_id") + 1], "tags", "v"]
-    assert (record["node"], record["source"], record["path"]) == ("node-1", "docker", '/p"x')
+    assert (record["node"], record["source"], record["path"], record["file"]) == (
+        "node-1", "docker", '/p"x', "0123456789abcdef")
     assert [item for item in layout if isinstance(item, str)] == [
         "id", "ts", "ingest_ts", "offset", "message", "level", "stream"]
 
 
 def test_layout_refuses_a_record_field_it_would_leave_out() -> None:
     with pytest.raises(ValueError, match="not in the C path's records"):
-        fastpath.record_layout("n", "docker", "/p", b',"x":1}')
+        fastpath.record_layout("n", "docker", "/p", "f", b',"x":1}')
 
 
 def test_context_is_made_once_per_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -128,3 +128,29 @@ def test_rewind_after_failed_delivery_loses_nothing(tmp_path: Path, kafka_bootst
         assert agent.out.producer is not first_producer
     reader.close()
     assert_same_id_per_line(got)
+
+
+def test_readyz_follows_the_broker_on_a_quiet_node(tmp_path: Path,
+                                                   private_kafka: KafkaServer) -> None:
+    # Nothing is written while Kafka is down: no queue fills, no delivery fails, yet
+    # /readyz must say the collector cannot ship, and recover when the broker is back.
+    bootstrap = private_kafka.bootstrap
+    create_topic(AdminClient({"bootstrap.servers": bootstrap}), "quiet")
+    s = settings(tmp_path, bootstrap, "quiet", unready_after_s=2.0, shutdown_timeout_s=1.0,
+                 ledger_topic="")
+    web = docker_container(tmp_path, "quiet")
+    append(web, docker_lines(["one line, then silence"]))
+    with running(s) as agent:
+        def shipped() -> bool:
+            src = agent.sources.get(str(web))
+            cur = src.current if src is not None else None
+            return cur is not None and cur.acked == web.stat().st_size
+
+        wait_for(shipped, 60, "the line acknowledged")
+        wait_for(lambda: agent.ready()[0], 60, "ready")
+        assert agent.out.in_flight() == 0
+        private_kafka.down()
+        wait_for(lambda: "no Kafka broker reachable" in agent.ready()[1], 60,
+                 "not ready while the broker is down")
+        private_kafka.up()
+        wait_for(lambda: agent.ready()[0], 120, "ready again")

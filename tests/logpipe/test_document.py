@@ -30,7 +30,8 @@ REC = Record(
     id="5d41402abc4b2a76b9719d911017c592", ts="2026-11-26T07:00:00.123456789Z",
     ingest_ts="2026-11-26T07:00:00.2Z", node="node-1", source="cri",
     path="/var/log/pods/pay_checkout_u1/checkout/0.log", offset=4096,
-    message="zahlung fehlgeschlagen: Käse", level="error", stream="stderr", namespace="pay",
+    message="zahlung fehlgeschlagen: Käse", level="error", stream="stderr",
+    file="9f3c2a1b0d4e5f60", namespace="pay",
     app="checkout", labels={"app": "checkout"}, tags=("multiline",),
 )
 # The bulk line of REC as the forwarder has always written it.
@@ -39,7 +40,7 @@ REC_SOURCE = (
     b'"ingest_ts":"2026-11-26T07:00:00.2Z","node":"node-1","source":"cri",'
     b'"path":"/var/log/pods/pay_checkout_u1/checkout/0.log","offset":4096,'
     b'"message":"zahlung fehlgeschlagen: K\xc3\xa4se","level":"error","stream":"stderr",'
-    b'"container_id":null,"container_name":null,"image":null,"namespace":"pay","pod":null,'
+    b'"file":"9f3c2a1b0d4e5f60","container_id":null,"container_name":null,"image":null,"namespace":"pay","pod":null,'
     b'"pod_uid":null,"app":"checkout","labels":{"app":"checkout"},"attrs":{},'
     b'"tags":["multiline"],"v":1,"message_bytes":29}'
 )
@@ -94,7 +95,7 @@ def test_es_source_is_the_record_plus_message_bytes() -> None:
     doc = es_source(REC)
     assert list(doc) == [
         "id", "ts", "ingest_ts", "node", "source", "path", "offset", "message", "level",
-        "stream", "container_id", "container_name", "image", "namespace", "pod", "pod_uid",
+        "stream", "file", "container_id", "container_name", "image", "namespace", "pod", "pod_uid",
         "app", "labels", "attrs", "tags", "v", "message_bytes",
     ]
     assert orjson.dumps(doc) == REC_SOURCE
@@ -115,11 +116,11 @@ def test_es_source_bytes_matches_es_source(rec: Record) -> None:
 def test_field_lists_follow_the_record() -> None:
     assert FIELDS == (
         "id", "ts", "ingest_ts", "node", "source", "path", "offset", "message", "level",
-        "stream", "container_id", "container_name", "image", "namespace", "pod", "pod_uid",
+        "stream", "file", "container_id", "container_name", "image", "namespace", "pod", "pod_uid",
         "app", "labels", "attrs", "tags", "v", "message_bytes",
     )
     assert KEYWORD_FIELDS == (
-        "id", "node", "source", "path", "level", "stream", "container_id", "container_name",
+        "id", "node", "source", "path", "level", "stream", "file", "container_id", "container_name",
         "image", "namespace", "pod", "pod_uid", "app", "tags",
     )
 
@@ -130,7 +131,7 @@ def test_mappings_of_every_field() -> None:
         "properties": {
             "id": KEYWORD, "ts": {"type": "date_nanos"}, "ingest_ts": {"type": "date_nanos"},
             "node": KEYWORD, "source": KEYWORD, "path": KEYWORD, "offset": {"type": "long"},
-            "message": {"type": "text"}, "level": KEYWORD, "stream": KEYWORD,
+            "message": {"type": "text"}, "level": KEYWORD, "stream": KEYWORD, "file": KEYWORD,
             "container_id": KEYWORD, "container_name": KEYWORD, "image": KEYWORD,
             "namespace": KEYWORD, "pod": KEYWORD, "pod_uid": KEYWORD, "app": KEYWORD,
             "labels": {"type": "flattened"}, "attrs": {"type": "flattened"}, "tags": KEYWORD,

@@ -138,7 +138,7 @@ def test_key_is_container_then_path() -> None:
 def test_fields_are_the_wire_order() -> None:
     assert FIELDS == (
         "id", "ts", "ingest_ts", "node", "source", "path", "offset", "message", "level",
-        "stream", "container_id", "container_name", "image", "namespace", "pod", "pod_uid",
+        "stream", "file", "container_id", "container_name", "image", "namespace", "pod", "pod_uid",
         "app", "labels", "attrs", "tags", "v",
     )
     assert tuple(orjson.loads(encode(_minimal()))) == FIELDS
