@@ -27,9 +27,11 @@ from forwarder.bulk import Abandoned, BulkSender
 from forwarder.chunking import Chunk, ChunkingConsumer
 from forwarder.dlq import DeadLetterWriter
 from forwarder.janitor import Janitor
+from forwarder.ledger import LedgerIndexer
 from forwarder.pipeline import ForwarderFactory
 from forwarder.settings import ForwarderSettings
 from forwarder.template import install_template
+from logpipe.document import ledger_prefix
 from logpipe.health import HealthServer
 from logpipe.logs import setup_logging
 from logpipe.settings import log_environment_report
@@ -85,6 +87,11 @@ class Forwarder:
         self.health = HealthServer(settings.metrics_host, settings.metrics_port,
                                    live=self.liveness, ready=self.readiness)
         self.consumer: ChunkingConsumer | None = None
+        # The collectors' completeness ledger and the dead letters, for the audit.
+        self.ledger = LedgerIndexer(
+            self.es, settings.kafka_bootstrap, settings.consumer_group, settings.ledger_topic,
+            settings.dead_letter_topic(), settings.index_prefix, settings.kafka_options,
+            settings.retry_initial_s, settings.retry_max_s) if settings.ledger_topic else None
 
     def liveness(self) -> tuple[bool, str]:
         """Alive while the consumer loop keeps polling (it does even when paused)."""
@@ -119,6 +126,8 @@ class Forwarder:
         def once() -> bool:
             install_template(self.es, s.index_prefix, s.index_shards, s.index_replicas,
                              s.index_refresh_interval, s.template_priority)
+            if self.ledger is not None:
+                self.ledger.install_template()
             ensure_dlq_topic(s)
             return False
 
@@ -153,10 +162,12 @@ class Forwarder:
             self._setup()
         except Abandoned:
             return 0
-        janitor = None
         if s.retention_days > 0:
-            janitor = Janitor(self.es, s.index_prefix, s.retention_days, s.janitor_dry_run)
-            janitor.start_thread(s.janitor_interval_s, self.stop)
+            for prefix in (s.index_prefix, ledger_prefix(s.index_prefix)):
+                Janitor(self.es, prefix, s.retention_days, s.janitor_dry_run).start_thread(
+                    s.janitor_interval_s, self.stop)
+        if self.ledger is not None:
+            self.ledger.start()
         config = build_kafka_consumer_configuration(
             {}, group_id=s.consumer_group, auto_offset_reset=s.auto_offset_reset,
             bootstrap_servers=[s.kafka_bootstrap], strict_offset_reset=False,
@@ -188,6 +199,8 @@ class Forwarder:
         try:
             retrying(self._consume, config)
         finally:
+            if self.ledger is not None:
+                self.ledger.stop(s.shutdown_timeout_s)
             self.dlq.close()
             self.health.stop()
             self.es.close()

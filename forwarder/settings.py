@@ -31,6 +31,10 @@ class ForwarderSettings(MetricsEndpoint):
     dlq_topic: str | None = Field(
         None, description="Dead-letter topic; empty means '<kafka_topic>.dlq'.",
     )
+    ledger_topic: str = Field(
+        "logs-ledger", description="The collectors' completeness ledger topic: indexed, "
+        "with the dead letters, into <prefix>_ledger-YYYY.MM.DD for the audit. Empty: off.",
+    )
     batch_max_records: int = Field(
         2000, ge=1, description="A bulk request is sent once it holds this many records...",
     )

@@ -91,6 +91,17 @@ def topic(kafka_admin: AdminClient) -> Iterator[str]:
 
 
 @pytest.fixture
+def ledger_topic(kafka_admin: AdminClient, topic: str) -> Iterator[str]:
+    """The completeness ledger topic next to ``topic``, deleted after the test."""
+    name = f"{topic}-ledger"
+    create_topic(kafka_admin, name)
+    yield name
+    for fut in kafka_admin.delete_topics([name]).values():
+        with contextlib.suppress(Exception):
+            fut.result(timeout=30)
+
+
+@pytest.fixture
 def es(es_url: str) -> Iterator[Elasticsearch]:
     client = Elasticsearch(es_url, request_timeout=30)
     yield client
@@ -102,8 +113,9 @@ def index_prefix(es: Elasticsearch) -> Iterator[str]:
     """A fresh index prefix; its indices and index template are deleted afterwards."""
     prefix = unique("idx")
     yield prefix
-    es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", expand_wildcards="all")
-    es.options(ignore_status=404).indices.delete_index_template(name=prefix)
+    for name in (prefix, f"{prefix}_ledger"):  # the logs and the completeness ledger
+        es.options(ignore_status=404).indices.delete(index=f"{name}-*", expand_wildcards="all")
+        es.options(ignore_status=404).indices.delete_index_template(name=name)
 
 
 def free_port() -> int:
