@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "download": ("client.download", "app", "Download matching logs to a file."),
     "export": ("client.export", "app", "Create, watch and fetch archive exports."),
     "stats": ("client.stats", "app", "Level ratio, app share and volume histogram."),
+    "audit": ("client.audit", "app", "Did everything arrive? Completeness per node and file."),
     "events": ("events.cli", "app", "Watch Kubernetes Events into Kafka (one replica)."),
     "journald": ("journald.cli", "app", "Follow the systemd journal into Kafka."),
     "demo": ("demo.cli", "app", "Write realistic demo container logs."),

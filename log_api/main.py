@@ -23,10 +23,11 @@ from log_api.auth import TokenStore
 from log_api.errors import ApiError
 from log_api.es import EsReader, make_client
 from log_api.exports import ExportManager
+from log_api.lag import ForwarderLag
 from log_api.live import LiveHub
 from log_api.metrics import ApiMetrics
 from log_api.models import Pointer
-from log_api.routes import download, exports, health, search, stats, tail
+from log_api.routes import audit, download, exports, health, search, stats, tail
 from log_api.settings import ApiSettings
 from log_api.state import AppState
 from logpipe.errors import ConfigError
@@ -93,7 +94,9 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         reader = EsReader(es, settings)
         hub = LiveHub(settings, metrics)
         jobs = ExportManager(settings, reader, metrics)
-        app.state.logpipe = AppState(settings, tokens, es, reader, hub, jobs, metrics)
+        lag = ForwarderLag(settings.kafka_bootstrap, settings.kafka_topic,
+                           settings.forwarder_group, settings.kafka_options)
+        app.state.logpipe = AppState(settings, tokens, es, reader, hub, jobs, metrics, lag)
         hub.start()
         jobs.start()
         if not await hub.wait_connected(settings.kafka_start_timeout_s):
@@ -123,7 +126,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return JSONResponse({"error": _validation_message(exc), "status": 422},
                             status_code=422)
 
-    for module in (search, stats, tail, download, exports):
+    for module in (search, stats, tail, download, exports, audit):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(stats.fields_router, prefix="/api/v1")
     app.include_router(health.router)

@@ -58,6 +58,9 @@ class ApiSettings(CommonSettings):
         description="Recent Kafka records the process keeps to bridge the back-fill from "
         "Elasticsearch and the live stream (covers the forwarder's lag); about 1.5 kB each.",
     )
+    forwarder_group: str = Field(
+        "logpipe-forwarder", description="The forwarders' consumer group: its lag tells the "
+        "audit what is still in flight.")
     kafka_start_timeout_s: float = Field(
         30.0, gt=0, description="How long start-up waits for Kafka before serving anyway."
     )

@@ -9,6 +9,7 @@ from elasticsearch import AsyncElasticsearch
 from log_api.auth import TokenStore
 from log_api.es import EsReader
 from log_api.exports import ExportManager
+from log_api.lag import ForwarderLag
 from log_api.live import LiveHub
 from log_api.metrics import ApiMetrics
 from log_api.settings import ApiSettings
@@ -23,3 +24,4 @@ class AppState:
     hub: LiveHub
     exports: ExportManager
     metrics: ApiMetrics
+    lag: ForwarderLag

@@ -53,6 +53,39 @@ export class Overview {
       status.textContent = err.message;
       status.className = "error";
     }
+    this.refreshAudit(p);
+  }
+
+  // The audit takes only node, namespace, app and the range: other filters are dropped.
+  async refreshAudit(p) {
+    const root = $("chart-audit");
+    const q = new URLSearchParams();
+    for (const [k, v] of new URLSearchParams(p)) if (["namespace", "node", "app", "since", "until"].includes(k)) q.append(k, v);
+    try {
+      this.drawAudit(await call("/audit", q));
+    } catch (err) {
+      root.replaceChildren(el("div", { class: "error", text: `audit: ${err.message}` }));
+    }
+  }
+
+  drawAudit(a) {
+    const root = $("chart-audit");
+    const verdict = el("p", { id: "audit-verdict", class: a.complete ? "ok" : "error",
+      text: a.complete ? `Complete: all ${fmtInt(a.acked)} entries the collectors read are in Elasticsearch.`
+        : `Not complete: ${fmtInt(a.missing)} missing, ${fmtInt(a.in_flight)} in flight, ${fmtInt(a.dead_lettered)} dead-lettered, ${fmtInt(a.gap_bytes)} bytes never read.` });
+    const lag = a.forwarder_lag == null ? "unknown" : fmtInt(a.forwarder_lag);
+    const summary = el("p", { class: "muted", text: `${fmtInt(a.acked)} acknowledged by Kafka · ${fmtInt(a.indexed)} indexed · forwarder lag ${lag} records` });
+    const head = (...cols) => el("thead", {}, el("tr", {}, ...cols.map((c) => el("th", { text: c }))));
+    const nodes = el("table", { class: "fields", id: "audit-nodes" }, head("node", "streams", "acked", "indexed", "dead-lettered", "unaccounted", "bytes never read"),
+      el("tbody", {}, ...a.nodes.map((n) => el("tr", {}, el("td", { text: n.node }), ...[n.streams, n.acked, n.indexed, n.dead_lettered, n.unaccounted, n.gap_bytes].map((v) => el("td", { class: "n", text: fmtInt(v) }))))));
+    const parts = [verdict, summary, nodes];
+    if (a.gaps.length) {
+      parts.push(el("table", { class: "fields", id: "audit-gaps" }, head("kind", "cause", "count", "bytes", "example"),
+        el("tbody", {}, ...a.gaps.map((g) => el("tr", {}, el("td", { text: g.kind }), el("td", { text: g.cause }),
+          el("td", { class: "n", text: fmtInt(g.count) }), el("td", { class: "n", text: fmtInt(g.bytes) }), el("td", { text: g.detail }))))));
+    }
+    if (!a.nodes.length) parts.push(el("div", { class: "empty", text: "no collector ledger in this range" }));
+    root.replaceChildren(...parts);
   }
 
   drawLevels(body) {
