@@ -100,6 +100,9 @@ class EsReader:
         self.client = client
         self.index = index_pattern(settings.index_prefix)
         self.keep_alive = settings.pit_keep_alive
+        # Shards each scan's first PIT covered: a PIT reopened later over fewer (an
+        # index closed or deleted mid-scan) would skip entries without a word.
+        self._pit_shards: dict[str, int] = {}
 
     async def open_pit(self) -> str:
         resp = await guarded(lambda: self.client.open_point_in_time(
@@ -109,6 +112,7 @@ class EsReader:
         return str(resp["id"])
 
     async def close_pit(self, pit: str) -> None:
+        self._pit_shards.pop(pit, None)
         with contextlib.suppress(elasticsearch.ApiError):  # expired: nothing left to free
             await self.client.close_point_in_time(id=pit)
 
@@ -124,6 +128,7 @@ class EsReader:
         """One page; reopens the PIT when it expired. Returns the (possibly new) PIT id."""
         if pit is None:
             pit = await self.open_pit()
+        shards = self._pit_shards.pop(pit, None)
         for attempt in range(2):
             body: dict[str, Any] = {
                 "query": query, "sort": sort_spec(order), "size": size,
@@ -134,8 +139,10 @@ class EsReader:
                 body["search_after"] = list(after)
             try:
                 # filter_path: only what is read, so less JSON to parse per page.
+                # No partial results: a failed shard is an error, never missing entries.
                 resp = await self.client.search(
-                    body=body, filter_path="pit_id,hits.hits._source,hits.hits.sort")
+                    body=body, allow_partial_search_results=False,
+                    filter_path="pit_id,_shards.total,hits.hits._source,hits.hits.sort")
             except elasticsearch.NotFoundError as exc:
                 if attempt:
                     raise translate(exc) from None
@@ -143,7 +150,14 @@ class EsReader:
                 continue
             except (elasticsearch.ApiError, elasticsearch.TransportError) as exc:
                 raise translate(exc) from None
+            total = int(resp.get("_shards", {}).get("total", 0))
+            if shards is not None and total < shards:
+                raise Unavailable(f"{shards - total} of the {shards} shards this scan started "
+                                  "on are gone (an index closed or deleted mid-scan)")
             pit = str(resp.get("pit_id", pit))
+            if len(self._pit_shards) > 10_000:  # cursors abandoned by their clients
+                self._pit_shards.clear()
+            self._pit_shards[pit] = max(total, shards or 0)
             raw = resp.get("hits", {}).get("hits", [])  # absent when filter_path matched none
             with gc_paused():
                 hits = [Hit(h.get("_source", {}), (int(h["sort"][0]), str(h["sort"][1])))

@@ -9,6 +9,7 @@ import csv
 import gzip
 import random
 import socket
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -63,7 +64,8 @@ def _restore(es: Elasticsearch, names: list[str]) -> None:
 
 
 async def _broken(client: httpx.AsyncClient, app: FastAPI, es: Elasticsearch, prefix: str,
-                  params: dict[str, Any]) -> tuple[bytes, Exception | None, list[str]]:
+                  params: dict[str, Any], fail: Callable[[Elasticsearch, str], list[str]]
+                  = _fail_reads) -> tuple[bytes, Exception | None, list[str]]:
     """A download read slowly; Elasticsearch fails while the server waits on the socket."""
     body = bytearray()
     error: Exception | None = None
@@ -75,7 +77,7 @@ async def _broken(client: httpx.AsyncClient, app: FastAPI, es: Elasticsearch, pr
         body += await anext(chunks)
         sent = await _stalled(app) - before
         assert 0 < sent < ENTRIES - 1000, f"the server did not stall ({sent} entries sent)"
-        names = _fail_reads(es, prefix)
+        names = fail(es, prefix)
         try:
             async for chunk in chunks:
                 body += chunk
@@ -143,3 +145,32 @@ async def test_broken_download_says_so_and_resumes_byte_for_byte(
     assert rest.status_code == 200, rest.text
     # No second CSV header, no notice: the two parts are exactly the full download.
     assert head + unzip(rest.content) == unzip(full.content)
+
+
+def _close(es: Elasticsearch, prefix: str) -> list[str]:
+    names = list(es.indices.get(index=f"{prefix}-*"))
+    es.indices.close(index=names)
+    return names
+
+
+async def test_an_index_closed_mid_download_is_an_error_not_a_short_file(
+        tmp_path: Any, kafka_bootstrap: str, es_url: str, topic: str, index_prefix: str,
+        es: Elasticsearch) -> None:
+    # The download's PIT is dropped with the closed index; a new PIT over <prefix>-*
+    # would cover no shard and end the file early as if it were complete.
+    index_records(es, index_prefix, (record(i, message=f"{i:05d} {_payload(i)}")
+                                     for i in range(ENTRIES)))
+    settings = settings_for(tmp_path, kafka_bootstrap, es_url, topic, index_prefix,
+                            download_page_size=100)
+    transport = httpx.AsyncHTTPTransport(
+        socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)])
+    async with served(settings) as (app, url), \
+            httpx.AsyncClient(base_url=url, timeout=60, transport=transport) as client:
+        body, error, names = await _broken(client, app, es, index_prefix, {"format": "ndjson"},
+                                           _close)
+    es.indices.open(index=names, wait_for_active_shards="all")
+    assert isinstance(error, httpx.RemoteProtocolError), error
+    _head, notice = _split_notice(body)
+    obj = orjson.loads(notice)
+    assert obj["complete"] is False and obj["resume"], obj
+    assert "shards" in obj["notice"] or "404" in obj["notice"], obj
