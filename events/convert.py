@@ -7,6 +7,14 @@ events.k8s.io/v1 (``regarding``, ``note``, ``deprecated*``).
 The id is ``stable_id(cluster, event uid, count, last time)``: independent of
 resourceVersion, so a relist or a replay overwrites the same document, while a
 repeat of the event (count goes up) is a new record, as a new log line would be.
+
+The namespace is the Event object's own ``metadata.namespace``: the one the API server
+authorised its writer for. ``involvedObject``/``regarding`` is what the writer *claims*
+the event is about (anyone who may create Events in ``pay`` may name an object in
+``hotel``), so it only goes to ``attrs``. Kubernetes files events about cluster-scoped
+objects (Nodes, PersistentVolumes, Namespaces) in ``default``: those, and only when
+they sit in one of ``cluster_sources``, go to the ``cluster`` namespace, which only
+tokens granted it can read.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from logpipe.record import Record, stable_id
 from logpipe.timefmt import normalize_ts, now_ts
 
 SOURCE = "k8s-event"
+CLUSTER_NAMESPACE = "cluster"
+CLUSTER_SOURCES = frozenset({"default"})
 _TYPES = {"normal": Level.INFO, "warning": Level.WARN}
 
 
@@ -51,15 +61,29 @@ def involved(ev: dict[str, Any]) -> dict[str, Any]:
     return obj if isinstance(obj, dict) else {}
 
 
-def event_key(ev: dict[str, Any]) -> str:
-    """Kafka key and ``path``: the involved object, so its events stay in order."""
+def event_namespace(ev: dict[str, Any], *, cluster_namespace: str = CLUSTER_NAMESPACE,
+                    cluster_sources: frozenset[str] = CLUSTER_SOURCES) -> str:
+    """The record's namespace (tenant): never taken from the involved object."""
     meta = ev.get("metadata") or {}
+    own = meta.get("namespace")
+    if not isinstance(own, str) or not own:
+        return cluster_namespace  # not a namespaced Event: only cluster readers see it
+    if own in cluster_sources and not involved(ev).get("namespace"):
+        return cluster_namespace  # about a cluster-scoped object, filed by Kubernetes
+    return own
+
+
+def event_key(ev: dict[str, Any], namespace: str | None = None) -> str:
+    """Kafka key and ``path``: the involved object within the record's namespace, so its
+    events stay in order (and the path never names a namespace the writer did not own)."""
     obj = involved(ev)
-    ns = obj.get("namespace") or meta.get("namespace") or ""
+    ns = namespace if namespace is not None else event_namespace(ev)
     return f"k8s://{ns}/{obj.get('kind', '')}/{obj.get('name', '')}"
 
 
-def to_record(ev: dict[str, Any], *, cluster: str, node: str) -> Record:
+def to_record(ev: dict[str, Any], *, cluster: str, node: str,
+              cluster_namespace: str = CLUSTER_NAMESPACE,
+              cluster_sources: frozenset[str] = CLUSTER_SOURCES) -> Record:
     meta = ev.get("metadata") or {}
     obj = involved(ev)
     series = ev.get("series") or {}
@@ -88,15 +112,18 @@ def to_record(ev: dict[str, Any], *, cluster: str, node: str) -> Record:
         "event_name": str(meta.get("name") or ""),
         "event_uid": uid,
     }
-    for src, dst in (("fieldPath", "field_path"), ("uid", "object_uid")):
+    for src, dst in (("fieldPath", "field_path"), ("uid", "object_uid"),
+                     ("namespace", "object_namespace")):
         if obj.get(src):
             attrs[dst] = str(obj[src])
     if source.get("host"):
         attrs["host"] = str(source["host"])
     if ev.get("action"):
         attrs["action"] = str(ev["action"])
-    namespace = str(obj.get("namespace") or meta.get("namespace") or "default")
-    is_pod = obj.get("kind") == "Pod"
+    namespace = event_namespace(ev, cluster_namespace=cluster_namespace,
+                                cluster_sources=cluster_sources)
+    # A Pod in another namespace than the Event's is a claim, not a fact: no pod fields.
+    is_pod = obj.get("kind") == "Pod" and obj.get("namespace") in (None, "", namespace)
     message = ev.get("message")
     if message is None:
         message = ev.get("note")
@@ -106,7 +133,7 @@ def to_record(ev: dict[str, Any], *, cluster: str, node: str) -> Record:
         ingest_ts=ingest,
         node=node,
         source=SOURCE,
-        path=event_key(ev),
+        path=event_key(ev, namespace),
         offset=0,
         message=str(message or ""),
         level=event_level(ev.get("type")).value,

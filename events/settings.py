@@ -29,6 +29,15 @@ class EventsSettings(MetricsEndpoint):
     events_api: str = Field("v1", pattern="^(v1|events.k8s.io/v1)$",
                             description="Which Event API to watch: core `v1` or "
                             "`events.k8s.io/v1` (same events, different field names).")
+    cluster_namespace: str = Field(
+        "cluster", min_length=1, description="Namespace (tenant) of events about "
+        "cluster-scoped objects (Nodes, PersistentVolumes, Namespaces): grant it only to "
+        "cluster operators' tokens.")
+    cluster_event_sources: list[str] = Field(
+        ["default"], description="Namespaces where Kubernetes files events about "
+        "cluster-scoped objects; such events there go to cluster_namespace. Let only "
+        "cluster components create Events in them. Every other event keeps its own "
+        "metadata.namespace, whatever object it names.")
     events_namespace: str | None = Field(None, description="Watch only this namespace; "
                                          "unset = all namespaces.")
     state_file: str = Field("/var/lib/logpipe/events.rv", description="Where the last "

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 
-from events.convert import event_key, to_record
+from events.convert import CLUSTER_NAMESPACE, CLUSTER_SOURCES, to_record
 from events.lease import LeaderElector
 from events.metrics import METRICS
 from events.settings import EventsSettings
@@ -37,15 +37,20 @@ class EventShipper:
     """WatchHandler that turns events into records."""
 
     def __init__(self, producer: RecordProducer, cluster: str, node: str,
-                 stop: threading.Event) -> None:
+                 stop: threading.Event, cluster_namespace: str = CLUSTER_NAMESPACE,
+                 cluster_sources: frozenset[str] = CLUSTER_SOURCES) -> None:
         self.producer = producer
         self.cluster = cluster
         self.node = node
         self.stop = stop
+        self.cluster_namespace = cluster_namespace
+        self.cluster_sources = cluster_sources
 
     def _produce(self, obj: Obj, position: str | None) -> None:
-        record = to_record(obj, cluster=self.cluster, node=self.node)
-        self.producer.produce(record, position, key=event_key(obj).encode())
+        record = to_record(obj, cluster=self.cluster, node=self.node,
+                           cluster_namespace=self.cluster_namespace,
+                           cluster_sources=self.cluster_sources)
+        self.producer.produce(record, position, key=record.path.encode())
         self.producer.poll(0)
 
     def on_sync(self, items: list[Obj], resource_version: str) -> None:
@@ -78,7 +83,8 @@ class EventsRole:
                                        "events", settings.kafka_options)
         self.reflector = Reflector(
             self.client, events_path(settings.events_api, settings.events_namespace),
-            EventShipper(self.producer, settings.cluster, settings.node_name, self.stop),
+            EventShipper(self.producer, settings.cluster, settings.node_name, self.stop,
+                         settings.cluster_namespace, frozenset(settings.cluster_event_sources)),
             resource_version=self.state.load(), watch_timeout=settings.watch_timeout_s,
             backoff_max=settings.backoff_max_s, stop=self.stop, name="events",
         )

@@ -83,9 +83,37 @@ def test_cluster_scoped_object_and_missing_times() -> None:
         ev[key] = None
     del ev["metadata"]["creationTimestamp"]
     rec = to_record(ev, cluster="c", node="n")
-    assert rec.namespace == "default"
-    assert rec.path == "k8s://default/Node/node-a"
+    assert rec.namespace == "cluster"  # filed in default by Kubernetes: cluster readers only
+    assert rec.path == "k8s://cluster/Node/node-a"
+    assert "object_namespace" not in rec.attrs
     assert "no_timestamp" in rec.tags and rec.ts == rec.ingest_ts
+
+
+def test_namespace_is_the_events_own_never_the_involved_objects() -> None:
+    # A writer who may create Events in "pay" names a Pod of "hotel": the record stays in
+    # pay, the claim is kept in attrs, and no pod fields point into hotel.
+    ev = core_event("pay", "spoof.1", obj_name="rooms-0")
+    ev["involvedObject"]["namespace"] = "hotel"
+    rec = to_record(ev, cluster="c", node="n")
+    assert rec.namespace == "pay"
+    assert rec.attrs["object_namespace"] == "hotel"
+    assert rec.path == "k8s://pay/Pod/rooms-0"
+    assert rec.pod is None and rec.pod_uid is None
+    # The same through events.k8s.io/v1's `regarding`.
+    v1 = events_v1_event("pay", "spoof.2")
+    v1["regarding"]["namespace"] = "hotel"
+    rec = to_record(v1, cluster="c", node="n")
+    assert rec.namespace == "pay" and rec.attrs["object_namespace"] == "hotel"
+    # A tenant's event about a cluster-scoped object stays the tenant's: only events
+    # Kubernetes files in the configured source namespaces reach "cluster".
+    node_ev = core_event("pay", "node.1", kind="Node", obj_name="node-a")
+    node_ev["involvedObject"]["namespace"] = ""
+    assert to_record(node_ev, cluster="c", node="n").namespace == "pay"
+    assert to_record(node_ev, cluster="c", node="n", cluster_namespace="infra",
+                     cluster_sources=frozenset({"pay"})).namespace == "infra"
+    # An Event without a namespace of its own: only cluster readers see it.
+    del ev["metadata"]["namespace"]
+    assert to_record(ev, cluster="c", node="n").namespace == "cluster"
 
 
 def test_paths() -> None:

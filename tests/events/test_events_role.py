@@ -136,3 +136,31 @@ def test_leader_election_one_replica_ships(
     assert sum("limit=" in r for r in apiserver.requests) == 1
     got = read_records(kafka_bootstrap, topic, expect=2)
     assert sorted(r.attrs["event_name"] for _, r in got) == ["after-handover", "only-once"]
+
+
+def test_spoofed_involved_object_stays_in_the_writers_namespace(
+        apiserver: FakeApiServer, make_role: MakeRole, kafka_bootstrap: str, topic: str,
+        tmp_path: Path) -> None:
+    """Events written by a tenant of `pay` that name objects elsewhere never land outside
+    pay; Kubernetes' own events about a Node (filed in `default`) go to `cluster`."""
+    spoof = core_event("pay", "spoof", obj_name="rooms-0")
+    spoof["involvedObject"]["namespace"] = "hotel"
+    tenant_node = core_event("pay", "fake-node", kind="Node", obj_name="node-a")
+    tenant_node["involvedObject"]["namespace"] = ""
+    real_node = core_event("default", "node-a.1", kind="Node", obj_name="node-a",
+                           type_="Normal", reason="NodeReady")
+    real_node["involvedObject"]["namespace"] = ""
+    for ev in (spoof, tenant_node, real_node):
+        apiserver.put("events", ev)
+    run = make_role()
+    state = StateFile(tmp_path / "events.rv")
+    wait_for(lambda: state.load() == str(apiserver.rv), "state file at the last version")
+    run.stop()
+    got = {r.attrs["event_name"]: (k, r) for k, r in
+           read_records(kafka_bootstrap, topic, expect=3)}
+    key, rec = got["spoof"]
+    assert rec.namespace == "pay" and key == b"k8s://pay/Pod/rooms-0"
+    assert rec.attrs["object_namespace"] == "hotel" and rec.pod is None
+    assert got["fake-node"][1].namespace == "pay"
+    key, rec = got["node-a.1"]
+    assert rec.namespace == "cluster" and key == b"k8s://cluster/Node/node-a"
