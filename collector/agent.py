@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 
@@ -19,7 +18,7 @@ from collector.enrich import cri_meta, docker_meta, host_meta
 from collector.files import TrackedFile, file_id, id_prefix
 from collector.ledger import Ledger
 from collector.metrics import CollectorMetrics
-from collector.multiline import MultilineRules
+from collector.multiline import MultilineRules, PatternRefused, compile_start
 from collector.podmeta import PodMetadata, apply_pod, pod_metadata_on
 from collector.producer import KafkaOutput, Stopping
 from collector.resume import Found, plan_stream, resume, split_fp
@@ -237,9 +236,12 @@ class Agent:
         rules = self._rules.get(start)
         if rules is None:
             try:
-                compiled = re.compile(start) if start else None
-            except re.error as exc:  # pods.py checks annotations; never crash on one
-                log.warning("ignoring multi-line start %r: %s", start, exc)
+                compiled = compile_start(start, self.s.multiline_start_max_chars) \
+                    if start else None
+            except PatternRefused as exc:  # pods.py checks annotations; never crash on one
+                log.warning("multi-line start %r refused (%s); the built-in rules apply",
+                            (start or "")[:200], exc, extra={"event": "multiline_pattern_refused"})
+                self.metrics.patterns_refused.labels("setting").inc()
                 compiled = None
             rules = self._rules[start] = MultilineRules(
                 enabled=self.s.multiline, flush_ns=self.s.multiline_flush_ms * 1_000_000,

@@ -53,5 +53,16 @@ class CollectorMetrics:
                                             "Time spent paused by backpressure.", registry=r)
         self.checkpoint_writes = Counter("logpipe_collector_checkpoint_writes",
                                          "Checkpoint file replacements.", registry=r)
+        self.patterns_refused = Counter(
+            "logpipe_collector_multiline_patterns_refused",
+            "Multi-line start patterns refused (invalid RE2, too long), by origin "
+            "(annotation, setting); the built-in rules apply instead.", ["origin"], registry=r)
+        self.symlinks_refused = Counter(
+            "logpipe_collector_symlinks_refused",
+            "Paths found under a root that lead out of the roots (not read).", registry=r)
+        self.checkpoint_damaged = Counter(
+            "logpipe_collector_checkpoint_damaged",
+            "Checkpoint files found damaged (moved aside) or not written, by what "
+            "(damaged, prev_damaged, write_failed).", ["what"], registry=r)
         self.pod_cache_pods = Gauge("logpipe_pod_cache_pods", "Pods in the metadata cache.",
                                     ["state"], registry=r)

@@ -14,7 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+import re2  # type: ignore[import-untyped]
 
 from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
 
@@ -39,10 +41,66 @@ MAYBE = frozenset({p[:1] for p in (*CONTINUES, *GO_DUMP_FOLLOW)} | {""})
 
 # What export_held hands a fast path: () nothing held, or the one plain line held.
 HeldLine = tuple[int, str, str]  # (offset, ts, text)
-# Last line of a Python traceback: "ValueError: boom", "KeyboardInterrupt".
+# Every built-in pattern runs in linear time on any line (DESIGN.md: user text):
+# a backtracking shape like r"[\w.*/()]+\(.*\)$" took 0.83 s on 32,000 "(" and
+# about a minute on a 256 KiB line, stopping the node's collector.
+# Last line of a Python traceback: "ValueError: boom", "KeyboardInterrupt". Linear:
+# one pass over the name, then one character.
 _PY_EXC = re.compile(r"[A-Za-z_][\w.]*(?::|$)")
-# Go dump function lines: "main.main()", "net/http.(*conn).serve(0xc000, {0x7f, 0x1})".
-_GO_FUNC = re.compile(r"[\w.*/()\[\]{}-]+\(.*\)$")
+# Go dump function lines: "main.main()", "net/http.(*conn).serve(0xc000, {0x7f, 0x1})":
+# a name of these characters, a "(" after its first character, a ")" at the end.
+_GO_NAME = re.compile(r"[\w.*/()\[\]{}-]+")
+
+
+def go_func_line(text: str) -> bool:
+    r"""``re.match(r"[\w.*/()\[\]{}-]+\(.*\)$", text)`` in linear time: the name run
+    is matched once (a lone character class never backtracks) and the rest are
+    string checks, instead of the regex's quadratic retries."""
+    body = text[:-1] if text.endswith("\n") else text  # "$" also matches before a last \n
+    if not body.endswith(")") or "\n" in body:
+        return False
+    name = _GO_NAME.match(body)
+    if name is None:
+        return False
+    # The first "(" inside the name run after its first character; "(" is in the run's
+    # class, so any "(" the regex could use lies there. ".*" may be empty: "f()".
+    paren = body.find("(", 1, name.end())
+    return 0 < paren < len(body) - 1
+
+
+class StartPattern(Protocol):
+    """A compiled per-app start pattern (an RE2 regex: linear time on any line)."""
+
+    @property
+    def pattern(self) -> str: ...
+    def match(self, text: str) -> object | None: ...
+
+
+# A user pattern's bounds: its length, and the memory RE2 may give its automaton
+# (a pattern that needs more is refused rather than matched slowly).
+START_MAX_CHARS = 1024
+_RE2_MAX_MEM = 8 << 20
+
+
+class PatternRefused(ValueError):
+    """A start pattern that is not compiled: invalid, too long, or too big for RE2."""
+
+
+def compile_start(pattern: str, max_chars: int = START_MAX_CHARS) -> StartPattern:
+    """A user-supplied multi-line start pattern, compiled with RE2 (linear-time matching,
+    no backreferences or lookaround); PatternRefused says why not."""
+    if len(pattern) > max_chars:
+        raise PatternRefused(f"longer than {max_chars} characters ({len(pattern)})")
+    options = re2.Options()
+    options.max_mem = _RE2_MAX_MEM
+    options.log_errors = False
+    try:
+        compiled: StartPattern = re2.compile(pattern, options)
+    except re2.error as exc:
+        why = exc.args[0] if exc.args else exc
+        why = why.decode(errors="replace") if isinstance(why, bytes) else str(why)
+        raise PatternRefused(f"not an RE2 regular expression: {why}") from None
+    return compiled
 
 
 @dataclass(frozen=True)
@@ -54,7 +112,7 @@ class MultilineRules:
     max_bytes: int = 1 << 20
     max_lines: int = 1000
     max_line_bytes: int = 256 << 10
-    start: re.Pattern[str] | None = None
+    start: StartPattern | None = None
 
 
 class StreamJoiner:
@@ -193,7 +251,7 @@ class StreamJoiner:
         if mode == _MODE_GO:
             return (not text or text.startswith(("goroutine ", "created by ", "[signal ",
                                                  "exit status ")) or
-                    _GO_FUNC.match(text) is not None)
+                    go_func_line(text))
         if self.h_lines and self.h_text.startswith(GO_DUMP_HEADS) and (
                 not text or text.startswith(GO_DUMP_FOLLOW)):
             self._mode = _MODE_GO

@@ -57,7 +57,8 @@ class PodMetadata:
         self.client = KubeClient(load(s.kubeconfig, s.kube_context))
         self.cache = PodMetadataCache(self.client, s.node_name,
                                       retention=s.pod_metadata_retention_s,
-                                      resolve_owners=s.pod_owner_lookup, metrics=metrics)
+                                      resolve_owners=s.pod_owner_lookup, metrics=metrics,
+                                      max_pattern_chars=s.multiline_start_max_chars)
         self.server = self.client.config.server
         if metrics is not None:
             metrics.registry.register(_Bridge())

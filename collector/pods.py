@@ -11,7 +11,6 @@ See docs/kube.md for wiring it in.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from collector.metrics import CollectorMetrics
+from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
 from kube.client import KubeClient, Obj
 from kube.errors import KubeError
 from kube.reflector import Reflector
@@ -40,7 +40,8 @@ class PodMeta:
     owner_name: str | None = None
     app: str | None = None  # from APP_LABELS only; the caller applies its own fallbacks
     excluded: bool = False  # logpipe.io/exclude: "true"
-    multiline_start: str | None = None  # logpipe.io/multiline-start, a valid regex
+    multiline_start: str | None = None  # logpipe.io/multiline-start, RE2 and within the cap
+    multiline_refused: str | None = None  # why the annotation was refused, if it was
     containers: Mapping[str, str] = field(default_factory=dict)  # container name -> image
     container_ids: tuple[str, ...] = ()  # runtime ids without the "containerd://" scheme
     deleted: bool = False
@@ -63,22 +64,23 @@ def deployment_by_convention(rs_name: str, labels: Mapping[str, str]) -> str | N
     return None
 
 
-def _multiline(value: str | None, pod: str) -> str | None:
+def _multiline(value: str | None, max_chars: int) -> tuple[str | None, str | None]:
+    """(the annotation's pattern, None) when RE2 compiles it within the cap, else
+    (None, why): the built-in rules apply and the cache reports it once."""
     if not value:
-        return None
+        return None, None
     try:
-        re.compile(value)
-    except re.error as exc:
-        log.warning("pod %s: ignoring %s %r: %s", pod, MULTILINE_START, value, exc)
-        return None
-    return value
+        compile_start(value, max_chars)
+    except PatternRefused as exc:
+        return None, str(exc)
+    return value, None
 
 
 OwnerLookup = Callable[[str, str, str], tuple[str, str] | None]
 
 
 def pod_meta(obj: Obj, owner_lookup: OwnerLookup | None = None,
-             deleted: bool = False) -> PodMeta:
+             deleted: bool = False, max_pattern_chars: int = START_MAX_CHARS) -> PodMeta:
     """Build the metadata of one Pod object. ``owner_lookup(kind, namespace, name)``
     returns the controller of a ReplicaSet/Job via the API, when enabled."""
     meta = obj.get("metadata") or {}
@@ -100,13 +102,14 @@ def pod_meta(obj: Obj, owner_lookup: OwnerLookup | None = None,
     ids = tuple(str(s["containerID"]).split("://", 1)[-1]
                 for key in ("initContainerStatuses", "containerStatuses")
                 for s in status.get(key) or [] if isinstance(s, dict) and s.get("containerID"))
+    start, refused = _multiline(annotations.get(MULTILINE_START), max_pattern_chars)
     return PodMeta(
         uid=str(meta.get("uid") or ""), namespace=ns, name=name, labels=labels,
         annotations=annotations,
         owner_kind=owner[0] if owner else None, owner_name=owner[1] if owner else None,
         app=next((labels[k] for k in APP_LABELS if labels.get(k)), None),
         excluded=annotations.get(EXCLUDE, "").strip().lower() == "true",
-        multiline_start=_multiline(annotations.get(MULTILINE_START), f"{ns}/{name}"),
+        multiline_start=start, multiline_refused=refused,
         containers=containers, container_ids=ids, deleted=deleted,
     )
 
@@ -118,10 +121,14 @@ class PodMetadataCache:
     def __init__(self, client: KubeClient, node: str, *, retention: float = 300.0,
                  resolve_owners: bool = False, watch_timeout: int = 300,
                  backoff_max: float = 30.0, clock: Callable[[], float] = time.monotonic,
-                 metrics: CollectorMetrics | None = None) -> None:
+                 metrics: CollectorMetrics | None = None,
+                 max_pattern_chars: int = START_MAX_CHARS) -> None:
         self.client = client
         # Without the agent's metrics (a cache alone, in tests) the gauge goes nowhere.
-        self._cached = (metrics or CollectorMetrics()).pod_cache_pods
+        self._metrics = metrics or CollectorMetrics()
+        self._cached = self._metrics.pod_cache_pods
+        self.max_pattern_chars = max_pattern_chars
+        self._refused: dict[str, str] = {}  # pod uid -> the refused pattern reported
         self.node = node
         self.retention = retention
         self.resolve_owners = resolve_owners
@@ -193,9 +200,12 @@ class PodMetadataCache:
             return len(self._by_uid)
 
     # ---- WatchHandler -----------------------------------------------------------
+    def _meta(self, obj: Obj) -> PodMeta:
+        return pod_meta(obj, self._lookup_owner if self.resolve_owners else None,
+                        max_pattern_chars=self.max_pattern_chars)
+
     def on_sync(self, items: list[Obj], resource_version: str) -> None:
-        fresh = [pod_meta(o, self._lookup_owner if self.resolve_owners else None)
-                 for o in items]
+        fresh = [self._meta(o) for o in items]
         with self._lock:
             live = {m.uid for m in fresh}
             for uid, meta in list(self._by_uid.items()):
@@ -204,6 +214,8 @@ class PodMetadataCache:
             for meta in fresh:
                 self._store(meta)
             self._purge()
+        for meta in fresh:
+            self._check_pattern(meta)
 
     def on_event(self, type_: str, obj: Obj) -> None:
         if type_ == "DELETED":
@@ -213,9 +225,36 @@ class PodMetadataCache:
                 self._mark_deleted(known or meta)
                 self._purge()
             return
-        meta = pod_meta(obj, self._lookup_owner if self.resolve_owners else None)
+        meta = self._meta(obj)
         with self._lock:
             self._store(meta)
+        self._check_pattern(meta)
+
+    def _check_pattern(self, meta: PodMeta) -> None:
+        """A refused multi-line start annotation is reported once per pod and value: a
+        warning, the metric, and a Warning Event on the pod (outside the lock: the
+        Event is an API call). Its records are joined by the built-in rules."""
+        value = meta.annotations.get(MULTILINE_START, "")
+        if meta.multiline_refused is None or self._refused.get(meta.uid) == value:
+            return
+        self._refused[meta.uid] = value
+        self._metrics.patterns_refused.labels("annotation").inc()
+        log.warning("pod %s/%s: %s %r refused (%s); the built-in multi-line rules apply",
+                    meta.namespace, meta.name, MULTILINE_START, value[:200],
+                    meta.multiline_refused,
+                    extra={"event": "multiline_pattern_refused", "namespace": meta.namespace,
+                           "pod": meta.name})
+        try:
+            self.client.create_event(
+                meta.namespace, {"kind": "Pod", "apiVersion": "v1", "name": meta.name,
+                                 "namespace": meta.namespace, "uid": meta.uid},
+                reason="MultilineStartRefused",
+                message=f"{MULTILINE_START} refused: {meta.multiline_refused}; the "
+                        "built-in multi-line rules apply to this pod's logs",
+                component="logpipe-collector", host=self.node)
+        except KubeError as exc:  # no RBAC for events: the log line and metric remain
+            log.warning("cannot post an Event on pod %s/%s: %s", meta.namespace,
+                        meta.name, exc)
 
     def on_bookmark(self, resource_version: str) -> None:
         with self._lock:
@@ -243,6 +282,7 @@ class PodMetadataCache:
         if not expired:  # the common case, on every lookup: keep it to a dict scan
             return
         for uid in expired:
+            self._refused.pop(uid, None)
             meta = self._by_uid.pop(uid)
             del self._deleted_at[uid]
             if self._by_name.get((meta.namespace, meta.name)) == uid:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import socket
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
+from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
 from logpipe.settings import MetricsEndpoint
 
 SourceKind = Literal["docker", "cri", "file"]
@@ -66,7 +66,14 @@ class CollectorSettings(MetricsEndpoint):
     multiline_max_lines: int = Field(1000, ge=2, description="Cap on lines of one joined entry.")
     multiline_start_patterns: dict[str, str] = Field(
         default_factory=dict, description="app -> regex: for that app a line starting a new "
-        "entry matches the regex, every other line continues the previous one.")
+        "entry matches the regex, every other line continues the previous one. RE2 syntax "
+        "(linear time: no backreferences or lookaround), at most "
+        "multiline_start_max_chars characters; checked at start-up.")
+    multiline_start_max_chars: int = Field(
+        START_MAX_CHARS, ge=16, le=65536, description="Longest multi-line start pattern "
+        "accepted (settings and the logpipe.io/multiline-start annotation); a longer or "
+        "invalid annotation is refused, reported (log, metric, a Kubernetes Event on the "
+        "pod) and the built-in rules apply.")
     default_namespace: str = Field("default", description="Namespace of containers with no "
                                    "Kubernetes or Compose label.")
     host_namespace: str = Field("host", description="Namespace of host files.")
@@ -106,15 +113,16 @@ class CollectorSettings(MetricsEndpoint):
                                    "then ~/.kube/config.")
     kube_context: str | None = Field(None, description="kubeconfig context; unset = current.")
 
-    @field_validator("multiline_start_patterns")
-    @classmethod
-    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
-        for app, pattern in value.items():
+    @model_validator(mode="after")
+    def _patterns_compile(self) -> CollectorSettings:
+        # The operator's own patterns are refused at start-up (exit 2 with this message),
+        # with the same RE2 compiler and cap that pod annotations meet at run time.
+        for app, pattern in self.multiline_start_patterns.items():
             try:
-                re.compile(pattern)
-            except re.error as exc:
+                compile_start(pattern, self.multiline_start_max_chars)
+            except PatternRefused as exc:
                 raise ValueError(f"multiline_start_patterns[{app!r}]: {exc}") from None
-        return value
+        return self
 
     @field_validator("pod_metadata", mode="before")
     @classmethod

@@ -12,8 +12,10 @@ import contextlib
 import random
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -85,6 +87,22 @@ class KubeClient:
 
     def create(self, path: str, body: Obj) -> Obj:
         return self.request("POST", path, body=body)
+
+    def create_event(self, namespace: str, involved: Obj, reason: str, message: str, *,
+                     component: str, host: str, type_: str = "Warning") -> Obj:
+        """POST a core/v1 Event about ``involved`` (kind, apiVersion, name, namespace,
+        uid), as ``kubectl describe`` shows it; the name is unique as kubelet's are."""
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        name = f"{involved.get('name', 'object')}.{time.time_ns():x}"
+        body: Obj = {
+            "apiVersion": "v1", "kind": "Event",
+            "metadata": {"name": name, "namespace": namespace},
+            "involvedObject": involved, "reason": reason, "message": message[:1024],
+            "type": type_, "count": 1, "firstTimestamp": now, "lastTimestamp": now,
+            "source": {"component": component, "host": host},
+            "reportingComponent": component, "reportingInstance": host,
+        }
+        return self.create(f"/api/v1/namespaces/{namespace}/events", body)
 
     def replace(self, path: str, body: Obj) -> Obj:
         """PUT: fails with 409 Conflict when body's resourceVersion is stale."""

@@ -1,0 +1,148 @@
+"""Hostile input, without a broker: linear-time matching, refused user patterns,
+timestamps at the ends of the calendar, random bytes through every parser."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collector.multiline import (
+    MultilineRules,
+    PatternRefused,
+    StreamJoiner,
+    compile_start,
+    go_func_line,
+)
+from collector.parsers import parse_cri, parse_docker, parse_host, syslog_ts
+from collector.settings import CollectorSettings
+from journald.entry import to_record
+from logpipe.timefmt import format_ns, parse_ns
+
+# The pattern go_func_line replaces (quadratic on a line of "(").
+_OLD_GO_FUNC = re.compile(r"[\w.*/()\[\]{}-]+\(.*\)$")
+
+
+@given(st.text(alphabet="ab(){}[]*./-_ \n\té", max_size=30))
+def test_go_func_line_is_the_old_pattern(text: str) -> None:
+    assert go_func_line(text) == (_OLD_GO_FUNC.match(text) is not None)
+
+
+def _in_thread(work: object, timeout: float) -> bool:
+    """Run ``work`` in a thread; True when it finished before ``timeout`` (a generous
+    deadline, not a timing assertion: the backtracking version needs minutes)."""
+    done = threading.Event()
+
+    def run() -> None:
+        work()  # type: ignore[operator]
+        done.set()
+
+    threading.Thread(target=run, daemon=True).start()
+    return done.wait(timeout)
+
+
+def test_go_dump_with_a_256k_line_is_joined_without_stalling() -> None:
+    out: list[str] = []
+    j = StreamJoiner("stderr", MultilineRules(max_bytes=4 << 20),
+                     lambda o, off, ts, st_, text, tags: out.append(text))
+    hostile = "(" * (256 << 10)
+
+    def work() -> None:
+        for i, line in enumerate(["panic: boom", "", "goroutine 1 [running]:", "main.f()",
+                                  "f" + hostile + ")", hostile, "main.main()", "next entry"]):
+            j.feed("f", i, None, line, False, (), 0)
+        j.flush()
+
+    assert _in_thread(work, 20.0), "matching a 256 KiB line stalled"
+    # "f((((...)" is a function line of the dump; "((((..." is not, so it starts an entry.
+    assert out == ["\n".join(["panic: boom", "", "goroutine 1 [running]:", "main.f()",
+                              "f" + hostile + ")"]), hostile, "main.main()", "next entry"]
+
+
+def test_start_pattern_is_re2_and_linear() -> None:
+    start = compile_start(r"(a|aa)+$")
+    assert _in_thread(lambda: start.match("a" * 45 + "!"), 10.0)
+    assert start.match("a" * 45 + "!") is None and start.match("aaa") is not None
+
+
+@pytest.mark.parametrize("pattern", ["(unclosed", r"(\w)\1", "(?=x)y", "x" * 1025,
+                                     r"((a{100}){100}){100}"])
+def test_start_pattern_refused(pattern: str) -> None:
+    with pytest.raises(PatternRefused):
+        compile_start(pattern)
+    with pytest.raises(ValueError, match="multiline_start_patterns"):
+        CollectorSettings(multiline_start_patterns={"web": pattern})
+
+
+def test_start_pattern_cap_is_a_setting() -> None:
+    with pytest.raises(ValueError, match="longer than 16"):
+        CollectorSettings(multiline_start_max_chars=16,
+                          multiline_start_patterns={"web": r"^\d{4}-\d\d-\d\d \d\d"})
+
+
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"])
+def test_syslog_stamp_outside_the_calendar_is_kept_as_text(stamp: str) -> None:
+    piece = parse_host(f"{stamp} host app: hello".encode())
+    assert piece.ts is None and piece.text.endswith("hello")
+    assert syslog_ts(stamp) is None
+
+
+def test_year_one_and_9999_format_as_rfc3339() -> None:
+    assert format_ns(parse_ns("0001-01-01T01:30:00+01:00")) == "0001-01-01T00:30:00.000000000Z"
+    assert format_ns(parse_ns("9999-12-31T23:59:59Z")) == "9999-12-31T23:59:59.000000000Z"
+    with pytest.raises(ValueError):
+        format_ns(parse_ns("9999-12-31T23:59:59Z") + 1_000_000_000)
+
+
+_LINE = st.binary(max_size=300).filter(lambda b: b"\n" not in b)
+
+
+def _kept(raw: bytes, text: str) -> bool:
+    """No byte of the line lost: the text holds the raw line, or its bad bytes
+    escaped as ``\\xNN`` (a JSON line may also be unwrapped to its ``log``)."""
+    return text.encode("utf-8", "surrogatepass") in (raw, raw.rstrip(b"\r")) or \
+        text == raw.decode("utf-8", "backslashreplace") or \
+        text == raw.decode("utf-8", "backslashreplace").removesuffix("\r")
+
+
+@given(_LINE)
+def test_random_bytes_through_every_parser(raw: bytes) -> None:
+    for parse in (parse_docker, parse_cri, parse_host):
+        piece = parse(raw)
+        orjson.dumps(piece.text)  # always encodable into a record
+        if "parse_error" in piece.tags or parse is parse_host:
+            assert _kept(raw, piece.text), (parse.__name__, raw, piece)
+
+
+@given(st.lists(_LINE, max_size=20), st.sampled_from(["docker", "cri", "file"]))
+def test_random_lines_none_lost_through_parse_and_join(lines: list[bytes], kind: str) -> None:
+    """Every line read comes out (alone or joined), with multi-line on: nothing dropped."""
+    parse = {"docker": parse_docker, "cri": parse_cri, "file": parse_host}[kind]
+    out: list[tuple[int, str]] = []
+    j = StreamJoiner(None, MultilineRules(),
+                     lambda o, off, ts, st_, text, tags: out.append((off, text)))
+    off = 0
+    for raw in lines:
+        p = parse(raw)
+        j.feed("f", off, p.ts, p.text, p.partial, p.tags, 0)
+        off += len(raw) + 1
+    j.flush()
+    joined = "\n".join(text for _, text in out)
+    for raw in lines:
+        p = parse(raw)
+        assert p.text in joined
+
+
+@given(st.dictionaries(st.sampled_from(["MESSAGE", "PRIORITY", "_SYSTEMD_UNIT", "__CURSOR",
+                                        "__REALTIME_TIMESTAMP", "_PID", "SYSLOG_IDENTIFIER"]),
+                       st.one_of(st.text(), st.binary().map(list), st.integers(), st.none())))
+def test_random_journald_entries(entry: dict[str, object]) -> None:
+    try:
+        record = to_record(entry, node="n", namespace="host")
+    except ValueError:
+        return  # refused with a reason is fine; a crash of another kind is not
+    orjson.dumps(record)
