@@ -10,7 +10,7 @@ import importlib
 import importlib.util
 import sys
 
-PARTS = ("collector", "forwarder", "log_api", "e2e", "kube", "client", "chaos")
+PARTS = ("collector", "forwarder", "log_api", "e2e", "kube", "client", "chaos", "levels")
 
 
 def main(argv: list[str]) -> int:

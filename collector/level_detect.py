@@ -3,7 +3,9 @@
 Only the entry's header is looked at: the JSON/logfmt level field, or a level token
 near the start of the first line. Words in the body ("parity error corrected") never
 override the header, and lowercase words never count unless bracketed or in a
-``level=`` field. Nothing found: ``unknown``.
+``level=`` field. Title-case words (``Info``) and uppercase words past the first 96
+characters count only in a header free of prose (no lowercase letter before them).
+Nothing found: ``unknown``.
 """
 
 from __future__ import annotations
@@ -12,14 +14,18 @@ import re
 
 import orjson
 
-from logpipe.levels import Level, normalize_level
+from logpipe.levels import Level, normalize_level, otel_severity
 
 UNKNOWN = Level.UNKNOWN.value
 # How much of the first line counts as the "header" for word shapes.
 HEADER_CHARS = 96
+# A longer prose-free header (BGL RAS, long node names): searched this far.
+WIDE_HEADER_CHARS = 256
 
 _JSON_KEYS = ("level", "severity", "lvl", "loglevel", "log_level", "levelname", "@l",
-              "level_name", "severity_text", "severityText", "log.level", "@level", "status")
+              "level_name", "severity_text", "severityText", "log.level", "@level", "status",
+              "s")  # MongoDB 4.4+ {"s":"I"}
+_OTEL_KEYS = ("severity_number", "severityNumber")
 
 # klog/glog "I1126 07:00:00.123456   1 file.go:12] msg"; logcat threadtime
 # "11-26 07:00:00.123  123  456 W Tag: msg"; logcat brief "W/Tag( 123): msg".
@@ -31,7 +37,9 @@ _SYSLOG_PRI = re.compile(r"<(\d{1,3})>")
 # env_logger); collector.fastpath hands the same tuple to the C hint shortcut.
 LEVEL_WORDS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "FATAL",
                "CRITICAL", "CRIT", "SEVERE", "PANIC", "DPANIC", "EMERG", "ALERT", "FINE",
-               "FINER", "FINEST", "CONFIG")
+               "FINER", "FINEST", "CONFIG",
+               # abbreviated forms (zerolog/serilog/.NET console, log15 "EROR")
+               "TRC", "DBG", "INF", "WRN", "EROR", "FTL")
 _WORDS = "|".join(LEVEL_WORDS)
 # One pass over the header finds the earliest of: a logfmt/JSON-ish ``level=`` field,
 # a bracketed level ("[error]", "[WARN]", apache 2.4 "[core:error]", "<warning>"), or
@@ -39,8 +47,20 @@ _WORDS = "|".join(LEVEL_WORDS)
 _HEADER = re.compile(
     r'(?:^|[\s,{])"?(?:level|lvl|severity|loglevel)"?[=:]\s*"?(?P<lf>[A-Za-z]+)'
     r"|[\[<](?:\w+:)?(?P<br>(?i:trace|debug|info|notice|warn|warning|error|err|crit|critical|"
-    r"alert|emerg|fatal|severe|panic))[\]>]"
-    rf"|(?<![\w.-])(?P<wd>{_WORDS})(?![\w-])")
+    r"alert|emerg|fatal|severe|panic|note)|System)[\]>]"
+    rf"|(?<![\w.-])(?P<wd>{_WORDS})(?![\w-])"
+    # PostgreSQL "LOG:  ", "DEBUG1:  " (its severity words end with a colon and 2 spaces)
+    r"|(?<![\w.-])(?P<pg>LOG|DEBUG[1-5]):  "
+    # Title-case ("2016-09-28 04:30:30, Info   CBS ..."): only before any prose
+    r"|(?<![\w.-])(?P<tc>Trace|Debug|Info|Information|Notice|Warning|Warn|Error|Fatal|Critical)"
+    r"(?=[\s:,\]|])")
+_PG_LEVELS = {"LOG": Level.INFO.value}
+# Redis "123:M 26 Nov 2026 07:00:00.123 * msg" (also "[123] 26 Nov ..." and no pid):
+# its marker . - * # is the level (debug, verbose, notice, warning).
+_REDIS = re.compile(r"(?:\d{1,10}:[A-Z] |\[\d{1,10}\] )?\d\d [A-Z][a-z][a-z](?: \d{4})? "
+                    r"\d\d:\d\d:\d\d(?:\.\d{1,6})? ([.*#-]) ")
+_REDIS_LEVELS = {".": "debug", "-": "debug", "*": "info", "#": "warn"}
+_LOWER = re.compile(r"[a-z]")
 # The uppercase-word shape alone, anchored where a stream's hint points.
 _WORD_AT = re.compile(rf"(?<![\w.-])({_WORDS})(?![\w-])")
 _LEADING = re.compile(r"(Trace|Debug|Info|Notice|Warning|Warn|Error|Fatal|Critical|Panic)"
@@ -84,7 +104,35 @@ def _from_json(text: str) -> str | None:
             lv = normalize_level(value)
             if lv is not Level.UNKNOWN:
                 return lv.value
+    for key in _OTEL_KEYS:
+        number = obj.get(key)
+        if isinstance(number, int):
+            lv = otel_severity(number)
+            if lv is not Level.UNKNOWN:
+                return lv.value
     return None
+
+
+def _prose_before(head: str, pos: int) -> bool:
+    """A lowercase letter before ``pos``: the message (prose) has begun."""
+    return _LOWER.search(head, 0, pos) is not None
+
+
+def _wide_header(text: str, hint: list[int] | None) -> str | None:
+    """An uppercase level word past the first HEADER_CHARS characters, in a header with
+    no prose before it ("... R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction ...")."""
+    line = text[:WIDE_HEADER_CHARS]
+    nl = line.find("\n")
+    if nl >= 0:
+        line = line[:nl]
+    m = _LOWER.search(line)
+    end = len(line) if m is None else m.start()
+    m = _WORD_AT.search(line, 0, end)
+    if m is None:
+        return None
+    if hint is not None:
+        hint[0] = m.start(1)
+    return _name(m.group(1))
 
 
 def detect_level(text: str, hint: list[int] | None = None) -> str:
@@ -117,22 +165,33 @@ def detect_level(text: str, hint: list[int] | None = None) -> str:
     nl = head.find("\n")
     if nl >= 0:
         head = head[:nl]
-    if first.isdigit():
-        m = _LOGCAT.match(head)
+    if first.isdigit() or first == "[":
+        m = _LOGCAT.match(head) if first != "[" else None
         if m is not None:
             return _letter(m.group(1))
+        m = _REDIS.match(head)
+        if m is not None:
+            return _REDIS_LEVELS[m.group(1)]
     elif first in "VDIWEFA" and head[1:2] == "/":
         m = _LOGCAT_BRIEF.match(head)
         if m is not None:
             return _letter(m.group(1))
     pos = 0
     while (m := _HEADER.search(head, pos)) is not None:
-        found = _name(m.group(m.lastindex or 0))
+        kind = m.lastgroup
+        pos = m.end()  # "level=foo" names no level: keep looking
+        if kind == "tc" and _prose_before(head, m.start()):
+            continue
+        word = m.group(m.lastindex or 0)
+        found = _PG_LEVELS.get(word) or _name(word[:5] if kind == "pg" else word)
         if found != UNKNOWN:
             if hint is not None:
-                hint[0] = m.start("wd") if m.lastgroup == "wd" else -1
+                hint[0] = m.start("wd") if kind == "wd" else -1
             return found
-        pos = m.end()  # "level=foo" names no level: keep looking
+    if len(text) > HEADER_CHARS:
+        found = _wide_header(text, hint)
+        if found is not None:
+            return found
     if hint is not None:
         hint[0] = -1
     m = _LEADING.match(head)

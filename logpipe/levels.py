@@ -60,9 +60,12 @@ for _level, _names in {
         "log",
         "ok",
         "normal",
+        "note",  # MySQL error log [Note]
+        "system",  # MySQL 8 error log [System]: start-up and shutdown notes
     ),
     Level.WARN: ("warn", "warning", "wrn", "w", "wn", "warnings"),
-    Level.ERROR: ("error", "err", "e", "eror", "erro", "severe", "fail", "failure", "exception"),
+    Level.ERROR: ("error", "err", "e", "eror", "erro", "erorr", "severe", "fail", "failure",
+                  "exception"),
     Level.FATAL: (
         "fatal",
         "ftl",
@@ -105,6 +108,16 @@ def normalize_level(value: object) -> Level:
     if key.isascii() and key.isdigit():  # "²".isdigit() is True but int() refuses it
         return _SYSLOG.get(int(key), Level.UNKNOWN)
     return Level.UNKNOWN
+
+
+def otel_severity(number: int) -> Level:
+    """An OpenTelemetry ``severity_number`` (1-4 trace ... 21-24 fatal) as a Level."""
+    if isinstance(number, bool) or not 1 <= number <= 24:
+        return Level.UNKNOWN
+    return _OTEL[(number - 1) // 4]
+
+
+_OTEL = (Level.TRACE, Level.DEBUG, Level.INFO, Level.WARN, Level.ERROR, Level.FATAL)
 
 
 def levels_at_least(minimum: Level | str) -> list[str]:

@@ -1,0 +1,73 @@
+"""Level detection on the labelled corpus (tests/data/levels/): per-format accuracy
+and the detector's CPU per entry, before (collector/level_detect.py at BASE, loaded
+from a temporary copy) and after (the working tree), in the same run.
+
+Run: ``python -m bench levels``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from types import ModuleType
+
+from collector import level_detect
+from tests.collector.level_corpus import Detect, formats, load, score
+
+# The detector before issue 13 (the commit this work started from).
+BASE = "336943e"
+ROOT = Path(__file__).resolve().parents[1]
+ROUNDS = 20
+
+
+def _base_module() -> ModuleType:
+    source = subprocess.run(["git", "show", f"{BASE}:collector/level_detect.py"], cwd=ROOT,
+                            check=True, capture_output=True, text=True).stdout
+    folder = Path(tempfile.mkdtemp(prefix="levels-base-"))
+    path = folder / "level_detect_base.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("level_detect_base", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _cpu_us(detect: Detect, texts: list[list[str]]) -> float:
+    """CPU µs per entry: each format's first lines as one stream (its own hint)."""
+    n = sum(len(t) for t in texts) * ROUNDS
+    start = time.process_time()
+    for _ in range(ROUNDS):
+        for stream in texts:
+            hint = [-1]
+            for text in stream:
+                detect(text, hint)
+    return (time.process_time() - start) / n * 1e6
+
+
+def main() -> None:
+    base = _base_module()
+    before: Detect = base.detect_level
+    after: Detect = level_detect.detect_level
+    print(f"{'format':16} {'entries':>7} {'before':>8} {'after':>8}")
+    totals = [0, 0, 0]
+    for path in formats():
+        b, a = score(path, before), score(path, after)
+        totals[0] += a.entries + a.extra
+        totals[1] += b.right
+        totals[2] += a.right
+        print(f"{path.stem:16} {a.entries:7d} {b.accuracy:8.1%} {a.accuracy:8.1%}")
+    n = totals[0]
+    print(f"{'overall':16} {n:7d} {totals[1] / n:8.1%} {totals[2] / n:8.1%}")
+    texts = [[line for label, line in load(path) if label != "-"] for path in formats()]
+    print(f"CPU per entry: before {_cpu_us(before, texts):.2f} µs, "
+          f"after {_cpu_us(after, texts):.2f} µs (Python detector, {ROUNDS} rounds)")
+
+
+if __name__ == "__main__":
+    main()
