@@ -53,3 +53,24 @@ def test_klog_letters() -> None:
 @given(st.text(max_size=300))
 def test_always_a_known_level(text: str) -> None:
     assert detect_level(text) in LEVELS
+
+
+def test_title_case_only_before_prose() -> None:
+    assert detect_level("2016-09-28 04:30:31, Info                  CBS    Ending init.") == "info"
+    assert detect_level("2016-09-28 04:30:31 user said Error twice") == "unknown"
+
+
+def test_server_vocabularies() -> None:
+    assert detect_level('{"t":{"$date":"2021-03-22T21:21:20Z"},"s":"W","msg":"x"}') == "warn"
+    assert detect_level('{"body":"x","severity_number":17}') == "error"
+    assert detect_level("2019-03-24T13:44:25Z 0 [System] [MY-013169] [Server] init") == "info"
+    assert detect_level("2017-07-31 13:36:42.585 CEST [4974] LOG:  ready") == "info"
+    assert detect_level("98738:M 30 May 12:23:52.442 # WARNING overcommit") == "warn"
+    assert detect_level("10:00:00 WRN slow disk") == "warn"
+
+
+def test_long_header_without_prose() -> None:
+    line = ("- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 "
+            "R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected")
+    assert detect_level(line) == "info"
+    assert detect_level("x" * 100 + " ERROR later") == "unknown"
