@@ -82,7 +82,10 @@ class Forwarder:
         self.dlq = DeadLetterWriter(settings.kafka_bootstrap, settings.dead_letter_topic(),
                                     settings.kafka_topic, settings.kafka_options)
         self.sender = BulkSender(self.es, settings.index_prefix, self.dlq,
-                                 settings.retry_initial_s, settings.retry_max_s)
+                                 settings.retry_initial_s, settings.retry_max_s,
+                                 ts_max_future_s=settings.ts_max_future_s,
+                                 ts_max_past_days=settings.ts_max_past_days
+                                 or settings.retention_days)
         self.processor: StreamProcessor[Chunk] | None = None
         self.health = HealthServer(settings.metrics_host, settings.metrics_port,
                                    live=self.liveness, ready=self.readiness)

@@ -10,7 +10,8 @@ arroyo's DLQ policy").
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 
 import orjson
 from arroyo.backends.kafka import KafkaPayload
@@ -19,7 +20,8 @@ from arroyo.types import BaseValue, BrokerValue, Message
 from forwarder.chunking import Chunk
 from logpipe.document import es_source, es_source_bytes, index_name
 from logpipe.errors import RecordError
-from logpipe.record import Record, decode
+from logpipe.record import TAG_TS_CLAMPED, Record, decode, encode
+from logpipe.timefmt import format_ns, normalize_ts
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,8 @@ def parse_one(value: BrokerValue[KafkaPayload]) -> Item:
         error = None
     except RecordError as exc:
         record, error = None, str(exc)
+    except Exception as exc:  # a message must never stop the partition
+        record, error = None, f"{type(exc).__name__}: {exc}"
     return Item(value.partition.index, value.offset, payload.key, payload.value, record, error)
 
 
@@ -65,6 +69,49 @@ def bulk_lines(record: Record, value: bytes, prefix: str) -> tuple[str, bytes]:
     else:
         doc = es_source_bytes(record, value)
     return index, action + b"\n" + doc + b"\n"
+
+
+@dataclass(frozen=True, slots=True)
+class TsBounds:
+    """The record times indexed as they are, as canonical strings (which sort as the
+    times do): from ``low`` (the first day the janitor keeps) to ``high`` (now plus the
+    allowed skew). A record outside them gets its ingest time (or now) as ``ts``.
+
+    Done here rather than in ``logpipe.record.decode``: the horizon is the forwarder's
+    retention, the index is the forwarder's choice, and the Kafka value (the DLQ copy,
+    the live tail) stays the collector's record byte for byte."""
+
+    low: str | None
+    high: str
+
+    @classmethod
+    def at(cls, now_ns: int, max_future_s: float, max_past_days: int) -> TsBounds:
+        high = format_ns(now_ns + int(max_future_s * 1e9))
+        low = None
+        if max_past_days:
+            day = datetime.fromtimestamp(now_ns / 1e9, UTC).date() - timedelta(max_past_days)
+            low = f"{day.isoformat()}T00:00:00.000000000Z"
+        return cls(low, high)
+
+    def why(self, ts: str) -> str | None:
+        """'future', 'past' or None for a record's ``ts``."""
+        if len(ts) != 30 or ts[-1] != "Z":
+            ts = normalize_ts(ts)  # decode checked it is RFC 3339
+        if ts > self.high:
+            return "future"
+        if self.low is not None and ts < self.low:
+            return "past"
+        return None
+
+    def clamp(self, record: Record, why: str, now_ns: int) -> tuple[Record, bytes]:
+        """The record with the ingest time as ``ts`` (now, if that is out of bounds
+        too), tagged, its own time in ``attrs["original_ts"]``; and its new value.
+        The ingest time rather than now: a replay lands in the same index, so the
+        ``create`` of the same id answers 409 instead of making a second copy."""
+        ts = record.ingest_ts if self.why(record.ingest_ts) is None else format_ns(now_ns)
+        clamped = replace(record, ts=ts, tags=(*record.tags, TAG_TS_CLAMPED),
+                          attrs={**record.attrs, "original_ts": record.ts})
+        return clamped, encode(clamped)
 
 
 @dataclass

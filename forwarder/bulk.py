@@ -9,7 +9,11 @@ Per item of a ``_bulk`` answer (as elasticsearch-py's ``streaming_bulk`` and Vec
     429, 5xx, es_rejected_execution_exception        -> resent, only those items
     any other 4xx (mapping conflict, bad value)      -> dead-letter topic
 
-A request that fails as a whole (ES unreachable, 5xx, 429, even 401/403 which is a
+A request refused as a whole with 400 or 413 (a document that breaks the request
+itself) is split in halves and each sent again, down to the one document, which is
+dead-lettered: the good records around it are indexed. A record whose ``ts`` is
+too far from now is indexed at its ingest time (``batch.TsBounds``). A request that
+fails as a whole otherwise (ES unreachable, 5xx, 429, even 401/403 which is a
 configuration problem, not a property of the records) is resent whole. There is no
 time limit: the thread keeps retrying, the pending-batch limit fills up and arroyo
 pauses consumption, so memory stays bounded and no offset moves.
@@ -34,7 +38,7 @@ from tenacity import (
 )
 
 from forwarder import metrics
-from forwarder.batch import Batch, bulk_lines
+from forwarder.batch import Batch, TsBounds, bulk_lines
 from forwarder.dlq import DeadLetter, DeadLetterWriter
 
 log = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ _FILTER = ("errors,items.*.status,items.*.error.type,items.*.error.reason,"
            "items.*.error.caused_by.reason")
 _HEADERS = {"accept": "application/json", "content-type": "application/x-ndjson"}
 _RETRY_TYPES = frozenset({"es_rejected_execution_exception", "circuit_breaking_exception"})
+_SPLIT_STATUS = frozenset({400, 413})  # a whole request refused for what it holds
 
 
 class Abandoned(Exception):
@@ -99,8 +104,11 @@ class _Abortable:
 
 class BulkSender:
     def __init__(self, es: Elasticsearch, prefix: str, dlq: DeadLetterWriter,
-                 retry_initial: float, retry_max: float) -> None:
+                 retry_initial: float, retry_max: float, *, ts_max_future_s: float = 86400.0,
+                 ts_max_past_days: int = 0) -> None:
         self.es = es
+        self.ts_max_future_s = ts_max_future_s
+        self.ts_max_past_days = ts_max_past_days
         self.prefix = prefix
         self.dlq = dlq
         self.retry_initial = retry_initial
@@ -132,12 +140,25 @@ class BulkSender:
         """Return once ES or the DLQ holds every item, or ``abandoned`` if told to stop."""
         letters: list[DeadLetter] = []
         docs: list[_Doc] = []
+        now_ns = time.time_ns()
+        bounds = TsBounds.at(now_ns, self.ts_max_future_s, self.ts_max_past_days)
+        clamped: list[str] = []
         for item in batch.items:
             if item.record is None:
                 letters.append(DeadLetter(item.key, item.value, item.partition, item.offset,
                                           "decode", "RecordError", item.error or "invalid"))
                 continue
-            index, lines = bulk_lines(item.record, item.value, self.prefix)
+            record, value = item.record, item.value
+            try:
+                why = bounds.why(record.ts)
+                if why is not None:
+                    record, value = bounds.clamp(record, why, now_ns)
+                    clamped.append(why)
+                index, lines = bulk_lines(record, value, self.prefix)
+            except Exception as exc:  # one record must not stop the partition
+                letters.append(DeadLetter(item.key, item.value, item.partition, item.offset,
+                                          "decode", type(exc).__name__, str(exc)))
+                continue
             docs.append(_Doc(lines, index, item.key, item.value, item.partition, item.offset))
         counts = {"ok": 0, "duplicate": 0}
         try:
@@ -156,6 +177,8 @@ class BulkSender:
             return Delivered(abandoned=True)
         for letter in letters:
             metrics.DEAD_LETTERED.labels(letter.stage, letter.error_type).inc()
+        for why in clamped:
+            metrics.METRICS.ts_clamped.labels(why).inc()
         metrics.RECORDS_INDEXED.labels("created").inc(counts["ok"])
         metrics.RECORDS_INDEXED.labels("duplicate").inc(counts["duplicate"])
         return Delivered(counts["ok"], counts["duplicate"], len(letters))
@@ -168,16 +191,48 @@ class BulkSender:
         try:
             resp = self.es.perform_request("POST", "/_bulk", params={"filter_path": _FILTER},
                                            headers=_HEADERS, body=body, endpoint_id="bulk")
-        except (TransportError, ApiError) as exc:
-            if self.failing_since is None:
-                self.failing_since = time.monotonic()
-            reason = "transport" if isinstance(exc, TransportError) else "request_status"
-            metrics.BULK_RETRIES.labels(reason).inc(len(docs))
+        except ApiError as exc:
+            if exc.meta.status in _SPLIT_STATUS:
+                return self._split(docs, counts, letters, exc)
+            self._failing(exc, docs)
+            raise
+        except TransportError as exc:
+            self._failing(exc, docs)
             raise
         finally:
             metrics.BULK_SECONDS.observe(time.perf_counter() - started)
+        return self._answer(resp.body, docs, counts, letters)
+
+    def _failing(self, exc: Exception, docs: list[_Doc]) -> None:
+        if self.failing_since is None:
+            self.failing_since = time.monotonic()
+        reason = "transport" if isinstance(exc, TransportError) else "request_status"
+        metrics.BULK_RETRIES.labels(reason).inc(len(docs))
+
+    def _split(self, docs: list[_Doc], counts: dict[str, int], letters: list[DeadLetter],
+               exc: ApiError) -> list[_Doc]:
+        """A request refused whole for what it holds: halves until the one document,
+        which is dead-lettered with Elasticsearch's reason; returns those to resend."""
+        self.failing_since = None  # Elasticsearch answers: it is not down
+        if len(docs) == 1:
+            doc = docs[0]
+            body = exc.body if isinstance(exc.body, dict) else {}
+            error: dict[str, Any] = body.get("error") or {}
+            if not isinstance(error, dict):
+                error = {}
+            letters.append(DeadLetter(
+                doc.letter_key, doc.value, doc.partition, doc.offset, "index",
+                str(error.get("type") or "request_refused"),
+                str(error.get("reason") or exc.message)[:2000], exc.meta.status, doc.index))
+            return []
+        metrics.METRICS.split_requests.inc()
+        half = len(docs) // 2
+        return (self._send(docs[:half], counts, letters)
+                + self._send(docs[half:], counts, letters))
+
+    def _answer(self, answer: dict[str, Any], docs: list[_Doc], counts: dict[str, int],
+                letters: list[DeadLetter]) -> list[_Doc]:
         self.failing_since = None
-        answer: dict[str, Any] = resp.body
         if not answer.get("errors"):
             counts["ok"] += len(docs)
             return []

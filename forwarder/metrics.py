@@ -44,6 +44,14 @@ class ForwarderMetrics:
             "logpipe_forwarder_consumer_restarts_total",
             "Times the consumer loop failed (e.g. a commit while Kafka was away) and was "
             "restarted.", registry=r)
+        self.ts_clamped = Counter(
+            "logpipe_forwarder_ts_clamped_total",
+            "Records whose ts was replaced by the ingest time, by why (future: beyond "
+            "ts_max_future_s; past: before the retention horizon).", ["why"], registry=r)
+        self.split_requests = Counter(
+            "logpipe_forwarder_bulk_split_total",
+            "Bulk requests Elasticsearch refused as a whole (400, 413) and sent again in "
+            "halves to find the records it refuses.", registry=r)
         self.batches = Counter(
             "logpipe_forwarder_batches_total",
             "Batches made durable and handed to the commit step.", registry=r)

@@ -81,6 +81,16 @@ class ForwarderSettings(MetricsEndpoint):
     janitor_interval_s: float = Field(
         3600.0, gt=0, description="Janitor: seconds between retention passes.",
     )
+    ts_max_future_s: float = Field(
+        86400.0, gt=0, description="A record whose ts is more than this far after the time it "
+        "is indexed gets the ingest time as ts (tagged ts_clamped, its own time kept in "
+        "attrs.original_ts), so no index is created for a far future day.",
+    )
+    ts_max_past_days: int = Field(
+        0, ge=0, description="A record whose ts is more than this many days before today is "
+        "clamped the same way; 0 = retention_days (so no record lands in an index the "
+        "janitor deletes at once), and no limit when retention is off too.",
+    )
     janitor_dry_run: bool = Field(
         False, description="Janitor: only log what would be deleted.",
     )

@@ -27,6 +27,11 @@ TAG_PARSE_ERROR = "parse_error"
 TAG_INVALID_UTF8 = "invalid_utf8"
 TAG_NUL_BYTES = "nul_bytes"
 TAG_NO_TIMESTAMP = "no_timestamp"
+# ``ts`` was too far from the time it was indexed and was replaced by the ingest time;
+# the entry's own time stays in ``attrs["original_ts"]`` (forwarder/batch.py).
+TAG_TS_CLAMPED = "ts_clamped"
+# Elasticsearch refuses an ``_id`` longer than this many bytes (and an empty one).
+MAX_ID_BYTES = 512
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +115,11 @@ def from_dict(obj: object) -> Record:
         value = get(name)
         if value is not None and type(value) is not str:
             raise RecordError(f"field {name!r} must be a string or null")
+    rid = obj["id"]
+    if not rid or len(rid.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
+        # Elasticsearch would refuse it (an empty _id fails the whole bulk request).
+        raise RecordError(f"field 'id' must be 1 to {MAX_ID_BYTES} bytes, got {len(rid)} "
+                          "characters")
     offset = get("offset")
     if type(offset) is not int or offset < 0:
         raise RecordError("field 'offset' must be a non-negative integer")
