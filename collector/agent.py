@@ -38,7 +38,7 @@ class Agent:
         self.s = settings
         self.metrics = CollectorMetrics()
         self.stopping = threading.Event()
-        self.store = CheckpointStore(settings.state_dir)
+        self.store = CheckpointStore(settings.state_dir, self._checkpoint_problem)
         self.first_start = not self.store.exists()
         self.discovery = Discovery(settings)
         # Bad or missing Kubernetes credentials raise ConfigError here, before Kafka.
@@ -60,6 +60,9 @@ class Agent:
         self.ledger = Ledger(settings.node_name,
                              self.out.produce_ledger if settings.ledger_topic else None)
         self.scratch = os.path.join(settings.state_dir, "scratch")  # gunzipped siblings
+
+    def _checkpoint_problem(self, what: str) -> None:
+        self.metrics.checkpoint_damaged.labels(what).inc()
 
     # -- lifecycle -----------------------------------------------------------------
     def stop(self) -> None:

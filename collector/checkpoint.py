@@ -3,18 +3,28 @@
 A file is (device, inode, fingerprint of its first line): the fingerprint tells a
 reused inode from the file that had it. A checkpoint is the offset below which
 every entry of that file is acknowledged by Kafka; the store is one JSON file in
-the state directory, replaced atomically (write temp, fsync, rename, fsync dir) so
-a crash leaves either the old or the new version, never a torn one.
+the state directory, replaced atomically (write temp, check every byte written,
+fsync, rename, fsync dir) so a crash leaves either the old or the new version, never
+a torn one. The version replaced is kept as ``checkpoints.json.prev``: a file damaged
+from outside (disk, an operator) is moved aside and the previous one used, and with
+neither the collector starts without checkpoints (it reads the files again; the same
+bytes give the same ids, so Elasticsearch keeps one copy). Its own state file never
+keeps the collector down.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
+
+log = logging.getLogger(__name__)
 
 FINGERPRINT_BYTES = 1024
 STATE_FILE = "checkpoints.json"
@@ -79,9 +89,13 @@ class CheckpointStore:
     """Loads and atomically saves the checkpoints of every tracked file, and each
     stream's history (format 2; format 1 files, without history, still load)."""
 
-    def __init__(self, state_dir: str) -> None:
+    def __init__(self, state_dir: str,
+                 on_problem: Callable[[str], None] | None = None) -> None:
         self.state_dir = state_dir
         self.path = os.path.join(state_dir, STATE_FILE)
+        self.prev = f"{self.path}.prev"
+        # Told "damaged", "prev_damaged" or "write_failed" (the agent counts them).
+        self.on_problem = on_problem or (lambda what: None)
         os.makedirs(state_dir, exist_ok=True)
         self._last: bytes | None = None
         # When this node's collector first started: no rotated sibling older than that
@@ -90,27 +104,44 @@ class CheckpointStore:
         self.streams: dict[str, StreamHistory] = {}
 
     def exists(self) -> bool:
-        return os.path.exists(self.path)
+        return os.path.exists(self.path) or os.path.exists(self.prev)
 
     def load(self) -> list[Checkpoint]:
-        try:
-            with open(self.path, "rb") as fh:
-                data = orjson.loads(fh.read())
-                mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
-        except FileNotFoundError:
-            return []
-        except (OSError, orjson.JSONDecodeError) as exc:
-            # Replacement is atomic, so this is damage from outside: refuse to guess
-            # (reading everything again would duplicate; skipping would lose).
-            raise RuntimeError(f"checkpoint file {self.path} is unreadable: {exc}; "
-                               "move it away to start from the beginning") from None
-        self.created_ns = int(data.get("created_ns", mtime_ns))
-        self.streams = {path: StreamHistory(int(h["floor_ns"]),
-                                            {str(fp): int(t) for fp, t in h["done"]})
-                        for path, h in data.get("streams", {}).items()}
-        return [Checkpoint(c["path"], int(c["dev"]), int(c["inode"]), str(c["fp"]),
-                           int(c["offset"]), int(c.get("end", -1)))
-                for c in data.get("files", [])]
+        """The checkpoints of the state file, else of the previous one, else none."""
+        for path, what in ((self.path, "damaged"), (self.prev, "prev_damaged")):
+            try:
+                return self._load(path)
+            except FileNotFoundError:
+                continue
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                aside = f"{path}.damaged-{time.time_ns()}"
+                try:
+                    os.replace(path, aside)
+                except OSError:
+                    aside = "(could not be moved)"
+                log.error("CHECKPOINT FILE DAMAGED: %s (%s: %s), moved to %s; %s", path,
+                          type(exc).__name__, exc, aside,
+                          "trying the previous copy" if path == self.path else
+                          "starting without checkpoints: files are read again, same ids",
+                          extra={"event": "checkpoint_damaged", "path": path})
+                self.on_problem(what)
+        return []
+
+    def _load(self, path: str) -> list[Checkpoint]:
+        with open(path, "rb") as fh:
+            data: Any = orjson.loads(fh.read())
+            mtime_ns = os.fstat(fh.fileno()).st_mtime_ns
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        created_ns = int(data.get("created_ns", mtime_ns))
+        streams = {str(p): StreamHistory(int(h["floor_ns"]),
+                                         {str(fp): int(t) for fp, t in h["done"]})
+                   for p, h in data.get("streams", {}).items()}
+        files = [Checkpoint(str(c["path"]), int(c["dev"]), int(c["inode"]), str(c["fp"]),
+                            int(c["offset"]), int(c.get("end", -1)))
+                 for c in data.get("files", [])]
+        self.created_ns, self.streams = created_ns, streams
+        return files
 
     def history(self, path: str) -> StreamHistory:
         h = self.streams.get(path)
@@ -133,18 +164,40 @@ class CheckpointStore:
                         for path, h in sorted(self.streams.items())}})
         if body == self._last:
             return False
+        try:
+            self._replace(body)
+        except OSError as exc:  # a full or read-only disk: the next save tries again
+            log.error("cannot write checkpoints to %s: %s", self.path, exc,
+                      extra={"event": "checkpoint_write_failed"})
+            self.on_problem("write_failed")
+            return False
+        self._last = body
+        return True
+
+    def _replace(self, body: bytes) -> None:
         tmp = f"{self.path}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         try:
-            os.write(fd, body)
+            view = memoryview(body)
+            while view:  # os.write may write less than asked (signals, quotas)
+                n = os.write(fd, view)
+                if n <= 0:
+                    raise OSError(f"wrote {len(body) - len(view)} of {len(body)} bytes")
+                view = view[n:]
             os.fsync(fd)
+            if os.fstat(fd).st_size != len(body):
+                raise OSError(f"{tmp} holds {os.fstat(fd).st_size} bytes, not {len(body)}")
         finally:
             os.close(fd)
+        if os.path.exists(self.path):  # the last good copy, kept by a hard link
+            link = f"{self.prev}.tmp"
+            if os.path.lexists(link):
+                os.unlink(link)
+            os.link(self.path, link)
+            os.replace(link, self.prev)
         os.replace(tmp, self.path)
         dfd = os.open(self.state_dir, os.O_RDONLY)
         try:
-            os.fsync(dfd)  # the rename itself must survive a power cut
+            os.fsync(dfd)  # the renames themselves must survive a power cut
         finally:
             os.close(dfd)
-        self._last = body
-        return True

@@ -3,14 +3,18 @@ timestamps at the ends of the calendar, random bytes through every parser."""
 
 from __future__ import annotations
 
+import errno
+import os
 import re
 import threading
+from pathlib import Path
 
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collector.checkpoint import Checkpoint, CheckpointStore
 from collector.multiline import (
     MultilineRules,
     PatternRefused,
@@ -146,3 +150,53 @@ def test_random_journald_entries(entry: dict[str, object]) -> None:
     except ValueError:
         return  # refused with a reason is fine; a crash of another kind is not
     orjson.dumps(record)
+
+
+# -- the checkpoint file --------------------------------------------------------------
+def _store(tmp_path: Path, problems: list[str]) -> CheckpointStore:
+    return CheckpointStore(str(tmp_path), problems.append)
+
+
+def _cp(offset: int) -> Checkpoint:
+    return Checkpoint("/var/log/a.log", 1, 2, "fp", offset, offset)
+
+
+def test_damaged_checkpoint_file_is_moved_aside_and_the_previous_used(tmp_path: Path) -> None:
+    problems: list[str] = []
+    store = _store(tmp_path, problems)
+    store.save([_cp(10)])
+    store.history("/var/log/a.log").finished("old", 5)
+    store.save([_cp(20)])
+    (tmp_path / "checkpoints.json").write_bytes(b'{"version": 2, "files": [{"pa')
+    again = _store(tmp_path, problems)
+    assert again.exists()
+    assert [c.offset for c in again.load()] == [10]
+    assert problems == ["damaged"]
+    assert list(tmp_path.glob("checkpoints.json.damaged-*"))
+    # A wrong shape (not torn JSON) is damage too; with neither copy: no checkpoints.
+    (tmp_path / "checkpoints.json").write_bytes(b'{"files": [{"path": 1}]}')
+    (tmp_path / "checkpoints.json.prev").write_bytes(b"[]")
+    assert _store(tmp_path, problems).load() == []
+    assert problems == ["damaged", "damaged", "prev_damaged"]
+
+
+def test_checkpoint_write_checks_bytes_and_survives_a_full_disk(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    problems: list[str] = []
+    store = _store(tmp_path, problems)
+    real_write = os.write
+    monkeypatch.setattr(os, "write", lambda fd, data: real_write(fd, bytes(data[:7])))
+    assert store.save([_cp(1), _cp(2)])  # short writes are continued, not truncated
+    assert [c.offset for c in _store(tmp_path, []).load()] == [1, 2]
+
+    def full(fd: int, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "write", full)
+    assert not store.save([_cp(3)])
+    assert problems == ["write_failed"]
+    monkeypatch.setattr(os, "write", real_write)
+    assert store.save([_cp(3)])  # tried again at the next save
+    assert [c.offset for c in _store(tmp_path, []).load()] == [3]
+    assert [c.offset for c in CheckpointStore(str(tmp_path))._load(
+        str(tmp_path / "checkpoints.json.prev"))] == [1, 2]
