@@ -40,7 +40,7 @@ class Agent:
         self.stopping = threading.Event()
         self.store = CheckpointStore(settings.state_dir, self._checkpoint_problem)
         self.first_start = not self.store.exists()
-        self.discovery = Discovery(settings)
+        self.discovery = Discovery(settings, self.metrics.symlinks_refused.inc)
         # Bad or missing Kubernetes credentials raise ConfigError here, before Kafka.
         self.pods = PodMetadata(settings, self.metrics) \
             if pod_metadata_on(settings) else None
@@ -219,7 +219,16 @@ class Agent:
 
     def _meta(self, path: str, kind: str) -> dict[str, object]:
         if kind == "docker":
-            return docker_meta(path, self.s.default_namespace)[0]
+            meta = docker_meta(path, self.s.default_namespace)[0]
+            link = self.discovery.aliases.get(path)
+            if link is not None:  # cri-dockerd: the CRI path names the pod
+                cri = cri_meta(link, self.s.default_namespace)
+                for key in ("namespace", "pod", "pod_uid", "container_name"):
+                    if cri.get(key) and not meta.get(key):
+                        meta[key] = cri[key]
+                if meta.get("namespace") == self.s.default_namespace and cri.get("pod"):
+                    meta["namespace"] = cri["namespace"]
+            return meta
         if kind == "cri":
             return cri_meta(path, self.s.default_namespace)
         return host_meta(path, self.s.host_namespace)

@@ -15,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from collector.checkpoint import Checkpoint, CheckpointStore
+from collector.discovery import Discovery
 from collector.multiline import (
     MultilineRules,
     PatternRefused,
@@ -200,3 +201,55 @@ def test_checkpoint_write_checks_bytes_and_survives_a_full_disk(
     assert [c.offset for c in _store(tmp_path, []).load()] == [3]
     assert [c.offset for c in CheckpointStore(str(tmp_path))._load(
         str(tmp_path / "checkpoints.json.prev"))] == [1, 2]
+
+
+# -- discovery: symlinks and identities --------------------------------------------------
+def test_symlink_out_of_the_roots_is_refused_and_counted(tmp_path: Path) -> None:
+    s = collector_settings(tmp_path)
+    log_dir = Path(s.host_root)
+    (log_dir / "app.log").write_text("fine\n")
+    (log_dir / "x.log").symlink_to("/proc/self/environ")
+    secret = tmp_path / "secret.txt"
+    secret.write_text("token\n")
+    (log_dir / "y.log").symlink_to(secret)
+    (log_dir / "inside.log").symlink_to(log_dir / "app.log")  # same file: read once
+    refused: list[int] = []
+    d = Discovery(s, lambda: refused.append(1))
+    found = d.scan()
+    assert found == {str(log_dir / "app.log"): "file"}
+    assert len(refused) == 2
+    d.scan()
+    assert len(refused) == 2  # counted once per path, not per scan
+
+
+def test_cri_dockerd_link_is_read_once_as_docker_with_pod_metadata(tmp_path: Path) -> None:
+    s = collector_settings(tmp_path)
+    cid = "c0ffee" * 10 + "abcd"
+    folder = Path(s.docker_root) / cid
+    folder.mkdir(parents=True)
+    (folder / "config.v2.json").write_bytes(orjson.dumps(
+        {"ID": cid, "Name": "/k8s_web_web-1_shop_u1_0", "Config": {"Image": "web:1"}}))
+    json_log = folder / f"{cid}-json.log"
+    json_log.write_text('{"log":"hi\\n","stream":"stdout","time":"2026-11-26T07:00:00Z"}\n')
+    link = Path(s.cri_root) / "shop_web-1_u1" / "web" / "0.log"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(json_log)
+    for sources in (["docker", "cri", "file"], ["cri"]):
+        d = Discovery(s.model_copy(update={"sources": sources}))
+        assert d.scan() == {str(json_log): "docker"}
+        assert d.aliases == {str(json_log): str(link)}
+
+
+def test_file_name_not_utf8_is_found(tmp_path: Path) -> None:
+    s = collector_settings(tmp_path)
+    name = os.fsdecode(b"bad-\xff\xfe.log")
+    (Path(s.host_root) / name).write_text("x\n")
+    assert Discovery(s).scan() == {os.path.join(s.host_root, name): "file"}
+
+
+def collector_settings(tmp_path: Path) -> CollectorSettings:
+    for sub in ("docker", "pods", "log"):
+        (tmp_path / sub).mkdir(exist_ok=True)
+    return CollectorSettings(docker_root=str(tmp_path / "docker"),
+                             cri_root=str(tmp_path / "pods"), host_root=str(tmp_path / "log"),
+                             state_dir=str(tmp_path / "state"), pod_metadata="false")
