@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -100,10 +99,12 @@ def test_store_roundtrip_and_atomic(tmp_path: Path) -> None:
     assert os.listdir(tmp_path / "state") == ["checkpoints.json"]
 
 
-def test_store_refuses_damaged_file(tmp_path: Path) -> None:
+def test_store_moves_a_damaged_file_aside(tmp_path: Path) -> None:
     (tmp_path / "checkpoints.json").write_text("{not json")
-    with pytest.raises(RuntimeError, match="move it away"):
-        CheckpointStore(str(tmp_path)).load()
+    problems: list[str] = []
+    assert CheckpointStore(str(tmp_path), problems.append).load() == []
+    assert problems == ["damaged"] and not (tmp_path / "checkpoints.json").exists()
+    assert list(tmp_path.glob("checkpoints.json.damaged-*"))  # kept for a post-mortem
 
 
 def test_fingerprint_waits_for_first_line(tmp_path: Path) -> None:
