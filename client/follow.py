@@ -4,6 +4,11 @@ dropped connection, so no line is lost (within the server's replay window) or re
 Each ``entry`` event's id is the server's cursor; the client remembers the last one and
 sends it on reconnect, and additionally drops any entry id it has already printed, so a
 replay that overlaps never shows a line twice.
+
+A ``gap`` event names a time range the server could not hand over live (the forwarder
+lagged more than the server's window); the client fetches it from ``/search`` with the
+same filters, oldest first, and prints the entries it has not shown yet between two
+marker notes.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from logpipe.seen import SeenIds
 
 SEEN_IDS = 50_000
 MAX_BACKOFF_S = 10.0
+GAP_PAGE = 1000  # entries per search request when fetching a gap
 
 
 @dataclass
@@ -32,6 +38,7 @@ class FollowState:
     connections: int = 0
     printed: int = 0
     missed: int = 0
+    gap_fetched: int = 0  # entries printed from gap ranges
 
 
 Emit = Callable[[dict[str, Any]], None]
@@ -64,7 +71,8 @@ def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
                     note(f"reconnected after {time.monotonic() - lost_since:.1f}s; resuming")
                     lost_since = None
                 delay = 0.5
-                _read(resp, st, seen, emit, note)
+                _read(resp, st, seen, emit, note,
+                      lambda gap: fill_gap(api, params, gap, st, seen, emit, note))
             reason = "the server ended the stream"
         except ClientError as exc:
             # Never reached at all: a wrong URL, not a blip; say so instead of waiting.
@@ -83,8 +91,32 @@ def follow(api: Api, params: Params, backfill: int, emit: Emit, note: Note,
     return st
 
 
+def fill_gap(api: Api, params: Params, gap: dict[str, Any], st: FollowState,
+             seen: SeenIds, emit: Emit, note: Note) -> None:
+    """Print the entries of a gap's range not shown yet, oldest first, between markers."""
+    start, end = str(gap["from"]), str(gap["to"])
+    note(f"entries from {start} to {end} could not be followed live "
+         f"({gap.get('reason', 'gap')}); fetching them from history")
+    # The gap's range replaces any --since/--until of the follow itself.
+    query = [(k, v) for k, v in params if k not in ("since", "until")]
+    query += [("since", start), ("until", end), ("order", "oldest"), ("size", GAP_PAGE)]
+    cursor: str | None = None
+    printed = 0
+    while True:
+        page = api.get("/search", [*query, ("cursor", cursor)])
+        for entry in page["entries"]:
+            if seen.add(str(entry.get("id", ""))):
+                emit(entry)
+                printed += 1
+        cursor = page.get("next_cursor")
+        if not cursor:
+            break
+    st.gap_fetched += printed
+    note(f"end of the gap: {printed} entries from history; following live again")
+
+
 def _read(resp: httpx.Response, st: FollowState, seen: SeenIds, emit: Emit,
-          note: Note) -> None:
+          note: Note, on_gap: Callable[[dict[str, Any]], None]) -> None:
     for sse in EventSource(resp).iter_sse():
         if sse.event == "entry":
             entry = orjson.loads(sse.data)
@@ -100,6 +132,8 @@ def _read(resp: httpx.Response, st: FollowState, seen: SeenIds, emit: Emit,
             st.missed += n
             note(f"{n} entries were missed: this terminal read more slowly than they "
                  "arrived (narrow the filters, or use `logpipe download` for history)")
+        elif sse.event == "gap":
+            on_gap(orjson.loads(sse.data))
         elif sse.event == "notice":
             note(str(orjson.loads(sse.data).get("notice", sse.data)))
 

@@ -9,7 +9,9 @@ other clients.
 The hub keeps the most recent records (the hand-over window) so a new tail can join
 the back-fill read from Elasticsearch to the live stream without a gap (records the
 forwarder has not indexed yet) or a duplicate (deduplicated by record id), and a
-reconnecting tail can resume from its Kafka position.
+reconnecting tail can resume from its Kafka position. Which records need bridging
+comes from the forwarders' committed offsets (``log_api.lag``), measured every few
+seconds; what the ring no longer holds becomes the tail's gap (``Handover``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -35,6 +38,7 @@ from tenacity import (
 )
 
 from log_api.errors import TooManyRequests
+from log_api.lag import ForwarderLag, LagSeconds, lag_seconds, oldest_pending, uncovered
 from log_api.metrics import ApiMetrics
 from log_api.query import ScopedQuery
 from log_api.settings import ApiSettings
@@ -44,9 +48,7 @@ from logpipe.timefmt import parse_ns
 
 log = logging.getLogger(__name__)
 
-# Hub arrival age past which a ring record cannot still be missing from Elasticsearch
-# in any healthy pipeline; bounds the work of joining a back-fill.
-HANDOVER_SECONDS = 120.0
+LAG_REFRESH_S = 5.0  # how often the hub measures the forwarders' lag (metric, /readyz)
 
 
 @dataclass(slots=True)
@@ -87,6 +89,16 @@ class Snapshot:
     ring: list[LiveRecord]
     positions: dict[int, int]  # partition -> last offset read (-1: none yet)
     earliest: dict[int, int]  # partition -> oldest offset still in the ring
+    taken_ns: int = field(default_factory=time.time_ns)  # wall clock
+
+
+@dataclass(frozen=True)
+class Handover:
+    """How a new tail joins its Elasticsearch back-fill to the live stream."""
+
+    horizon: float  # ring records that reached the hub at or after this are bridged
+    gap: dict[int, tuple[int, int]]  # offsets [start, end) neither indexed nor in the ring
+    lag_known: bool  # False: bridged the whole ring, and the client must fetch again
 
 
 # librdkafka option names (the shared kafka_options) -> aiokafka keyword arguments.
@@ -132,12 +144,19 @@ class LiveHub:
         self.connected = asyncio.Event()
         self.error: str | None = "not started"
         self._task: asyncio.Task[None] | None = None
+        self._lag_task: asyncio.Task[None] | None = None
         self._consumer: AIOKafkaConsumer | None = None
+        self.forwarder = ForwarderLag(settings.kafka_bootstrap, settings.kafka_topic,
+                                      settings.forwarder_group, dict(settings.kafka_options))
+        self.lag: LagSeconds | None = None  # last measurement; None: unknown
+        self.lag_records: int | None = None
+        self.since = time.monotonic()  # what the ring could hold at most
 
     # -- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="live-hub")
+        self._lag_task = asyncio.create_task(self._watch_lag(), name="forwarder-lag")
 
     async def wait_connected(self, timeout: float) -> bool:
         with contextlib.suppress(TimeoutError):
@@ -145,10 +164,11 @@ class LiveHub:
         return self.connected.is_set()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._lag_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     async def _run(self) -> None:
         """Read Kafka for as long as the app lives; when the connection is lost, try
@@ -205,6 +225,49 @@ class LiveHub:
             self._consumer = None
             await consumer.stop()
 
+    # -- the forwarders' lag ------------------------------------------------------------
+
+    async def _watch_lag(self) -> None:
+        while True:
+            try:
+                await self.measure_lag()
+            except Exception as exc:  # the metric says unknown; the hub keeps serving
+                log.warning("could not measure the forwarders' lag: %r", exc)
+                self.lag = self.lag_records = None
+                self._set_lag_gauges()
+            await asyncio.sleep(LAG_REFRESH_S)
+
+    async def measure_lag(self) -> LagSeconds | None:
+        offsets = await self.forwarder.offsets()
+        if offsets is None:
+            self.lag = self.lag_records = None
+        else:
+            snap = self.snapshot()
+            self.lag = lag_seconds(snap.ring, offsets.committed, snap.earliest, snap.positions,
+                                   time.monotonic(), self.since)
+            self.lag_records = offsets.records
+        self._set_lag_gauges()
+        return self.lag
+
+    def _set_lag_gauges(self) -> None:
+        self.metrics.forwarder_lag_seconds.set(-1 if self.lag is None else self.lag.seconds)
+        self.metrics.forwarder_lag_records.set(
+            -1 if self.lag_records is None else self.lag_records)
+
+    async def handover(self, snap: Snapshot) -> Handover:
+        """What a tail that took ``snap`` must bridge from the ring, and its gap."""
+        # A reading older than the snapshot is only more cautious: commits never go back.
+        offsets = await self.forwarder.offsets()
+        if offsets is None:
+            return Handover(-math.inf, {}, lag_known=False)
+        pending = oldest_pending(snap.ring, offsets.committed)
+        # Committed is not yet searchable (index refresh): a margin before the oldest
+        # pending record is bridged as well (duplicates are dropped by id).
+        start = time.monotonic() if pending is None else pending
+        return Handover(start - self.settings.tail_handover_margin_s,
+                        uncovered(offsets.committed, snap.earliest, snap.positions),
+                        lag_known=True)
+
     # -- fan-out ---------------------------------------------------------------------
 
     def _dispatch(self, partition: int, offset: int, value: bytes | None) -> None:
@@ -233,14 +296,17 @@ class LiveHub:
             )
         sub = Subscription(query, asyncio.Queue(self.settings.tail_queue_size), token)
         # No await between the snapshot and joining the fan-out: nothing falls between.
-        earliest: dict[int, int] = {}
-        for rec in self.ring:
-            earliest.setdefault(rec.partition, rec.offset)
-        snap = Snapshot(list(self.ring), dict(self.positions), earliest)
+        snap = self.snapshot()
         self.subs.add(sub)
         self.per_token[token] = self.per_token.get(token, 0) + 1
         self.metrics.tails.inc()
         return sub, snap
+
+    def snapshot(self) -> Snapshot:
+        earliest: dict[int, int] = {}
+        for rec in self.ring:
+            earliest.setdefault(rec.partition, rec.offset)
+        return Snapshot(list(self.ring), dict(self.positions), earliest)
 
     def unsubscribe(self, sub: Subscription) -> None:
         if sub in self.subs:

@@ -22,6 +22,17 @@ class ApiMetrics:
         self.tail_missed = Counter("logpipe_api_tail_missed",
                                    "Entries dropped for slow tail clients (each was told).",
                                    registry=r)
+        self.tail_gaps = Counter("logpipe_api_tail_gaps",
+                                 "Gaps new tails were told to fetch from history.",
+                                 ["reason"], registry=r)
+        self.forwarder_lag_seconds = Gauge(
+            "logpipe_api_forwarder_lag_seconds",
+            "Age at the live hub of the oldest record the forwarders have not committed "
+            "(a floor when that record already left the hub's ring; -1 when unknown).",
+            registry=r)
+        self.forwarder_lag_records = Gauge(
+            "logpipe_api_forwarder_lag_records",
+            "Records the forwarders have not committed (-1 when unknown).", registry=r)
         self.live_records = Counter("logpipe_api_live_records",
                                     "Records read from Kafka by the live hub.", registry=r)
         self.live_bad = Counter("logpipe_api_live_invalid",

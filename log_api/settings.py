@@ -61,6 +61,18 @@ class ApiSettings(CommonSettings):
     forwarder_group: str = Field(
         "logpipe-forwarder", description="The forwarders' consumer group: its lag tells the "
         "audit what is still in flight.")
+    tail_handover_margin_s: float = Field(
+        5.0, ge=0, description="Seconds added to the forwarder's measured lag when a new "
+        "tail joins the hub's recent records to its back-fill: covers the index refresh "
+        "and the age of the lag reading. Also how long a gap waits after the forwarder "
+        "committed it before the client is told to fetch it.")
+    tail_gap_scan_max: int = Field(
+        100_000, ge=1, description="Kafka records a tail reads to find the time range of "
+        "a gap (records neither indexed nor held by the hub); past it the range is widened "
+        "to the hand-over time.")
+    tail_lag_unknown_s: float = Field(
+        120.0, gt=0, description="When the forwarder's lag cannot be measured, the seconds "
+        "before the hand-over a new tail is told to fetch again from history.")
     kafka_start_timeout_s: float = Field(
         30.0, gt=0, description="How long start-up waits for Kafka before serving anyway."
     )

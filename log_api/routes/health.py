@@ -1,4 +1,5 @@
-"""Probes and metrics: /healthz (alive), /readyz (Elasticsearch answers, Kafka read)."""
+"""Probes and metrics: /healthz (alive), /readyz (Elasticsearch answers, Kafka read; the
+forwarders' measured lag as details)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,17 @@ async def readyz(state: StateDep) -> JSONResponse:
         checks["elasticsearch"] = f"down: {exc}"
     checks["kafka"] = "ok" if state.hub.connected.is_set() else f"down: {state.hub.error}"
     ok = all(v == "ok" for v in checks.values())
-    return JSONResponse({"ready": ok, "checks": checks}, status_code=200 if ok else 503)
+    # Details only: a lagging forwarder does not make this API unready, it makes new
+    # tails receive gap events instead.
+    lag = state.hub.lag
+    details = {"forwarder_lag": {
+        "group": state.settings.forwarder_group,
+        "records": state.hub.lag_records,
+        "seconds": None if lag is None else round(lag.seconds, 3),
+        "beyond_ring": None if lag is None else lag.beyond_ring,
+    }}
+    return JSONResponse({"ready": ok, "checks": checks, "details": details},
+                        status_code=200 if ok else 503)
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

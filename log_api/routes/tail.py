@@ -23,7 +23,14 @@ A `text/event-stream`. Events:
   `Last-Event-ID: <id>` (browsers do it by themselves) to resume right after it.
 * `live`: the back-fill is over; everything after is live.
 * `missed`: `{"missed": N}`: this client read too slowly and lost N entries.
-* `notice`: a resume reached further back than the back-fill limit.
+* `notice`: a resume reached further back than the back-fill limit, or a gap (below)
+  waits for the forwarder to index it.
+* `gap`: `{"from": ts, "to": ts, "reason": ..., "entries": N}`: entries of this range
+  (`to` exclusive) were neither in Elasticsearch nor still held live when the tail
+  began; they are indexed now: fetch the range from `/api/v1/search` with the same
+  filters and drop ids already shown. `reason` is `lag_exceeds_ring` (sent once the
+  forwarder has indexed them) or `lag_unknown` (the lag could not be measured; sent at
+  once).
 
 Comment lines (`: ping`) are heartbeats.
 """

@@ -5,13 +5,15 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from elasticsearch import Elasticsearch
 from playwright.sync_api import Page, expect
 
-from tests.client.harness import TOKENS, LiveApi, live_api, record
+from tests.client.harness import TOKENS, LiveApi, live_api, record, wait_for
 from tests.client.proxy import CuttableProxy
-from tests.conftest import free_port
+from tests.conftest import free_port, unique
+from tests.forwarder.util import forwarder_env, running
 from tests.gui.conftest import shot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
@@ -231,6 +233,37 @@ def test_the_live_tail_reconnects_and_resumes_without_gaps_or_repeats(
         page.click("#tail-toggle")
     finally:
         proxy.close()
+
+
+def test_the_live_tail_fetches_a_gap_from_history(
+        page: Page, es: Elasticsearch, es_url: str, kafka_bootstrap: str, topic: str,
+        index_prefix: str, tmp_path: Path) -> None:
+    # The API holds 5 records to bridge the forwarder's lag; 30 are not indexed yet.
+    group = unique("fwd")
+    with live_api(es, es_url, kafka_bootstrap, topic, index_prefix, _mkdir(tmp_path / "small"),
+                  free_port(), handover_window=5, tail_handover_margin_s=0.5,
+                  forwarder_group=group) as small:
+        small.wait_live()
+        lagging = small.produce(record("pay", "checkout", "info", f"lagging {i}",
+                                       pod=f"p-{i % 3}") for i in range(30))
+        wait_for(lambda: "logpipe_api_live_records_total 30.0" in httpx.get(
+            small.url + "/metrics", timeout=5).text, "the API to read every record")
+        sign_in(page, small, view="tail")
+        page.fill("#tail-backfill", "100")
+        page.click("#tail-toggle")
+        expect(page.locator("#tail-status")).to_have_text("live")
+        expect(page.locator("#tail-lines .note", has_text="not indexed yet")).to_have_count(1)
+        expect(page.locator("#tail-lines .line")).to_have_count(5)
+        with running(forwarder_env(kafka_bootstrap, es_url, topic, index_prefix, group),
+                     tmp_path / "forwarder.log"):
+            expect(page.locator("#tail-lines .note.gap", has_text="end of the gap")).to_have_count(
+                1, timeout=90_000)
+        expect(page.locator("#tail-lines .line")).to_have_count(30)
+        texts = [t.rsplit("] ", 1)[1] for t in page.locator("#tail-lines .line").all_inner_texts()]
+        assert sorted(texts) == sorted(r.message for r in lagging)
+        shot(page, "live-tail-gap")
+        page.click("#tail-toggle")  # pause: the stream closes before the server stops
+        expect(page.locator("#tail-status")).to_contain_text("paused")
 
 
 def _mkdir(path: Path) -> Path:

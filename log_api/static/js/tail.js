@@ -1,13 +1,15 @@
 // Live tail: SSE over fetch(), start / pause / resume / clear, automatic reconnect that
 // resumes after the last event id (no gap, no repeat), a visible note for missed
-// entries, and auto-scroll that stops while the reader has scrolled up.
+// entries, a gap the server could not hand over live fetched from history between two
+// marker notes, and auto-scroll that stops while the reader has scrolled up.
 
-import { ApiError, streamEvents } from "./api.js";
+import { ApiError, call, streamEvents } from "./api.js";
 import { FilterBar } from "./filters.js";
 import { el, logLine, matcher } from "./util.js";
 
 const MAX_LINES = 5000; // the DOM stays fast; older lines drop off the top
 const MAX_BACKOFF_MS = 10000;
+const GAP_PAGE = 1000; // entries per search request when fetching a gap
 const STICK_PX = 40;
 
 const $ = (id) => document.getElementById(id);
@@ -146,7 +148,50 @@ export class LiveTail {
       this.note(`⚠ ${n} entries missed: they arrived faster than this page could read them. Narrow the filters, or use History for the full record.`);
     } else if (ev.event === "notice") {
       this.note(`⚠ ${JSON.parse(ev.data).notice}`);
+    } else if (ev.event === "gap") {
+      this.fillGap(JSON.parse(ev.data));
     }
+  }
+
+  // The server could not hand these entries over live (the forwarder lagged more than
+  // its window): fetch the range from history, oldest first, and show the ones not
+  // shown yet as one block between two notes, where the gap was announced.
+  async fillGap(gap) {
+    const controller = this.controller;
+    this.flush(); // the block goes after what was received before the gap event
+    const mark = (text) => el("div", { class: "note gap", role: "note", text });
+    const start = mark(`⤵ entries from ${gap.from} to ${gap.to} could not be followed live (${gap.reason}); fetching them from history…`);
+    this.lines.append(start);
+    const p = this.bar.params({ time: false });
+    for (const [k, v] of [["since", gap.from], ["until", gap.to], ["order", "oldest"], ["size", String(GAP_PAGE)]]) p.set(k, v);
+    let at = start;
+    let shown = 0;
+    try {
+      for (;;) {
+        const page = await call("/search", p, { signal: controller && controller.signal });
+        for (const entry of page.entries) {
+          if (this.seen.has(entry.id)) continue;
+          this.seen.add(entry.id);
+          const line = logLine(entry, this.matchRe);
+          at.after(line);
+          at = line;
+          shown += 1;
+        }
+        if (!page.next_cursor) break;
+        p.set("cursor", page.next_cursor);
+      }
+      at.after(mark(`⤒ end of the gap: ${shown} entries from history`));
+    } catch (err) {
+      if (controller && controller.signal.aborted) return;
+      at.after(mark(`⚠ the gap from ${gap.from} to ${gap.to} could not be fetched (${err.message}); use History for that range`));
+    }
+    this.count += shown;
+    this.showCount();
+    if (this.stick) this.lines.scrollTop = this.lines.scrollHeight;
+  }
+
+  showCount() {
+    this.countEl.textContent = `${this.count.toLocaleString("en-US")} line${this.count === 1 ? "" : "s"}`;
   }
 
   note(text) {
@@ -170,7 +215,7 @@ export class LiveTail {
     this.count += added;
     const extra = this.lines.childElementCount - MAX_LINES;
     for (let i = 0; i < extra; i++) this.lines.firstElementChild.remove();
-    this.countEl.textContent = `${this.count.toLocaleString("en-US")} line${this.count === 1 ? "" : "s"}`;
+    this.showCount();
     if (this.stick) this.lines.scrollTop = this.lines.scrollHeight;
     else {
       this.unseen += added;
