@@ -91,6 +91,10 @@ class TokenStore:
     def lookup(self, token: str) -> Scope | None:
         return self._by_hash.get(hash_token(token))
 
+    def by_hash(self, digest: str) -> Scope | None:
+        """The scope of a token known by its hash (a download ticket carries the hash)."""
+        return self._by_hash.get(digest)
+
 
 def main() -> None:
     if len(sys.argv) != 2:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -11,11 +12,13 @@ from log_api.errors import Unauthorized
 from log_api.es import EsReader
 from log_api.exports import ExportManager
 from log_api.filters import Filters
+from log_api.limits import ConcurrencyLimiter, PitTracker, check_range
 from log_api.live import LiveHub
 from log_api.metrics import ApiMetrics
 from log_api.query import ScopedQuery
 from log_api.settings import ApiSettings
 from log_api.state import AppState
+from log_api.tickets import query_digest
 
 
 def get_state(request: Request) -> AppState:
@@ -46,27 +49,39 @@ def get_metrics(request: Request) -> ApiMetrics:
     return get_state(request).metrics
 
 
+def get_limiter(request: Request) -> ConcurrencyLimiter:
+    return get_state(request).limiter
+
+
+def get_pits(request: Request) -> PitTracker:
+    return get_state(request).pits
+
+
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+LimiterDep = Annotated[ConcurrencyLimiter, Depends(get_limiter)]
+PitsDep = Annotated[PitTracker, Depends(get_pits)]
 ReaderDep = Annotated[EsReader, Depends(get_reader)]
 HubDep = Annotated[LiveHub, Depends(get_hub)]
 ExportsDep = Annotated[ExportManager, Depends(get_exports)]
 MetricsDep = Annotated[ApiMetrics, Depends(get_metrics)]
 
 
-def get_scope(
-    request: Request,
-    access_token: Annotated[str | None, Query(
-        description="The token, for clients that cannot set headers (browser EventSource, "
-        "download links). Prefer the Authorization header: URLs end up in access logs.",
-    )] = None,
-) -> Scope:
+def get_scope(request: Request) -> Scope:
+    """The caller's scope: ``Authorization: Bearer <token>``, or a download ticket
+    (``?ticket=``, for plain links). Tokens in URLs only with ``access_token_query``."""
     state = get_state(request)
     header = request.headers.get("authorization", "")
     token = None
     if header[:7].lower() == "bearer ":
         token = header[7:].strip()
-    elif access_token:
-        token = access_token
+    elif "ticket" in request.query_params:
+        return _redeem(state, request)
+    elif "access_token" in request.query_params:
+        if not state.settings.access_token_query:
+            raise Unauthorized("tokens in URLs are refused (they end up in access logs): "
+                               "send 'Authorization: Bearer <token>', or get a ticket from "
+                               "POST /api/v1/tickets for a plain link")
+        token = request.query_params["access_token"]
     if not token:
         if state.settings.anonymous_admin:
             return ANONYMOUS_ADMIN
@@ -74,6 +89,18 @@ def get_scope(
     scope = state.tokens.lookup(token) if state.tokens is not None else None
     if scope is None:
         raise Unauthorized("the token is not known; check it or ask for one")
+    return scope
+
+
+def _redeem(state: AppState, request: Request) -> Scope:
+    query = query_digest(request.query_params.multi_items())
+    digest = state.tickets_book.redeem(request.query_params["ticket"], request.url.path,
+                                       query)
+    if digest == ANONYMOUS_ADMIN.token_hash and state.settings.anonymous_admin:
+        return ANONYMOUS_ADMIN
+    scope = state.tokens.by_hash(digest) if state.tokens is not None else None
+    if scope is None:  # the token was removed from the file since
+        raise Unauthorized("the ticket's token is no longer known")
     return scope
 
 
@@ -131,3 +158,15 @@ def get_query(scope: ScopeDep, params: FilterParamsDep, settings: SettingsDep) -
 
 
 QueryDep = Annotated[ScopedQuery, Depends(get_query)]
+
+
+def get_ranged_query(scope: ScopeDep, params: FilterParamsDep,
+                     settings: SettingsDep) -> ScopedQuery:
+    """The query of a request over history: its range within ``max_range_s``."""
+    now = time.time_ns()
+    filters = params.parse(settings, now)
+    check_range(filters, settings, now)
+    return ScopedQuery(scope, filters)
+
+
+RangedQueryDep = Annotated[ScopedQuery, Depends(get_ranged_query)]

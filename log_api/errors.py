@@ -7,7 +7,7 @@
         ├── Forbidden            403: a namespace outside the token's scope
         ├── NotFound             404
         ├── Conflict             409: e.g. an export that is not finished yet
-        ├── TooManyRequests      429: per-token caps (tails, exports)
+        ├── TooManyRequests      429: per-token caps, with Retry-After
         └── Unavailable          503: Elasticsearch or Kafka is not answering (retriable)
 """
 
@@ -45,7 +45,13 @@ class Conflict(ApiError):
 
 
 class TooManyRequests(ApiError):
+    """Sent with ``Retry-After``: when trying again makes sense, in seconds."""
+
     status = 429
+
+    def __init__(self, message: str, retry_after: float = 2.0) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Unavailable(ApiError):

@@ -100,6 +100,7 @@ class EsReader:
         self.client = client
         self.index = index_pattern(settings.index_prefix)
         self.keep_alive = settings.pit_keep_alive
+        self.tail_scan_limit = settings.tail_scan_limit
         # Shards each scan's first PIT covered: a PIT reopened later over fewer (an
         # index closed or deleted mid-scan) would skip entries without a word.
         self._pit_shards: dict[str, int] = {}
@@ -172,19 +173,25 @@ class EsReader:
         page_size: int,
         after: tuple[int, str] | None = None,
         source: list[str] | bool = True,
+        max_scanned: int | None = None,
     ) -> AsyncGenerator[list[Hit], None]:
         """Every matching hit (regex and scope applied), page by page, in constant memory.
 
         The next page is requested while the caller consumes this one, so Elasticsearch
-        and the rendering overlap; at most two pages are held.
+        and the rendering overlap; at most two pages are held. ``max_scanned`` ends the
+        scan after that many hits were read (kept or not): a regex that matches nothing
+        otherwise reads every index.
         """
         query = sq.es_query()
+        scanned = 0
         pit: str | None = await self.open_pit()
         ahead: asyncio.Task[tuple[list[Hit], str]] | None = None
         try:
             hits, pit = await self.page(query, order, page_size, after, pit, source)
             while hits:
-                if len(hits) == page_size:
+                scanned += len(hits)
+                limited = max_scanned is not None and scanned >= max_scanned
+                if len(hits) == page_size and not limited:
                     ahead = asyncio.create_task(
                         self.page(query, order, page_size, hits[-1].sort, pit, source))
                 kept = [h for h in hits if sq.post_filter(h.source)]
@@ -201,6 +208,10 @@ class EsReader:
                     await ahead
             if pit is not None:
                 await self.close_pit(pit)
+
+    def tail_scan_cap(self, sq: ScopedQuery) -> int | None:
+        """How far a tail's back-fill or resume may scan: bounded when a regex filters."""
+        return self.tail_scan_limit if sq.filters.has_regex else None
 
     async def search(self, query: dict[str, Any], order: str, size: int,
                      after: tuple[int, str] | None = None) -> list[Hit]:

@@ -26,6 +26,15 @@ CSV_COLUMNS = check_fields(
 MEDIA_TYPES = {"ndjson": "application/x-ndjson", "text": "text/plain; charset=utf-8",
                "csv": "text/csv; charset=utf-8"}
 EXTENSIONS = {"ndjson": "ndjson", "text": "log", "csv": "csv"}
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection:
+# `=HYPERLINK(...)`, `=cmd|...`); the tab and CR variants too (OWASP).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> str:
+    """A cell a spreadsheet shows as text: a leading formula character gets a ``'``."""
+    text = value if isinstance(value, str) else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def entry_dict(doc: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,7 +70,7 @@ class LineRenderer:
             # Sources are read with only the entry fields (see ENTRY_FIELDS): dump as is.
             return orjson.dumps(doc, option=orjson.OPT_APPEND_NEWLINE)
         if self.fmt == "csv":
-            return self._csv_row([doc.get(c) or "" for c in CSV_COLUMNS])
+            return self._csv_row([csv_cell(doc.get(c) or "") for c in CSV_COLUMNS])
         parts = []
         if self.prefix:
             parts.append(f"[{doc.get('namespace') or '-'}/{doc.get('pod') or doc.get('app') or '-'}"
@@ -84,7 +93,7 @@ class LineRenderer:
             return orjson.dumps(body) + b"\n"
         if self.fmt == "csv":
             notice = {"level": "notice", "message": text + tail}
-            return self._csv_row([notice.get(c, "") for c in CSV_COLUMNS])
+            return self._csv_row([csv_cell(notice.get(c, "")) for c in CSV_COLUMNS])
         return f"# logpipe: {text}{tail}\n".encode()
 
 

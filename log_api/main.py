@@ -7,6 +7,7 @@ the web page (``log_api/static/index.html``, when present) at ``/``.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,16 +21,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from log_api.auth import TokenStore
-from log_api.errors import ApiError
+from log_api.errors import ApiError, TooManyRequests
 from log_api.es import EsReader, make_client
 from log_api.exports import ExportManager
 from log_api.lag import ForwarderLag
+from log_api.limits import ConcurrencyLimiter, PitTracker, es_duration_s
 from log_api.live import LiveHub
 from log_api.metrics import ApiMetrics
 from log_api.models import Pointer
-from log_api.routes import audit, download, exports, health, search, stats, tail
+from log_api.routes import audit, download, exports, health, search, stats, tail, tickets
 from log_api.settings import ApiSettings
 from log_api.state import AppState
+from log_api.tickets import TicketBook
 from logpipe.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -86,6 +89,11 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
     if tokens is None and not settings.anonymous_admin:
         log.warning("no tokens_file: every request will get 401 (set tokens_file, or "
                     "anonymous_admin for development)")
+    if tokens is not None and settings.anonymous_admin:
+        log.warning("SECURITY: anonymous_admin is on next to a tokens_file (%s): a request "
+                    "WITHOUT a token reads EVERY namespace, so the tokens protect nothing. "
+                    "anonymous_admin is for development only; turn it off",
+                    settings.tokens_file)
     metrics = ApiMetrics()
 
     @asynccontextmanager
@@ -96,7 +104,13 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         jobs = ExportManager(settings, reader, metrics)
         lag = ForwarderLag(settings.kafka_bootstrap, settings.kafka_topic,
                            settings.forwarder_group, settings.kafka_options)
-        app.state.logpipe = AppState(settings, tokens, es, reader, hub, jobs, metrics, lag)
+        secret = settings.ticket_secret.get_secret_value().encode() \
+            if settings.ticket_secret else None
+        app.state.logpipe = AppState(
+            settings, tokens, es, reader, hub, jobs, metrics, lag,
+            ConcurrencyLimiter(settings),
+            PitTracker(settings, es_duration_s(settings.pit_keep_alive)),
+            TicketBook(secret, settings.ticket_ttl_s))
         hub.start()
         jobs.start()
         if not await hub.wait_connected(settings.kafka_start_timeout_s):
@@ -119,14 +133,19 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
 
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status)
+        headers = None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after)))}
+            metrics.limited.inc()
+        return JSONResponse({"error": exc.message, "status": exc.status}, status_code=exc.status,
+                            headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
         return JSONResponse({"error": _validation_message(exc), "status": 422},
                             status_code=422)
 
-    for module in (search, stats, tail, download, exports, audit):
+    for module in (search, stats, tail, download, exports, audit, tickets):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(stats.fields_router, prefix="/api/v1")
     app.include_router(health.router)

@@ -48,3 +48,14 @@ class ApiMetrics:
                                          "their head was sent (the body says so).", registry=r)
         self.exports = Counter("logpipe_api_exports", "Export jobs by final state.",
                                ["state"], registry=r)
+        self.limited = Counter("logpipe_api_limited",
+                               "Requests refused with 429 by a per-token limit.", registry=r)
+        self.pits_closed = Counter("logpipe_api_pits_evicted",
+                                   "Search point-in-times closed past the per-token or total "
+                                   "cap.", registry=r)
+        self.export_bytes = Gauge("logpipe_api_export_bytes",
+                                  "Bytes of export files on disk (running and finished).",
+                                  registry=r)
+        self.export_orphans = Counter("logpipe_api_export_orphans_swept",
+                                      "Export files of earlier processes deleted at start.",
+                                      registry=r)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from logpipe.settings import CommonSettings
 
@@ -91,6 +91,42 @@ class ApiSettings(CommonSettings):
         description="Numeric field holding the message size in bytes, when the index "
         "template stores one; otherwise sizes are computed from the message at query time.",
     )
+    # Limits per token (429 with Retry-After), tickets, probes. See README "Security".
+    search_max_per_token: int = Field(
+        4, ge=1, description="Searches (and context look-ups) one token may run at once.")
+    download_max_per_token: int = Field(
+        2, ge=1, description="Downloads one token may stream at once.")
+    retry_after_s: float = Field(
+        2.0, gt=0, description="Retry-After (seconds) of a 429 for a concurrency limit.")
+    pit_max_per_token: int = Field(
+        20, ge=1, description="Search cursors' point-in-times one token keeps open; past it "
+        "the oldest is closed (its cursor still works, reopening one).")
+    pit_max_total: int = Field(
+        500, ge=1, description="Point-in-times of search cursors open over all tokens.")
+    tail_scan_limit: int = Field(
+        100_000, ge=1, description="Entries a regex-filtered tail back-fill or resume may "
+        "scan in Elasticsearch; it then starts from what it found.")
+    max_range_s: float | None = Field(
+        None, gt=0, description="Longest since..until of a search, download, export or "
+        "statistic, in seconds (since= then required). None: no cap.")
+    export_quota_bytes_per_token: int | None = Field(
+        5 * 1024**3, ge=1, description="Bytes of export files (running and finished) one "
+        "token may hold on disk; past it a job fails and new ones get 429. None: no cap.")
+    export_quota_bytes_total: int | None = Field(
+        50 * 1024**3, ge=1, description="Bytes of export files over all tokens. None: no "
+        "cap.")
+    ticket_ttl_s: float = Field(
+        60.0, gt=0, le=3600, description="Seconds a download ticket (POST /api/v1/tickets) "
+        "stays valid; each works once.")
+    ticket_secret: SecretStr | None = Field(
+        None, description="Key that signs download tickets; set the same one on every "
+        "replica. Unset: a random key per process.")
+    access_token_query: bool = Field(
+        False, description="Accept ?access_token= in URLs (old clients). Off: tokens travel "
+        "only in the Authorization header; links use tickets.")
+    probes_require_token: bool = Field(
+        False, description="/metrics and the details of /readyz only for an admin token "
+        "(/readyz still answers ready/not ready to anyone).")
 
     @property
     def es_request_timeout(self) -> float:

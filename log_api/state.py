@@ -10,9 +10,11 @@ from log_api.auth import TokenStore
 from log_api.es import EsReader
 from log_api.exports import ExportManager
 from log_api.lag import ForwarderLag
+from log_api.limits import ConcurrencyLimiter, PitTracker
 from log_api.live import LiveHub
 from log_api.metrics import ApiMetrics
 from log_api.settings import ApiSettings
+from log_api.tickets import TicketBook
 
 
 @dataclass
@@ -25,3 +27,6 @@ class AppState:
     exports: ExportManager
     metrics: ApiMetrics
     lag: ForwarderLag
+    limiter: ConcurrencyLimiter
+    pits: PitTracker
+    tickets_book: TicketBook

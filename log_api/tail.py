@@ -66,7 +66,8 @@ async def _from_es(reader: EsReader, sq: ScopedQuery, order: str, limit: int,
     out: list[_Item] = []
     if limit <= 0:
         return out
-    async for hits in reader.scan(sq, order, min(limit + 1, 1000), after):
+    async for hits in reader.scan(sq, order, min(limit + 1, 1000), after,
+                                  max_scanned=reader.tail_scan_cap(sq)):
         for h in hits:
             out.append(_Item(h.sort[0], h.sort[1], h.source))
         if len(out) > limit:

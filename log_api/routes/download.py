@@ -11,17 +11,26 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
 
 from log_api.cursor import SearchCursor
-from log_api.deps import FilterParamsDep, MetricsDep, ReaderDep, ScopeDep, SettingsDep
+from log_api.deps import (
+    FilterParamsDep,
+    LimiterDep,
+    MetricsDep,
+    ReaderDep,
+    ScopeDep,
+    SettingsDep,
+)
 from log_api.errors import ApiError, BadRequest
 from log_api.es import Hit
 from log_api.formats import EXTENSIONS, MEDIA_TYPES, Format, Gzipper, LineRenderer
+from log_api.limits import check_range
 from log_api.models import ENTRY_FIELDS
 from log_api.query import ScopedQuery
 from log_api.routes.common import ERRORS
@@ -34,6 +43,7 @@ class DownloadBroken(Exception):
 
 
 router = APIRouter(tags=["download"])
+Order = Literal["oldest", "newest"]
 
 
 @router.get("/download", responses={**ERRORS, 200: {"content": {
@@ -43,7 +53,7 @@ router = APIRouter(tags=["download"])
             summary="Download every matching entry, streamed in constant memory")
 async def download(
     scope: ScopeDep, params: FilterParamsDep, reader: ReaderDep, settings: SettingsDep,
-    metrics: MetricsDep,
+    metrics: MetricsDep, limiter: LimiterDep,
     format: Annotated[Format, Query(description="ndjson, text (kubectl logs style) or csv.")]
     = "ndjson",
     gzip: Annotated[bool, Query(description="Compress with gzip.")] = False,
@@ -51,20 +61,39 @@ async def download(
     = False,
     prefix: Annotated[bool, Query(description="text: prefix [namespace/pod/container].")]
     = False,
-    order: Annotated[Literal["oldest", "newest"], Query()] = "oldest",
+    order: Annotated[Order, Query()] = "oldest",
     limit: Annotated[int | None, Query(ge=1, description="Stop after this many entries.")]
     = None,
     resume: Annotated[str | None, Query(
         description="The resume cursor of an incomplete download's last line: continue "
         "after the last entry it holds (same filters and order; no CSV header).")] = None,
+    _ticket: Annotated[str | None, Query(
+        alias="ticket", description="Instead of the Authorization header: a ticket from "
+        "POST /api/v1/tickets for exactly this query (plain browser links).")] = None,
 ) -> StreamingResponse:
     cur = SearchCursor.decode(resume) if resume else None
     now = cur.now_ns if cur else time.time_ns()
     filters = params.parse(settings, now)
+    check_range(filters, settings, now)
     sq = ScopedQuery(scope, filters)
     if cur is not None and (cur.fingerprint != filters.fingerprint() or cur.order != order):
         raise BadRequest("the resume cursor was made for other filters or order; send the "
                          "same ones as the first download")
+    slot = limiter.acquire("download", scope.token_hash)
+    try:
+        return await _download(sq, reader, settings, metrics, slot.release, format, gzip,
+                               timestamps, prefix, order, limit, cur, now)
+    except BaseException:
+        slot.release()
+        raise
+
+
+async def _download(sq: ScopedQuery, reader: ReaderDep, settings: SettingsDep,
+                    metrics: MetricsDep, release: Callable[[], None], format: Format,
+                    gzip: bool, timestamps: bool, prefix: bool, order: Order,
+                    limit: int | None, cur: SearchCursor | None,
+                    now: int) -> StreamingResponse:
+    filters = sq.filters
     after = cur.after if cur else None
     caps = [c for c in (limit, settings.download_max_entries) if c is not None]
     cap = min(caps) if caps else None
@@ -120,6 +149,7 @@ async def download(
             # Not a normal end: uvicorn closes the connection without the last chunk.
             raise DownloadBroken(reason) from None
         finally:
+            release()
             await pages.aclose()
         if gz is not None:
             yield gz.flush()
@@ -131,4 +161,6 @@ async def download(
     if cap is not None:
         headers["X-Logpipe-Cap"] = str(cap)
     media = "application/gzip" if gzip else MEDIA_TYPES[format]
-    return StreamingResponse(body(), media_type=media, headers=headers)
+    # The body releases the slot when it ends; the task covers a client gone before it began.
+    return StreamingResponse(body(), media_type=media, headers=headers,
+                             background=BackgroundTask(release))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from log_api.deps import ExportsDep, QueryDep, ScopeDep
+from log_api.deps import ExportsDep, RangedQueryDep, ScopeDep
 from log_api.exports import Job
 from log_api.routes.common import ERRORS
 from logpipe.timefmt import format_ns
@@ -50,7 +50,7 @@ def _out(job: Job, ttl: float) -> ExportOut:
 @router.post("", response_model=ExportOut, status_code=202, responses=ERRORS,
              summary="Start an export of every matching entry (filters as query parameters)")
 async def create_export(
-    sq: QueryDep, exports: ExportsDep,
+    sq: RangedQueryDep, exports: ExportsDep,
     format: Annotated[Literal["ndjson.gz", "tar.gz"], Query(
         description="ndjson.gz: one file; tar.gz: one NDJSON file per app.")] = "ndjson.gz",
 ) -> ExportOut:
@@ -77,7 +77,12 @@ async def get_export(job_id: JobId, scope: ScopeDep, exports: ExportsDep) -> Exp
 
 @router.get("/{job_id}/file", response_class=FileResponse, responses=ERRORS,
             summary="The finished export file")
-async def export_file(job_id: JobId, scope: ScopeDep, exports: ExportsDep) -> FileResponse:
+async def export_file(
+    job_id: JobId, scope: ScopeDep, exports: ExportsDep,
+    _ticket: Annotated[str | None, Query(
+        alias="ticket", description="Instead of the Authorization header: a ticket from "
+        "POST /api/v1/tickets for this file (plain browser links).")] = None,
+) -> FileResponse:
     job = exports.file(job_id, scope.token_hash)
     assert job.path is not None
     return FileResponse(job.path, media_type="application/gzip", filename=job.filename)

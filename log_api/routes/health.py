@@ -3,11 +3,12 @@ forwarders' measured lag as details)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from log_api.deps import StateDep
+from log_api.deps import StateDep, get_scope
+from log_api.errors import ApiError, Forbidden
 
 router = APIRouter(tags=["health"])
 
@@ -19,7 +20,7 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz", summary="Elasticsearch answers and the live hub reads Kafka",
             responses={503: {"description": "Not ready; the body says which part."}})
-async def readyz(state: StateDep) -> JSONResponse:
+async def readyz(state: StateDep, request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
     try:
         await state.es.cluster.health(timeout="2s")
@@ -37,10 +38,27 @@ async def readyz(state: StateDep) -> JSONResponse:
         "seconds": None if lag is None else round(lag.seconds, 3),
         "beyond_ring": None if lag is None else lag.beyond_ring,
     }}
+    status = 200 if ok else 503
+    if state.settings.probes_require_token and not _admin(request):
+        # A kubelet probe still reads ready / not ready; what failed and why is for admins.
+        return JSONResponse({"ready": ok}, status_code=status)
     return JSONResponse({"ready": ok, "checks": checks, "details": details},
-                        status_code=200 if ok else 503)
+                        status_code=status)
+
+
+def _admin(request: Request) -> bool:
+    """An admin token in the Authorization header (never a ticket or a URL token)."""
+    if not request.headers.get("authorization"):
+        return request.app.state.logpipe.settings.anonymous_admin is True
+    try:
+        return get_scope(request).admin
+    except ApiError:
+        return False
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def metrics(state: StateDep) -> Response:
+async def metrics(state: StateDep, request: Request) -> Response:
+    if state.settings.probes_require_token and not _admin(request):
+        get_scope(request)  # 401 without a known token
+        raise Forbidden("/metrics is for admin tokens (probes_require_token)")
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -8,10 +8,19 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 
 from log_api.cursor import SearchCursor
-from log_api.deps import FilterParamsDep, ReaderDep, ScopeDep, SettingsDep
+from log_api.deps import (
+    FilterParamsDep,
+    LimiterDep,
+    MetricsDep,
+    PitsDep,
+    ReaderDep,
+    ScopeDep,
+    SettingsDep,
+)
 from log_api.errors import BadRequest, NotFound
 from log_api.es import Hit
 from log_api.filters import Filters
+from log_api.limits import check_range
 from log_api.models import ContextOut, Entry, SearchPage
 from log_api.query import ScopedQuery
 from log_api.routes.common import ERRORS
@@ -27,6 +36,9 @@ async def search(
     params: FilterParamsDep,
     settings: SettingsDep,
     reader: ReaderDep,
+    limiter: LimiterDep,
+    pits: PitsDep,
+    metrics: MetricsDep,
     order: Annotated[Order, Query(description="newest or oldest first.")] = "newest",
     size: Annotated[int | None, Query(ge=1, description="Entries per page.")] = None,
     cursor: Annotated[str | None, Query(
@@ -39,10 +51,32 @@ async def search(
     cur = SearchCursor.decode(cursor) if cursor else None
     now = cur.now_ns if cur else time.time_ns()
     filters = params.parse(settings, now)
+    check_range(filters, settings, now)
     sq = ScopedQuery(scope, filters)
     if cur is not None and (cur.fingerprint != filters.fingerprint() or cur.order != order):
         raise BadRequest("the cursor was made for other filters or order; send the same "
                          "ones as for the first page, or drop the cursor")
+    slot = limiter.acquire("search", scope.token_hash)
+    try:
+        page, pit = await _page(sq, reader, settings, order, size, cur, now)
+    finally:
+        slot.release()
+    if cur is not None and cur.pit is not None and cur.pit != pit:
+        pits.forget(cur.pit, scope.token_hash)
+    if page.next_cursor is None:
+        if pit is not None:  # closed on the last page
+            pits.forget(pit, scope.token_hash)
+    elif pit is not None:
+        for old in pits.keep(scope.token_hash, pit):
+            metrics.pits_closed.inc()
+            await reader.close_pit(old)
+    return page
+
+
+async def _page(sq: ScopedQuery, reader: ReaderDep, settings: SettingsDep, order: Order,
+                size: int, cur: SearchCursor | None,
+                now: int) -> tuple[SearchPage, str | None]:
+    filters = sq.filters
     pit = cur.pit if cur else None
     after = cur.after if cur else None
     query = sq.es_query()
@@ -76,7 +110,8 @@ async def search(
     next_cursor = None
     if more and last is not None:
         next_cursor = SearchCursor(pit, last, order, filters.fingerprint(), now).encode()
-    return SearchPage(entries=entries, next_cursor=next_cursor, total=total, scanned=scanned)
+    page = SearchPage(entries=entries, next_cursor=next_cursor, total=total, scanned=scanned)
+    return page, pit
 
 
 @router.get("/entries/{entry_id}/context", response_model=ContextOut, responses=ERRORS,
@@ -85,12 +120,22 @@ async def context(
     scope: ScopeDep,
     settings: SettingsDep,
     reader: ReaderDep,
+    limiter: LimiterDep,
     entry_id: Annotated[str, Path(max_length=128, description="The entry's id.")],
     before: Annotated[int, Query(ge=0, description="Older entries to include.")] = 10,
     after: Annotated[int, Query(ge=0, description="Newer entries to include.")] = 10,
 ) -> ContextOut:
     if max(before, after) > settings.max_context:
         raise BadRequest(f"before/after are limited to {settings.max_context}")
+    slot = limiter.acquire("search", scope.token_hash)
+    try:
+        return await _context(scope, reader, entry_id, before, after)
+    finally:
+        slot.release()
+
+
+async def _context(scope: ScopeDep, reader: ReaderDep, entry_id: str, before: int,
+                   after: int) -> ContextOut:
     sq = ScopedQuery(scope, Filters())
     found = await reader.search(sq.es_query({"ids": {"values": [entry_id]}}), "newest", 1)
     if not found or not sq.post_filter(found[0].source):

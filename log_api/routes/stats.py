@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from log_api.deps import QueryDep, ReaderDep, SettingsDep
+from log_api.deps import RangedQueryDep, ReaderDep, SettingsDep
 from log_api.errors import BadRequest
 from log_api.es import EsReader
 from log_api.models import (
@@ -63,7 +63,7 @@ def _levels(counts: dict[str, int], total: int) -> list[LevelCount]:
 @router.get("/levels", response_model=LevelRatio, responses=ERRORS,
             summary="Counts and percentages per level (exact), optionally per app")
 async def level_ratio(
-    sq: QueryDep, reader: ReaderDep,
+    sq: RangedQueryDep, reader: ReaderDep,
     by_app: Annotated[bool, Query(description="Break the counts down by app too.")] = False,
 ) -> LevelRatio:
     _no_regex(sq)
@@ -90,7 +90,7 @@ async def level_ratio(
 @router.get("/apps", response_model=AppShare, responses=ERRORS,
             summary="Share of log volume per app (entries and bytes), top N plus other")
 async def app_share(
-    sq: QueryDep, reader: ReaderDep, settings: SettingsDep,
+    sq: RangedQueryDep, reader: ReaderDep, settings: SettingsDep,
     top: Annotated[int | None, Query(ge=1, le=1000, description="How many apps to name.")] = None,
 ) -> AppShare:
     _no_regex(sq)
@@ -144,7 +144,7 @@ def _pick_interval(span_ns: int, target: int) -> str:
 @router.get("/histogram", response_model=Histogram, responses=ERRORS,
             summary="Entries per time bucket, split by level")
 async def histogram(
-    sq: QueryDep, reader: ReaderDep, settings: SettingsDep,
+    sq: RangedQueryDep, reader: ReaderDep, settings: SettingsDep,
     interval: Annotated[str | None, Query(
         description=f"Bucket width, one of {', '.join(_INTERVAL_S)}; chosen from the range "
         "when absent.")] = None,
@@ -184,7 +184,7 @@ async def histogram(
 @fields_router.get("/fields", response_model=FieldValues, responses=ERRORS,
                    summary="Namespaces, apps, pods, containers and nodes present in a range")
 async def field_values(
-    sq: QueryDep, reader: ReaderDep, settings: SettingsDep,
+    sq: RangedQueryDep, reader: ReaderDep, settings: SettingsDep,
     field: Annotated[list[str] | None, Query(
         description=f"Which fields ({', '.join(PICKER_FIELDS)}); all when absent.")] = None,
     prefix: Annotated[str | None, Query(max_length=200,

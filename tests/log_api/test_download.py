@@ -130,9 +130,10 @@ async def test_exports_complete_cancel_and_expire(
         tar_file = await client.get(tar_done["file"], headers=auth(PAY))
         # Past export_ttl_s the sweeper deletes finished files without being asked.
         deadline = time.monotonic() + 20
-        while any(settings.export_dir.glob(f"{job['id']}*")) and time.monotonic() < deadline:
+        files = f"proc-*/{job['id']}*"  # under this process's folder
+        while any(settings.export_dir.glob(files)) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-        gone = not any(settings.export_dir.glob(f"{job['id']}*"))
+        gone = not any(settings.export_dir.glob(f"proc-*/{job['id']}*"))
         expired = await client.get(url, headers=auth(PAY))
     assert other.status_code == 404
     ids = [orjson.loads(x)["id"] for x in gzip.decompress(file.content).splitlines()]
@@ -157,7 +158,7 @@ async def test_export_cancel_stops_and_deletes(
     assert cancelled.status_code == 200
     assert cancelled.json()["state"] in ("cancelled", "done")  # it may have won the race
     assert after.status_code == 404 and not_done.status_code == 404
-    assert not any(settings.export_dir.glob(f"{job['id']}*"))
+    assert not any(settings.export_dir.glob(f"proc-*/{job['id']}*"))
 
 
 def _bulk_records(n: int) -> list[Record]:

@@ -179,5 +179,11 @@ async def test_tokens_are_required(
         root = await client.get("/")
     assert none.status_code == wrong.status_code == 401
     assert "token" in none.json()["error"]
-    assert query_token.status_code == 200
+    # Tokens in URLs are off by default: they end up in access logs.
+    assert query_token.status_code == 401 and "URL" in query_token.json()["error"]
     assert root.status_code == 200
+    legacy = _settings(tmp_path, kafka_bootstrap, es_url, history).model_copy(
+        update={"access_token_query": True})
+    async with asgi_client(legacy) as (_, client):
+        allowed = await client.get("/api/v1/search", params={"access_token": HOTEL})
+    assert allowed.status_code == 200

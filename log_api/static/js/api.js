@@ -46,11 +46,34 @@ export async function call(path, params, { method = "GET", signal } = {}) {
   return resp.status === 204 ? null : resp.json();
 }
 
-/** A URL that carries the token itself, for plain links (downloads, export files). */
-export function linkUrl(path, params) {
-  const p = new URLSearchParams(params || "");
-  p.set("access_token", token() || "");
-  return `${API}${path}?${p}`;
+/**
+ * A single-use link for a plain download (the browser streams the file to disk): the
+ * API signs a ticket for exactly this path and query, good for about a minute. The
+ * token never goes into a URL (URLs end up in access logs and the history).
+ */
+export async function ticketUrl(path, params) {
+  const query = new URLSearchParams(params || "").toString();
+  let resp;
+  try {
+    resp = await fetch(`${API}/tickets`, {
+      method: "POST", headers: headers({ "Content-Type": "application/json" }),
+      body: JSON.stringify({ path, query }),
+    });
+  } catch {
+    throw new ApiError(0, "the Log API does not answer; check the network, or that the API is running");
+  }
+  if (!resp.ok) throw await failure(resp);
+  return (await resp.json()).url;
+}
+
+/** Fetch a ticket for path + params, then let the browser download it. */
+export async function downloadLink(path, params) {
+  const a = document.createElement("a");
+  a.href = await ticketUrl(path, params);
+  a.download = "";
+  document.body.append(a);
+  a.click();
+  a.remove();
 }
 
 /**

@@ -1,7 +1,7 @@
 // History: search newest first with infinite scroll through the cursor, an entry's
 // fields and context on click, a download of the current query, and export jobs.
 
-import { ApiError, call, linkUrl } from "./api.js";
+import { ApiError, call, downloadLink } from "./api.js";
 import { FilterBar } from "./filters.js";
 import { el, fmtInt, highlighted, LEVELS, logLine, matcher, shortTime, source } from "./util.js";
 
@@ -169,15 +169,12 @@ export class History {
     for (const s of this.rows.querySelectorAll("tr.sel")) s.classList.remove("sel");
   }
 
-  download() {
+  async download() {
     const p = this.bar.params();
     p.set("format", $("dl-format").value);
     if ($("dl-gzip").checked) p.set("gzip", "true");
-    // A plain link: the browser streams the file to disk, however large.
-    const a = el("a", { href: linkUrl("/download", p), download: "" });
-    document.body.append(a);
-    a.click();
-    a.remove();
+    // A plain link with a one-minute, single-use ticket: the browser streams the file to disk.
+    try { await downloadLink("/download", p); } catch (err) { this.showJob({ id: "error", state: "failed", error: err.message, written: 0 }); }
   }
 
   async createExport() {
@@ -206,7 +203,7 @@ export class History {
         el("button", { class: "link", text: "Cancel", onclick: () => this.cancelJob(job.id) }));
     } else if (job.state === "done") {
       parts.push(el("span", { text: `${fmtInt(job.written)} entries` }),
-        el("a", { href: linkUrl(`/exports/${job.id}/file`), download: "", text: "Download file" }),
+        el("a", { href: "#", text: "Download file", onclick: (ev) => { ev.preventDefault(); downloadLink(`/exports/${job.id}/file`).catch((err) => this.showJob({ ...job, state: "failed", error: err.message })); } }),
         el("span", { class: "muted", text: job.expires ? `available until ${shortTime(job.expires)}` : "" }));
     } else {
       parts.push(el("span", { class: job.state === "failed" ? "error" : "muted", text: job.error || job.state }));
