@@ -57,7 +57,7 @@ def render(body: dict[str, Any], console: Console, all_streams: bool) -> None:
                     "unaccounted", "gaps"):
             streams.add_column(col)
         for s in rows:
-            gap_text = ", ".join(f"{g['cause']} {_n(g['bytes']) + ' B' if g['bytes'] else ''}"
+            gap_text = ", ".join(f"{g['cause']} {_n(g['bytes']) + ' B ' if g['bytes'] else ''}"
                                  f"x{g['count']}" for g in s["gaps"])
             streams.add_row(s["node"], s["namespace"] or "", s["app"] or "", s["path"],
                             _n(s["acked"]), _n(s["indexed"]), _n(s["dead_lettered"]),
@@ -88,6 +88,8 @@ def audit(
     if output == "json":
         sys.stdout.write(orjson.dumps(body, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
-        render(body, Console(highlight=False, soft_wrap=False), all_streams)
+        # Piped (a script, a cron mail): no terminal width to fit, so nothing is cut.
+        render(body, Console(highlight=False, soft_wrap=False,
+                             width=None if sys.stdout.isatty() else 1000), all_streams)
     if not body["complete"]:
         raise typer.Exit(NOT_COMPLETE)

@@ -98,6 +98,8 @@ class Forwarder:
 
     def liveness(self) -> tuple[bool, str]:
         """Alive while the consumer loop keeps polling (it does even when paused)."""
+        if self.ledger is not None and not self.ledger.alive():
+            return False, "the ledger indexer thread died (see the log)"
         consumer = self.consumer
         if consumer is None:
             return True, "starting"

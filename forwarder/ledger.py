@@ -16,7 +16,7 @@ import threading
 from typing import Any
 
 import orjson
-from confluent_kafka import Consumer, KafkaError, Message
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
 from tenacity import Retrying, retry_if_exception_type, wait_exponential
@@ -113,8 +113,14 @@ class LedgerIndexer:
                     if self.stopping.is_set():
                         return
                     raise
-            if msgs:
-                self.consumer.commit(asynchronous=False)
+            if any(m.error() is None for m in msgs):  # commit() of nothing raises _NO_OFFSET
+                try:
+                    self.consumer.commit(asynchronous=False)
+                except KafkaException as exc:  # replayed later: ledger writes are idempotent
+                    log.warning("ledger offsets not committed (%s); they will be again", exc)
+
+    def alive(self) -> bool:
+        return self._thread is None or self._thread.is_alive()
 
     def _entry(self, msg: Message) -> dict[str, Any] | None:
         err = msg.error()
