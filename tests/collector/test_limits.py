@@ -47,8 +47,15 @@ def test_start_at_tail_skips_existing_only(tmp_path: Path, kafka_bootstrap: str,
     assert messages(got) == {f"fresh {i}" for i in range(10)} | {f"newfile {i}" for i in range(5)}
 
 
+def given_up(caplog: pytest.LogCaptureFixture) -> list[tuple[str, str]]:
+    """(path, reason) of every file the collector gave up, from its log events."""
+    return [(r.path, r.reason) for r in caplog.records  # type: ignore[attr-defined]
+            if getattr(r, "event", None) == "given_up"]
+
+
 def test_rotated_file_given_up_at_deadline_is_counted(tmp_path: Path, kafka_bootstrap: str,
-                                                      topic: str) -> None:
+                                                      topic: str,
+                                                      caplog: pytest.LogCaptureFixture) -> None:
     # The rate limit keeps the renamed file from being read in time, deterministically.
     s = settings(tmp_path, kafka_bootstrap, topic, rate_limit_lines=100, rotate_wait_s=1.0,
                  read_chunk_bytes=4096, max_line_bytes=1024)
@@ -62,12 +69,22 @@ def test_rotated_file_given_up_at_deadline_is_counted(tmp_path: Path, kafka_boot
         wait_for(lambda: agent.metrics.given_up._value.get() > 0, 30, "give up")
         got = reader.until(lambda rs: {f"after {i}" for i in range(3)} <= messages(rs))
     reader.close()
-    assert len(got) < 20003  # some of slow.log.1 was given up, and counted
+    slow = [r for r in got if r.message.startswith("slow ")]
+    # Read from the start, in order, until the deadline: then the rest was given up.
+    assert [r.message for r in slow] == [f"slow {i}" for i in range(len(slow))]
+    assert 1 <= len(slow) < 20000
+    assert len(given_up(caplog)) == 1
+    [(path, reason)] = given_up(caplog)
+    assert (path, reason) == (str(log), "rotate_wait_s deadline")
+    # Counted: every byte after the last line read (6 to 10 bytes a line: "slow N\n").
+    left = sum(len(f"slow {i}\n") for i in range(len(slow), 20000))
+    assert agent.metrics.given_up._value.get() == left
     assert agent.metrics.rotations.labels("rename")._value.get() == 1
 
 
 def test_open_files_cap_gives_up_oldest_rotated(tmp_path: Path, kafka_bootstrap: str,
-                                                topic: str) -> None:
+                                                topic: str,
+                                                caplog: pytest.LogCaptureFixture) -> None:
     s = settings(tmp_path, kafka_bootstrap, topic, rate_limit_lines=100, max_open_files=2,
                  read_chunk_bytes=4096, max_line_bytes=1024)
     a = tmp_path / "log" / "a.log"
@@ -80,4 +97,8 @@ def test_open_files_cap_gives_up_oldest_rotated(tmp_path: Path, kafka_bootstrap:
         (tmp_path / "log" / "b.log").write_bytes(lines("b", 2))  # over the cap
         wait_for(lambda: agent.metrics.given_up._value.get() > 0, 30, "give up")
         reader.until(lambda rs: {"b 0", "b 1", "a2 0", "a2 1"} <= messages(rs))
+        assert agent._open_files() <= 2
     reader.close()
+    # The draining a.log.1 was given up, for the cap, and nothing else.
+    assert [reason for _, reason in given_up(caplog)] == ["open-files cap"]
+    assert given_up(caplog)[0][0] == str(a)  # the path it was read under

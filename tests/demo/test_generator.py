@@ -117,9 +117,10 @@ def test_long_lines_are_split_into_partials_and_reassemble(tree: Generator) -> N
                 json.loads(text)  # the long line is whole JSON again after reassembly
                 long_docker += rel.startswith("docker")
                 long_cri += rel.startswith("pods")
-    assert long_docker + long_cri == tree.stats.long_lines >= 1
+    # Seed 7 is deterministic: both layouts get long lines, so both reassemblies run.
+    assert (long_docker, long_cri, tree.stats.long_lines) == (2, 7, 9)
     raw = b"".join(p.read_bytes() for p in log_files(tree.out / "pods") if p.suffix != ".gz")
-    assert b" P " in raw or long_cri == 0
+    assert b" P " in raw  # CRI partials, the kubelet's split of a long line
 
 
 def test_mix_of_formats_levels_and_stack_traces(tree: Generator) -> None:

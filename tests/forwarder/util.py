@@ -151,6 +151,7 @@ class ForwarderProc:
         self.env = env
         self.log = log
         self.port = int(env["LOGPIPE_METRICS_PORT"])
+        self.killed = False  # by the test (SIGKILL): its exit code says nothing then
         with log.open("ab") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "forwarder"], env=env,
                                          cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
@@ -184,6 +185,7 @@ class ForwarderProc:
         return 0.0
 
     def kill(self) -> None:
+        self.killed = True
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)
         self.proc.wait(30)
@@ -210,6 +212,8 @@ def running(env: dict[str, str], log: Path) -> Iterator[ForwarderProc]:
         yield proc
     except BaseException:
         print(f"--- forwarder log {log} ---\n{proc.tail(80)}")
-        raise
-    finally:
         proc.stop()
+        raise
+    code = proc.stop()
+    # SIGTERM is a clean stop: anything but 0 is a crash the test would otherwise miss.
+    assert proc.killed or code == 0, f"forwarder exited with {code}:\n{proc.tail(80)}"

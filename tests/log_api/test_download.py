@@ -11,6 +11,7 @@ import io
 import tarfile
 import time
 import tracemalloc
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -147,18 +148,38 @@ async def test_exports_complete_cancel_and_expire(
 
 async def test_export_cancel_stops_and_deletes(
         tmp_path: Path, kafka_bootstrap: str, es_url: str, topic: str, index_prefix: str,
-        es: Elasticsearch) -> None:
+        es: Elasticsearch, monkeypatch: pytest.MonkeyPatch) -> None:
     index_records(es, index_prefix, _mixed())
-    settings = settings_for(tmp_path, kafka_bootstrap, es_url, topic, index_prefix)
-    async with asgi_client(settings) as (_, client):
+    settings = settings_for(tmp_path, kafka_bootstrap, es_url, topic, index_prefix,
+                            download_page_size=100)
+    async with asgi_client(settings) as (app, client):
+        exports = app.state.logpipe.exports
+        real_scan = exports.reader.scan
+        first_page = asyncio.Event()
+        never = asyncio.Event()
+
+        async def held_scan(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            # The job writes its first page, then waits here until it is cancelled:
+            # the cancel cannot lose a race against a job that finished first.
+            async for hits in real_scan(*args, **kwargs):
+                yield hits
+                first_page.set()
+                await never.wait()
+
+        monkeypatch.setattr(exports.reader, "scan", held_scan)
         job = (await client.post("/api/v1/exports", headers=auth(PAY))).json()
+        await asyncio.wait_for(first_page.wait(), 30)
+        running = await client.get(f"/api/v1/exports/{job['id']}", headers=auth(PAY))
+        parts = sorted(p.name for p in settings.export_dir.rglob(f"{job['id']}*"))
         cancelled = await client.delete(f"/api/v1/exports/{job['id']}", headers=auth(PAY))
         after = await client.get(f"/api/v1/exports/{job['id']}", headers=auth(PAY))
         not_done = await client.get(f"/api/v1/exports/{job['id']}/file", headers=auth(PAY))
+    assert (running.json()["state"], running.json()["written"]) == ("running", 100)
+    assert parts == [f"{job['id']}.ndjson.gz.part"]
     assert cancelled.status_code == 200
-    assert cancelled.json()["state"] in ("cancelled", "done")  # it may have won the race
+    assert cancelled.json()["state"] == "cancelled"
     assert after.status_code == 404 and not_done.status_code == 404
-    assert not any(settings.export_dir.glob(f"proc-*/{job['id']}*"))
+    assert list(settings.export_dir.rglob(f"{job['id']}*")) == []
 
 
 def _bulk_records(n: int) -> list[Record]:

@@ -104,6 +104,10 @@ async def test_statistics_refuse_pod_regex_but_take_exact_pods(
     assert refused.status_code == fields.status_code == 400
     assert "pod_regex" in refused.json()["error"]
     assert exact.status_code == 200, exact.text
+    # _pods(40): every fourth record is worker-1's, all at level info.
+    assert exact.json()["total"] == 10
+    assert {lv["level"]: lv["count"] for lv in exact.json()["levels"] if lv["count"]} == {
+        "info": 10}
 
 
 async def test_tail_backfill_holds_n_matching_pods_then_only_matching_live(

@@ -12,7 +12,7 @@ from stack.config import StackSettings
 from stack.elastic import find_jdk
 from stack.manager import Stack
 from stack.proc import alive, port_open
-from tests.conftest import Servers, free_port
+from tests.conftest import Servers
 
 
 def test_port_taken_by_something_else_names_the_port(tmp_path: Path) -> None:
@@ -59,4 +59,3 @@ def test_private_stack_starts_once_and_stops_leaving_nothing(private_stack: Stac
         assert server.pid is None
     assert not port_open(private_stack.settings.kafka_port)
     assert not port_open(private_stack.settings.es_port)
-    assert free_port() > 0
