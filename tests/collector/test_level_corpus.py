@@ -14,7 +14,7 @@ from tests.collector.level_corpus import formats, score
 OVERALL = 0.995
 PER_FORMAT = 0.97
 # Formats whose entries the joiner still splits (continuation lines that are neither
-# indented nor a trace shape); learned entry starts will join them (issue 13, item 2).
+# indented nor a trace shape); learned entry starts would join them.
 SPLIT_BY_JOINER = {"kafka", "nginx_error"}
 
 

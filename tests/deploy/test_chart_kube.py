@@ -1,4 +1,4 @@
-"""charts/logpipe, issue 8: the events Deployment and its RBAC (Lease with leader
+"""charts/logpipe: the events Deployment and its RBAC (Lease with leader
 election), the journald container of the collector DaemonSet, and the collector's
 pod-metadata RBAC, rendered by the real helm with default and non-default values."""
 

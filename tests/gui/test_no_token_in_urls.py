@@ -1,4 +1,4 @@
-"""No request the page makes carries a token in its URL (issue 12, item 10): sign-in,
+"""No request the page makes carries a token in its URL: sign-in,
 search, a download, an export file and the live tail, watched in a real Chromium."""
 
 from __future__ import annotations
