@@ -38,7 +38,7 @@ test: install
 	$(BIN)/pytest -q
 
 unit: install
-	$(BIN)/pytest -q -m "not integration and not browser"
+	$(BIN)/pytest -q -m "not integration and not browser and not tools"
 
 lint: install
 	$(BIN)/ruff check .

@@ -1,7 +1,8 @@
 """Print every service's settings as Markdown tables (`python -m cli.settings_doc`).
 
-The README's configuration tables come from here, and a test checks that the README
-names every setting, so documentation cannot drift from the code.
+docs/settings.md's tables come from here (`--write docs/settings.md`, the default
+file of ``--write``), and tests/cli/test_docs.py checks that the file matches the
+code, so documentation cannot drift from it.
 """
 
 from __future__ import annotations
@@ -86,9 +87,12 @@ def all_tables() -> str:
     return "\n".join(markdown(title, cls) for title, cls in settings_classes())
 
 
-def with_tables(readme: str) -> str:
-    """``readme`` with the text between the settings markers replaced by the tables."""
-    head, rest = readme.split(BEGIN, 1)
+DOC = "docs/settings.md"
+
+
+def with_tables(text: str) -> str:
+    """``text`` with what lies between the settings markers replaced by the tables."""
+    head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{BEGIN}\n{all_tables()}{END}{tail}"
 
@@ -97,7 +101,7 @@ if __name__ == "__main__":
     import sys
 
     if sys.argv[1:2] == ["--write"]:
-        path = sys.argv[2]
+        path = sys.argv[2] if len(sys.argv) > 2 else DOC
         with open(path) as f:
             text = f.read()
         with open(path, "w") as f:

@@ -32,9 +32,14 @@ class Servers:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     # A test that reaches the real servers is an integration test whatever its file
     # says, so `make unit` (-m "not integration") never starts the stack.
+    # Likewise a test that needs the validators built with Go (helm, compose-go, ...) is
+    # a tools test: `make unit` needs no server and no Go.
     for item in items:
-        if "servers" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "servers" in names:
             item.add_marker(pytest.mark.integration)
+        if "validators" in names:
+            item.add_marker(pytest.mark.tools)
 
 
 @pytest.fixture(scope="session")
