@@ -37,6 +37,9 @@ EXPECTED: list[tuple[type, dict[str, tuple[str, tuple[str, ...]]]]] = [
         "logpipe_collector_backpressure_seconds_total": ("counter", ()),
         "logpipe_collector_checkpoint_writes_total": ("counter", ()),
         "logpipe_pod_cache_pods": ("gauge", ("state",)),
+        "logpipe_collector_multiline_patterns_refused_total": ("counter", ("origin",)),
+        "logpipe_collector_symlinks_refused_total": ("counter", ()),
+        "logpipe_collector_checkpoint_damaged_total": ("counter", ("what",)),
     }),
     (ForwarderMetrics, {
         "logpipe_forwarder_consumer_lag": ("gauge", ("topic", "partition")),
@@ -47,6 +50,8 @@ EXPECTED: list[tuple[type, dict[str, tuple[str, tuple[str, ...]]]]] = [
         "logpipe_forwarder_inflight_bytes": ("gauge", ()),
         "logpipe_forwarder_consumer_restarts_total": ("counter", ()),
         "logpipe_forwarder_batches_total": ("counter", ()),
+        "logpipe_forwarder_ts_clamped_total": ("counter", ("why",)),
+        "logpipe_forwarder_bulk_split_total": ("counter", ()),
     }),
     (ApiMetrics, {
         "logpipe_api_requests_total": ("counter", ("route", "status")),
