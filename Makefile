@@ -27,12 +27,13 @@ down: install
 status: install
 	$(BIN)/logpipe stack status
 
-# Browser tests need Debian's chromium, journald tests systemd-journal-remote; deploy
-# tests need helm and the Compose and
-# Kubernetes validators built from the Go module proxy (cached after the first run).
+# Browser tests need Debian's chromium, journald tests systemd-journal-remote, the TLS
+# tests openssl; deploy tests need helm and the Compose and Kubernetes validators built
+# from the Go module proxy (cached after the first run).
 test: install
 	bash tools/install-chromium.sh
 	bash tools/install-journald.sh
+	bash tools/install-openssl.sh
 	bash tools/build-validators.sh
 	$(BIN)/logpipe stack up
 	$(BIN)/pytest -q

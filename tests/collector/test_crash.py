@@ -26,7 +26,9 @@ from tests.collector.helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.integration
+# A deliberate budget above the suite's 300 s:
+# 200,000 lines, a kill -9 per round, and a restart each time.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 ROUNDS = 20
 PER_FILE = 2000  # lines per file per round; 5 files -> 200,000 lines

@@ -39,7 +39,9 @@ from tests.collector.helpers import (
 )
 from tests.conftest import create_topic
 
-pytestmark = pytest.mark.integration
+# A deliberate budget above the suite's 300 s:
+# a private broker started, stopped and started again.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 def free_port() -> int:

@@ -32,7 +32,9 @@ from tests.collector.helpers import (
 )
 from tests.collector.test_crash import start
 
-pytestmark = pytest.mark.integration
+# A deliberate budget above the suite's 300 s:
+# three SIGKILLs while files rotate, each restart catching up.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 KILLS = 3
 LINES = 300  # per file per write

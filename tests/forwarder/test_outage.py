@@ -22,7 +22,9 @@ from tests.forwarder.util import (
     wait_until,
 )
 
-pytestmark = pytest.mark.integration
+# A deliberate budget above the suite's 300 s:
+# a private Elasticsearch stopped for 30 s and started again.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 
 def _failing_for(fwd: ForwarderProc) -> int:

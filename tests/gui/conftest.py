@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from elasticsearch import Elasticsearch
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
 from tests.client.harness import TOKENS, LiveApi, live_api
 from tests.conftest import free_port
@@ -22,6 +22,11 @@ CHROMIUM = Path("/usr/bin/chromium")
 SHOTS = ROOT / "artifacts" / "screenshots"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+# One budget for every wait on the page: the page's own default (locators, clicks) and
+# expect(), which keeps Playwright's 5 s unless told, whatever the page's default is.
+UI_TIMEOUT_MS = 20_000
+expect.set_options(timeout=UI_TIMEOUT_MS)
 
 
 def _chromium() -> Path:
@@ -64,7 +69,7 @@ def page(browser: Browser, api: LiveApi) -> Iterator[Page]:
     """Depends on ``api`` so the browser closes its streams before the server stops."""
     context = browser.new_context(viewport={"width": 1366, "height": 768}, accept_downloads=True)
     pg = context.new_page()
-    pg.set_default_timeout(20_000)
+    pg.set_default_timeout(UI_TIMEOUT_MS)
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
     yield pg

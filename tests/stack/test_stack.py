@@ -45,6 +45,7 @@ def test_shared_stack_up_twice_reuses_it(servers: Servers) -> None:
     assert {s.name: s.pid for s in stack.servers} == before
 
 
+@pytest.mark.timeout(600)  # a second Kafka and Elasticsearch started and stopped
 def test_private_stack_starts_once_and_stops_leaving_nothing(private_stack: Stack) -> None:
     info = private_stack.up(quiet=True)
     pids = {s.name: s.pid for s in private_stack.servers}
