@@ -47,7 +47,7 @@ def project(validators: Validators) -> dict[str, Any]:
 def test_services_and_images(project: dict[str, Any]) -> None:
     services = project["services"]
     assert set(services) == {"kafka", "kafka-init", "elasticsearch", "collector", "forwarder",
-                             "api", "demo"}
+                             "api", "demo", "volumes-init"}
     assert services["kafka"]["image"] == "apache/kafka:4.4.0"
     assert re.fullmatch(r"docker\.elastic\.co/elasticsearch/elasticsearch:9\.\d+\.\d+",
                         services["elasticsearch"]["image"])
@@ -71,7 +71,7 @@ def test_kafka_is_one_kraft_node_and_elasticsearch_one_open_node(project: dict[s
 def test_health_checks_and_start_order(project: dict[str, Any]) -> None:
     services = project["services"]
     for name, svc in services.items():
-        if name not in ("kafka-init", "demo"):
+        if name not in ("kafka-init", "volumes-init", "demo"):  # one-shots and the demo
             assert svc["healthcheck"]["test"], name
 
     def conditions(name: str) -> dict[str, str]:
@@ -81,7 +81,8 @@ def test_health_checks_and_start_order(project: dict[str, Any]) -> None:
     assert conditions("collector") == {"kafka-init": "service_completed_successfully"}
     assert conditions("forwarder") == {"kafka-init": "service_completed_successfully",
                                        "elasticsearch": "service_healthy"}
-    assert conditions("api") == {"kafka": "service_healthy", "elasticsearch": "service_healthy"}
+    assert conditions("api") == {"volumes-init": "service_completed_successfully",
+                                 "kafka": "service_healthy", "elasticsearch": "service_healthy"}
     # Each logpipe role's health check asks its own port.
     for role, port in (("collector", 9101), ("forwarder", 9102), ("api", 8080)):
         assert f"127.0.0.1:{port}/healthz" in " ".join(services[role]["healthcheck"]["test"])
@@ -209,3 +210,28 @@ def test_journald_env_names_are_real_settings(journald_project: dict[str, Any],
             m.setenv(key, value)
         JournaldSettings()
 
+
+
+def test_every_volume_a_non_root_service_writes_is_handed_to_uid_10001(
+        project: dict[str, Any]) -> None:
+    # The image runs as uid 10001; a fresh named volume is root's. Each volume a
+    # non-root logpipe service mounts writable is chowned first by a root one-shot that
+    # the service waits for.
+    services = project["services"]
+    checked = []
+    for name, svc in services.items():
+        if svc.get("image") != "logpipe:latest" or svc.get("user") == "0:0":
+            continue
+        for vol in svc.get("volumes", []):
+            if vol["type"] != "volume" or vol.get("read_only"):
+                continue
+            inits = [dep for dep, cond in svc.get("depends_on", {}).items()
+                     if cond["condition"] == "service_completed_successfully"]
+            owners = [dep for dep in inits
+                      if services[dep].get("user") == "0:0"
+                      and services[dep]["entrypoint"] == ["chown", "10001:10001", vol["target"]]
+                      and any(v["source"] == vol["source"] and v["target"] == vol["target"]
+                              for v in services[dep].get("volumes", []))]
+            assert owners, f"{name}: volume {vol['source']} is not handed to uid 10001"
+            checked.append((name, vol["source"]))
+    assert checked == [("api", "api-exports")]
