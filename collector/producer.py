@@ -5,6 +5,7 @@ agent to rewind every file to its checkpoint and read again on a fresh producer.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from confluent_kafka import KafkaError, Producer
+from confluent_kafka import KafkaError, KafkaException, Producer
 
 from collector.files import Batch
 from collector.metrics import CollectorMetrics
@@ -107,6 +108,9 @@ class KafkaOutput(Output):
             self._produce(self.topic, value, key, on_delivery=on_delivery)
         except BufferError:
             self._wait_for_room(value, key, on_delivery)
+        except KafkaException as exc:  # the producer is dead: this record is read again
+            self._on_fatal(exc)
+            return
         self.produced += 1
 
     def produce_ledger(self, value: bytes, key: bytes,
@@ -118,6 +122,9 @@ class KafkaOutput(Output):
             self._produce(self.ledger_topic, value, key, on_delivery=on_delivery)
         except BufferError:
             return False
+        except KafkaException as exc:
+            self._on_fatal(exc)
+            return False
         return True
 
     def _wait_for_room(self, value: bytes, key: bytes,
@@ -127,15 +134,18 @@ class KafkaOutput(Output):
         self.metrics.backpressure.set(1)
         try:
             while True:
-                self.producer.poll(0.1)
-                self.tick()
-                if self.stopping.is_set():
-                    raise Stopping()
                 try:
+                    self.producer.poll(0.1)
+                    self.tick()
+                    if self.stopping.is_set():
+                        raise Stopping()
                     self._produce(self.topic, value, key, on_delivery=on_delivery)
                     return
                 except BufferError:
                     continue
+                except KafkaException as exc:  # dead producer: the rewind reads it again
+                    self._on_fatal(exc)
+                    return
         finally:
             blocked = time.monotonic() - self.blocked_since
             self.metrics.backpressure_seconds.inc(blocked)
@@ -160,6 +170,9 @@ class KafkaOutput(Output):
             except BufferError:
                 self._wait_for_room(value, key, None)
                 produce = self._produce
+            except KafkaException as exc:  # the rest is read again after the rewind
+                self._on_fatal(exc)
+                return
         self.produced += len(values)
 
     def count_excluded(self, nbytes: int) -> None:
@@ -174,10 +187,21 @@ class KafkaOutput(Output):
         self.last_error_at = time.monotonic()
         self.needs_rewind = True
 
+    def _on_fatal(self, exc: KafkaException) -> None:
+        """librdkafka raised a fatal error (e.g. a record refused under the gap-less
+        guarantee): the producer is unusable; the agent rewinds on a fresh one."""
+        err = exc.args[0] if exc.args else None
+        self.last_error = str(err if err is not None else exc)
+        self.last_error_at = time.monotonic()
+        self.fatal = True
+
     def service(self, timeout: float = 0.0) -> bool:
         """Serve delivery reports; True when the agent must rewind now (a delivery
         failed or the producer hit a fatal error), at most once per backoff."""
-        self.producer.poll(timeout)
+        try:
+            self.producer.poll(timeout)
+        except KafkaException as exc:
+            self._on_fatal(exc)
         if not (self.fatal or self.needs_rewind):
             return False
         return time.monotonic() - self.last_rewind >= REWIND_BACKOFF_S
@@ -188,8 +212,9 @@ class KafkaOutput(Output):
         log.error("kafka delivery failed (%s); re-reading from the checkpoints",
                   self.last_error, extra={"event": "rewind", "error": self.last_error})
         old = self.producer
-        old.purge(in_queue=True, in_flight=True)
-        old.poll(0)
+        with contextlib.suppress(KafkaException):  # a dead producer raises its error again
+            old.purge(in_queue=True, in_flight=True)
+            old.poll(0)
         self.fatal = self.needs_rewind = False
         self.last_rewind = time.monotonic()
         self.producer = Producer(producer_config(self.settings, self._on_error, self.on_stats))
