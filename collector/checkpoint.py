@@ -24,6 +24,8 @@ from typing import Any
 
 import orjson
 
+from collector.wire import unwire, wire_text
+
 log = logging.getLogger(__name__)
 
 FINGERPRINT_BYTES = 1024
@@ -134,11 +136,11 @@ class CheckpointStore:
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         created_ns = int(data.get("created_ns", mtime_ns))
-        streams = {str(p): StreamHistory(int(h["floor_ns"]),
-                                         {str(fp): int(t) for fp, t in h["done"]})
+        streams = {_path(str(p), h): StreamHistory(int(h["floor_ns"]),
+                                                   {str(fp): int(t) for fp, t in h["done"]})
                    for p, h in data.get("streams", {}).items()}
-        files = [Checkpoint(str(c["path"]), int(c["dev"]), int(c["inode"]), str(c["fp"]),
-                            int(c["offset"]), int(c.get("end", -1)))
+        files = [Checkpoint(_path(str(c["path"]), c), int(c["dev"]), int(c["inode"]),
+                            str(c["fp"]), int(c["offset"]), int(c.get("end", -1)))
                  for c in data.get("files", [])]
         self.created_ns, self.streams = created_ns, streams
         return files
@@ -157,10 +159,11 @@ class CheckpointStore:
                 del self.streams[path]
         body = orjson.dumps({
             "version": 2, "created_ns": self.created_ns,
-            "files": [{"path": c.path, "dev": c.dev, "inode": c.inode, "fp": c.fp,
-                       "offset": c.offset, "end": c.end}
+            "files": [{"path": wire_text(c.path), "dev": c.dev, "inode": c.inode, "fp": c.fp,
+                       "offset": c.offset, "end": c.end, **_escaped(c.path)}
                       for c in sorted(checkpoints, key=lambda c: (c.path, c.inode))],
-            "streams": {path: {"floor_ns": h.floor_ns, "done": list(h.done.items())}
+            "streams": {wire_text(path): {"floor_ns": h.floor_ns, "done": list(h.done.items()),
+                                          **_escaped(path)}
                         for path, h in sorted(self.streams.items())}})
         if body == self._last:
             return False
@@ -201,3 +204,12 @@ class CheckpointStore:
             os.fsync(dfd)  # the renames themselves must survive a power cut
         finally:
             os.close(dfd)
+
+
+def _escaped(path: str) -> dict[str, bool]:
+    """A path that is not valid UTF-8 is stored escaped (collector.wire), and says so."""
+    return {"escaped": True} if wire_text(path) != path else {}
+
+
+def _path(stored: str, entry: Any) -> str:
+    return unwire(stored) if isinstance(entry, dict) and entry.get("escaped") else stored

@@ -77,6 +77,7 @@ class ScanHost(Protocol):
     """What the scan needs of its source (collector.source.Source)."""
 
     kind: str
+    wire_path: str  # the record's path (collector.wire)
     rules: MultilineRules
     joiners: dict[str | None, StreamJoiner]
     ingest_ts: str
@@ -105,7 +106,7 @@ class FileContext:
         self.rules = host.rules
         self.ctx: _fastpath.Context | None = None
         try:
-            layout = record_layout(host.out.node, host.kind, f.path, f.file_id,
+            layout = record_layout(host.out.node, host.kind, host.wire_path, f.file_id,
                                    host.plain_tail)
         except JSONEncodeError:  # e.g. a path with lone surrogates: Python's own behaviour
             return

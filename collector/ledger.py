@@ -26,6 +26,7 @@ from typing import Any
 from orjson import dumps
 
 from collector.files import TrackedFile
+from collector.wire import wire_text
 from logpipe.timefmt import now_ts
 
 LEDGER_VERSION = 1
@@ -52,7 +53,7 @@ class Ledger:
     def _base(self, kind: str, key: tuple[object, ...], fid: str, path: str,
               meta: dict[str, Any], source: str) -> dict[str, Any]:
         return {"v": LEDGER_VERSION, "kind": kind, "id": _id(self.node, fid, kind, *key),
-                "ts": now_ts(), "node": self.node, "source": source, "path": path,
+                "ts": now_ts(), "node": self.node, "source": source, "path": wire_text(path),
                 "file": fid, "namespace": meta.get("namespace"), "app": meta.get("app")}
 
     def send_range(self, f: TrackedFile, meta: dict[str, Any], source: str,

@@ -16,13 +16,14 @@ from collections.abc import Callable
 from hashlib import blake2b
 from typing import TYPE_CHECKING, Any
 
-from orjson import dumps, loads
+from orjson import JSONEncodeError, dumps, loads
 
 from collector.fastpath import FileContext, docker_lines
 from collector.files import TrackedFile
 from collector.level_detect import detect_level
 from collector.multiline import MultilineRules, StreamJoiner
 from collector.parsers import Piece, parse_cri, parse_docker, parse_host
+from collector.wire import wire_text
 from logpipe.record import SCHEMA_VERSION, TAG_NO_TIMESTAMP, TAG_TRUNCATED
 from logpipe.timefmt import format_ns
 
@@ -77,7 +78,8 @@ class Source:
         # The pod is annotated logpipe.io/exclude: its bytes are skipped, not shipped
         # (the checkpoint still moves, so nothing excluded is sent after a restart).
         self.excluded = False
-        self.key = (meta.get("container_id") or path).encode()
+        self.wire_path = wire_text(path)  # the record's path: a valid string, always
+        self.key = (meta.get("container_id") or self.wire_path).encode()
         self.rules = rules
         self.out = out
         self.parse = PARSERS[kind]
@@ -305,8 +307,12 @@ class Source:
 
     def set_meta(self, meta: dict[str, Any]) -> None:
         """The per-source record fields; encoded once here, not once per record."""
+        try:
+            inner = dumps(meta)[1:-1]
+        except JSONEncodeError:  # a name from a path that is not valid UTF-8 (app, pod...)
+            meta = {k: wire_text(v) if isinstance(v, str) else v for k, v in meta.items()}
+            inner = dumps(meta)[1:-1]
         self.meta = meta
-        inner = dumps(meta)[1:-1]
         self._tail = (b"," + inner if inner else b"") + b',"tags":'
         self.plain_tail = self._tail + b"[]" + _V_TAIL
 
@@ -320,7 +326,7 @@ class Source:
         head = dumps({
             "id": blake2b(origin.id_prefix + str(off).encode(), digest_size=16).hexdigest(),
             "ts": ts, "ingest_ts": self.ingest_ts, "node": self.out.node, "source": self.kind,
-            "path": origin.path, "offset": off, "message": text,
+            "path": self.wire_path, "offset": off, "message": text,
             "level": detect_level(text, self.level_hint), "stream": stream,
             "file": origin.file_id})
         value = head[:-1] + (b"".join((self._tail, dumps(tags), _V_TAIL)) if tags

@@ -23,7 +23,16 @@ class JsonFormatter(logging.Formatter):
         out.update({k: v for k, v in vars(record).items() if k not in _STD})
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(out, default=str).decode()
+        try:
+            return orjson.dumps(out, default=str).decode()
+        except orjson.JSONEncodeError:  # a file name that is not valid UTF-8, in a field
+            return orjson.dumps({k: _printable(v) for k, v in out.items()}, default=str).decode()
+
+
+def _printable(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 def setup_logging(level: str = "info", fmt: str = "text") -> None:
