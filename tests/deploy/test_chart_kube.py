@@ -193,8 +193,10 @@ def test_collector_reads_pods_with_its_own_service_account(default: Manifests) -
     pod = pod_spec(default, "DaemonSet", "rel-logpipe-collector")
     assert pod["serviceAccountName"] == "rel-logpipe-collector"
     assert pod["automountServiceAccountToken"] is True
+    # Pods read; Events created only (a refused multiline-start annotation is reported).
     assert rules(default, "ClusterRole", "rel-logpipe-collector") == [
-        {"apiGroups": [""], "resources": ["pods"], "verbs": READ}]
+        {"apiGroups": [""], "resources": ["pods"], "verbs": READ},
+        {"apiGroups": [""], "resources": ["events"], "verbs": ["create"]}]
     binds(default, "ClusterRoleBinding", "rel-logpipe-collector", "ClusterRole",
           "rel-logpipe-collector", "rel-logpipe-collector")
     data = default[("ConfigMap", "rel-logpipe-collector")]["data"]
