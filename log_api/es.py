@@ -174,13 +174,15 @@ class EsReader:
         after: tuple[int, str] | None = None,
         source: list[str] | bool = True,
         max_scanned: int | None = None,
+        cut: list[bool] | None = None,
     ) -> AsyncGenerator[list[Hit], None]:
         """Every matching hit (regex and scope applied), page by page, in constant memory.
 
         The next page is requested while the caller consumes this one, so Elasticsearch
         and the rendering overlap; at most two pages are held. ``max_scanned`` ends the
         scan after that many hits were read (kept or not): a regex that matches nothing
-        otherwise reads every index.
+        otherwise reads every index; ``cut`` (if given) gets ``True`` appended when the
+        scan stopped there with more left to read.
         """
         query = sq.es_query()
         scanned = 0
@@ -191,6 +193,8 @@ class EsReader:
             while hits:
                 scanned += len(hits)
                 limited = max_scanned is not None and scanned >= max_scanned
+                if limited and len(hits) == page_size and cut is not None:
+                    cut.append(True)
                 if len(hits) == page_size and not limited:
                     ahead = asyncio.create_task(
                         self.page(query, order, page_size, hits[-1].sort, pit, source))

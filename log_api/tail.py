@@ -62,12 +62,12 @@ def _recent(snap: Snapshot, sq: ScopedQuery, horizon: float) -> Iterable[LiveRec
 
 
 async def _from_es(reader: EsReader, sq: ScopedQuery, order: str, limit: int,
-                   after: tuple[int, str] | None) -> list[_Item]:
+                   after: tuple[int, str] | None, cut: list[bool] | None = None) -> list[_Item]:
     out: list[_Item] = []
     if limit <= 0:
         return out
     async for hits in reader.scan(sq, order, min(limit + 1, 1000), after,
-                                  max_scanned=reader.tail_scan_cap(sq)):
+                                  max_scanned=reader.tail_scan_cap(sq), cut=cut):
         for h in hits:
             out.append(_Item(h.sort[0], h.sort[1], h.source))
         if len(out) > limit:
@@ -88,8 +88,10 @@ async def _backfill(reader: EsReader, sq: ScopedQuery, snap: Snapshot, n: int,
 
 async def _resume_es(reader: EsReader, sq: ScopedQuery, snap: Snapshot, cur: TailCursor,
                      limit: int, horizon: float) -> tuple[list[_Item], bool]:
-    """Everything after the cursor's (ts, id); True when more than ``limit`` were there."""
-    found = await _from_es(reader, sq, "oldest", limit, (cur.ts_ns, cur.id))
+    """Everything after the cursor's (ts, id); True when more than ``limit`` were there,
+    or when a regex scan stopped at its cap with entries left unread."""
+    cut: list[bool] = []
+    found = await _from_es(reader, sq, "oldest", limit, (cur.ts_ns, cur.id), cut)
     items = {i.id: i for i in found}
     mark = (cur.ts_ns, cur.id)
     for rec in _recent(snap, sq, horizon):
@@ -99,7 +101,7 @@ async def _resume_es(reader: EsReader, sq: ScopedQuery, snap: Snapshot, cur: Tai
         if newer:
             items.setdefault(rec.id, _Item(rec.ts_ns, rec.id, rec.doc))
     ordered = sorted(items.values(), key=lambda i: (i.ts_ns, i.id))
-    return ordered[:limit], len(found) > limit
+    return ordered[:limit], len(found) > limit or bool(cut)
 
 
 def _resume_ring(snap: Snapshot, sq: ScopedQuery, cur: TailCursor) -> list[_Item]:
@@ -182,8 +184,9 @@ async def tail_events(
             items, cut = await _resume_es(reader, sq, snap, resume, backfill_max, plan.horizon)
             if cut:
                 yield _event("notice", {
-                    "notice": f"more than {backfill_max} entries since the last event id; "
-                              "sending the oldest of them, then live",
+                    "notice": f"more than {backfill_max} entries since the last event id, "
+                              "or more than the regex scan limit to look through; sending "
+                              "the oldest found, then live: search History for the rest",
                 })
         else:
             plan = await hub.handover(snap)

@@ -18,8 +18,10 @@ from elasticsearch import Elasticsearch
 from fastapi import FastAPI
 from httpx_sse import aconnect_sse
 
+from log_api.cursor import TailCursor
 from log_api.main import create_app
 from log_api.state import AppState
+from logpipe.timefmt import parse_ns
 from logpipe.tokens import hash_token
 from tests.log_api.helpers import (
     ADMIN,
@@ -175,6 +177,32 @@ async def test_regex_tail_backfill_scans_a_bounded_window(
 
     assert await backfill(100_000) == ["needle-7q"]
     assert await backfill(50) == []  # the newest 50 scanned, then it goes live
+
+
+async def test_regex_tail_resume_stopped_at_the_scan_limit_says_so(
+        tmp_path: Path, kafka_bootstrap: str, es_url: str, topic: str, index_prefix: str,
+        es: Elasticsearch) -> None:
+    # A resume from the first entry with a regex only the newest matches: the scan
+    # stops at the limit (checked per page of 1,000) before it and the client is told,
+    # not silently sent live.
+    recs = [record(i, message="needle-9z" if i == 2499 else f"hay {i}") for i in range(2500)]
+    index_records(es, index_prefix, recs)
+    first = TailCursor(parse_ns(recs[0].ts), recs[0].id).encode()
+    settings = settings_for(tmp_path, kafka_bootstrap, es_url, topic, index_prefix,
+                            tail_scan_limit=50)
+    events: list[tuple[str, str]] = []
+    async with served(settings) as (_, base), httpx.AsyncClient(
+            base_url=base, timeout=60) as client, aconnect_sse(
+            client, "GET", "/api/v1/tail", params={"include": "needle"},
+            headers={**auth(PAY), "Last-Event-ID": first}) as source:
+        async with asyncio.timeout(60):
+            async for ev in source.aiter_sse():
+                events.append((ev.event, ev.data))
+                if ev.event == "live":
+                    break
+    names = [e for e, _ in events]
+    assert "notice" in names and "regex scan limit" in dict(events)["notice"], events
+    assert "entry" not in names
 
 
 async def test_time_range_cap(
