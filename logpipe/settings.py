@@ -168,9 +168,14 @@ def environment_report(
     cls = programs[program]
     own, old_names = known_env(cls), renamed_env(cls)
     everyone: dict[str, list[str]] = {}  # env name -> programs that read it
+    current: dict[str, str] = {}  # any env name -> the name to write today
     for name, other in programs.items():
-        for env in known_env(other) | set(renamed_env(other)):
+        for env in known_env(other):
             everyone.setdefault(env, []).append(name)
+            current[env] = env
+        for old, new in renamed_env(other).items():
+            everyone.setdefault(old, []).append(name)
+            current.setdefault(old, new)  # a name current elsewhere stays itself
     found: list[tuple[int, str]] = []
     variables = os.environ if environ is None else environ
     for var in sorted(v.upper() for v in variables):
@@ -186,7 +191,9 @@ def environment_report(
             found.append((logging.INFO, f"{var} is not a {program} setting: it belongs to "
                           f"{', '.join(everyone[head])}"))
         else:
-            close = difflib.get_close_matches(head, sorted(everyone), n=1)
+            # A typo of an old name is pointed at the name to write today.
+            close = [current[match] for match in
+                     difflib.get_close_matches(head, sorted(everyone), n=1)]
             hint = (f"; did you mean {close[0]} ({', '.join(everyone[close[0]])})?"
                     if close else "")
             nobody = " or of any other logpipe program" if len(programs) > 1 else ""

@@ -167,3 +167,44 @@ def test_the_metrics_endpoint_is_declared_once() -> None:
     assert MetricsEndpoint.model_fields["metrics_port"].default == 0
     with pytest.raises(ValueError):
         CollectorSettings(metrics_port=70000)
+
+
+def test_a_typo_of_an_old_name_suggests_the_name_to_write_today() -> None:
+    [(level, message)] = environment_report("forwarder", settings_by_program(),
+                                            {"LOGPIPE_BATCH_MAX_SECOND": "1"})
+    assert (level, message) == (logging.WARNING, (
+        "LOGPIPE_BATCH_MAX_SECOND is not a setting of forwarder or of any other logpipe "
+        "program and is ignored; did you mean LOGPIPE_BATCH_MAX_S (forwarder)?"))
+
+
+def test_a_real_forwarder_warns_about_typos_on_stderr(tmp_path: Path) -> None:
+    """`logpipe forwarder` as a process, its broker unreachable: the report is written
+    before it tries to connect, so it is read there and the process is then stopped."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("LOGPIPE_")}
+    env.update({"LOGPIPE_TYPO": "1", "LOGPIPE_BATCH_MAX_SECOND": "1",
+                "LOGPIPE_KAFKA_BOOTSTRAP": "127.0.0.1:9",  # nothing listens on port 9
+                "LOGPIPE_ES_URL": "http://127.0.0.1:9", "LOGPIPE_METRICS_PORT": "0",
+                "LOGPIPE_LOG_FORMAT": "text", "LOGPIPE_CONFIG": str(tmp_path / "none.yaml")})
+    lines: list[str] = []
+    with subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()",
+                           "forwarder"], env=env, stderr=subprocess.PIPE, text=True,
+                          stdout=subprocess.DEVNULL) as proc:
+        assert proc.stderr is not None
+        try:
+            for line in proc.stderr:  # the test's global timeout bounds this read
+                lines.append(line)
+                if "LOGPIPE_TYPO" in line:
+                    break
+        finally:
+            proc.terminate()
+            proc.wait(timeout=60)
+    output = "".join(lines)
+    assert "LOGPIPE_TYPO is not a setting of forwarder or of any other logpipe program" \
+        in output, output
+    assert "LOGPIPE_BATCH_MAX_SECOND is not a setting of forwarder" in output, output
+    assert "did you mean LOGPIPE_BATCH_MAX_S (forwarder)?" in output, output
+    assert "WARNING" in output, output
