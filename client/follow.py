@@ -113,6 +113,9 @@ def fill_gap(api: Api, params: Params, gap: dict[str, Any], st: FollowState,
             break
     st.gap_fetched += printed
     note(f"end of the gap: {printed} entries from history; following live again")
+    if gap.get("indexed") is False:  # sent at the server's wait deadline
+        note(f"the forwarder had not indexed all of it yet: run `logpipe logs --since {start} "
+             f"--until {end}` later for the rest")
 
 
 def _read(resp: httpx.Response, st: FollowState, seen: SeenIds, emit: Emit,

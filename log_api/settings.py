@@ -73,6 +73,9 @@ class ApiSettings(CommonSettings):
     tail_lag_unknown_s: float = Field(
         120.0, gt=0, description="When the forwarder's lag cannot be measured, the seconds "
         "before the hand-over a new tail is told to fetch again from history.")
+    tail_gap_wait_max_s: float = Field(
+        300.0, gt=0, description="How long a tail waits for the forwarder to index a gap "
+        "before sending the gap event anyway (marked indexed=false: fetch it again later).")
     kafka_start_timeout_s: float = Field(
         30.0, gt=0, description="How long start-up waits for Kafka before serving anyway."
     )

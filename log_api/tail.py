@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -135,6 +135,8 @@ class _Gap:
     span: PendingSpan
     until_ns: int  # the hand-over time: the range's end when the read was cut short
     committed_at: float | None = None
+    found_at: float = field(default_factory=time.monotonic)
+    indexed: bool = True  # False: sent at the wait deadline, the forwarder still behind
 
     def data(self) -> dict[str, Any]:
         first = self.span.first_ns if self.span.first_ns is not None else self.until_ns
@@ -142,7 +144,7 @@ class _Gap:
         return {"from": format_ns(first),
                 "to": format_ns(last if self.span.complete else max(last, self.until_ns)),
                 "reason": "lag_exceeds_ring", "entries": self.span.count,
-                "complete": self.span.complete}
+                "complete": self.span.complete, "indexed": self.indexed}
 
 
 async def _find_gap(hub: LiveHub, sq: ScopedQuery, snap: Snapshot,
@@ -157,7 +159,11 @@ async def _find_gap(hub: LiveHub, sq: ScopedQuery, snap: Snapshot,
 
 
 async def _gap_indexed(hub: LiveHub, gap: _Gap) -> bool:
-    """Whether the forwarder has committed the whole gap and the index refreshed since."""
+    """Whether the forwarder has committed the whole gap and the index refreshed since,
+    or the wait for it is over (a stalled forwarder must not leave the client unaware)."""
+    if time.monotonic() - gap.found_at > hub.settings.tail_gap_wait_max_s:
+        gap.indexed = False
+        return True
     if gap.committed_at is None:
         offsets = await hub.forwarder.offsets(max_age=1.0)
         if offsets is None or any(offsets.committed.get(p, 0) < end

@@ -4,9 +4,20 @@ neither committed nor in the ring (the gap). No broker."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
+from types import SimpleNamespace
 
-from log_api.lag import GroupOffsets, LagSeconds, lag_seconds, oldest_pending, uncovered
+from log_api.lag import (
+    GroupOffsets,
+    LagSeconds,
+    PendingSpan,
+    lag_seconds,
+    oldest_pending,
+    uncovered,
+)
+from log_api.tail import _Gap, _gap_indexed
 
 
 @dataclass(frozen=True)
@@ -70,3 +81,12 @@ def test_an_empty_ring_floors_the_lag_at_the_hubs_age() -> None:
 def test_records_not_committed_count_from_the_low_watermark() -> None:
     assert GroupOffsets({0: 4, 1: 10}, {0: 10, 1: 10}).records == 6
     assert GroupOffsets({0: 12}, {0: 10}).records == 0
+
+
+def test_a_gap_the_forwarder_never_indexes_is_sent_at_the_wait_deadline() -> None:
+    hub = SimpleNamespace(settings=SimpleNamespace(tail_gap_wait_max_s=60.0,
+                                                   tail_handover_margin_s=5.0))
+    gap = _Gap({0: 10}, PendingSpan(3, 1_000, 2_000, True), 3_000)
+    gap.found_at = time.monotonic() - 61.0  # waited past the deadline
+    assert asyncio.run(_gap_indexed(hub, gap)) is True  # type: ignore[arg-type]
+    assert gap.data()["indexed"] is False

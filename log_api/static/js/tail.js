@@ -180,7 +180,9 @@ export class LiveTail {
         if (!page.next_cursor) break;
         p.set("cursor", page.next_cursor);
       }
-      at.after(mark(`⤒ end of the gap: ${shown} entries from history`));
+      at.after(mark(gap.indexed === false
+        ? `⤒ end of the gap: ${shown} entries from history so far; the forwarder had not indexed all of it yet: search History for ${gap.from} to ${gap.to} later`
+        : `⤒ end of the gap: ${shown} entries from history`));
     } catch (err) {
       if (controller && controller.signal.aborted) return;
       at.after(mark(`⚠ the gap from ${gap.from} to ${gap.to} could not be fetched (${err.message}); use History for that range`));
