@@ -14,7 +14,7 @@ import re
 
 import orjson
 
-from logpipe.levels import Level, normalize_level, otel_severity
+from logpipe.levels import Level, bunyan_level, normalize_level, otel_severity
 
 UNKNOWN = Level.UNKNOWN.value
 # How much of the first line counts as the "header" for word shapes.
@@ -26,6 +26,13 @@ _JSON_KEYS = ("level", "severity", "lvl", "loglevel", "log_level", "levelname", 
               "level_name", "severity_text", "severityText", "log.level", "@level", "status",
               "s")  # MongoDB 4.4+ {"s":"I"}
 _OTEL_KEYS = ("severity_number", "severityNumber")
+# Kibana 6 legacy JSON (and hapi's server.log) carry the level as one of the "tags".
+_TAG_LEVELS = frozenset(("trace", "debug", "info", "warn", "warning", "error", "fatal",
+                         "critical"))
+# Elasticsearch's deprecation logger defines CRITICAL between WARN and ERROR ("more
+# serious than WARN by 1"): a critical deprecation *warning*, not a fatal error.
+_ES_DEPRECATION = frozenset(("deprecation", "deprecation.elasticsearch"))
+_ES_DATASET_KEYS = ("event.dataset", "data_stream.dataset", "type")
 
 # klog/glog "I1126 07:00:00.123456   1 file.go:12] msg"; logcat threadtime
 # "11-26 07:00:00.123  123  456 W Tag: msg"; logcat brief "W/Tag( 123): msg".
@@ -33,10 +40,18 @@ _KLOG = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d")
 _LOGCAT = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s+\d+\s+\d+ ([VDIWEFA]) ")
 _LOGCAT_BRIEF = re.compile(r"([VDIWEFA])/[^\s(]+\s*\(\s*\d+\)")
 _SYSLOG_PRI = re.compile(r"<(\d{1,3})>")
+# A daemon's own lowercase level prefix right after the syslog tag: OpenSSH
+# "sshd[123]: error: ...", Postfix "postfix/smtpd[1]: warning: ...".
+_SYSLOG_TAG = re.compile(r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ "
+                         r"[^\s:]+: (error|fatal|warning|panic|debug[1-3]?): ")
+# Icinga 2 "[2017-04-04 11:16:34 +0200] information/Notification: ..." (severity/facility)
+_SLASHED = re.compile(r"\[[^\]]{8,40}\] (debug|notice|information|warning|critical)/\w")
 # The uppercase level words as loggers print them (log4j, logback, python, zap,
 # env_logger); collector.fastpath hands the same tuple to the C hint shortcut.
+# ALERT and EMERG are not among them: bare, they are as often message text ("logrotate:
+# ALERT exited abnormally"); they count bracketed, in a level field or as "ALERT:".
 LEVEL_WORDS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "ERR", "FATAL",
-               "CRITICAL", "CRIT", "SEVERE", "PANIC", "DPANIC", "EMERG", "ALERT", "FINE",
+               "CRITICAL", "CRIT", "SEVERE", "PANIC", "DPANIC", "FINE",
                "FINER", "FINEST", "CONFIG",
                # abbreviated forms (zerolog/serilog/.NET console, log15 "EROR")
                "TRC", "DBG", "INF", "WRN", "EROR", "FTL")
@@ -46,9 +61,12 @@ _WORDS = "|".join(LEVEL_WORDS)
 # one of LEVEL_WORDS. The earliest wins: the header comes before the body.
 _HEADER = re.compile(
     r'(?:^|[\s,{])"?(?:level|lvl|severity|loglevel)"?[=:]\s*"?(?P<lf>[A-Za-z]+)'
-    r"|[\[<](?:\w+:)?(?P<br>(?i:trace|debug|info|notice|warn|warning|error|err|crit|critical|"
+    r"|[\[<](?:\w+:)?(?P<br>(?i:trace[1-8]?|debug|info|notice|warn|warning|error|err|crit|critical|"
     r"alert|emerg|fatal|severe|panic|note)|System)[\]>]"
     rf"|(?<![\w.-])(?P<wd>{_WORDS})(?![\w-])"
+    r"|(?<![\w.-])(?P<al>ALERT|EMERG):"
+    # a single-letter level as a pipe-separated field ("... 11:38:49.414 | I | Voip ...")
+    r"|\| (?P<pl>[TDIWEFV]) \|"
     # PostgreSQL "LOG:  ", "DEBUG1:  " (its severity words end with a colon and 2 spaces)
     r"|(?<![\w.-])(?P<pg>LOG|DEBUG[1-5]):  "
     # Title-case ("2016-09-28 04:30:30, Info   CBS ..."): only before any prose
@@ -101,7 +119,12 @@ def _from_json(text: str) -> str | None:
             nested = obj.get(outer)
             value = nested.get(inner) if isinstance(nested, dict) else None
         if value is not None and key != "status":
-            lv = normalize_level(value)
+            if isinstance(value, int) and value >= 10:  # bunyan/pino; 0-7 are syslog
+                lv = bunyan_level(value)
+            else:
+                lv = normalize_level(value)
+            if lv is Level.FATAL and value == "CRITICAL" and _es_deprecation(obj):
+                lv = Level.WARN
             if lv is not Level.UNKNOWN:
                 return lv.value
     for key in _OTEL_KEYS:
@@ -110,7 +133,16 @@ def _from_json(text: str) -> str | None:
             lv = otel_severity(number)
             if lv is not Level.UNKNOWN:
                 return lv.value
+    tags = obj.get("tags")
+    if isinstance(tags, list):
+        for tag in tags:
+            if isinstance(tag, str) and tag in _TAG_LEVELS:
+                return _name(tag)
     return None
+
+
+def _es_deprecation(obj: dict[str, object]) -> bool:
+    return any(obj.get(key) in _ES_DEPRECATION for key in _ES_DATASET_KEYS)
 
 
 def _prose_before(head: str, pos: int) -> bool:
@@ -162,6 +194,14 @@ def detect_level(text: str, hint: list[int] | None = None) -> str:
         m = _SYSLOG_PRI.match(head)
         if m is not None:
             return normalize_level(int(m.group(1)) % 8).value
+    elif first == "[":
+        m = _SLASHED.match(head)
+        if m is not None:
+            return _name(m.group(1))
+    if first.isupper() or first.isdigit():
+        m = _SYSLOG_TAG.match(text, 0, WIDE_HEADER_CHARS)
+        if m is not None:
+            return _name(m.group(1))
     nl = head.find("\n")
     if nl >= 0:
         head = head[:nl]

@@ -46,8 +46,11 @@ _SYSLOG = {
 
 _ALIASES: dict[str, Level] = {}
 for _level, _names in {
-    Level.TRACE: ("trace", "trc", "t", "finest", "finer", "verbose", "v"),
-    Level.DEBUG: ("debug", "dbg", "d", "fine", "config", "debu"),
+    # Apache 2.4 "trace1".."trace8" sub-levels
+    Level.TRACE: ("trace", "trc", "t", "finest", "finer", "verbose", "v",
+                  *(f"trace{n}" for n in range(1, 9))),
+    # OpenSSH "debug1".."debug3" (PostgreSQL DEBUG1-5 are cut to DEBUG before this)
+    Level.DEBUG: ("debug", "dbg", "d", "fine", "config", "debu", "debug1", "debug2", "debug3"),
     Level.INFO: (
         "info",
         "information",
@@ -118,6 +121,14 @@ def otel_severity(number: int) -> Level:
 
 
 _OTEL = (Level.TRACE, Level.DEBUG, Level.INFO, Level.WARN, Level.ERROR, Level.FATAL)
+
+
+def bunyan_level(number: int) -> Level:
+    """A node-bunyan / pino numeric ``level`` (10 trace, 20 debug ... 60 fatal) as a Level;
+    any other number is ``unknown`` (these loggers write only the six)."""
+    if isinstance(number, bool) or number % 10 or not 10 <= number <= 60:
+        return Level.UNKNOWN
+    return _OTEL[number // 10 - 1]
 
 
 def levels_at_least(minimum: Level | str) -> list[str]:

@@ -74,3 +74,28 @@ def test_long_header_without_prose() -> None:
             "R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction cache parity error corrected")
     assert detect_level(line) == "info"
     assert detect_level("x" * 100 + " ERROR later") == "unknown"
+
+
+def test_shapes_from_the_incoming_corpus() -> None:
+    """One line of each shape tests/data/levels/incoming/ taught (the header's own field)."""
+    assert detect_level("[Wed Oct 20 19:20:59.121211 2021] [rewrite:trace3] [pid 1] x") == "trace"
+    assert detect_level('{"name":"svc","pid":1,"level":50,"msg":"m","v":0}') == "error"
+    assert detect_level('{"name":"svc","pid":1,"level":35,"msg":"m","v":0}') == "unknown"
+    assert detect_level('{"type":"log","tags":["status","plugin:x@6.3.0","warning"]}') == "warn"
+    assert detect_level('{"type":"response","tags":[],"statusCode":200}') == "unknown"
+    assert detect_level('{"log.level":"CRITICAL","event.dataset":"deprecation.elasticsearch"}'
+                        ) == "warn"
+    assert detect_level('{"log.level":"CRITICAL","event.dataset":"app"}') == "fatal"
+    assert detect_level("[2017-04-04 11:16:34 +0200] information/Notification: x") == "info"
+    assert detect_level("Dec 10 07:51:15 LabSZ sshd[24324]: error: Received disconnect") == "error"
+    assert detect_level("Dec 10 07:51:15 mx postfix/smtpd[1]: warning: hostname x") == "warn"
+    assert detect_level("Jul  2 11:38:49 host QQ[1]: 2017/07/02 11:38:49.414 | I | Voip") == "info"
+
+
+def test_message_words_after_the_syslog_tag_do_not_count() -> None:
+    # logrotate's cron script writes "ALERT" as message text; sshd's info has no prefix
+    assert detect_level("Jun 15 04:06:20 combo logrotate: ALERT exited abnormally with [1]"
+                        ) == "unknown"
+    assert detect_level("Dec 10 07:51:15 LabSZ sshd[1]: Failed password: error: no") == "unknown"
+    assert detect_level("[01-Jan-2020 00:00:00] ALERT: child 1 exited") == "fatal"
+    assert detect_level("2020/01/01 00:00:00 [alert] 1#1: worker exited") == "fatal"
