@@ -1,6 +1,8 @@
-"""Level detection on the labelled corpus (tests/data/levels/): per-format accuracy
-and the detector's CPU per entry, before (collector/level_detect.py at BASE, loaded
-from a temporary copy) and after (the working tree), in the same run.
+"""Level detection on the labelled corpus (tests/data/levels/): per-format accuracy of
+the gated formats and of the incoming ones (tests/data/levels/incoming/, not yet
+gated: the gap stays visible), and the detector's CPU per entry, before
+(collector/level_detect.py at BASE, loaded from a temporary copy) and after (the
+working tree), in the same run.
 
 Run: ``python -m bench levels``.
 """
@@ -16,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 
 from collector import level_detect
-from tests.collector.level_corpus import Detect, formats, load, score
+from tests.collector.level_corpus import Detect, formats, incoming, load, score
 
 # The detector before issue 13 (the commit this work started from).
 BASE = "336943e"
@@ -50,21 +52,27 @@ def _cpu_us(detect: Detect, texts: list[list[str]]) -> float:
     return (time.process_time() - start) / n * 1e6
 
 
-def main() -> None:
-    base = _base_module()
-    before: Detect = base.detect_level
-    after: Detect = level_detect.detect_level
-    print(f"{'format':16} {'entries':>7} {'before':>8} {'after':>8}")
+def _table(title: str, paths: list[Path], before: Detect, after: Detect) -> None:
+    print(f"{title:28} {'entries':>7} {'before':>8} {'after':>8}")
     totals = [0, 0, 0]
-    for path in formats():
+    for path in paths:
         b, a = score(path, before), score(path, after)
         totals[0] += a.entries + a.extra
         totals[1] += b.right
         totals[2] += a.right
-        print(f"{path.stem:16} {a.entries:7d} {b.accuracy:8.1%} {a.accuracy:8.1%}")
-    n = totals[0]
-    print(f"{'overall':16} {n:7d} {totals[1] / n:8.1%} {totals[2] / n:8.1%}")
-    texts = [[line for label, line in load(path) if label != "-"] for path in formats()]
+        print(f"  {path.stem:26} {a.entries:7d} {b.accuracy:8.1%} {a.accuracy:8.1%}")
+    n = totals[0] or 1
+    print(f"  {'overall':26} {totals[0]:7d} {totals[1] / n:8.1%} {totals[2] / n:8.1%}")
+
+
+def main() -> None:
+    base = _base_module()
+    before: Detect = base.detect_level
+    after: Detect = level_detect.detect_level
+    _table("gated (tests/data/levels)", formats(), before, after)
+    _table("incoming (not yet gated)", incoming(), before, after)
+    texts = [[line for label, line in load(path) if label != "-"]
+             for path in [*formats(), *incoming()]]
     print(f"CPU per entry: before {_cpu_us(before, texts):.2f} µs, "
           f"after {_cpu_us(after, texts):.2f} µs (Python detector, {ROUNDS} rounds)")
 

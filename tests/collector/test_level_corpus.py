@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from collector.level_detect import detect_level
-from tests.collector.level_corpus import formats, score
+from tests.collector.level_corpus import formats, incoming, score
 
 OVERALL = 0.995
 PER_FORMAT = 0.97
@@ -21,9 +21,12 @@ SPLIT_BY_JOINER = {"kafka", "nginx_error"}
 def test_corpus_is_labelled() -> None:
     files = formats()
     assert files, "tests/data/levels/ is empty"
-    for path in files:
-        head = path.read_text(encoding="utf-8").split("\n", 3)
-        assert head[1].startswith("# source: ") and head[2].startswith("# licence: "), path
+    for path in [*files, *incoming()]:
+        lines = path.read_text(encoding="utf-8").split("\n")
+        header = lines[:next(i for i, line in enumerate(lines) if not line.startswith("#"))]
+        assert header[0].startswith("# format: "), path
+        assert any(line.startswith("# source: ") for line in header), path
+        assert any(line.startswith("# licence: ") for line in header), path
 
 
 def test_levels_on_real_lines() -> None:
