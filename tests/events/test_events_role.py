@@ -164,3 +164,25 @@ def test_spoofed_involved_object_stays_in_the_writers_namespace(
     assert got["fake-node"][1].namespace == "pay"
     key, rec = got["node-a.1"]
     assert rec.namespace == "cluster" and key == b"k8s://cluster/Node/node-a"
+
+
+def test_leader_steps_down_after_the_renew_deadline(
+        apiserver: FakeApiServer, make_role: MakeRole) -> None:
+    a = make_role("a.rv", leader_election=True, identity="pod-a", retry_period_s=0.1,
+                  lease_duration_s=30.0, renew_deadline_s=1.0, lease_namespace="logpipe")
+    a.require_clean_exit = False
+    wait_for(lambda: a.role.elector is not None and a.role.elector.is_leader.is_set(),
+             "pod-a leads")
+    with apiserver.cond:  # the API server answers nothing but errors from now on
+        apiserver.fail_next.extend([(503, "ServiceUnavailable")] * 100_000)
+    wait_for(lambda: not a.thread.is_alive(), "pod-a exits", timeout=60)
+    assert a.role.elector is not None
+    assert a.role.elector.lost.is_set() and not a.role.elector.is_leader.is_set()
+    assert isinstance(a.error, RuntimeError) and "lost the leader lease" in str(a.error)
+    # It stepped down because renewals failed, not because another replica took over.
+    with apiserver.cond:
+        apiserver.fail_next.clear()
+    lease = apiserver.objects[("coordination.k8s.io/v1", "leases")][("logpipe",
+                                                                     "logpipe-events")]
+    assert lease["spec"]["holderIdentity"] == "pod-a"
+    a.stop()  # already ended: this closes its client
