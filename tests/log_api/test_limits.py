@@ -312,3 +312,42 @@ async def test_probes_can_require_an_admin_token(
     assert set(anon_ready.json()) == {"ready"}
     assert "checks" in admin_ready.json()
     assert anon_ready.status_code == admin_ready.status_code
+
+
+async def test_running_exports_are_capped_per_token(
+        tmp_path: Path, kafka_bootstrap: str, es_url: str, topic: str, index_prefix: str,
+        es: Elasticsearch, monkeypatch: pytest.MonkeyPatch) -> None:
+    index_records(es, index_prefix, [record(i) for i in range(300)]
+                  + [record(i, namespace="hotel") for i in range(10)])
+    settings = settings_for(tmp_path, kafka_bootstrap, es_url, topic, index_prefix,
+                            export_max_jobs_per_token=2, download_page_size=100)
+    async with asgi_client(settings) as (app, client):
+        exports = _state(app).exports
+        real_scan = exports.reader.scan
+        never = asyncio.Event()
+
+        async def held_scan(*args: Any, **kwargs: Any) -> Any:
+            # Every job stays running after its first page until it is cancelled.
+            async for hits in real_scan(*args, **kwargs):
+                yield hits
+                await never.wait()
+
+        monkeypatch.setattr(exports.reader, "scan", held_scan)
+        first, second = [await client.post("/api/v1/exports", headers=auth(PAY))
+                         for _ in range(2)]
+        refused = await client.post("/api/v1/exports", headers=auth(PAY))
+        hotel = await client.post("/api/v1/exports", params={"namespace": "hotel"},
+                                  headers=auth(HOTEL))  # another token's cap is its own
+        cancelled = await client.delete(f"/api/v1/exports/{first.json()['id']}",
+                                        headers=auth(PAY))
+        again = await client.post("/api/v1/exports", headers=auth(PAY))
+        for job in (second, hotel, again):  # let nothing run past the app
+            token = HOTEL if job is hotel else PAY
+            await client.delete(f"/api/v1/exports/{job.json()['id']}", headers=auth(token))
+    assert (first.status_code, second.status_code) == (202, 202)
+    assert refused.status_code == 429
+    assert "this token already runs 2 exports (export_max_jobs_per_token)" in refused.text
+    assert int(refused.headers["retry-after"]) >= 1
+    assert hotel.status_code == 202
+    assert cancelled.json()["state"] == "cancelled"
+    assert again.status_code == 202  # a cancelled job frees its place
