@@ -465,10 +465,11 @@ class Agent:
             src.draining.append(cur)
             self.metrics.rotated_found.labels("copy").inc()
             return
-        if cur.seen_size > cur.pos:
-            self._lost(cur.path, src, cur.file_id, cur.pos, "truncated",
-                       cur.seen_size - cur.pos, "copytruncate with no copy found: at least "
-                       "these bytes were written after the last read")
+        # No copy: what was written after the last look is gone, however much it was
+        # (often nothing): the audit says so rather than call the file complete.
+        self._lost(cur.path, src, cur.file_id, cur.pos, "truncated",
+                   max(0, cur.seen_size - cur.pos), "truncated with no copy found: at least "
+                   "these bytes, and whatever was written after the last look, were not read")
         if live_fd >= 0:
             cur.fd = -1  # the new generation owns the descriptor
         if src.current is cur:
