@@ -17,6 +17,7 @@ from collector.discovery import Discovery
 from collector.enrich import cri_meta, docker_meta, host_meta
 from collector.files import TrackedFile, file_id, id_prefix
 from collector.ledger import Ledger
+from collector.level_detect import LevelRule, compile_level_rule
 from collector.metrics import CollectorMetrics
 from collector.multiline import MultilineRules, PatternRefused, compile_start
 from collector.podmeta import PodMetadata, apply_pod, pod_metadata_on
@@ -50,6 +51,7 @@ class Agent:
         self.sources: dict[str, Source] = {}
         self.saved: dict[tuple[int, int], list[Checkpoint]] = {}  # (dev, inode) -> loaded
         self._rules: dict[str | None, MultilineRules] = {}  # start pattern -> rules
+        self._level_rules: dict[str, LevelRule | None] = {}  # rule text -> compiled
         self.heartbeat = time.monotonic()
         self.started = False
         self._next_save = 0.0
@@ -239,7 +241,24 @@ class Agent:
         return src
 
     def _enrich(self, src: Source, force: bool = False) -> None:
-        apply_pod(src, self.pods, self._rules_for, force)
+        apply_pod(src, self.pods, self._rules_for, force, self._level_rule_for)
+
+    def _level_rule_for(self, app: object, rule: str | None = None) -> LevelRule | None:
+        """The pod's logpipe.io/level rule, else the app's level_rules setting."""
+        if rule is None and isinstance(app, str):
+            rule = self.s.level_rules.get(app)
+        if not rule:
+            return None
+        if rule not in self._level_rules:
+            try:
+                self._level_rules[rule] = compile_level_rule(
+                    rule, self.s.multiline_start_max_chars)
+            except PatternRefused as exc:  # pods.py checks annotations; never crash on one
+                log.warning("level rule %r refused (%s); the built-in detection applies",
+                            rule[:200], exc, extra={"event": "level_rule_refused"})
+                self.metrics.level_rules_refused.labels("setting").inc()
+                self._level_rules[rule] = None
+        return self._level_rules[rule]
 
     def _rules_for(self, app: object, start: str | None = None) -> MultilineRules:
         """Rules by start pattern: the pod's annotation, else the app's setting."""

@@ -38,6 +38,7 @@ from logpipe.record import Record
 
 if TYPE_CHECKING:
     from collector.files import TrackedFile
+    from collector.level_detect import LevelRule
 
 try:
     from collector import _fastpath
@@ -82,6 +83,7 @@ class ScanHost(Protocol):
     joiners: dict[str | None, StreamJoiner]
     ingest_ts: str
     level_hint: list[int]
+    level_rule: LevelRule | None  # an app's level rule: Python decides every level
     plain_tail: bytes  # the record's end after "stream" for an entry without tags
     scan_context: FileContext | None
 
@@ -156,9 +158,10 @@ def _export(j: StreamJoiner | None, f: TrackedFile,
 def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:
     """Parse, join and send the lines of ``data[:last + 1]`` (``data[last]`` is a
     newline) read at ``f.pos``; returns the number of lines, or -1 when the C path
-    does not apply (no extension, a per-app start pattern) and the caller's loop must."""
+    does not apply (no extension, a per-app start pattern or level rule) and the
+    caller's loop must."""
     rules = host.rules
-    if _c is None or rules.start is not None:
+    if _c is None or rules.start is not None or host.level_rule is not None:
         return -1
     fc = host.scan_context
     if fc is None or not fc.fits(host, f):

@@ -6,14 +6,21 @@ override the header, and lowercase words never count unless bracketed or in a
 ``level=`` field. Title-case words (``Info``) and uppercase words past the first 96
 characters count only in a header free of prose (no lowercase letter before them).
 Nothing found: ``unknown``.
+
+An operator's per-app ``LevelRule`` (an RE2 regex with a ``level`` group, or
+``json:<key>``) is tried first where one is set; the C fast path is then not used.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol, cast
 
 import orjson
 
+from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
 from logpipe.levels import Level, bunyan_level, normalize_level, otel_severity
 
 UNKNOWN = Level.UNKNOWN.value
@@ -243,3 +250,82 @@ def detect_level(text: str, hint: list[int] | None = None) -> str:
             code = int(m.group(1))
             return "error" if code >= 500 else "warn" if code >= 400 else "info"
     return UNKNOWN
+
+
+# -- per-app rules (setting level_rules, pod annotation logpipe.io/level) ------------------
+
+LEVEL_ANNOTATION = "logpipe.io/level"
+_JSON_RULE = "json:"
+# A rule reads the first line only, this far (RE2 is linear, this bounds it further).
+RULE_CHARS = 4096
+
+
+class _Found(Protocol):
+    def group(self, name: str) -> str | None: ...
+
+
+class _LevelPattern(Protocol):
+    groupindex: Mapping[str, int]
+
+    def search(self, text: str) -> _Found | None: ...
+
+
+@dataclass(frozen=True)
+class LevelRule:
+    """An operator's rule for one app's level: an RE2 regex whose named group ``level``
+    holds the level (``\\| (?P<level>[A-Z]) \\|``), or ``json:<key>`` (a dotted key
+    reaches into nested objects). Where it finds no level word, the general detection
+    decides (a line of another shape, a start-up banner)."""
+
+    spec: str
+    pattern: _LevelPattern | None
+    key: tuple[str, ...]
+
+    def level(self, text: str, hint: list[int] | None = None) -> str:
+        line = text[:RULE_CHARS].partition("\n")[0]
+        value: object = None
+        if self.pattern is not None:
+            m = self.pattern.search(line)
+            value = None if m is None else m.group("level")
+        elif line.startswith("{"):
+            value = _json_path(line, self.key)
+        if value is not None:
+            found = _value_level(value)
+            if found is not Level.UNKNOWN:
+                return found.value
+        return detect_level(text, hint)
+
+
+def _json_path(line: str, key: tuple[str, ...]) -> object:
+    try:
+        value: object = orjson.loads(line)
+    except orjson.JSONDecodeError:
+        return None
+    if isinstance(value, dict) and ".".join(key) in value:  # a flat "log.level" key
+        return value[".".join(key)]
+    for part in key:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _value_level(value: object) -> Level:
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 10:
+        return bunyan_level(value)
+    return normalize_level(value)
+
+
+def compile_level_rule(spec: str, max_chars: int = START_MAX_CHARS) -> LevelRule:
+    """A per-app level rule, or PatternRefused saying why not (too long, not RE2, no
+    group named ``level``, an empty JSON key)."""
+    if spec.startswith(_JSON_RULE):
+        key = spec[len(_JSON_RULE):].strip()
+        if not key or len(spec) > max_chars:
+            raise PatternRefused("json: needs a key" if not key
+                                 else f"longer than {max_chars} characters ({len(spec)})")
+        return LevelRule(spec, None, tuple(key.split(".")))
+    pattern = cast(_LevelPattern, compile_start(spec, max_chars))
+    if "level" not in pattern.groupindex:
+        raise PatternRefused("no group named 'level' ((?P<level>...))")
+    return LevelRule(spec, pattern, ())

@@ -57,6 +57,11 @@ class CollectorMetrics:
             "logpipe_collector_multiline_patterns_refused",
             "Multi-line start patterns refused (invalid RE2, too long), by origin "
             "(annotation, setting); the built-in rules apply instead.", ["origin"], registry=r)
+        self.level_rules_refused = Counter(
+            "logpipe_collector_level_rules_refused",
+            "Per-app level rules refused (invalid RE2, no level group, too long), by origin "
+            "(annotation, setting); the built-in level detection applies instead.",
+            ["origin"], registry=r)
         self.symlinks_refused = Counter(
             "logpipe_collector_symlinks_refused",
             "Paths found under a root that lead out of the roots (not read).", registry=r)

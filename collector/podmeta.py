@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from prometheus_client.metrics_core import Metric
 
 from collector.enrich import Meta, with_pod
+from collector.level_detect import LevelRule
 from collector.metrics import CollectorMetrics
 from collector.multiline import MultilineRules
 from collector.pods import PodMeta, PodMetadataCache
@@ -33,6 +34,8 @@ _BRIDGED = ("logpipe_kube_",)
 CLOSE_WAIT_S = 5.0
 # (app, start pattern or None) -> the multi-line rules to use
 RulesFor = Callable[[object, str | None], MultilineRules]
+# (app, logpipe.io/level rule or None) -> the level rule to use, if any
+LevelRuleFor = Callable[[object, str | None], LevelRule | None]
 
 
 def pod_metadata_on(s: CollectorSettings, sa_dir: Path = SA_DIR) -> bool:
@@ -101,7 +104,7 @@ class PodMetadata:
 
 
 def apply_pod(src: Source, pods: PodMetadata | None, rules_for: RulesFor,
-              force: bool = False) -> None:
+              force: bool = False, level_rule_for: LevelRuleFor | None = None) -> None:
     """Pod metadata (when on) over the path-derived metadata of ``src``, at discovery
     and at every scan: labels, owner, app, exclusion, multi-line start. A pod the cache
     does not know (yet, or any more) leaves the last metadata applied in place: a
@@ -117,6 +120,8 @@ def apply_pod(src: Source, pods: PodMetadata | None, rules_for: RulesFor,
     meta = src.base_meta if pod is None else with_pod(src.base_meta, pod)
     if meta != src.meta:
         src.set_meta(meta)
+    if level_rule_for is not None:
+        src.level_rule = level_rule_for(meta.get("app"), pod.level_rule if pod else None)
     rules = rules_for(meta.get("app"), pod.multiline_start if pod else None)
     excluded = pod is not None and pod.excluded
     if rules is src.rules and excluded == src.excluded:

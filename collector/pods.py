@@ -2,9 +2,9 @@
 
 The collector calls ``PodMetadataCache.lookup(namespace, pod, uid)`` (or
 ``by_container(container_id)``) per file it opens and gets a ``PodMeta``: labels,
-annotations, owning workload, ``app``, and the two logpipe annotations
-(``logpipe.io/exclude``, ``logpipe.io/multiline-start``). A deleted pod stays for
-``retention`` seconds so the last lines of its files are still enriched.
+annotations, owning workload, ``app``, and the logpipe annotations
+(``logpipe.io/exclude``, ``logpipe.io/multiline-start``, ``logpipe.io/level``). A
+deleted pod stays for ``retention`` seconds so the last lines of its files are still enriched.
 See docs/kube.md for wiring it in.
 """
 
@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from collector.level_detect import LEVEL_ANNOTATION, compile_level_rule
 from collector.metrics import CollectorMetrics
 from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
 from kube.client import KubeClient, Obj
@@ -42,6 +43,8 @@ class PodMeta:
     excluded: bool = False  # logpipe.io/exclude: "true"
     multiline_start: str | None = None  # logpipe.io/multiline-start, RE2 and within the cap
     multiline_refused: str | None = None  # why the annotation was refused, if it was
+    level_rule: str | None = None  # logpipe.io/level, a rule compile_level_rule accepts
+    level_refused: str | None = None  # why that annotation was refused, if it was
     containers: Mapping[str, str] = field(default_factory=dict)  # container name -> image
     container_ids: tuple[str, ...] = ()  # runtime ids without the "containerd://" scheme
     deleted: bool = False
@@ -76,6 +79,17 @@ def _multiline(value: str | None, max_chars: int) -> tuple[str | None, str | Non
     return value, None
 
 
+def _level_rule(value: str | None, max_chars: int) -> tuple[str | None, str | None]:
+    """As _multiline, for the logpipe.io/level rule."""
+    if not value:
+        return None, None
+    try:
+        compile_level_rule(value, max_chars)
+    except PatternRefused as exc:
+        return None, str(exc)
+    return value, None
+
+
 OwnerLookup = Callable[[str, str, str], tuple[str, str] | None]
 
 
@@ -103,6 +117,8 @@ def pod_meta(obj: Obj, owner_lookup: OwnerLookup | None = None,
                 for key in ("initContainerStatuses", "containerStatuses")
                 for s in status.get(key) or [] if isinstance(s, dict) and s.get("containerID"))
     start, refused = _multiline(annotations.get(MULTILINE_START), max_pattern_chars)
+    level_rule, level_refused = _level_rule(annotations.get(LEVEL_ANNOTATION),
+                                            max_pattern_chars)
     return PodMeta(
         uid=str(meta.get("uid") or ""), namespace=ns, name=name, labels=labels,
         annotations=annotations,
@@ -110,6 +126,7 @@ def pod_meta(obj: Obj, owner_lookup: OwnerLookup | None = None,
         app=next((labels[k] for k in APP_LABELS if labels.get(k)), None),
         excluded=annotations.get(EXCLUDE, "").strip().lower() == "true",
         multiline_start=start, multiline_refused=refused,
+        level_rule=level_rule, level_refused=level_refused,
         containers=containers, container_ids=ids, deleted=deleted,
     )
 
@@ -129,6 +146,7 @@ class PodMetadataCache:
         self._cached = self._metrics.pod_cache_pods
         self.max_pattern_chars = max_pattern_chars
         self._refused: dict[str, str] = {}  # pod uid -> the refused pattern reported
+        self._level_refused: dict[str, str] = {}  # pod uid -> the refused level rule
         self.node = node
         self.retention = retention
         self.resolve_owners = resolve_owners
@@ -216,6 +234,7 @@ class PodMetadataCache:
             self._purge()
         for meta in fresh:
             self._check_pattern(meta)
+            self._check_level_rule(meta)
 
     def on_event(self, type_: str, obj: Obj) -> None:
         if type_ == "DELETED":
@@ -229,6 +248,32 @@ class PodMetadataCache:
         with self._lock:
             self._store(meta)
         self._check_pattern(meta)
+        self._check_level_rule(meta)
+
+    def _check_level_rule(self, meta: PodMeta) -> None:
+        """A refused logpipe.io/level annotation, reported once per pod and value like a
+        refused multi-line start: the built-in level detection applies."""
+        value = meta.annotations.get(LEVEL_ANNOTATION, "")
+        if meta.level_refused is None or self._level_refused.get(meta.uid) == value:
+            return
+        self._level_refused[meta.uid] = value
+        self._metrics.level_rules_refused.labels("annotation").inc()
+        log.warning("pod %s/%s: %s %r refused (%s); the built-in level detection applies",
+                    meta.namespace, meta.name, LEVEL_ANNOTATION, value[:200],
+                    meta.level_refused,
+                    extra={"event": "level_rule_refused", "namespace": meta.namespace,
+                           "pod": meta.name})
+        try:
+            self.client.create_event(
+                meta.namespace, {"kind": "Pod", "apiVersion": "v1", "name": meta.name,
+                                 "namespace": meta.namespace, "uid": meta.uid},
+                reason="LevelRuleRefused",
+                message=f"{LEVEL_ANNOTATION} refused: {meta.level_refused}; the built-in "
+                        "level detection applies to this pod's logs",
+                component="logpipe-collector", host=self.node)
+        except KubeError as exc:  # no RBAC for events: the log line and metric remain
+            log.warning("cannot post an Event on pod %s/%s: %s", meta.namespace,
+                        meta.name, exc)
 
     def _check_pattern(self, meta: PodMeta) -> None:
         """A refused multi-line start annotation is reported once per pod and value: a
@@ -283,6 +328,7 @@ class PodMetadataCache:
             return
         for uid in expired:
             self._refused.pop(uid, None)
+            self._level_refused.pop(uid, None)
             meta = self._by_uid.pop(uid)
             del self._deleted_at[uid]
             if self._by_name.get((meta.namespace, meta.name)) == uid:

@@ -7,6 +7,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from collector.level_detect import compile_level_rule
 from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
 from logpipe.settings import MetricsEndpoint
 
@@ -74,6 +75,14 @@ class CollectorSettings(MetricsEndpoint):
         "accepted (settings and the logpipe.io/multiline-start annotation); a longer or "
         "invalid annotation is refused, reported (log, metric, a Kubernetes Event on the "
         "pod) and the built-in rules apply.")
+    level_rules: dict[str, str] = Field(
+        default_factory=dict, description="app -> rule: where that app's lines write their "
+        "level, tried before the built-in detection (which still decides a line the rule "
+        "finds no level in). Either an RE2 regex with a group named level "
+        "('\\| (?P<level>[A-Z]) \\|') searched in the entry's first line, or json:<key> "
+        "('json:log.level'; a dotted key reaches into nested objects). The pod annotation "
+        "logpipe.io/level overrides it; at most multiline_start_max_chars characters; "
+        "checked at start-up.")
     default_namespace: str = Field("default", description="Namespace of containers with no "
                                    "Kubernetes or Compose label.")
     host_namespace: str = Field("host", description="Namespace of host files.")
@@ -122,6 +131,11 @@ class CollectorSettings(MetricsEndpoint):
                 compile_start(pattern, self.multiline_start_max_chars)
             except PatternRefused as exc:
                 raise ValueError(f"multiline_start_patterns[{app!r}]: {exc}") from None
+        for app, rule in self.level_rules.items():
+            try:
+                compile_level_rule(rule, self.multiline_start_max_chars)
+            except PatternRefused as exc:
+                raise ValueError(f"level_rules[{app!r}]: {exc}") from None
         return self
 
     @field_validator("pod_metadata", mode="before")

@@ -20,7 +20,7 @@ from orjson import JSONEncodeError, dumps, loads
 
 from collector.fastpath import FileContext, docker_lines
 from collector.files import TrackedFile
-from collector.level_detect import detect_level
+from collector.level_detect import LevelRule, detect_level
 from collector.multiline import MultilineRules, StreamJoiner
 from collector.parsers import Piece, parse_cri, parse_docker, parse_host
 from collector.wire import wire_text
@@ -101,6 +101,9 @@ class Source:
         self.backlog = True  # read it next pass even without an inotify event
         self.holding = False  # a joiner may hold an entry: flush_due has work
         self.level_hint = [-1]  # where this source's lines put their level word
+        # The app's own level rule (setting level_rules, annotation logpipe.io/level):
+        # tried before the general detection, and it keeps the C fast path off.
+        self.level_rule: LevelRule | None = None
         self.scan_context: FileContext | None = None  # the C path's, for one file
 
     # -- files -------------------------------------------------------------------
@@ -327,7 +330,8 @@ class Source:
             "id": blake2b(origin.id_prefix + str(off).encode(), digest_size=16).hexdigest(),
             "ts": ts, "ingest_ts": self.ingest_ts, "node": self.out.node, "source": self.kind,
             "path": self.wire_path, "offset": off, "message": text,
-            "level": detect_level(text, self.level_hint), "stream": stream,
+            "level": detect_level(text, self.level_hint) if self.level_rule is None
+            else self.level_rule.level(text, self.level_hint), "stream": stream,
             "file": origin.file_id})
         value = head[:-1] + (b"".join((self._tail, dumps(tags), _V_TAIL)) if tags
                              else self.plain_tail)

@@ -38,6 +38,7 @@ EXPECTED: list[tuple[type, dict[str, tuple[str, tuple[str, ...]]]]] = [
         "logpipe_collector_checkpoint_writes_total": ("counter", ()),
         "logpipe_pod_cache_pods": ("gauge", ("state",)),
         "logpipe_collector_multiline_patterns_refused_total": ("counter", ("origin",)),
+        "logpipe_collector_level_rules_refused_total": ("counter", ("origin",)),
         "logpipe_collector_symlinks_refused_total": ("counter", ()),
         "logpipe_collector_checkpoint_damaged_total": ("counter", ("what",)),
     }),
