@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from rich.console import Console
 
 from stack.config import StackSettings
@@ -13,6 +15,11 @@ from stack.kafka import KafkaServer
 from stack.server import Server
 
 console = Console(stderr=True)
+
+# The ports `stack up` started the servers on, kept under the stack's home so that
+# later commands (`status`, `services up`, `down`) find them without the flags again.
+PORTS_FILE = "ports.json"
+REMEMBERED = ("kafka_port", "es_port")
 
 
 @dataclass(frozen=True)
@@ -29,7 +36,25 @@ class Stack:
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Stack:
-        return cls(StackSettings(**overrides))
+        """Settings from the environment; a port neither given here nor set in the
+        environment is the one the running stack was started on (``stack up --*-port``)."""
+        settings = StackSettings(**overrides)
+        try:
+            saved = orjson.loads((settings.home / PORTS_FILE).read_bytes())
+        except (OSError, orjson.JSONDecodeError):
+            saved = {}
+        chosen = {name: int(saved[name]) for name in REMEMBERED
+                  if name in saved and name not in overrides
+                  and f"LOGPIPE_STACK_{name.upper()}" not in os.environ}
+        return cls(settings.model_copy(update=chosen) if chosen else settings)
+
+    def remember_ports(self) -> None:
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        (self.settings.home / PORTS_FILE).write_bytes(orjson.dumps(
+            {name: getattr(self.settings, name) for name in REMEMBERED}))
+
+    def forget_ports(self) -> None:
+        (self.settings.home / PORTS_FILE).unlink(missing_ok=True)
 
     @property
     def servers(self) -> list[Server]:
@@ -53,13 +78,16 @@ class Stack:
                 console.print(f"{server.name} already running (pid {server.pid}), reusing it")
         for server in self.servers:
             server.wait_ready()
+        self.remember_ports()
         if not quiet:
             console.print(f"Kafka          {self.kafka.bootstrap}")
             console.print(f"Elasticsearch  {self.es.url}")
         return self.info
 
     def down(self) -> list[str]:
-        return [s.name for s in self.servers if s.down()]
+        stopped = [s.name for s in self.servers if s.down()]
+        self.forget_ports()
+        return stopped
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {
