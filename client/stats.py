@@ -97,13 +97,16 @@ def levels(
         per = Table(title="Levels per app", title_justify="left")
         per.add_column("app")
         per.add_column("entries", justify="right")
+        # How much of each app no level was found for: where a level rule would help.
+        per.add_column("unknown %", justify="right")
         for lv in body["levels"]:
             per.add_column(lv["level"], justify="right", style=LEVEL_STYLE.get(lv["level"], ""))
         per.add_column("", min_width=BAR_WIDTH // 2)
         most = max(a["total"] for a in body["by_app"])
         for row in body["by_app"]:
             counts = {x["level"]: x["count"] for x in row["levels"]}
-            per.add_row(row["app"] or "(none)", f"{row['total']:,}",
+            unknown = 100 * counts.get("unknown", 0) / row["total"] if row["total"] else 0.0
+            per.add_row(row["app"] or "(none)", f"{row['total']:,}", f"{unknown:.1f}",
                         *(f"{counts.get(lv['level'], 0):,}" for lv in body["levels"]),
                         level_bar(counts, most, BAR_WIDTH // 2))
         console.print(per)

@@ -42,11 +42,13 @@ export class Overview {
     const p = this.bar.params({ regex: false });
     const apps = new URLSearchParams(p);
     apps.set("top", String(TOP_APPS));
+    const byApp = new URLSearchParams(p);
+    byApp.set("by_app", "true");
     try {
       const [levels, share, hist] = await Promise.all([
-        call("/stats/levels", p), call("/stats/apps", apps), call("/stats/histogram", p)]);
+        call("/stats/levels", byApp), call("/stats/apps", apps), call("/stats/histogram", p)]);
       this.drawLevels(levels);
-      this.drawApps(share);
+      this.drawApps(share, levels.by_app || []);
       this.drawHistogram(hist);
       status.textContent = `${fmtInt(levels.total)} entries`;
     } catch (err) {
@@ -122,13 +124,15 @@ export class Overview {
     root.replaceChildren(el("div", { class: "donut-wrap" }, chart, legend));
   }
 
-  drawApps(body) {
+  // Each app's share of entries with no level found: where a logpipe.io/level rule helps.
+  drawApps(body, byApp) {
     const root = $("chart-apps");
+    const unknown = new Map(byApp.map((a) => [a.app, (a.levels.find((lv) => lv.level === "unknown") || { percent: 0 }).percent]));
     const rows = [...body.top.map((a) => ({ ...a, other: false })), ...(body.other ? [{ ...body.other, other: true }] : [])];
     if (!rows.length || !body.total_entries) { root.replaceChildren(el("div", { class: "empty", text: "no entries in this range" })); return; }
     const rowH = 22, labelW = 130, barW = 230, H = rows.length * rowH + 4;
     const most = Math.max(...rows.map((r) => r.entries));
-    const chart = svg("svg", { viewBox: `0 0 ${labelW + barW + 110} ${H}`, width: labelW + barW + 110, height: H, role: "img", "aria-label": "App share" });
+    const chart = svg("svg", { viewBox: `0 0 ${labelW + barW + 200} ${H}`, width: labelW + barW + 200, height: H, role: "img", "aria-label": "App share" });
     rows.forEach((r, i) => {
       const y = i * rowH + 2;
       const name = r.other ? `other (${body.apps_total - body.top.length} apps)` : (r.app ?? "(no app)");
@@ -138,7 +142,8 @@ export class Overview {
         fill: r.other ? "var(--muted)" : "var(--accent)", "data-app": r.other ? "" : (r.app ?? "") });
       const label = `${name}: ${fmtInt(r.entries)} entries (${pct(r.entries_percent)}), ${pct(r.bytes_percent)} of bytes`;
       chart.append(r.other || r.app == null ? rect : clickable(rect, label, () => this.drill({ app: r.app })));
-      chart.append(svg("text", { x: labelW + w + 6, y: y + 14 }, `${fmtInt(r.entries)} · ${pct(r.entries_percent)}`));
+      const unk = r.other || !unknown.has(r.app) ? "" : ` · ${pct(unknown.get(r.app))} unknown`;
+      chart.append(svg("text", { x: labelW + w + 6, y: y + 14, "data-unknown": r.other ? "" : (r.app ?? "") }, `${fmtInt(r.entries)} · ${pct(r.entries_percent)}${unk}`));
     });
     root.replaceChildren(chart);
   }
