@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
 
 from logpipe.settings import MetricsEndpoint
+
+
+def default_cursor_file() -> str:
+    """Root (the DaemonSet): /var/lib/logpipe. Anyone else cannot write there, so the
+    user's state folder ($XDG_STATE_HOME, else ~/.local/state)."""
+    if os.geteuid() == 0:
+        return "/var/lib/logpipe/journald.cursor"
+    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return str(Path(state) / "logpipe" / "journald.cursor")
 
 
 class JournaldSettings(MetricsEndpoint):
@@ -30,8 +41,11 @@ class JournaldSettings(MetricsEndpoint):
                              "(journalctl --unit, globs allowed); empty = every entry.")
     start_at: str = Field("head", pattern="^(head|tail)$", description="Without a saved "
                           "cursor: `head` ships the whole journal, `tail` only new entries.")
-    cursor_file: str = Field("/var/lib/logpipe/journald.cursor", description="Where the "
-                             "cursor of the last acknowledged entry is kept.")
+    cursor_file: str = Field(default_factory=default_cursor_file, description="Where the "
+                             "cursor of the last acknowledged entry is kept (default: "
+                             "/var/lib/logpipe/journald.cursor as root, else "
+                             "$XDG_STATE_HOME or ~/.local/state, then "
+                             "logpipe/journald.cursor).")
     namespace: str = Field("host", description="The records' namespace (tenant).")
     node_name: str = Field(default_factory=socket.gethostname,
                            description="Written into each record's `node`.")

@@ -12,6 +12,7 @@ import pytest
 from journald.entry import field_text, to_record
 from journald.follow import journal_available, journalctl_command
 from journald.settings import JournaldSettings
+from logpipe.delivery import StateFile
 from logpipe.record import decode, encode
 from tests.journald.journal import JournalWriter, entry, require_tools
 
@@ -91,3 +92,20 @@ def test_off_where_there_is_no_journal(tmp_path: Path, how: str) -> None:
     }[how]
     ok, why = journal_available(s)
     assert not ok and why
+
+
+def test_default_cursor_file_is_writable_for_a_non_root_user(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LOGPIPE_CURSOR_FILE", raising=False)
+    monkeypatch.setattr("os.geteuid", lambda: 0)
+    assert JournaldSettings().cursor_file == "/var/lib/logpipe/journald.cursor"
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    path = JournaldSettings().cursor_file
+    assert path == str(tmp_path / ".local" / "state" / "logpipe" / "journald.cursor")
+    StateFile(path).save("s=1;i=1")  # the folder is created, under the user's home
+    assert StateFile(path).load() == "s=1;i=1"
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
+    assert JournaldSettings().cursor_file == str(tmp_path / "xdg" / "logpipe" /
+                                                 "journald.cursor")
