@@ -70,6 +70,10 @@ EXPECTED: list[tuple[type, dict[str, tuple[str, tuple[str, ...]]]]] = [
         "logpipe_api_download_bytes_total": ("counter", ()),
         "logpipe_api_download_failures_total": ("counter", ()),
         "logpipe_api_exports_total": ("counter", ("state",)),
+        "logpipe_api_limited_total": ("counter", ()),
+        "logpipe_api_pits_evicted_total": ("counter", ()),
+        "logpipe_api_export_bytes": ("gauge", ()),
+        "logpipe_api_export_orphans_swept_total": ("counter", ()),
     }),
     (EventsMetrics, {
         "logpipe_events_in_flight": ("gauge", ()),
