@@ -106,9 +106,10 @@ def services_up(
         "and /var/log instead of writing demo logs.")] = False,
     demo_rate: Annotated[float, typer.Option(help="Demo log statements per second.")] = 50.0,
 ) -> None:
-    """Start the services (reusing running ones) and print where to look."""
+    """Start the services and print where to look. A running service is reused, or
+    restarted when it was started with other settings (e.g. before --real-logs)."""
     from stack import local
-    from stack.services import start_all
+    from stack.services import start_all, stop_all
 
     stack = _stack()
     if real_logs and not local.real_roots_readable():
@@ -117,11 +118,18 @@ def services_up(
         raise typer.Exit(2)
     home = local.services_home(stack.settings)
     tokens = local.ensure_tokens(home)
+    # A demo generator left from an earlier `services up` would keep filling a folder
+    # nobody reads; the collector is restarted below because its spec changed.
+    stopped = stop_all(home, [local.demo_spec(stack.settings)]) if real_logs else []
     try:
-        started = start_all(home, local.specs(stack.settings, real_logs, demo_rate))
+        started, restarted = start_all(home, local.specs(stack.settings, real_logs, demo_rate))
     except StackError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
+    for name in restarted:
+        typer.echo(f"restarted {name}: started earlier with other settings")
+    for name in stopped:
+        typer.echo(f"stopped {name}: not needed with --real-logs")
     names = ", ".join(s.name for s in started)
     url = f"http://127.0.0.1:{local.API_PORT}/"
     typer.echo(f"""

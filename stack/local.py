@@ -50,11 +50,24 @@ def real_roots_readable() -> bool:
     return any(p.is_dir() and os.access(p, os.R_OK | os.X_OK) for p in REAL_ROOTS.values())
 
 
+def demo_logs(settings: StackSettings) -> Path:
+    """The folder the demo generator writes and the collector reads without --real-logs."""
+    return services_home(settings) / "demo-logs"
+
+
+def demo_spec(settings: StackSettings, demo_rate: float = 50.0) -> ServiceSpec:
+    return ServiceSpec("demo", "demo", ["demo", "--out", str(demo_logs(settings)),
+                                        "--duration", "0", "--rate", str(demo_rate),
+                                        "--rotate-bytes", "2000000"])
+
+
 def specs(
     settings: StackSettings, real_logs: bool = False, demo_rate: float = 50.0
 ) -> list[ServiceSpec]:
+    """The services to run; with ``real_logs`` the demo generator is not among them
+    and the collector reads this machine's folders."""
     home = services_home(settings)
-    demo = home / "demo-logs"
+    demo = demo_logs(settings)
     common = {
         "LOGPIPE_KAFKA_BOOTSTRAP": f"127.0.0.1:{settings.kafka_port}",
         "LOGPIPE_ES_URL": f"http://127.0.0.1:{settings.es_port}",
@@ -71,11 +84,7 @@ def specs(
             "LOGPIPE_CRI_ROOT": str(demo / "pods"),
             "LOGPIPE_HOST_ROOT": str(demo / "log"),
         }
-    out = []
-    if not real_logs:
-        out.append(ServiceSpec("demo", "demo",
-                               ["demo", "--out", str(demo), "--duration", "0",
-                                "--rate", str(demo_rate), "--rotate-bytes", "2000000"]))
+    out = [] if real_logs else [demo_spec(settings, demo_rate)]
     out += [
         ServiceSpec("collector", "collector", ["collector", "run"], {
             **common, **roots,
