@@ -47,10 +47,14 @@ def test_follow_backfills_then_prints_a_new_record(api: LiveApi) -> None:
 def test_follow_resumes_after_a_dropped_connection_without_repeats(
         api: LiveApi, proxy: CuttableProxy) -> None:
     api.wait_live()
+    tails = _tails(api)
     proc = Proc(["logs", "-f", "-n", "pay", "--tail", "0", "-o", "raw"],
                 {**env(api), "LOGPIPE_URL": proxy.url})
     try:
         wait_for(lambda: proxy.accepted >= 1, "the client to connect")
+        # Connected is not yet subscribed: a record produced before the server joined
+        # this tail to the live hub is (rightly) not in a --tail 0 stream.
+        wait_for(lambda: _tails(api) > tails, "the tail to be open")
         api.produce([record("pay", "checkout", "info", "before the drop")])
         proc.read_until(lambda line: line == "before the drop", "the first live record")
         proxy.cut()
