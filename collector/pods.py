@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from prometheus_client import Counter
+
 from collector.level_detect import LEVEL_ANNOTATION, compile_level_rule
 from collector.metrics import CollectorMetrics
 from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
@@ -251,51 +253,38 @@ class PodMetadataCache:
         self._check_level_rule(meta)
 
     def _check_level_rule(self, meta: PodMeta) -> None:
-        """A refused logpipe.io/level annotation, reported once per pod and value like a
-        refused multi-line start: the built-in level detection applies."""
-        value = meta.annotations.get(LEVEL_ANNOTATION, "")
-        if meta.level_refused is None or self._level_refused.get(meta.uid) == value:
-            return
-        self._level_refused[meta.uid] = value
-        self._metrics.level_rules_refused.labels("annotation").inc()
-        log.warning("pod %s/%s: %s %r refused (%s); the built-in level detection applies",
-                    meta.namespace, meta.name, LEVEL_ANNOTATION, value[:200],
-                    meta.level_refused,
-                    extra={"event": "level_rule_refused", "namespace": meta.namespace,
-                           "pod": meta.name})
-        try:
-            self.client.create_event(
-                meta.namespace, {"kind": "Pod", "apiVersion": "v1", "name": meta.name,
-                                 "namespace": meta.namespace, "uid": meta.uid},
-                reason="LevelRuleRefused",
-                message=f"{LEVEL_ANNOTATION} refused: {meta.level_refused}; the built-in "
-                        "level detection applies to this pod's logs",
-                component="logpipe-collector", host=self.node)
-        except KubeError as exc:  # no RBAC for events: the log line and metric remain
-            log.warning("cannot post an Event on pod %s/%s: %s", meta.namespace,
-                        meta.name, exc)
+        """A refused logpipe.io/level annotation: the built-in level detection applies."""
+        self._report_refused(meta, LEVEL_ANNOTATION, meta.level_refused, self._level_refused,
+                             self._metrics.level_rules_refused, "level_rule_refused",
+                             "LevelRuleRefused", "level detection")
 
     def _check_pattern(self, meta: PodMeta) -> None:
-        """A refused multi-line start annotation is reported once per pod and value: a
-        warning, the metric, and a Warning Event on the pod (outside the lock: the
-        Event is an API call). Its records are joined by the built-in rules."""
-        value = meta.annotations.get(MULTILINE_START, "")
-        if meta.multiline_refused is None or self._refused.get(meta.uid) == value:
+        """A refused multi-line start annotation: the built-in joining applies."""
+        self._report_refused(meta, MULTILINE_START, meta.multiline_refused, self._refused,
+                             self._metrics.patterns_refused, "multiline_pattern_refused",
+                             "MultilineStartRefused", "multi-line rules")
+
+    def _report_refused(self, meta: PodMeta, annotation: str, why: str | None,
+                        reported: dict[str, str], counter: Counter, event: str, reason: str,
+                        fallback: str) -> None:
+        """A refused annotation is reported once per pod and value: a warning, the
+        metric, and a Warning Event on the pod (outside the lock: the Event is an API
+        call)."""
+        value = meta.annotations.get(annotation, "")
+        if why is None or reported.get(meta.uid) == value:
             return
-        self._refused[meta.uid] = value
-        self._metrics.patterns_refused.labels("annotation").inc()
-        log.warning("pod %s/%s: %s %r refused (%s); the built-in multi-line rules apply",
-                    meta.namespace, meta.name, MULTILINE_START, value[:200],
-                    meta.multiline_refused,
-                    extra={"event": "multiline_pattern_refused", "namespace": meta.namespace,
-                           "pod": meta.name})
+        reported[meta.uid] = value
+        counter.labels("annotation").inc()
+        log.warning("pod %s/%s: %s %r refused (%s); the built-in %s apply", meta.namespace,
+                    meta.name, annotation, value[:200], why, fallback,
+                    extra={"event": event, "namespace": meta.namespace, "pod": meta.name})
         try:
             self.client.create_event(
                 meta.namespace, {"kind": "Pod", "apiVersion": "v1", "name": meta.name,
                                  "namespace": meta.namespace, "uid": meta.uid},
-                reason="MultilineStartRefused",
-                message=f"{MULTILINE_START} refused: {meta.multiline_refused}; the "
-                        "built-in multi-line rules apply to this pod's logs",
+                reason=reason,
+                message=f"{annotation} refused: {why}; the built-in {fallback} apply to this "
+                        "pod's logs",
                 component="logpipe-collector", host=self.node)
         except KubeError as exc:  # no RBAC for events: the log line and metric remain
             log.warning("cannot post an Event on pod %s/%s: %s", meta.namespace,

@@ -4,26 +4,11 @@ window, and the same with 2 entries missing and a gap."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from typing import Any
 
-from elasticsearch import Elasticsearch, helpers
-
-from logpipe.document import ledger_index_name, ledger_template_body
-from logpipe.timefmt import format_ns
 from tests.client.harness import LiveApi, record
-
-
-def ledger(es: Elasticsearch, prefix: str, docs: list[dict[str, Any]]) -> None:
-    es.indices.put_index_template(**ledger_template_body(prefix))
-    now = format_ns(time.time_ns())
-    actions = []
-    for i, doc in enumerate(docs):
-        doc = {"v": 1, "ts": now, "node": "node-1", "source": "cri", "id": f"l{i}", **doc}
-        actions.append({"_op_type": "index", "_index": ledger_index_name(prefix, now),
-                        "_id": doc["id"], "_source": doc})
-    helpers.bulk(es, actions, refresh="wait_for")
+from tests.log_api.helpers import index_ledger as ledger
 
 
 def path_of(ns: str, app: str) -> str:

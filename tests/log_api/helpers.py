@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from forwarder.template import install_template
 from log_api.main import create_app
 from log_api.settings import ApiSettings
-from logpipe.document import es_source, index_name
+from logpipe.document import es_source, index_name, ledger_index_name, ledger_template_body
 from logpipe.record import Record, encode, stable_id
 from logpipe.timefmt import format_ns, parse_ns
 from logpipe.tokens import hash_token
@@ -123,3 +123,16 @@ def replace_port(settings: ApiSettings) -> ApiSettings:
 
 def copy_record(r: Record, **changes: Any) -> Record:
     return replace(r, **changes)
+
+
+def index_ledger(es: Elasticsearch, prefix: str, docs: list[dict[str, Any]]) -> None:
+    """Completeness-ledger entries indexed as the forwarder does (its template, the
+    daily ledger index of now, ``index`` by id), with node-1/cri unless given."""
+    es.indices.put_index_template(**ledger_template_body(prefix))
+    now = format_ns(time.time_ns())
+    actions = []
+    for i, doc in enumerate(docs):
+        doc = {"v": 1, "ts": now, "node": "node-1", "source": "cri", "id": f"l{i}", **doc}
+        actions.append({"_op_type": "index", "_index": ledger_index_name(prefix, now),
+                        "_id": doc["id"], "_source": doc})
+    helpers.bulk(es, actions, refresh="wait_for")

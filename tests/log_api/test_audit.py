@@ -4,39 +4,26 @@ dead letters by cause, and tenancy (a token sees only its namespaces' ledger).""
 
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from elasticsearch import Elasticsearch, helpers
+from elasticsearch import Elasticsearch
 
-from logpipe.document import ledger_index_name, ledger_template_body
-from logpipe.timefmt import format_ns
 from tests.log_api.helpers import (
     ADMIN,
     HOTEL,
     PAY,
     asgi_client,
     auth,
+    index_ledger,
     index_records,
     record,
     settings_for,
 )
 
 pytestmark = pytest.mark.integration
-
-
-def ledger(es: Elasticsearch, prefix: str, docs: list[dict[str, Any]]) -> None:
-    es.indices.put_index_template(**ledger_template_body(prefix))
-    now = format_ns(time.time_ns())
-    actions = []
-    for i, doc in enumerate(docs):
-        doc = {"v": 1, "ts": now, "node": "node-1", "source": "cri", "id": f"l{i}", **doc}
-        actions.append({"_op_type": "index", "_index": ledger_index_name(prefix, now),
-                        "_id": doc["id"], "_source": doc})
-    helpers.bulk(es, actions, refresh="wait_for")
 
 
 def rng(ns: str, fid: str, start: int, end: int, entries: int, **kw: Any) -> dict[str, Any]:
@@ -57,7 +44,7 @@ async def test_audit_counts_per_file_and_range(tmp_path: Path, kafka_bootstrap: 
              for i in range(4)]
     docs.append(replace(record(300), file="fileA", offset=5000))  # beyond the ledger: not counted
     index_records(es, index_prefix, docs)
-    ledger(es, index_prefix, [
+    index_ledger(es, index_prefix, [
         rng("pay", "fileA", 0, 600, 6), rng("pay", "fileA", 600, 1000, 4),
         rng("pay", "fileB", 0, 500, 5),
         {"kind": "dead", "namespace": "pay", "file": "fileB", "offset": 300,
