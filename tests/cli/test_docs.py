@@ -46,3 +46,25 @@ def test_readme_starts_with_the_two_commands_and_what_they_print() -> None:
     assert "make up " in first_screen and "make test " in first_screen
     assert "running: kafka, elasticsearch" in first_screen  # what make up prints
     assert "passed" in first_screen  # what make test prints
+
+
+def test_collector_doc_names_the_demo_folder_make_up_writes(tmp_path: Path) -> None:
+    from stack import local
+    from stack.config import StackSettings
+
+    settings = StackSettings(home=tmp_path)
+    collector = next(s for s in local.specs(settings) if s.name == "collector")
+    docker_root = Path(collector.env["LOGPIPE_DOCKER_ROOT"])
+    assert docker_root == local.demo_logs(settings) / "docker" / "containers"
+    text = (ROOT / "docs" / "collector.md").read_text()
+    assert "services/demo-logs" in text
+    assert "LOGPIPE_DOCKER_ROOT=$DEMO/docker/containers" in text
+    assert "DEMO=~/.cache/logpipe/stack/services/demo-logs" in text
+
+
+def test_no_export_example_fetches_after_wait() -> None:
+    # `export create --wait` already watches and downloads (client/export.py).
+    for doc in (README, ROOT / "docs" / "gui-cli.md", ROOT / "docs" / "log-api.md"):
+        for line in doc.read_text().splitlines():
+            if "export create" in line and "--wait" in line:
+                assert "export fetch" not in line, f"{doc.name}: {line}"
