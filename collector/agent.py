@@ -59,6 +59,7 @@ class Agent:
         self._last_produced = 0
         self._nopen = 0
         self.heads = HeadCache()  # fingerprints of rotated siblings already looked at
+        self._next_ledger = 0.0
         self.ledger = Ledger(settings.node_name,
                              self.out.produce_ledger if settings.ledger_topic else None)
         self.scratch = os.path.join(settings.state_dir, "scratch")  # gunzipped siblings
@@ -537,7 +538,10 @@ class Agent:
             self.metrics.checkpoint_writes.inc()
         # Only now, with the checkpoint at each file's ledger_at on disk: a range sent
         # from there is replaced (same id) by the one a restart sends from there.
-        self._send_ranges()
+        now = time.monotonic()
+        if force or self.ledger.produce is None or now >= self._next_ledger:
+            self._next_ledger = now + self.s.ledger_interval_s
+            self._send_ranges()
         self.out.note_acks()
         m = self.metrics
         self._nopen = self._open_files()

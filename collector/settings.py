@@ -91,6 +91,10 @@ class CollectorSettings(MetricsEndpoint):
     ledger_topic: str = Field("logs-ledger", description="Topic of the completeness "
                               "ledger (what each file gave Kafka, and every gap with its cause; "
                               "indexed by the forwarder for `logpipe audit`). Empty: no ledger.")
+    ledger_interval_s: float = Field(
+        5.0, gt=0, description="How often each file's acknowledged range goes to the ledger "
+        "(one entry per file that moved). The checkpoint follows the ledger, so a crash "
+        "re-reads up to this much more (same ids, no duplicates).")
     linger_ms: int = Field(20, ge=0, description="Producer linger (batching delay).")
     queue_max_kbytes: int = Field(65536, ge=1024, description="Producer queue bound; when full "
                                   "the collector stops reading (backpressure).")

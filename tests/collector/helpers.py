@@ -28,7 +28,7 @@ def settings(root: Path, bootstrap: str, topic: str, **overrides: Any) -> Collec
         "host_root": str(root / "log"), "state_dir": str(root / "state"),
         "kafka_bootstrap": bootstrap, "kafka_topic": topic, "node_name": "test-node",
         "metrics_port": 0, "scan_interval_s": 1.0, "rotate_check_s": 0.2,
-        "multiline_flush_ms": 50, "linger_ms": 5,
+        "multiline_flush_ms": 50, "linger_ms": 5, "ledger_interval_s": 0.2,
         # "auto" would watch a real API server when the tests run inside a pod.
         "pod_metadata": "false"}
     values.update(overrides)

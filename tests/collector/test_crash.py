@@ -44,7 +44,8 @@ def start(root: Path, bootstrap: str, topic: str,
         "LOGPIPE_KAFKA_BOOTSTRAP": bootstrap, "LOGPIPE_KAFKA_TOPIC": topic,
         "LOGPIPE_NODE_NAME": "crash-node", "LOGPIPE_METRICS_PORT": "0",
         "LOGPIPE_ROTATE_CHECK_S": "0.2", "LOGPIPE_SCAN_INTERVAL_S": "1",
-        "LOGPIPE_CHECKPOINT_INTERVAL_S": "0.2", "LOGPIPE_MULTILINE_FLUSH_MS": "50"})
+        "LOGPIPE_CHECKPOINT_INTERVAL_S": "0.2", "LOGPIPE_MULTILINE_FLUSH_MS": "50",
+        "LOGPIPE_LEDGER_INTERVAL_S": "0.2"})
     env.update(extra)
     env.pop("LOGPIPE_CONFIG", None)
     with open(root / "collector.err", "ab") as err:  # the child keeps its own copy
