@@ -17,18 +17,15 @@ from typing import Any, ClassVar
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
     SettingsConfigDict,
-    YamlConfigSettingsSource,
 )
 
 from client.errors import ClientError
-from logpipe.settings import Renamed, RenamedEnv, renamed_env
+from logpipe.settings import Renamed, renamed_env
 
 
 def config_path() -> Path:
-    explicit = os.environ.get(ClientSettings.config_file_env)
+    explicit = os.environ.get("LOGPIPE_CLIENT_CONFIG")
     if explicit:
         return Path(explicit).expanduser()
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
@@ -40,7 +37,7 @@ def config_path() -> Path:
 # class would refuse (extra=forbid). Same conventions otherwise.
 class ClientSettings(Renamed):
     model_config = SettingsConfigDict(env_prefix="LOGPIPE_", extra="forbid")
-    config_file_env: ClassVar[str] = "LOGPIPE_CLIENT_CONFIG"
+    config_file_env: ClassVar[str | None] = "LOGPIPE_CLIENT_CONFIG"
     renamed: ClassVar[dict[str, str]] = {"timeout": "timeout_s"}
 
     url: str = Field("http://127.0.0.1:8080", description="Base URL of the Log API.")
@@ -57,20 +54,9 @@ class ClientSettings(Renamed):
         return value
 
     @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings,
-                                                     RenamedEnv(settings_cls)]
+    def config_file(cls) -> str | None:
         path = config_path()
-        if path.is_file():
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
-        return tuple(sources)
+        return str(path) if path.is_file() else None
 
 
 def load_settings(url: str | None = None, token: str | None = None) -> ClientSettings:

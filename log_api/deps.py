@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 
 from log_api.auth import ANONYMOUS_ADMIN, Scope
-from log_api.errors import Unauthorized
+from log_api.cursor import SearchCursor
+from log_api.errors import BadRequest, Unauthorized
 from log_api.es import EsReader
 from log_api.exports import ExportManager
 from log_api.filters import Filters
@@ -170,3 +171,18 @@ def get_ranged_query(scope: ScopeDep, params: FilterParamsDep,
 
 
 RangedQueryDep = Annotated[ScopedQuery, Depends(get_ranged_query)]
+
+
+def query_at_cursor(scope: Scope, params: FilterParams, settings: ApiSettings,
+                    cur: SearchCursor | None, order: str,
+                    what: str) -> tuple[ScopedQuery, int]:
+    """The query a cursor continues: its filters read at the cursor's "now" (so
+    ``since=15m`` is the same range on every page), and the same filters and order as
+    when the cursor was made, else a 400 naming ``what``. Returns it and that "now"."""
+    now = cur.now_ns if cur else time.time_ns()
+    filters = params.parse(settings, now)
+    check_range(filters, settings, now)
+    if cur is not None and (cur.fingerprint != filters.fingerprint() or cur.order != order):
+        raise BadRequest(f"the {what} was made for other filters or order; send the same "
+                         "ones as the first request, or drop it")
+    return ScopedQuery(scope, filters), now

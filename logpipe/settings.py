@@ -56,6 +56,7 @@ class Renamed(BaseSettings):
     (``RenamedEnv``, added by each class's sources) and as YAML keys or keywords."""
 
     renamed: ClassVar[dict[str, str]] = {}  # old field name -> new field name
+    config_file_env: ClassVar[str | None] = None  # the variable naming a YAML file
 
     @model_validator(mode="before")
     @classmethod
@@ -68,6 +69,30 @@ class Renamed(BaseSettings):
                     data.setdefault(new, value)
         return data
 
+    @classmethod
+    def config_file(cls) -> str | None:
+        """The YAML file below the environment, if any: ``config_file_env`` names it."""
+        if cls.config_file_env is None:
+            return None
+        return os.environ.get(cls.config_file_env) or None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Arguments, the environment, its old names, then the YAML file.
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings,
+                                                     RenamedEnv(settings_cls)]
+        path = cls.config_file()
+        if path:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
+        return tuple(sources)
+
 
 class CommonSettings(Renamed):
     model_config = SettingsConfigDict(
@@ -76,7 +101,7 @@ class CommonSettings(Renamed):
         env_nested_delimiter="__",
         validate_default=True,
     )
-    config_file_env: ClassVar[str] = "LOGPIPE_CONFIG"
+    config_file_env: ClassVar[str | None] = "LOGPIPE_CONFIG"
 
     kafka_bootstrap: str = Field(
         "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
@@ -96,21 +121,6 @@ class CommonSettings(Renamed):
         "text", pattern="^(text|json)$", description="text or json (one object a line)."
     )
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings,
-                                                     RenamedEnv(settings_cls)]
-        path = os.environ.get(cls.config_file_env)
-        if path:
-            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=path))
-        return tuple(sources)
 
     def es_hosts(self) -> list[str]:
         return [h.strip() for h in self.es_url.split(",") if h.strip()]

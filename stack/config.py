@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import ClassVar
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
-from logpipe.settings import Renamed, RenamedEnv
+from logpipe.settings import Renamed
 
 
 def _default_home() -> Path:
@@ -45,17 +45,6 @@ class StackSettings(Renamed):
     es_java_home: Path | None = Field(
         None, description="JDK >= 21 for Elasticsearch (default: newest in /usr/lib/jvm)."
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, RenamedEnv(settings_cls)
 
     @property
     def downloads_dir(self) -> Path:

@@ -26,11 +26,11 @@ from log_api.deps import (
     ReaderDep,
     ScopeDep,
     SettingsDep,
+    query_at_cursor,
 )
-from log_api.errors import ApiError, BadRequest
+from log_api.errors import ApiError
 from log_api.es import Hit
 from log_api.formats import EXTENSIONS, MEDIA_TYPES, Format, Gzipper, LineRenderer
-from log_api.limits import check_range
 from log_api.models import ENTRY_FIELDS
 from log_api.query import ScopedQuery
 from log_api.routes.common import ERRORS
@@ -72,13 +72,7 @@ async def download(
         "POST /api/v1/tickets for exactly this query (plain browser links).")] = None,
 ) -> StreamingResponse:
     cur = SearchCursor.decode(resume) if resume else None
-    now = cur.now_ns if cur else time.time_ns()
-    filters = params.parse(settings, now)
-    check_range(filters, settings, now)
-    sq = ScopedQuery(scope, filters)
-    if cur is not None and (cur.fingerprint != filters.fingerprint() or cur.order != order):
-        raise BadRequest("the resume cursor was made for other filters or order; send the "
-                         "same ones as the first download")
+    sq, now = query_at_cursor(scope, params, settings, cur, order, "resume cursor")
     slot = limiter.acquire("download", scope.token_hash)
     try:
         return await _download(sq, reader, settings, metrics, slot.release, format, gzip,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
@@ -16,11 +15,11 @@ from log_api.deps import (
     ReaderDep,
     ScopeDep,
     SettingsDep,
+    query_at_cursor,
 )
 from log_api.errors import BadRequest, NotFound
 from log_api.es import Hit
 from log_api.filters import Filters
-from log_api.limits import check_range
 from log_api.models import ContextOut, Entry, SearchPage
 from log_api.query import ScopedQuery
 from log_api.routes.common import ERRORS
@@ -49,13 +48,7 @@ async def search(
         raise BadRequest(f"size={size} is above the limit of {settings.max_page_size}; "
                          "page with the cursor instead")
     cur = SearchCursor.decode(cursor) if cursor else None
-    now = cur.now_ns if cur else time.time_ns()
-    filters = params.parse(settings, now)
-    check_range(filters, settings, now)
-    sq = ScopedQuery(scope, filters)
-    if cur is not None and (cur.fingerprint != filters.fingerprint() or cur.order != order):
-        raise BadRequest("the cursor was made for other filters or order; send the same "
-                         "ones as for the first page, or drop the cursor")
+    sq, now = query_at_cursor(scope, params, settings, cur, order, "cursor")
     slot = limiter.acquire("search", scope.token_hash)
     try:
         page, pit = await _page(sq, reader, settings, order, size, cur, now)
