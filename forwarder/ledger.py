@@ -19,7 +19,7 @@ import orjson
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message
 from elastic_transport import TransportError
 from elasticsearch import ApiError, Elasticsearch
-from tenacity import Retrying, retry_if_exception_type, wait_exponential
+from tenacity import Retrying, retry_if_exception, wait_exponential
 
 from logpipe.document import ledger_index_name, ledger_template_body
 from logpipe.timefmt import now_ts
@@ -31,6 +31,14 @@ _BATCH = 2000
 
 class LedgerError(Exception):
     """A bulk of ledger entries was not (wholly) indexed: retried."""
+
+
+def _retriable(exc: BaseException) -> bool:
+    """Worth another try: the cluster is away or busy. A 4xx of the whole request
+    (too large, refused) would fail the same way forever and block the ledger."""
+    if isinstance(exc, ApiError):
+        return exc.meta.status == 429 or exc.meta.status >= 500
+    return isinstance(exc, (LedgerError, TransportError))
 
 
 def dead_entry(msg: Message) -> dict[str, Any]:
@@ -77,7 +85,7 @@ class LedgerIndexer:
             "bootstrap.servers": bootstrap, "group.id": f"{group}-ledger",
             "auto.offset.reset": "earliest", "enable.auto.commit": False, **options})
         self.retrying = Retrying(
-            retry=retry_if_exception_type((LedgerError, ApiError, TransportError)),
+            retry=retry_if_exception(_retriable),
             wait=wait_exponential(multiplier=retry_initial_s, max=retry_max_s),
             sleep=self._sleep, reraise=True,
             before_sleep=lambda rs: log.warning("ledger bulk failed (%s); retrying",
@@ -108,7 +116,7 @@ class LedgerIndexer:
             docs = [doc for m in msgs if (doc := self._entry(m)) is not None]
             if docs:
                 try:
-                    self.retrying(self._bulk, docs)
+                    self._index(docs)
                 except Exception:  # only when stopping: the offsets stay uncommitted
                     if self.stopping.is_set():
                         return
@@ -137,6 +145,20 @@ class LedgerIndexer:
                         msg.partition(), msg.offset())
             return None
         return doc if isinstance(doc, dict) and isinstance(doc.get("id"), str) else None
+
+    def _index(self, docs: list[dict[str, Any]]) -> None:
+        """Index a batch; when Elasticsearch refuses the whole request (retrying only
+        outlasts outages), each entry alone, so a bad entry costs only itself."""
+        try:
+            self.retrying(self._bulk, docs)
+        except ApiError as exc:
+            if len(docs) == 1:
+                log.error("ledger entry %s refused: %s", docs[0].get("id"), exc)
+                return
+            log.warning("ledger bulk of %d entries refused (%s); indexing them one by one",
+                        len(docs), exc.meta.status)
+            for doc in docs:
+                self._index([doc])
 
     def _bulk(self, docs: list[dict[str, Any]]) -> None:
         ops: list[Any] = []
