@@ -22,18 +22,26 @@ app = typer.Typer(
 
 KafkaPort = Annotated[int | None, typer.Option(help="Kafka port (default 9092).")]
 EsPort = Annotated[int | None, typer.Option(help="Elasticsearch port (default 9200).")]
+Brokers = Annotated[int | None, typer.Option(
+    help="Kafka nodes (default 1); 3 gives a KRaft quorum with replicated topics.")]
+EsNodes = Annotated[int | None, typer.Option(
+    help="Elasticsearch nodes (default 1); 3 gives a cluster with one replica per index.")]
 
 
-def _stack(kafka_port: int | None = None, es_port: int | None = None) -> Stack:
-    overrides = {k: v for k, v in {"kafka_port": kafka_port, "es_port": es_port}.items() if v}
-    return Stack.from_env(**overrides)
+def _stack(kafka_port: int | None = None, es_port: int | None = None,
+           kafka_brokers: int | None = None, es_nodes: int | None = None) -> Stack:
+    given = {"kafka_port": kafka_port, "es_port": es_port,
+             "kafka_brokers": kafka_brokers, "es_nodes": es_nodes}
+    return Stack.from_env(**{k: v for k, v in given.items() if v})
 
 
 @app.command()
-def up(kafka_port: KafkaPort = None, es_port: EsPort = None) -> None:
-    """Fetch (first time), start and wait for Kafka and Elasticsearch; reuse running ones."""
+def up(kafka_port: KafkaPort = None, es_port: EsPort = None,
+       kafka_brokers: Brokers = None, es_nodes: EsNodes = None) -> None:
+    """Fetch (first time), start and wait for Kafka and Elasticsearch; reuse running ones.
+    Node i of a cluster listens on each base port + i * LOGPIPE_STACK_NODE_PORT_STEP (10)."""
     try:
-        _stack(kafka_port, es_port).up()
+        _stack(kafka_port, es_port, kafka_brokers, es_nodes).up()
     except StackError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
@@ -49,13 +57,16 @@ def down() -> None:
 @app.command()
 def status(json: Annotated[bool, typer.Option("--json", help="Machine-readable.")] = False) -> None:
     """Show pid, readiness, ports and log file of each server; exit 1 if not all ready."""
-    st = _stack().status()
+    stack = _stack()
+    st = stack.status()
     if json:
         typer.echo(orjson.dumps(st).decode())
     else:
         for name, s in st.items():
             state = "ready" if s["ready"] else ("starting" if s["pid"] else "stopped")
-            typer.echo(f"{name:14} {state:9} pid={s['pid']} ports={s['ports']} log={s['log']}")
+            typer.echo(f"{name:16} {state:9} pid={s['pid']} ports={s['ports']} log={s['log']}")
+        for line in stack.cluster_summary():
+            typer.echo(line)
     if not all(s["ready"] for s in st.values()):
         raise typer.Exit(1)
 
@@ -63,7 +74,8 @@ def status(json: Annotated[bool, typer.Option("--json", help="Machine-readable."
 @app.command()
 def logs(
     server: Annotated[
-        str | None, typer.Argument(help="kafka or elasticsearch (default both).")
+        str | None, typer.Argument(help="kafka or elasticsearch (default both), or one "
+                                   "node of a cluster: kafka-2, elasticsearch-3.")
     ] = None,
     lines: Annotated[int, typer.Option("-n", "--lines", help="Lines to show.")] = 40,
     follow: Annotated[
@@ -72,7 +84,8 @@ def logs(
 ) -> None:
     """Print the tail of the servers' log files."""
     stack = _stack()
-    chosen = [s for s in stack.servers if server in (None, s.name)]
+    chosen = [s for s in stack.servers
+              if server in (None, s.name) or s.name.startswith(f"{server}-")]
     if not chosen:
         typer.echo(f"error: unknown server {server!r}; choose kafka or elasticsearch", err=True)
         raise typer.Exit(2)

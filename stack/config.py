@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from logpipe.settings import Renamed
@@ -39,12 +39,65 @@ class StackSettings(Renamed):
     es_transport_port: int = Field(9300, description="Elasticsearch transport port.")
     kafka_heap: str = Field("512m", description="Kafka JVM heap (-Xmx/-Xms).")
     es_heap: str = Field("768m", description="Elasticsearch JVM heap (-Xmx/-Xms).")
+    kafka_brokers: int = Field(
+        1, ge=1, le=9, description="Kafka nodes; above 1 each is broker and KRaft controller "
+        "(a quorum), topics get replication factor min(3, n) and min.insync.replicas n-1 "
+        "(at most 2).")
+    es_nodes: int = Field(
+        1, ge=1, le=9, description="Elasticsearch nodes; above 1 they form one cluster.")
+    node_port_step: int = Field(
+        10, ge=2, description="Node i of a cluster listens on each base port + i * step.")
     es_user: str = Field("logpipe-es", description="Unprivileged user that runs ES when root.")
     start_timeout_s: float = Field(180.0, description="Seconds to wait for readiness.")
     java_home: Path | None = Field(None, description="JDK for Kafka (default: java on PATH).")
     es_java_home: Path | None = Field(
         None, description="JDK >= 21 for Elasticsearch (default: newest in /usr/lib/jvm)."
     )
+
+    @model_validator(mode="after")
+    def _ports_distinct(self) -> StackSettings:
+        ports = [p for i in range(self.kafka_brokers) for p in self.kafka_ports(i)]
+        ports += [p for i in range(self.es_nodes) for p in self.es_ports(i)]
+        clash = sorted({p for p in ports if ports.count(p) > 1})
+        if clash:
+            raise ValueError(f"two servers of the stack would share port(s) {clash}: "
+                             "choose other base ports or another node_port_step")
+        return self
+
+    def kafka_ports(self, i: int = 0) -> tuple[int, int]:
+        """Client and controller port of Kafka node ``i`` (0-based)."""
+        off = i * self.node_port_step
+        return self.kafka_port + off, self.kafka_controller_port + off
+
+    def es_ports(self, i: int = 0) -> tuple[int, int]:
+        """HTTP and transport port of Elasticsearch node ``i`` (0-based)."""
+        off = i * self.node_port_step
+        return self.es_port + off, self.es_transport_port + off
+
+    @property
+    def kafka_bootstrap(self) -> str:
+        """Every broker: a client that finds one of them down tries the next."""
+        return ",".join(f"127.0.0.1:{self.kafka_ports(i)[0]}" for i in range(self.kafka_brokers))
+
+    @property
+    def es_url(self) -> str:
+        """Every node, comma-separated (what LOGPIPE_ES_URL takes)."""
+        return ",".join(f"http://127.0.0.1:{self.es_ports(i)[0]}" for i in range(self.es_nodes))
+
+    @property
+    def index_replicas(self) -> int:
+        """Replicas of each daily index: one wherever a second node can hold it."""
+        return min(1, self.es_nodes - 1)
+
+    @property
+    def replication_factor(self) -> int:
+        """Replicas of each topic the brokers create (auto-created or without a factor)."""
+        return min(3, self.kafka_brokers)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        """One replica may be down and acks=all still succeeds (2 of 3)."""
+        return max(1, self.replication_factor - 1)
 
     @property
     def downloads_dir(self) -> Path:

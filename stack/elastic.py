@@ -1,4 +1,5 @@
-"""Elasticsearch 9.x from Maven Central's integ-test-zip, single node on loopback."""
+"""Elasticsearch 9.x from Maven Central's integ-test-zip on loopback: a single node, or
+with ``es_nodes`` > 1 a cluster of master-eligible data nodes."""
 
 from __future__ import annotations
 
@@ -39,14 +40,30 @@ class ElasticServer(Server):
     name = "elasticsearch"
     marker = "org.elasticsearch"
 
-    def __init__(self, settings: StackSettings) -> None:
-        super().__init__(settings.es_dir, settings.start_timeout_s)
+    def __init__(self, settings: StackSettings, index: int = 0) -> None:
+        clustered = settings.es_nodes > 1
+        home = settings.es_dir / f"node-{index + 1}" if clustered else settings.es_dir
+        super().__init__(home, settings.start_timeout_s)
         self.s = settings
-        self.ports = [settings.es_port, settings.es_transport_port]
+        self.node_name = f"node-{index + 1}" if clustered else "local"
+        if clustered:
+            self.name = f"elasticsearch-{index + 1}"
+        self.port, self.transport_port = settings.es_ports(index)
+        self.ports = [self.port, self.transport_port]
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.s.es_port}"
+        return f"http://127.0.0.1:{self.port}"
+
+    def _discovery(self) -> list[str]:
+        if self.s.es_nodes == 1:
+            return ["cluster.name: logpipe-local", "discovery.type: single-node"]
+        seeds = ", ".join(f'"127.0.0.1:{self.s.es_ports(i)[1]}"' for i in range(self.s.es_nodes))
+        names = ", ".join(f'"node-{i + 1}"' for i in range(self.s.es_nodes))
+        # initial_master_nodes only matters for the very first election; a node that
+        # restarts into a formed cluster ignores it.
+        return ["cluster.name: logpipe-cluster", f"discovery.seed_hosts: [{seeds}]",
+                f"cluster.initial_master_nodes: [{names}]"]
 
     def _run_as(self) -> pwd.struct_passwd | None:
         """When root, the unprivileged user ES must run as (ES refuses root)."""
@@ -81,12 +98,11 @@ class ElasticServer(Server):
         (conf / "elasticsearch.yml").write_text(
             "\n".join(
                 [
-                    "cluster.name: logpipe-local",
-                    "node.name: local",
-                    "discovery.type: single-node",
+                    *self._discovery(),
+                    f"node.name: {self.node_name}",
                     "network.host: 127.0.0.1",
-                    f"http.port: {self.s.es_port}",
-                    f"transport.port: {self.s.es_transport_port}",
+                    f"http.port: {self.port}",
+                    f"transport.port: {self.transport_port}",
                     f"path.data: {self.home / 'data'}",
                     f"path.logs: {self.home / 'logs'}",
                     "xpack.security.enabled: false",
@@ -122,9 +138,14 @@ class ElasticServer(Server):
             group=user.pw_gid if user else None,
         )
 
-    def ready(self) -> bool:
+    def health(self) -> dict[str, object] | None:
+        """``_cluster/health`` as this node answers it; None while it has no cluster."""
         try:
             r = httpx.get(f"{self.url}/_cluster/health", timeout=2)
         except httpx.HTTPError:
-            return False
-        return r.status_code == 200 and r.json().get("status") in ("yellow", "green")
+            return None
+        return r.json() if r.status_code == 200 else None
+
+    def ready(self) -> bool:
+        h = self.health()
+        return h is not None and h.get("status") in ("yellow", "green")

@@ -1,4 +1,5 @@
-"""Apache Kafka 4.x in KRaft mode: one combined broker+controller on 127.0.0.1."""
+"""Apache Kafka 4.x in KRaft mode on 127.0.0.1: one combined broker+controller, or
+with ``kafka_brokers`` > 1 a quorum of them (each node broker and controller)."""
 
 from __future__ import annotations
 
@@ -36,35 +37,56 @@ class KafkaServer(Server):
     name = "kafka"
     marker = "kafka.Kafka"
 
-    def __init__(self, settings: StackSettings) -> None:
-        super().__init__(settings.kafka_dir, settings.start_timeout_s)
+    def __init__(self, settings: StackSettings, index: int = 0) -> None:
+        clustered = settings.kafka_brokers > 1
+        home = settings.kafka_dir / f"node-{index + 1}" if clustered else settings.kafka_dir
+        super().__init__(home, settings.start_timeout_s)
         self.s = settings
-        self.ports = [settings.kafka_port, settings.kafka_controller_port]
+        self.node_id = index + 1
+        if clustered:
+            self.name = f"kafka-{self.node_id}"
+        self.port, self.controller_port = settings.kafka_ports(index)
+        self.ports = [self.port, self.controller_port]
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self.s.kafka_port}"
+        return f"127.0.0.1:{self.port}"
+
+    def _quorum(self) -> str:
+        if self.s.kafka_brokers == 1:
+            return f"controller.quorum.bootstrap.servers=127.0.0.1:{self.controller_port}"
+        # A fixed voter set: every node is formatted alike and any one may restart alone.
+        voters = ",".join(f"{i + 1}@127.0.0.1:{self.s.kafka_ports(i)[1]}"
+                          for i in range(self.s.kafka_brokers))
+        return f"controller.quorum.voters={voters}"
 
     def _properties(self, data: Path) -> str:
         s = self.s
+        rf, isr = s.replication_factor, s.min_insync_replicas
         return "\n".join(
             [
                 "process.roles=broker,controller",
-                "node.id=1",
-                f"controller.quorum.bootstrap.servers=127.0.0.1:{s.kafka_controller_port}",
-                f"listeners=PLAINTEXT://127.0.0.1:{s.kafka_port},"
-                f"CONTROLLER://127.0.0.1:{s.kafka_controller_port}",
-                f"advertised.listeners=PLAINTEXT://127.0.0.1:{s.kafka_port}",
+                f"node.id={self.node_id}",
+                self._quorum(),
+                f"listeners=PLAINTEXT://127.0.0.1:{self.port},"
+                f"CONTROLLER://127.0.0.1:{self.controller_port}",
+                f"advertised.listeners=PLAINTEXT://127.0.0.1:{self.port}",
                 "controller.listener.names=CONTROLLER",
                 "listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
                 "inter.broker.listener.name=PLAINTEXT",
                 f"log.dirs={data}",
                 "num.partitions=3",
-                "offsets.topic.replication.factor=1",
-                "transaction.state.log.replication.factor=1",
-                "transaction.state.log.min.isr=1",
-                "share.coordinator.state.topic.replication.factor=1",
-                "share.coordinator.state.topic.min.isr=1",
+                # Every topic the project's programs create (auto-created or through the
+                # admin API without a factor) is replicated alike; acks=all producers then
+                # survive one broker down and refuse writes with two down.
+                f"default.replication.factor={rf}",
+                f"min.insync.replicas={isr}",
+                "unclean.leader.election.enable=false",
+                f"offsets.topic.replication.factor={rf}",
+                f"transaction.state.log.replication.factor={rf}",
+                f"transaction.state.log.min.isr={isr}",
+                f"share.coordinator.state.topic.replication.factor={rf}",
+                f"share.coordinator.state.topic.min.isr={isr}",
                 "group.initial.rebalance.delay.ms=0",
                 "auto.create.topics.enable=true",
                 "delete.topic.enable=true",
@@ -98,16 +120,17 @@ class KafkaServer(Server):
         java = [self._java(), f"-Dlog4j2.configurationFile={log4j}", "-cp", f"{lib}/*"]
         if not (data / "meta.properties").exists():
             # Format KRaft storage once; a formatted folder keeps its cluster id.
-            cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             fmt = subprocess.run(
                 [
                     *java,
                     "kafka.tools.StorageTool",
                     "format",
-                    "--standalone",
+                    # A single node bootstraps a dynamic quorum of itself; cluster nodes
+                    # name their fixed voters in the config instead.
+                    *(["--standalone"] if self.s.kafka_brokers == 1 else []),
                     # `=` form: a base64 id may start with "-", which argparse would
                     # otherwise take for an option.
-                    f"--cluster-id={cluster_id}",
+                    f"--cluster-id={self._cluster_id()}",
                     "--config",
                     str(conf),
                 ],
@@ -131,11 +154,23 @@ class KafkaServer(Server):
             ]
         )
 
-    def ready(self) -> bool:
+    def _cluster_id(self) -> str:
+        """One id for every node of this stack, kept beside them."""
+        path = self.s.kafka_dir / "cluster.id"
+        if self.s.kafka_brokers > 1 and path.exists():
+            return path.read_text().strip()
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if self.s.kafka_brokers > 1:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(cluster_id + "\n")
+        return cluster_id
+
+    def brokers(self) -> set[int]:
+        """Node ids of the brokers this node's metadata lists (empty while unreachable)."""
         from confluent_kafka.admin import AdminClient
 
-        if not port_open(self.s.kafka_port):
-            return False
+        if not port_open(self.port):
+            return set()
         quiet = logging.getLogger("stack.kafka.probe")
         quiet.addHandler(logging.NullHandler())
         quiet.propagate = False  # librdkafka's connection errors while starting are expected
@@ -145,8 +180,11 @@ class KafkaServer(Server):
                 "socket.timeout.ms": 2000,
                 "logger": quiet,
             }
-            admin = AdminClient(conf)
-            md = admin.list_topics(timeout=2)
+            md = AdminClient(conf).list_topics(timeout=2)
         except Exception:
-            return False
-        return bool(md.brokers)
+            return set()
+        return set(md.brokers)
+
+    def ready(self) -> bool:
+        # Registered with the controller: its own id is in the metadata it serves.
+        return self.node_id in self.brokers()

@@ -69,8 +69,8 @@ def specs(
     home = services_home(settings)
     demo = demo_logs(settings)
     common = {
-        "LOGPIPE_KAFKA_BOOTSTRAP": f"127.0.0.1:{settings.kafka_port}",
-        "LOGPIPE_ES_URL": f"http://127.0.0.1:{settings.es_port}",
+        "LOGPIPE_KAFKA_BOOTSTRAP": settings.kafka_bootstrap,
+        "LOGPIPE_ES_URL": settings.es_url,
     }
     if real_logs:
         roots: dict[str, str] = {
@@ -97,6 +97,7 @@ def specs(
             **common,
             "LOGPIPE_METRICS_HOST": "127.0.0.1",
             "LOGPIPE_METRICS_PORT": str(FORWARDER_METRICS),
+            "LOGPIPE_INDEX_REPLICAS": str(settings.index_replicas),
         }, f"http://127.0.0.1:{FORWARDER_METRICS}/healthz"),
         ServiceSpec("api", "log_api", ["api", "run"], {
             **common,

@@ -1,14 +1,17 @@
-"""The stack as a whole: Kafka and Elasticsearch started, reused or stopped together."""
+"""The stack as a whole: Kafka and Elasticsearch (one node each, or clusters of them)
+started, reused or stopped together."""
 
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from rich.console import Console
 
+from logpipe.errors import StackError
 from stack.config import StackSettings
 from stack.elastic import ElasticServer
 from stack.kafka import KafkaServer
@@ -19,7 +22,7 @@ console = Console(stderr=True)
 # The ports `stack up` started the servers on, kept under the stack's home so that
 # later commands (`status`, `services up`, `down`) find them without the flags again.
 PORTS_FILE = "ports.json"
-REMEMBERED = ("kafka_port", "es_port")
+REMEMBERED = ("kafka_port", "es_port", "kafka_brokers", "es_nodes")
 
 
 @dataclass(frozen=True)
@@ -31,8 +34,11 @@ class StackInfo:
 class Stack:
     def __init__(self, settings: StackSettings) -> None:
         self.settings = settings
-        self.kafka = KafkaServer(settings)
-        self.es = ElasticServer(settings)
+        self.brokers = [KafkaServer(settings, i) for i in range(settings.kafka_brokers)]
+        self.es_nodes = [ElasticServer(settings, i) for i in range(settings.es_nodes)]
+        # The first node of each: the single server of the default stack.
+        self.kafka = self.brokers[0]
+        self.es = self.es_nodes[0]
 
     @classmethod
     def from_env(cls, **overrides: Any) -> Stack:
@@ -58,31 +64,74 @@ class Stack:
 
     @property
     def servers(self) -> list[Server]:
-        return [self.kafka, self.es]
+        return [*self.brokers, *self.es_nodes]
 
     @property
     def info(self) -> StackInfo:
-        return StackInfo(self.kafka.bootstrap, self.es.url)
+        return StackInfo(self.settings.kafka_bootstrap, self.settings.es_url)
 
     def up(self, quiet: bool = False) -> StackInfo:
-        # Start both before waiting on either: ES takes the longest, so overlap it.
+        # Start all before waiting on any: ES takes the longest, so overlap it, and the
+        # nodes of a cluster only become ready once enough of them are up to elect.
         started: list[Server] = []
-        order: list[Server] = [self.es, self.kafka]
+        order: list[Server] = [*self.es_nodes, *self.brokers]
+        single_kafka = len(self.brokers) == 1
         for server in order:
             if server.pid is None:
                 if not quiet:
                     console.print(f"starting {server.name} (log: {server.logfile})")
-                server.up() if server is self.kafka else _start_only(server)
+                if server is self.kafka and single_kafka:
+                    server.up()
+                else:
+                    _start_only(server)
                 started.append(server)
             elif not quiet:
                 console.print(f"{server.name} already running (pid {server.pid}), reusing it")
         for server in self.servers:
             server.wait_ready()
+        self.wait_formed()
         self.remember_ports()
         if not quiet:
-            console.print(f"Kafka          {self.kafka.bootstrap}")
-            console.print(f"Elasticsearch  {self.es.url}")
+            console.print(f"Kafka          {self.info.kafka_bootstrap}")
+            console.print(f"Elasticsearch  {self.info.es_url}")
         return self.info
+
+    def formed(self) -> dict[str, bool]:
+        """Does each cluster hold all its nodes (every broker registered, every ES node
+        joined)?"""
+        health = self.es.health()
+        return {
+            "kafka": self.kafka.brokers() == {b.node_id for b in self.brokers},
+            "elasticsearch": health is not None
+            and health.get("number_of_nodes") == len(self.es_nodes),
+        }
+
+    def cluster_summary(self) -> list[str]:
+        """One line per clustered server kind: how many nodes took part, and ES's health."""
+        lines = []
+        if len(self.brokers) > 1:
+            ids = set().union(*(b.brokers() for b in self.brokers if b.pid is not None))
+            lines.append(f"kafka cluster: {len(ids)} of {len(self.brokers)} brokers "
+                         f"registered, replication factor {self.settings.replication_factor}, "
+                         f"min.insync.replicas {self.settings.min_insync_replicas}")
+        if len(self.es_nodes) > 1:
+            health = next((h for n in self.es_nodes if n.pid is not None
+                           and (h := n.health()) is not None), None)
+            lines.append(
+                f"elasticsearch cluster: {health['status']}, {health['number_of_nodes']} of "
+                f"{len(self.es_nodes)} nodes, {health['unassigned_shards']} unassigned shards"
+                if health else f"elasticsearch cluster: no node answers (of "
+                f"{len(self.es_nodes)})")
+        return lines
+
+    def wait_formed(self) -> None:
+        deadline = time.monotonic() + self.settings.start_timeout_s
+        while not all((state := self.formed()).values()):
+            if time.monotonic() > deadline:
+                missing = [name for name, ok in state.items() if not ok]
+                raise StackError(f"{' and '.join(missing)}: not every node joined the "
+                                 f"cluster after {self.settings.start_timeout_s:.0f}s")
+            time.sleep(1.0)
 
     def down(self) -> list[str]:
         stopped = [s.name for s in self.servers if s.down()]

@@ -26,8 +26,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_chosen_ports_are_remembered_for_later_commands(home: Path) -> None:
     # What a successful `stack up --kafka-port 19092 --es-port 19200` leaves behind.
     Stack(StackSettings(home=home, kafka_port=19092, es_port=19200)).remember_ports()
-    assert orjson.loads((home / "ports.json").read_bytes()) == {"kafka_port": 19092,
-                                                                 "es_port": 19200}
+    assert orjson.loads((home / "ports.json").read_bytes()) == {
+        "kafka_port": 19092, "es_port": 19200, "kafka_brokers": 1, "es_nodes": 1}
     status = CliRunner().invoke(app, ["status", "--json"])
     assert status.exit_code == 1  # nothing runs in this home
     ports = {name: s["ports"] for name, s in orjson.loads(status.output).items()}
