@@ -46,6 +46,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
+	bash tools/install-rsyslog.sh
 	$(BIN)/logpipe stack up
 	$(BIN)/python -m bench
 

@@ -1,14 +1,22 @@
-"""Collector benchmark: Docker json-file lines (~200 B) into Kafka, acknowledged, against
-rsyslog (imfile -> omkafka) on the same files and a raw confluent-kafka producer
-pushing the same bytes (the ceiling); then memory with 1,000 files and
+"""Collector benchmark: three corpora into Kafka, acknowledged, each against rsyslog
+(imfile -> omkafka) on the same files and a raw confluent-kafka producer pushing the
+same bytes (the ceiling), in the same run; then memory with 1,000 files and
 write -> Kafka latency.
 
     python -m bench collector          (or: make bench)
 
-Environment: BENCH_COLLECTOR_LINES (default 1000000: long enough that start-up and
-the 20 ms polling do not decide the comparison), BENCH_COLLECTOR_FILES (default 50),
+The corpora (bench/corpus.py): ``uniform``, one ~190-byte Docker line shape repeated
+(the collector's best case); ``varied``, real lines of every format of
+tests/data/levels mixed in each file, multi-line entries and 16 KiB partial pieces
+included, as Docker json-file logs; ``cri``, the same lines as CRI logs under a
+/var/log/pods layout, with ``P`` pieces.
+
+Environment: BENCH_COLLECTOR_LINES (default 1000000 per corpus: long enough that
+start-up and the 20 ms polling do not decide the comparison), BENCH_COLLECTOR_FILES
+(default 50), BENCH_COLLECTOR_CORPORA (default uniform,varied,cri),
 BENCH_COLLECTOR_RATE (latency phase, lines/s, default 2000), BENCH_COLLECTOR_SECONDS
-(latency phase length, default 10), LOGPIPE_KAFKA_BOOTSTRAP (default 127.0.0.1:9092).
+(latency phase length, default 10; 0 skips the memory and latency phase),
+LOGPIPE_KAFKA_BOOTSTRAP (default 127.0.0.1:9092).
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import NamedTuple
 
 import orjson
 from confluent_kafka import Consumer
@@ -33,10 +42,21 @@ from bench.collector_peers import (
     raw_producer,
     rsyslog_available,
     topic_count,
-    wait,
 )
+from bench.corpus import Corpus, build_varied
 
-Row = tuple[str, int, float, float, float]  # name, lines, seconds, cpu s, peak RSS MB
+CORPORA = ("uniform", "varied", "cri")
+STALL_S = 30.0  # no new record for this long: the run is over, short of the target
+
+
+class Row(NamedTuple):
+    corpus: str
+    run: str
+    lines: int  # the applications' lines, the same for every run of a corpus
+    sent: int  # what reached Kafka: records (logpipe) or file lines (peers)
+    seconds: float
+    cpu: float  # CPU seconds
+    peak_mb: float | None
 
 
 def _consumer(bootstrap: str) -> Consumer:
@@ -44,52 +64,118 @@ def _consumer(bootstrap: str) -> Consumer:
                      "enable.auto.commit": False, "auto.offset.reset": "earliest"})
 
 
-def run_collector(tmp: Path, bootstrap: str, staging: Path, lines: int) -> tuple[Row, Path]:
-    root = tmp / "docker"
+def wait_count(consumer: Consumer, topic: str, target: int, t0: float,
+               timeout: float = 900) -> tuple[int, float]:
+    """Wait until Kafka acknowledged ``target`` messages; (count, seconds from ``t0`` to
+    the last progress). Stops early when the count stalls, so a miscount shows in the
+    table instead of hanging the bench."""
+    count, last_at = 0, t0
+    while count < target:
+        now = time.monotonic()
+        if now - t0 > timeout or (count and now - last_at > STALL_S):
+            break
+        time.sleep(0.02)
+        seen = topic_count(consumer, topic)
+        if seen != count:
+            count, last_at = seen, time.monotonic()
+    return count, last_at - t0
+
+
+def run_collector(tmp: Path, bootstrap: str, corpus: Corpus) -> tuple[Row, Path]:
+    root = tmp / f"{corpus.kind}-{corpus.staging.name}"
     root.mkdir()
     topic = new_topic(bootstrap, f"bench-collector-{uuid.uuid4().hex[:8]}")
     consumer = _consumer(bootstrap)
-    c = CollectorProc(tmp / "collector", root, bootstrap, topic)
+    c = CollectorProc(tmp / f"collector-{corpus.staging.name}", root, bootstrap, topic,
+                      kind=corpus.kind)
     try:
         cpu0 = c.stats()[0]
         t0 = time.monotonic()
-        for d in sorted(staging.iterdir()):  # the files appear at once, already full
+        for d in sorted(corpus.staging.iterdir()):  # the files appear at once, already full
             os.rename(d, root / d.name)
-        wait(lambda: topic_count(consumer, topic) >= lines, 600, "collector acknowledged")
-        seconds = time.monotonic() - t0
+        count, seconds = wait_count(consumer, topic, corpus.records, t0)
         cpu1, _, hwm = c.stats()
     finally:
         c.stop()
         consumer.close()
         drop_topic(bootstrap, topic)
-    return ("logpipe collector", lines, seconds, cpu1 - cpu0, hwm), root
+    return Row(corpus.name, "logpipe collector", corpus.lines, count, seconds, cpu1 - cpu0,
+               hwm), root
 
 
-def run_rsyslog(tmp: Path, bootstrap: str, root: Path, lines: int) -> Row | None:
+def run_rsyslog(tmp: Path, bootstrap: str, corpus: Corpus, root: Path) -> Row | None:
     if not rsyslog_available():
         return None
     topic = new_topic(bootstrap, f"bench-rsyslog-{uuid.uuid4().hex[:8]}")
     consumer = _consumer(bootstrap)
     t0 = time.monotonic()
-    r = RsyslogProc(tmp / "rsyslog", root, bootstrap, topic)
+    r = RsyslogProc(tmp / f"rsyslog-{corpus.staging.name}", root, bootstrap, topic,
+                    corpus.glob)
     try:
-        wait(lambda: topic_count(consumer, topic) >= lines, 600, "rsyslog delivered")
-        seconds = time.monotonic() - t0
+        count, seconds = wait_count(consumer, topic, corpus.messages, t0)
         cpu, _, hwm = r.stats()
     finally:
         r.stop()
         consumer.close()
         drop_topic(bootstrap, topic)
-    return ("rsyslog imfile->omkafka", lines, seconds, cpu, hwm)
+    return Row(corpus.name, "rsyslog imfile->omkafka", corpus.lines, count, seconds, cpu, hwm)
 
 
-def run_raw(bootstrap: str, root: Path) -> Row:
+def run_raw(bootstrap: str, corpus: Corpus, root: Path) -> Row:
     topic = new_topic(bootstrap, f"bench-raw-{uuid.uuid4().hex[:8]}")
     try:
-        n, seconds, cpu = raw_producer(bootstrap, topic, root)
+        n, seconds, cpu = raw_producer(bootstrap, topic, corpus.paths(root))
     finally:
         drop_topic(bootstrap, topic)
-    return ("raw confluent-kafka (ceiling)", n, seconds, cpu, float("nan"))
+    return Row(corpus.name, "raw confluent-kafka (ceiling)", corpus.lines, n, seconds, cpu,
+               None)
+
+
+def table(rows: list[Row], sizes: dict[str, int]) -> str:
+    """The Markdown table: per corpus, each run's rate over the applications' lines and
+    its ratio to rsyslog's and to the raw producer's in the same run."""
+    out = ["| corpus | run | lines/s | MB/s | CPU µs/line | peak RSS MB | seconds | "
+           "vs rsyslog | vs raw |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for row in rows:
+        peers = {r.run.split()[0]: r for r in rows if r.corpus == row.corpus}
+        rate = row.lines / row.seconds
+        ratios = []
+        for peer in ("rsyslog", "raw"):
+            other = peers.get(peer)
+            ratios.append("—" if other is None else
+                          f"{rate / (other.lines / other.seconds):.2f}x")
+        peak = "—" if row.peak_mb is None else f"{row.peak_mb:.0f}"
+        out.append(f"| {row.corpus} | {row.run} | {rate:,.0f} | "
+                   f"{sizes[row.corpus] / row.seconds / 1e6:.1f} | "
+                   f"{row.cpu / row.lines * 1e6:.1f} | {peak} | {row.seconds:.2f} | "
+                   f"{ratios[0]} | {ratios[1]} |")
+    return "\n".join(out)
+
+
+def short(rows: list[Row], corpora: list[Corpus]) -> list[str]:
+    """Runs that stopped short of what their corpus should give Kafka."""
+    want = {c.name: c for c in corpora}
+    notes = []
+    for row in rows:
+        c = want[row.corpus]
+        target = c.records if row.run.startswith("logpipe") else c.messages
+        if row.sent != target:
+            notes.append(f"{row.corpus} / {row.run}: {row.sent:,} messages in Kafka, "
+                         f"expected {target:,}")
+    return notes
+
+
+def build(tmp: Path, chosen: list[str], files: int, lines: int) -> list[Corpus]:
+    out: list[Corpus] = []
+    if "uniform" in chosen:
+        nbytes = make_containers(tmp / "uniform", files, lines)
+        n = lines // files * files
+        out.append(Corpus("uniform, Docker", "docker", tmp / "uniform", n, n, n, nbytes))
+    if "varied" in chosen or "cri" in chosen:
+        varied, cri = build_varied(tmp / "varied", tmp / "cri", files, lines)
+        out += [c for c, name in ((varied, "varied"), (cri, "cri")) if name in chosen]
+    return out
 
 
 def many_files_and_latency(tmp: Path, bootstrap: str, rate: int,
@@ -103,7 +189,9 @@ def many_files_and_latency(tmp: Path, bootstrap: str, rate: int,
     paths = sorted(root.glob("*/*-json.log"))
     latencies: list[float] = []
     try:
-        wait(lambda: topic_count(consumer, topic) >= 20_000, 300, "initial lines")
+        count, _ = wait_count(consumer, topic, 20_000, time.monotonic(), 300)
+        if count < 20_000:
+            raise TimeoutError(f"only {count} of the 20,000 initial lines reached Kafka")
         consumer.subscribe([topic])
         stop = threading.Event()
 
@@ -146,39 +234,51 @@ def many_files_and_latency(tmp: Path, bootstrap: str, rate: int,
     return rss, hwm, p50, p99, len(latencies)
 
 
+def _load() -> str:
+    return "load average " + ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main() -> None:
     bootstrap = os.environ.get("LOGPIPE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     lines = int(os.environ.get("BENCH_COLLECTOR_LINES", "1000000"))
     files = int(os.environ.get("BENCH_COLLECTOR_FILES", "50"))
+    chosen = os.environ.get("BENCH_COLLECTOR_CORPORA", ",".join(CORPORA)).split(",")
     rate = int(os.environ.get("BENCH_COLLECTOR_RATE", "2000"))
     seconds = float(os.environ.get("BENCH_COLLECTOR_SECONDS", "10"))
+    unknown = set(chosen) - set(CORPORA)
+    if unknown:
+        raise SystemExit(f"BENCH_COLLECTOR_CORPORA: unknown {sorted(unknown)}; "
+                         f"choose from {list(CORPORA)}")
     with tempfile.TemporaryDirectory(prefix="bench-collector-") as name:
         tmp = Path(name)
-        nbytes = make_containers(tmp / "staging", files, lines)
-        lines = lines // files * files
-        print(f"{lines:,} Docker json-file lines in {files} files, {nbytes / lines:.0f} B/line, "
-              f"into Kafka at {bootstrap} (acks=all, idempotent, lz4)", flush=True)
+        corpora = build(tmp, chosen, files, lines)
+        print(f"into Kafka at {bootstrap} (acks=all, idempotent, lz4); {_load()}", flush=True)
+        for c in corpora:
+            print(f"  {c.name}: {c.lines:,} lines in {files} files, {c.nbytes / c.lines:.0f} "
+                  f"B/line, {c.records:,} records, {c.messages:,} file lines", flush=True)
+        if not rsyslog_available():
+            print("rsyslog (rsyslogd + omkafka) not installed (tools/install-rsyslog.sh): "
+                  "no rsyslog rows", flush=True)
         rows: list[Row] = []
-        ours, root = run_collector(tmp, bootstrap, tmp / "staging", lines)
-        rows.append(ours)
-        peer = run_rsyslog(tmp, bootstrap, root, lines)
-        if peer is not None:
-            rows.append(peer)
-        rows.append(run_raw(bootstrap, root))
-        print(f"\n| {'run':<30} | lines/s | MB/s | CPU us/line | peak RSS MB | seconds |")
-        print(f"| {'-' * 30} | ------: | ---: | ----------: | ----------: | ------: |")
-        for name_, n, secs, cpu, hwm in rows:
-            print(f"| {name_:<30} | {n / secs:>7,.0f} | {nbytes / secs / 1e6:>4.1f} | "
-                  f"{cpu / n * 1e6:>11.1f} | {hwm:>11.0f} | {secs:>7.2f} |")
-        if peer is not None:
-            print(f"\ncollector / rsyslog: {peer[2] / ours[2]:.2f}x lines/s")
-        else:
-            print("\nrsyslog (rsyslogd + omkafka) not installed: no rsyslog comparison")
-        print(f"collector / raw producer ceiling: {rows[-1][2] / ours[2]:.2f}x")
-        rss, hwm, p50, p99, n = many_files_and_latency(tmp, bootstrap, rate, seconds)
-        print(f"\n1,000 files tailed: RSS {rss:.0f} MB (peak {hwm:.0f} MB)")
-        print(f"write -> Kafka (broker append time) at {rate} lines/s over 1,000 files: "
-              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({n} probes)")
+        for c in corpora:
+            ours, root = run_collector(tmp, bootstrap, c)
+            rows.append(ours)
+            peer = run_rsyslog(tmp, bootstrap, c, root)
+            if peer is not None:
+                rows.append(peer)
+            rows.append(run_raw(bootstrap, c, root))
+            print(f"  {c.name} done; {_load()}", flush=True)
+        print()
+        print(table(rows, {c.name: c.nbytes for c in corpora}))
+        for note in short(rows, corpora):
+            print(f"SHORT: {note}")
+        print(f"\nlines/s counts the applications' lines (a joined entry or a line cut in "
+              f"pieces counts as its lines); {_load()}")
+        if seconds > 0:
+            rss, hwm, p50, p99, n = many_files_and_latency(tmp, bootstrap, rate, seconds)
+            print(f"\n1,000 files tailed: RSS {rss:.0f} MB (peak {hwm:.0f} MB)")
+            print(f"write -> Kafka (broker append time) at {rate} lines/s over 1,000 files: "
+                  f"p50 {p50:.0f} ms, p99 {p99:.0f} ms ({n} probes)")
 
 
 if __name__ == "__main__":
