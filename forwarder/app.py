@@ -35,6 +35,7 @@ from logpipe.document import ledger_prefix
 from logpipe.health import HealthServer
 from logpipe.logs import setup_logging
 from logpipe.settings import log_environment_report
+from logpipe.structured import norm_keys
 
 log = logging.getLogger("forwarder")
 
@@ -85,7 +86,8 @@ class Forwarder:
                                  settings.retry_initial_s, settings.retry_max_s,
                                  ts_max_future_s=settings.ts_max_future_s,
                                  ts_max_past_days=settings.ts_max_past_days
-                                 or settings.retention_days)
+                                 or settings.retention_days,
+                                 request_keys=norm_keys(settings.request_id_keys.split(",")))
         self.processor: StreamProcessor[Chunk] | None = None
         self.health = HealthServer(settings.metrics_host, settings.metrics_port,
                                    live=self.liveness, ready=self.readiness)

@@ -54,20 +54,23 @@ def parse(message: Message[Chunk]) -> list[Item]:
     return [parse_one(value) for value in message.payload]
 
 
-def bulk_lines(record: Record, value: bytes, prefix: str) -> tuple[str, bytes]:
+def bulk_lines(record: Record, value: bytes, prefix: str,
+               request_keys: frozenset[str] = frozenset()) -> tuple[str, bytes]:
     """(index, the two NDJSON lines of a ``create`` action).
 
     ``create`` rather than ``index``: a replayed id answers 409 and is not rewritten.
     The document is the Kafka value itself, already the record's JSON (it was just
     validated), which saves serialising it again; only a value spread over several
-    lines, which NDJSON cannot carry, is serialised anew.
+    lines, which NDJSON cannot carry, is serialised anew. The structure derived from the
+    message (logpipe/structured.py) is spliced in here, not in the collector: see
+    docs/forwarder.md, "Structure: fields, ids and patterns".
     """
     index = index_name(prefix, record.ts)
     action = orjson.dumps({"create": {"_index": index, "_id": record.id}})
     if b"\n" in value or b"\r" in value:
-        doc = orjson.dumps(es_source(record))
+        doc = orjson.dumps(es_source(record, request_keys))
     else:
-        doc = es_source_bytes(record, value)
+        doc = es_source_bytes(record, value, request_keys)
     return index, action + b"\n" + doc + b"\n"
 
 

@@ -105,8 +105,10 @@ class _Abortable:
 class BulkSender:
     def __init__(self, es: Elasticsearch, prefix: str, dlq: DeadLetterWriter,
                  retry_initial: float, retry_max: float, *, ts_max_future_s: float = 86400.0,
-                 ts_max_past_days: int = 0) -> None:
+                 ts_max_past_days: int = 0,
+                 request_keys: frozenset[str] = frozenset()) -> None:
         self.es = es
+        self.request_keys = request_keys
         self.ts_max_future_s = ts_max_future_s
         self.ts_max_past_days = ts_max_past_days
         self.prefix = prefix
@@ -154,7 +156,7 @@ class BulkSender:
                 if why is not None:
                     record, value = bounds.clamp(record, why, now_ns)
                     clamped.append(why)
-                index, lines = bulk_lines(record, value, self.prefix)
+                index, lines = bulk_lines(record, value, self.prefix, self.request_keys)
             except Exception as exc:  # one record must not stop the partition
                 letters.append(DeadLetter(item.key, item.value, item.partition, item.offset,
                                           "decode", type(exc).__name__, str(exc)))

@@ -94,6 +94,12 @@ class ForwarderSettings(MetricsEndpoint):
     janitor_dry_run: bool = Field(
         False, description="Janitor: only log what would be deleted.",
     )
+    request_id_keys: str = Field(
+        "", description="Comma-separated extra keys of a JSON/logfmt line whose value is "
+        "indexed as request_id (beside request_id, x-request-id, correlation_id ...; "
+        "compared without case, '-', '_' and '.'). Give the Log API the same list "
+        "(LOGPIPE_REQUEST_ID_KEYS is read by both) so live tails derive the same ids.",
+    )
 
     def dead_letter_topic(self) -> str:
         return self.dlq_topic or f"{self.kafka_topic}.dlq"

@@ -12,11 +12,15 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+import orjson
+
 from logpipe.record import FIELD_TYPES, Record
+from logpipe.structured import MAX_VALUE_CHARS, derive
 from logpipe.timefmt import format_ns, parse_ns
 
-# The one field the document adds to the record: the message's size in UTF-8 bytes, so
-# "bytes per app" is a plain sum (this Elasticsearch runs no scripts).
+# The fields the document adds to the record. The message's size in UTF-8 bytes, so
+# "bytes per app" is a plain sum (this Elasticsearch runs no scripts); and the structure
+# derived from the message by logpipe/structured.py (fields, ids, pattern).
 MESSAGE_BYTES = "message_bytes"
 
 # Record fields whose mapping is not the one their Python type implies.
@@ -52,11 +56,25 @@ def _field_mapping(name: str, hint: object) -> dict[str, Any]:
     raise TypeError(f"no Elasticsearch mapping for Record.{name} of type {hint}")
 
 
+# What logpipe/structured.py derives, in ``Structure.doc`` order. ``fields`` is one
+# flattened field however many keys the lines carry: never a mapping explosion.
+DERIVED: dict[str, dict[str, Any]] = {
+    "msg": {"type": "text"},
+    "fields": {"type": "flattened", "ignore_above": MAX_VALUE_CHARS},
+    "field_names": _KEYWORD,
+    "fields_dropped": {"type": "integer"},
+    "trace_id": _KEYWORD,
+    "span_id": _KEYWORD,
+    "request_id": _KEYWORD,
+    "pattern": _KEYWORD,
+    "pattern_id": _KEYWORD,
+}
+
 _PROPERTIES: dict[str, dict[str, Any]] = {
     name: _field_mapping(name, hint) for name, hint in FIELD_TYPES.items()
-} | {MESSAGE_BYTES: {"type": "integer"}}
+} | {MESSAGE_BYTES: {"type": "integer"}} | DERIVED
 
-# Every field of a document, in ``_source`` order: the record's, then the derived one.
+# Every field of a document, in ``_source`` order: the record's, then the derived ones.
 FIELDS: tuple[str, ...] = tuple(_PROPERTIES)
 KEYWORD_FIELDS: tuple[str, ...] = tuple(
     name for name, mapping in _PROPERTIES.items() if mapping["type"] == "keyword"
@@ -71,7 +89,7 @@ def mappings() -> dict[str, Any]:
 
 
 # Bump when the mappings change; kept in _meta so an operator can see what is installed.
-TEMPLATE_VERSION = 1
+TEMPLATE_VERSION = 2
 
 
 def template_body(prefix: str, shards: int, replicas: int, refresh_interval: str,
@@ -148,27 +166,32 @@ def message_bytes(record: Record) -> int:
     return len(record.message.encode("utf-8", "surrogatepass"))
 
 
-def es_source(record: Record) -> dict[str, Any]:
-    """The Elasticsearch document of a record: the record plus ``message_bytes``."""
+def es_source(record: Record, request_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The Elasticsearch document of a record: the record plus ``message_bytes`` and
+    the derived structure (``request_keys``: extra request-id keys, normalised)."""
     doc = record.to_dict()
     doc[MESSAGE_BYTES] = message_bytes(record)
+    doc.update(derive(record.message, request_keys).doc())
     return doc
 
 
-def es_source_bytes(record: Record, value: bytes) -> bytes:
+def es_source_bytes(record: Record, value: bytes,
+                    request_keys: frozenset[str] = frozenset()) -> bytes:
     """``es_source`` as JSON from the record's own encoded value, without re-encoding it.
 
-    ``value`` is ``encode(record)``: one JSON object, so the extra field is spliced in
+    ``value`` is ``encode(record)``: one JSON object, so the extra fields are spliced in
     before its closing brace.
     """
     body = value.rstrip()
+    derived = orjson.dumps(derive(record.message, request_keys).doc())
     return (
         body[:-1]
         + b',"'
         + MESSAGE_BYTES.encode()
         + b'":'
         + str(message_bytes(record)).encode()
-        + b"}"
+        + b","
+        + derived[1:]
     )
 
 

@@ -60,7 +60,8 @@ def test_bulk_lines_create_into_the_utc_day_with_the_record_as_document() -> Non
     assert index == "logs-2026.11.21"
     action, doc, end = lines.split(b"\n")
     assert orjson.loads(action) == {"create": {"_index": "logs-2026.11.21", "_id": rec.id}}
-    # The document is the record plus its message size, spliced into the Kafka value.
+    # The document is the record plus its message size and structure, spliced into the
+    # Kafka value.
     want = {
         "id": "4588c6bb1adb207db540d3b749eac3dc", "ts": "2026-11-22T01:30:00+02:00",
         "ingest_ts": "2026-11-20T10:00:01.000000000Z", "node": "node-1", "source": "docker",
@@ -69,7 +70,8 @@ def test_bulk_lines_create_into_the_utc_day_with_the_record_as_document() -> Non
         "container_id": "c3", "container_name": "web", "image": None, "namespace": "pay",
         "pod": "web-1", "pod_uid": None, "app": "web",
         "labels": {"app.kubernetes.io/name": "web", "team": "pay"}, "attrs": {}, "tags": [],
-        "v": 1, "message_bytes": 18}
+        "v": 1, "message_bytes": 18, "pattern": "line <*> hello world",
+        "pattern_id": "p1-9c4fa617a2682274"}
     assert orjson.loads(doc) == want and end == b""
     # A value spread over lines cannot travel in NDJSON: it is serialised again.
     pretty = orjson.dumps(orjson.loads(encode(rec)), option=orjson.OPT_INDENT_2)

@@ -42,7 +42,8 @@ REC_SOURCE = (
     b'"message":"zahlung fehlgeschlagen: K\xc3\xa4se","level":"error","stream":"stderr",'
     b'"file":"9f3c2a1b0d4e5f60","container_id":null,"container_name":null,"image":null,"namespace":"pay","pod":null,'
     b'"pod_uid":null,"app":"checkout","labels":{"app":"checkout"},"attrs":{},'
-    b'"tags":["multiline"],"v":1,"message_bytes":29}'
+    b'"tags":["multiline"],"v":1,"message_bytes":29,'
+    b'"pattern":"zahlung fehlgeschlagen: K\xc3\xa4se","pattern_id":"p1-854ef3abc898e33b"}'
 )
 KEYWORD: dict[str, Any] = {"type": "keyword", "ignore_above": 4096}
 
@@ -91,12 +92,12 @@ def test_message_bytes_counts_utf8_bytes() -> None:
     assert message_bytes(lone_surrogate) == 3
 
 
-def test_es_source_is_the_record_plus_message_bytes() -> None:
+def test_es_source_is_the_record_plus_message_bytes_and_its_structure() -> None:
     doc = es_source(REC)
     assert list(doc) == [
         "id", "ts", "ingest_ts", "node", "source", "path", "offset", "message", "level",
         "stream", "file", "container_id", "container_name", "image", "namespace", "pod", "pod_uid",
-        "app", "labels", "attrs", "tags", "v", "message_bytes",
+        "app", "labels", "attrs", "tags", "v", "message_bytes", "pattern", "pattern_id",
     ]
     assert orjson.dumps(doc) == REC_SOURCE
 
@@ -117,11 +118,13 @@ def test_field_lists_follow_the_record() -> None:
     assert FIELDS == (
         "id", "ts", "ingest_ts", "node", "source", "path", "offset", "message", "level",
         "stream", "file", "container_id", "container_name", "image", "namespace", "pod", "pod_uid",
-        "app", "labels", "attrs", "tags", "v", "message_bytes",
+        "app", "labels", "attrs", "tags", "v", "message_bytes", "msg", "fields", "field_names",
+        "fields_dropped", "trace_id", "span_id", "request_id", "pattern", "pattern_id",
     )
     assert KEYWORD_FIELDS == (
         "id", "node", "source", "path", "level", "stream", "file", "container_id", "container_name",
-        "image", "namespace", "pod", "pod_uid", "app", "tags",
+        "image", "namespace", "pod", "pod_uid", "app", "tags", "field_names", "trace_id",
+        "span_id", "request_id", "pattern", "pattern_id",
     )
 
 
@@ -136,6 +139,10 @@ def test_mappings_of_every_field() -> None:
             "namespace": KEYWORD, "pod": KEYWORD, "pod_uid": KEYWORD, "app": KEYWORD,
             "labels": {"type": "flattened"}, "attrs": {"type": "flattened"}, "tags": KEYWORD,
             "v": {"type": "short"}, "message_bytes": {"type": "integer"},
+            "msg": {"type": "text"}, "fields": {"type": "flattened", "ignore_above": 1024},
+            "field_names": KEYWORD, "fields_dropped": {"type": "integer"},
+            "trace_id": KEYWORD, "span_id": KEYWORD, "request_id": KEYWORD,
+            "pattern": KEYWORD, "pattern_id": KEYWORD,
         },
     }
 
@@ -164,7 +171,7 @@ def test_template_body() -> None:
                                    "refresh_interval": "5s"}},
             "mappings": mappings(),
         },
-        "_meta": {"managed_by": "logpipe-forwarder", "version": 1},
+        "_meta": {"managed_by": "logpipe-forwarder", "version": 2},
     }
 
 
@@ -174,7 +181,7 @@ def test_check_fields_passes_known_names_through_in_their_order() -> None:
 
 
 def test_check_fields_names_the_list_and_the_unknown_fields() -> None:
-    with pytest.raises(ValueError, match=r"Entry names fields .*\['host', 'msg'\]"):
-        check_fields("Entry", ["ts", "host", "msg"])
+    with pytest.raises(ValueError, match=r"Entry names fields .*\['host', 'body'\]"):
+        check_fields("Entry", ["ts", "host", "body"])
     with pytest.raises(ValueError, match=r"\['message'\]"):
         check_fields("pickers", ["app", "message"], among=KEYWORD_FIELDS)
