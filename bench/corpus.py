@@ -49,6 +49,7 @@ class AppLine(NamedTuple):
     ts_ns: int
     stream: str
     text: str
+    fmt: str  # the corpus file (format) it came from
 
 
 Entry = tuple[str, ...]  # a first line and the lines that continue it
@@ -151,7 +152,7 @@ def app_lines(k: int, lines: int, corpus: dict[str, list[Entry]],
                 if len(out) == lines:
                     break
                 ts = START_NS + len(out) * STEP_NS + k
-                out.append(AppLine(ts, stream, restamp(text, ts)))
+                out.append(AppLine(ts, stream, restamp(text, ts), name))
     return out
 
 
@@ -261,7 +262,8 @@ def write_cri(root: Path, k: int, data: bytes) -> Path:
     """Pod ``k``'s ``<ns>_<pod>_<uid>/<container>/0.log`` under a /var/log/pods root,
     the layout the collector's cri_globs (``*/*/*.log``) find."""
     uid = uuid.UUID(int=k + 1, version=4)
-    folder = root / f"{NAMESPACES[k % len(NAMESPACES)]}_app-{k}-7d9f8b6c5-x{k:04d}_{uid}" / "app"
+    pod = f"{NAMESPACES[k % len(NAMESPACES)]}_app-{k}-7d9f8b6c5-x{k:04d}_{uid}"
+    folder = root / pod / f"app-{k}"
     folder.mkdir(parents=True)
     path = folder / "0.log"
     path.write_bytes(data)
