@@ -26,7 +26,7 @@ import httpx
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
-from elasticsearch import Elasticsearch
+from elasticsearch import ApiError, Elasticsearch, NotFoundError
 from elasticsearch.helpers import parallel_bulk
 from elasticsearch.serializer import OrjsonSerializer
 from prometheus_client.parser import text_string_to_metric_families
@@ -187,14 +187,23 @@ def latency(bootstrap: str, es: Elasticsearch, topic: str, prefix: str, rate: in
             t0 = time.perf_counter()
             p.produce(topic, encode(r), r.key)
             p.flush(30)
-            while es.count(index=index_name(prefix, r.ts),
-                           query={"ids": {"values": [r.id]}})["count"] == 0:
+            while not _found(es, index_name(prefix, r.ts), r.id):
                 time.sleep(0.01)
             out.append(time.perf_counter() - t0)
     finally:
         stop.set()
         loader.join(30)
     return sorted(out)
+
+
+def _found(es: Elasticsearch, index: str, rid: str) -> bool:
+    """The probe is searchable; False while its day's index is missing or its shard is
+    still starting (the first probe of a day creates the index: 404, then 503)."""
+    try:
+        return int(es.count(index=index, ignore_unavailable=True,
+                            query={"ids": {"values": [rid]}})["count"]) > 0
+    except (NotFoundError, ApiError):
+        return False
 
 
 def pct(values: list[float], q: float) -> float:

@@ -49,6 +49,19 @@ SinceOpt = Annotated[str | None, typer.Option(
     "--since", help="Start: relative (30s, 15m, 2h, 7d) or RFC 3339.", show_default=False)]
 UntilOpt = Annotated[str | None, typer.Option(
     "--until", help="End (exclusive): relative or RFC 3339.", show_default=False)]
+FieldOpt = Annotated[list[str] | None, typer.Option(
+    "--field", "-F", help="name=value: the line's parsed JSON/logfmt field equals value "
+    "(repeatable; nested keys as a.b; one name given twice: either value).",
+    show_default=False)]
+HasFieldOpt = Annotated[list[str] | None, typer.Option(
+    "--has-field", help="Only lines that have this parsed field (repeatable).",
+    show_default=False)]
+TraceOpt = Annotated[list[str] | None, typer.Option(
+    "--trace", help="Trace or request id: every app's lines that carry it (repeatable).",
+    show_default=False)]
+PatternOpt = Annotated[list[str] | None, typer.Option(
+    "--pattern", help="Pattern id, as `logpipe stats patterns` lists them (repeatable).",
+    show_default=False)]
 
 
 def parse_levels(text: str | None) -> tuple[list[str], str | None]:
@@ -68,6 +81,17 @@ def parse_levels(text: str | None) -> tuple[list[str], str | None]:
             raise ClientError(f"--level: {lv!r} is not one of {', '.join(LEVELS)} "
                               "(comma separated, or a minimum such as warn+)")
     return levels, None
+
+
+def parse_fields(given: list[str] | None) -> list[tuple[str, str]]:
+    """``--field user=bo`` -> [("user", "bo")]; ClientError without a ``=``."""
+    out = []
+    for item in given or []:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise ClientError(f"--field {item!r}: write name=value, e.g. --field user=bo")
+        out.append((name, value))
+    return out
 
 
 def compile_pod(pattern: str | None) -> Any:
@@ -104,6 +128,10 @@ class Selection:
     until: str | None = None
     pod_regex: str | None = None  # --pod as given: the API's pod_regex filter
     pod_re: Any = None  # the compiled RE2 pattern, to resolve pod_regex to names (logs.py)
+    fields: list[tuple[str, str]] = field(default_factory=list)  # field.<name>=<value>
+    has_fields: list[str] = field(default_factory=list)
+    traces: list[str] = field(default_factory=list)
+    patterns: list[str] = field(default_factory=list)
 
     @classmethod
     def from_options(
@@ -112,11 +140,15 @@ class Selection:
         node: list[str] | None = None, level: str | None = None, query: str | None = None,
         grep: list[str] | None = None, exclude: list[str] | None = None,
         since: str | None = None, until: str | None = None,
+        fields: list[str] | None = None, has_field: list[str] | None = None,
+        trace: list[str] | None = None, pattern: list[str] | None = None,
     ) -> Selection:
         levels, min_level = parse_levels(level)
         return cls(list(namespace or []), list(app or []), [], list(container or []),
                    list(node or []), levels, min_level, query, list(grep or []),
-                   list(exclude or []), since, until, pod or None, compile_pod(pod))
+                   list(exclude or []), since, until, pod or None, compile_pod(pod),
+                   parse_fields(fields), list(has_field or []), list(trace or []),
+                   list(pattern or []))
 
     def params(self, *, regex: bool = True) -> list[tuple[str, str | None]]:
         out: list[tuple[str, str | None]] = []
@@ -126,6 +158,10 @@ class Selection:
             out.extend((name, v) for v in values)
         out += [("min_level", self.min_level), ("q", self.query),
                 ("since", self.since), ("until", self.until)]
+        out.extend((f"field.{name}", value) for name, value in self.fields)
+        out.extend(("has_field", name) for name in self.has_fields)
+        out.extend(("trace", t) for t in self.traces)
+        out.extend(("pattern", p) for p in self.patterns)
         if regex:  # statistics refuse every regex filter
             out.append(("pod_regex", self.pod_regex))
             out.extend(("include", g) for g in self.grep)

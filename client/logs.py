@@ -23,16 +23,20 @@ from client.common import (
     AppOpt,
     ContainerOpt,
     ExcludeOpt,
+    FieldOpt,
     GrepOpt,
+    HasFieldOpt,
     LevelOpt,
     NamespaceOpt,
     NodeOpt,
+    PatternOpt,
     PodOpt,
     QueryOpt,
     Selection,
     ServerOpt,
     SinceOpt,
     TokenOpt,
+    TraceOpt,
     UntilOpt,
     handle_errors,
 )
@@ -46,6 +50,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=False)
 PAGE = 1000  # entries per search request for --tail (the API's default maximum)
 MAX_RESOLVED_PODS = 100  # the API's limit of values per list filter
 DEFAULT_SINCE = "1h"
+# --trace without a range: a request is short, but may be days old when someone asks.
+DEFAULT_TRACE_SINCE = "7d"
 DEFAULT_FOLLOW_BACKFILL = 10
 
 
@@ -98,14 +104,17 @@ def history(api: Api, sel: Selection, tail: int | None) -> Iterator[dict[str, An
 
 
 @app.command(help="Print or follow logs, like kubectl logs / stern.\n\n"
-             "Without --since, --until or --tail it prints the last hour. With -f it "
-             "prints the last 10 entries (or --tail N), then follows.")
+             "Without --since, --until or --tail it prints the last hour (with --trace: "
+             "the last 7 days). With -f it prints the last 10 entries (or --tail N), "
+             "then follows.")
 @handle_errors
 def logs(
     namespace: NamespaceOpt = None, app_: AppOpt = None, pod: PodOpt = None,
     container: ContainerOpt = None, node: NodeOpt = None, level: LevelOpt = None,
     query: QueryOpt = None, grep: GrepOpt = None, exclude: ExcludeOpt = None,
     since: SinceOpt = None, until: UntilOpt = None,
+    field: FieldOpt = None, has_field: HasFieldOpt = None, trace: TraceOpt = None,
+    pattern: PatternOpt = None,
     tail: Annotated[int | None, typer.Option(
         "--tail", "-t", min=0, help="Only the newest N entries (with -f: the back-fill).",
         show_default=False)] = None,
@@ -114,8 +123,9 @@ def logs(
     timestamps: Annotated[bool, typer.Option(
         "--timestamps", help="Prefix each line with the entry's time (RFC 3339).")] = False,
     output: Annotated[OutputFormat, typer.Option(
-        "--output", "-o", help="text (\\[ns/pod/container] LEVEL message), raw (the "
-        "message only) or json (one entry per line).")] = "text",
+        "--output", "-o", help="text (\\[ns/pod/container] LEVEL message; a JSON/logfmt "
+        "line as its message and compact key=value fields), raw (the line as written) or "
+        "json (one entry per line).")] = "text",
     colour: Annotated[ColourMode, typer.Option(
         "--color", help="Colour by level and pod: auto = only on a terminal.")] = "auto",
     prefix: Annotated[bool, typer.Option(
@@ -124,7 +134,8 @@ def logs(
 ) -> None:
     sel = Selection.from_options(namespace=namespace, app=app_, pod=pod, container=container,
                                  node=node, level=level, query=query, grep=grep,
-                                 exclude=exclude, since=since, until=until)
+                                 exclude=exclude, since=since, until=until, fields=field,
+                                 has_field=has_field, trace=trace, pattern=pattern)
     out = sys.stdout
     renderer = Renderer(output, timestamps=timestamps, colour=want_colour(colour, out),
                         prefix=prefix, highlight=highlighter(sel.grep))
@@ -144,7 +155,7 @@ def logs(
             follow(api, sel.params(), backfill, emit, note)
         return
     if sel.since is None and sel.until is None and tail is None:
-        sel.since = DEFAULT_SINCE
+        sel.since = DEFAULT_TRACE_SINCE if sel.traces else DEFAULT_SINCE
     with Api(settings) as api:
         resolve_pods(api, sel)
         write = out.write

@@ -1,6 +1,9 @@
 """Turning entries into terminal lines: text (prefix, level, message), raw (the message
 as written, like ``kubectl logs``) or json (one entry a line), with ANSI colours by
-level and by pod when the output is a terminal, and --grep matches highlighted."""
+level and by pod when the output is a terminal, and --grep matches highlighted.
+
+In text, a JSON or logfmt line (an entry with parsed ``fields``) is shown as its human
+message followed by its other fields as compact ``key=value`` pairs."""
 
 from __future__ import annotations
 
@@ -30,6 +33,25 @@ LEVEL_SGR = {
 POD_SGR = ("36", "35", "32", "33", "34", "96", "95", "92", "93", "94")
 MATCH_SGR = "1;4"  # bold underline: visible over any level colour
 LEVEL_WIDTH = 5
+FIELD_SGR = "2"  # dim: the fields stay readable but behind the message
+# Keys the text line already shows (the level column, --timestamps) or that say nothing.
+SHOWN_KEYS = frozenset({"level", "lvl", "severity", "loglevel", "levelname", "log.level",
+                        "time", "ts", "timestamp", "@timestamp", "@version"})
+_BARE = re.compile(r"[^\s\"=]+")
+
+
+def compact_fields(fields: Mapping[str, Any], msg: str | None) -> str:
+    """``key=value`` pairs (logfmt quoting), without the message's own key and the keys
+    the line shows elsewhere."""
+    parts = []
+    skipped_msg = False
+    for key, value in fields.items():
+        text = str(value)
+        if key in SHOWN_KEYS or (not skipped_msg and msg is not None and text == msg):
+            skipped_msg = skipped_msg or text == msg
+            continue
+        parts.append(f"{key}={text if _BARE.fullmatch(text) else orjson.dumps(text).decode()}")
+    return " ".join(parts)
 
 
 def want_colour(mode: ColourMode, stream: TextIO) -> bool:
@@ -87,6 +109,15 @@ class Renderer:
             word = "-" if level == "unknown" else level.upper()
             word = word.ljust(LEVEL_WIDTH)
             parts.append(_sgr(LEVEL_SGR.get(level, "0"), word) if self.colour else word)
+        fields = entry.get("fields")
+        if self.fmt == "text" and fields:
+            msg = entry.get("msg")
+            if msg:
+                parts.append(self._message(str(msg)))
+            pairs = compact_fields(fields, msg)
+            if pairs:
+                parts.append(_sgr(FIELD_SGR, pairs) if self.colour else pairs)
+            return " ".join(parts)
         parts.append(self._message(str(entry.get("message", ""))))
         return " ".join(parts)
 

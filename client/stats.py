@@ -16,14 +16,18 @@ from client.charts import LEVEL_STYLE, bar, human_bytes, legend, level_bar
 from client.common import (
     AppOpt,
     ContainerOpt,
+    FieldOpt,
+    HasFieldOpt,
     LevelOpt,
     NamespaceOpt,
     NodeOpt,
+    PatternOpt,
     QueryOpt,
     Selection,
     ServerOpt,
     SinceOpt,
     TokenOpt,
+    TraceOpt,
     UntilOpt,
     handle_errors,
 )
@@ -31,7 +35,7 @@ from client.config import load_settings
 from client.http import Api
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="Level ratio, app share and volume histogram (exact counts).")
+                  help="Level ratio, app share, volume histogram and log patterns (exact counts).")
 StatsOutput = Literal["table", "json"]
 OutputOpt = Annotated[StatsOutput, typer.Option(
     "--output", "-o", help="table (with bars) or json (the API's answer).")]
@@ -69,12 +73,15 @@ def _title(sel: Selection, what: str) -> str:
 def levels(
     namespace: NamespaceOpt = None, app_: AppOpt = None, container: ContainerOpt = None,
     node: NodeOpt = None, level: LevelOpt = None, query: QueryOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None, field: FieldOpt = None,
+    has_field: HasFieldOpt = None, trace: TraceOpt = None, pattern: PatternOpt = None,
     by_app: Annotated[bool, typer.Option("--by-app", help="One row per app too.")] = False,
     output: OutputOpt = "table", server: ServerOpt = None, token: TokenOpt = None,
 ) -> None:
     sel = Selection.from_options(namespace=namespace, app=app_, container=container, node=node,
-                                 level=level, query=query, since=since, until=until)
+                                 level=level, query=query, since=since, until=until,
+                                 fields=field, has_field=has_field, trace=trace,
+                                 pattern=pattern)
     body = _fetch("/stats/levels", sel, [("by_app", by_app)], server, token)
     if output == "json":
         _dump(body)
@@ -117,13 +124,16 @@ def levels(
 def apps(
     namespace: NamespaceOpt = None, app_: AppOpt = None, container: ContainerOpt = None,
     node: NodeOpt = None, level: LevelOpt = None, query: QueryOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None, field: FieldOpt = None,
+    has_field: HasFieldOpt = None, trace: TraceOpt = None, pattern: PatternOpt = None,
     top: Annotated[int | None, typer.Option("--top", min=1, max=1000,
                                             help="How many apps to name.")] = None,
     output: OutputOpt = "table", server: ServerOpt = None, token: TokenOpt = None,
 ) -> None:
     sel = Selection.from_options(namespace=namespace, app=app_, container=container, node=node,
-                                 level=level, query=query, since=since, until=until)
+                                 level=level, query=query, since=since, until=until,
+                                 fields=field, has_field=has_field, trace=trace,
+                                 pattern=pattern)
     body = _fetch("/stats/apps", sel, [("top", top)], server, token)
     if output == "json":
         _dump(body)
@@ -153,14 +163,17 @@ def apps(
 def histogram(
     namespace: NamespaceOpt = None, app_: AppOpt = None, container: ContainerOpt = None,
     node: NodeOpt = None, level: LevelOpt = None, query: QueryOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None, field: FieldOpt = None,
+    has_field: HasFieldOpt = None, trace: TraceOpt = None, pattern: PatternOpt = None,
     interval: Annotated[str | None, typer.Option(
         "--interval", "-i", help="Bucket width (1m, 5m, 1h, ...); chosen from the range "
         "when absent.", show_default=False)] = None,
     output: OutputOpt = "table", server: ServerOpt = None, token: TokenOpt = None,
 ) -> None:
     sel = Selection.from_options(namespace=namespace, app=app_, container=container, node=node,
-                                 level=level, query=query, since=since, until=until)
+                                 level=level, query=query, since=since, until=until,
+                                 fields=field, has_field=has_field, trace=trace,
+                                 pattern=pattern)
     body = _fetch("/stats/histogram", sel, [("interval", interval)], server, token)
     if output == "json":
         _dump(body)
@@ -179,4 +192,60 @@ def histogram(
     for b in buckets:
         table.add_row(b["start"][:19].replace("T", " "), f"{b['total']:,}",
                       level_bar(b["levels"], most, BAR_WIDTH))
+    console.print(table)
+
+
+@app.command(help="Log patterns: each message with its variable parts masked as <*>, "
+             "counted exactly, most frequent first; NEW = not seen in the lookback before "
+             "--since.")
+@handle_errors
+def patterns(
+    namespace: NamespaceOpt = None, app_: AppOpt = None, container: ContainerOpt = None,
+    node: NodeOpt = None, level: LevelOpt = None, query: QueryOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None, field: FieldOpt = None,
+    has_field: HasFieldOpt = None, trace: TraceOpt = None, pattern: PatternOpt = None,
+    top: Annotated[int, typer.Option("--top", min=1, max=1000,
+                                     help="How many patterns to list.")] = 20,
+    lookback: Annotated[str, typer.Option(
+        "--lookback", help="How far before --since a pattern must be absent to be new.")
+    ] = "1d",
+    output: OutputOpt = "table", server: ServerOpt = None, token: TokenOpt = None,
+) -> None:
+    sel = Selection.from_options(namespace=namespace, app=app_, container=container, node=node,
+                                 level=level, query=query, since=since, until=until,
+                                 fields=field, has_field=has_field, trace=trace,
+                                 pattern=pattern)
+    body = _fetch("/patterns", sel, [("limit", top), ("lookback", lookback)], server, token)
+    if output == "json":
+        _dump(body)
+        return
+    rows = body["patterns"]
+    console = _console()
+    if not rows:
+        console.print("no entries in this range")
+        return
+    most = max(r["count"] for r in rows)
+    title = _title(sel, f"Patterns, {body['patterns_total']:,} in {body['total']:,} entries")
+    table = Table(title=title, title_justify="left",
+                  caption="filter to one: logpipe logs --pattern <id>", caption_justify="left")
+    for column, justify in (("pattern id", "left"), ("entries", "right"), ("%", "right"),
+                            ("level", "left"), ("last seen (UTC)", "left"),
+                            ("pattern", "left")):
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    table.add_column("", min_width=BAR_WIDTH // 2)
+    for r in rows:
+        text = Text(r["pattern"] or "(none)")
+        if r.get("new"):
+            text = Text.assemble(Text("NEW ", style="bold magenta"), text)
+        apps = ", ".join(a["app"] or "(none)" for a in r["apps"][:3])
+        table.add_row(r["pattern_id"], f"{r['count']:,}", f"{r['percent']:.1f}",
+                      Text(r["level"], style=LEVEL_STYLE.get(r["level"], "")),
+                      r["last_seen"][:19].replace("T", " "),
+                      Text.assemble(text, Text(f"  [{apps}]", style="dim")),
+                      Text(bar(r["count"], most, BAR_WIDTH // 2), style="cyan"))
+    if body.get("other"):
+        other = body["other"]
+        table.add_section()
+        table.add_row(Text(f"({other['patterns']:,} more)", style="italic"),
+                      f"{other['count']:,}", "", "", "", "", "")
     console.print(table)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, Query, Request
 
 from log_api.auth import ANONYMOUS_ADMIN, Scope
@@ -12,7 +13,7 @@ from log_api.cursor import SearchCursor
 from log_api.errors import BadRequest, Unauthorized
 from log_api.es import EsReader
 from log_api.exports import ExportManager
-from log_api.filters import Filters
+from log_api.filters import FIELD_PREFIX, Filters
 from log_api.limits import ConcurrencyLimiter, PitTracker, check_range
 from log_api.live import LiveHub
 from log_api.metrics import ApiMetrics
@@ -108,6 +109,11 @@ def _redeem(state: AppState, request: Request) -> Scope:
 ScopeDep = Annotated[Scope, Depends(get_scope)]
 
 
+# Never sent by a client: the name under which ``FilterParams(**raw)`` takes the field
+# filters back (a query parameter by that name is ignored, see __init__).
+_RAW_FIELD_ALIAS = "\x00field"
+
+
 class FilterParams:
     """The common filters as query parameters (parsed later, see ``parse``)."""
 
@@ -141,13 +147,37 @@ class FilterParams:
             examples=["1h"])] = None,
         until: Annotated[str | None, Query(
             description="End (exclusive): RFC 3339 or relative.")] = None,
+        has_field: Annotated[list[str] | None, Query(
+            description="Parsed field names the line must have (repeatable). To filter on "
+            "a field's value, add field.<name>=<value> (repeatable, exact, nested keys as "
+            "a.b: field.user=bo, field.http.status=500): values of one name are "
+            "alternatives, different names must all match.")] = None,
+        trace: Annotated[list[str] | None, Query(
+            description="Trace or request id (repeatable): lines whose trace_id or "
+            "request_id is one of them, across every app the token may read.")] = None,
+        pattern: Annotated[list[str] | None, Query(
+            description="Pattern ids (repeatable), as GET /api/v1/patterns lists them.",
+            examples=["p1-2d48f733562a3440"])] = None,
+        request: Request = None,  # type: ignore[assignment]  # None: built from ``raw``
+        field: Annotated[list[str] | None, Query(alias=_RAW_FIELD_ALIAS,
+                                                 include_in_schema=False)] = None,
     ) -> None:
+        # field.<name>=<value>: the name is part of the parameter's name, so it cannot be
+        # declared; read from the query string as given. ``raw`` (kept by exports to parse
+        # the filters again later) holds them as JSON [name, value] pairs in ``field``.
+        if request is not None:
+            field = [orjson.dumps([key[len(FIELD_PREFIX):], value]).decode()
+                     for key, value in request.query_params.multi_items()
+                     if key.startswith(FIELD_PREFIX)]
         self.raw = dict(namespace=namespace, app=app, pod=pod, container=container, node=node,
                         stream=stream, level=level, min_level=min_level, q=q, include=include,
-                        exclude=exclude, pod_regex=pod_regex, since=since, until=until)
+                        exclude=exclude, pod_regex=pod_regex, since=since, until=until,
+                        field=field, has_field=has_field, trace=trace, pattern=pattern)
 
     def parse(self, settings: ApiSettings, now_ns: int | None = None) -> Filters:
-        return Filters.parse(**self.raw, regex_max_length=settings.regex_max_length,  # type: ignore[arg-type]
+        raw: dict[str, Any] = dict(self.raw)
+        raw["field"] = [tuple(orjson.loads(pair)) for pair in raw.get("field") or ()]
+        return Filters.parse(**raw, regex_max_length=settings.regex_max_length,
                              now_ns=now_ns)
 
 

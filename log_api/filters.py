@@ -30,6 +30,8 @@ _RE2_OPTIONS = re2.Options()
 _RE2_OPTIONS.log_errors = False  # a user's bad pattern is a 400, not a line on stderr
 _RE2_OPTIONS.max_mem = 8 << 20  # bounds the compiled automaton of a huge pattern
 MAX_VALUES = 100  # values per list filter
+FIELD_PREFIX = "field."  # field.<name>=<value> in a query string
+MAX_FIELD_NAME = 128  # logpipe.structured.MAX_KEY_CHARS: no longer name is ever stored
 
 
 def parse_time(value: str, name: str, now_ns: int | None = None) -> int:
@@ -87,6 +89,13 @@ class Filters:
     until_ns: int | None = None
     since: str | None = None  # as given, so a relative time pages consistently
     until: str | None = None
+    # Structure (logpipe/structured.py): field name -> accepted values (any of them;
+    # every name must match), names that must be present, trace or request ids, and
+    # pattern ids.
+    fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    has_fields: tuple[str, ...] = ()
+    traces: tuple[str, ...] = ()
+    patterns: tuple[str, ...] = ()
     include_re: tuple[Any, ...] = field(default=(), compare=False, repr=False)
     exclude_re: tuple[Any, ...] = field(default=(), compare=False, repr=False)
     pod_re: Any = field(default=None, compare=False, repr=False)
@@ -110,11 +119,16 @@ class Filters:
         pod_regex: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        field: list[tuple[str, str]] | None = None,
+        has_field: list[str] | None = None,
+        trace: list[str] | None = None,
+        pattern: list[str] | None = None,
         regex_max_length: int = 512,
         now_ns: int | None = None,
     ) -> Filters:
         lists = {"namespace": namespace, "app": app, "pod": pod, "container": container,
-                 "node": node, "stream": stream, "level": level}
+                 "node": node, "stream": stream, "level": level, "has_field": has_field,
+                 "trace": trace, "pattern": pattern}
         clean: dict[str, tuple[str, ...]] = {}
         for name, values in lists.items():
             vals = tuple(dict.fromkeys(v for v in (values or []) if v != ""))
@@ -147,6 +161,8 @@ class Filters:
             raise BadRequest("give at most 10 include/exclude patterns together")
         pod_pattern = pod_regex or None
         return cls(
+            fields=_field_filters(field or []), has_fields=_names(clean["has_field"]),
+            traces=clean["trace"], patterns=clean["pattern"],
             namespaces=clean["namespace"], apps=clean["app"], pods=clean["pod"],
             containers=clean["container"], nodes=clean["node"], streams=clean["stream"],
             levels=levels, q=query or None, include=inc, exclude=exc, pod_regex=pod_pattern,
@@ -159,6 +175,10 @@ class Filters:
         )
 
     @property
+    def has_structure(self) -> bool:
+        return bool(self.fields or self.has_fields or self.traces or self.patterns)
+
+    @property
     def has_regex(self) -> bool:
         """A filter Elasticsearch cannot apply: checked on each document instead."""
         return bool(self.include or self.exclude or self.pod_regex)
@@ -167,5 +187,29 @@ class Filters:
         """Stable digest of the filters, so a cursor refuses to continue other filters."""
         body = orjson.dumps([self.namespaces, self.apps, self.pods, self.containers,
                              self.nodes, self.streams, self.levels, self.q, self.include,
-                             self.exclude, self.since, self.until, self.pod_regex])
+                             self.exclude, self.since, self.until, self.pod_regex]
+                            + ([self.fields, self.has_fields, self.traces, self.patterns]
+                               if self.has_structure else []))
         return hashlib.blake2b(body, digest_size=8).hexdigest()
+
+
+def _names(names: tuple[str, ...]) -> tuple[str, ...]:
+    for name in names:
+        if len(name) > MAX_FIELD_NAME:
+            raise BadRequest(f"field name {name[:40]!r}... is longer than {MAX_FIELD_NAME} "
+                             "characters; no such field is stored")
+    return names
+
+
+def _field_filters(given: list[tuple[str, str]]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(name, value) pairs -> ((name, (values...)), ...), names in first-seen order."""
+    if len(given) > MAX_VALUES:
+        raise BadRequest(f"{len(given)} field.<name> values; give at most {MAX_VALUES}")
+    by_name: dict[str, dict[str, None]] = {}
+    for name, value in given:
+        if not name:
+            raise BadRequest("field.=... names no field: write field.<name>=<value>, e.g. "
+                             "field.user=bo")
+        by_name.setdefault(name, {})[value] = None
+    _names(tuple(by_name))
+    return tuple((name, tuple(values)) for name, values in by_name.items())

@@ -44,6 +44,7 @@ from log_api.query import ScopedQuery
 from log_api.settings import ApiSettings
 from logpipe.errors import RecordError
 from logpipe.record import from_dict
+from logpipe.structured import derive, norm_keys
 from logpipe.timefmt import parse_ns
 
 log = logging.getLogger(__name__)
@@ -123,14 +124,18 @@ def aiokafka_options(options: Mapping[str, object]) -> dict[str, object]:
     return out
 
 
-def decode_value(value: bytes) -> dict[str, Any]:
-    """Kafka value -> the record as a dict, validated against the contract."""
+def decode_value(value: bytes, request_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """Kafka value -> the record as a dict, validated against the contract, with the
+    structure the forwarder derives for its document (the same pure function), so live
+    entries carry fields, ids and pattern as indexed ones do."""
     try:
         obj = orjson.loads(value)
     except orjson.JSONDecodeError as exc:
         raise RecordError(f"not JSON: {exc}") from None
     from_dict(obj)
-    return dict(obj)
+    doc = dict(obj)
+    doc.update(derive(doc["message"], request_keys).doc())
+    return doc
 
 
 class LiveHub:
@@ -151,6 +156,7 @@ class LiveHub:
         self.lag: LagSeconds | None = None  # last measurement; None: unknown
         self.lag_records: int | None = None
         self.since = time.monotonic()  # what the ring could hold at most
+        self.request_keys = norm_keys(settings.request_id_keys.split(","))
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -273,7 +279,7 @@ class LiveHub:
     def _dispatch(self, partition: int, offset: int, value: bytes | None) -> None:
         self.positions[partition] = offset
         try:
-            doc = decode_value(value or b"")
+            doc = decode_value(value or b"", self.request_keys)
             ts_ns = parse_ns(doc["ts"])
         except (RecordError, ValueError) as exc:
             self.metrics.live_bad.inc()

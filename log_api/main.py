@@ -29,7 +29,17 @@ from log_api.limits import ConcurrencyLimiter, PitTracker, es_duration_s
 from log_api.live import LiveHub
 from log_api.metrics import ApiMetrics
 from log_api.models import Pointer
-from log_api.routes import audit, download, exports, health, search, stats, tail, tickets
+from log_api.routes import (
+    audit,
+    download,
+    exports,
+    health,
+    patterns,
+    search,
+    stats,
+    tail,
+    tickets,
+)
 from log_api.settings import ApiSettings
 from log_api.state import AppState
 from log_api.tickets import TicketBook
@@ -145,7 +155,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         return JSONResponse({"error": _validation_message(exc), "status": 422},
                             status_code=422)
 
-    for module in (search, stats, tail, download, exports, audit, tickets):
+    for module in (search, stats, patterns, tail, download, exports, audit, tickets):
         app.include_router(module.router, prefix="/api/v1")
     app.include_router(stats.fields_router, prefix="/api/v1")
     app.include_router(health.router)

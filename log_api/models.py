@@ -13,7 +13,8 @@ _ENTRY_EXAMPLE: dict[str, Any] = {
     "id": "5d41402abc4b2a76b9719d911017c592",
     "ts": "2026-11-26T07:00:00.123456789Z",
     "level": "error",
-    "message": "payment declined: card expired",
+    "message": '{"msg": "payment declined", "reason": "card expired", "user": "bo", '
+               '"request_id": "f64e4cbc89ffb287"}',
     "namespace": "pay",
     "app": "checkout",
     "pod": "checkout-7d9f8-abcde",
@@ -22,6 +23,11 @@ _ENTRY_EXAMPLE: dict[str, Any] = {
     "node": "node-1",
     "stream": "stderr",
     "source": "cri",
+    "msg": "payment declined",
+    "fields": {"msg": "payment declined", "reason": "card expired", "user": "bo",
+               "request_id": "f64e4cbc89ffb287"},
+    "request_id": "f64e4cbc89ffb287",
+    "pattern_id": "p1-2d48f733562a3440",
 }
 
 
@@ -47,6 +53,16 @@ class Entry(BaseModel):
     image: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     tags: list[str] = Field(default_factory=list)
+    msg: str | None = Field(None, description="The human message of a JSON/logfmt line "
+                            "(its msg, message, event ... key); absent when it is the line "
+                            "itself. `message` stays the raw line.")
+    fields: dict[str, str] = Field(default_factory=dict, description="The line's parsed "
+                                   "JSON/logfmt fields, nested keys as a.b, values as text "
+                                   "(capped: see docs/forwarder.md).")
+    trace_id: str | None = None
+    span_id: str | None = None
+    request_id: str | None = None
+    pattern_id: str | None = Field(None, description="The line's pattern (GET /patterns).")
 
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Entry:
@@ -154,3 +170,45 @@ class Pointer(BaseModel):
     service: str
     docs: str
     openapi: str
+
+
+class PatternApp(BaseModel):
+    app: str | None
+    count: int
+
+
+class Pattern(BaseModel):
+    pattern_id: str = Field(description="Pass as pattern=<id> to any filtered endpoint.")
+    pattern: str | None = Field(description="The message with its variable parts as <*>.")
+    count: int = Field(description="Entries of the range with this pattern (exact).")
+    percent: float
+    level: str = Field(description="The level most of its entries have.")
+    levels: dict[str, int] = Field(description="Entries per level (exact).")
+    first_seen: str = Field(description="Its oldest entry's time inside the range (to the "
+                            "millisecond: Elasticsearch's min of a date).")
+    last_seen: str = Field(description="Its newest entry's time inside the range (ms).")
+    new: bool | None = Field(description="Not seen in the lookback before `since`; null "
+                             "without since (the range then has no before).")
+    apps: list[PatternApp] = Field(description="Its apps, most entries first (top 5).")
+
+
+class PatternOther(BaseModel):
+    patterns: int
+    count: int
+
+
+class Patterns(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "total": 1000, "patterns_total": 2, "lookback": "1d", "patterns": [
+            {"pattern_id": "p1-2d48f733562a3440", "pattern": "coupon rejected", "count": 600,
+             "percent": 60.0, "level": "info", "levels": {"info": 600},
+             "first_seen": "2026-11-26T07:00:00.000000000Z",
+             "last_seen": "2026-11-26T07:59:00.000000000Z", "new": False,
+             "apps": [{"app": "cart", "count": 600}]}],
+        "other": {"patterns": 1, "count": 400}}]})
+
+    total: int = Field(description="Entries in the range (every pattern's count adds to it).")
+    patterns_total: int = Field(description="Distinct patterns in the range.")
+    lookback: str | None = Field(description="How far before `since` `new` looked.")
+    patterns: list[Pattern] = Field(description="The most frequent first, `limit` of them.")
+    other: PatternOther | None = Field(description="The patterns past `limit`, together.")

@@ -61,6 +61,23 @@ class ScopedQuery:
             out.append({"range": {"ts": rng}})
         if f.q:
             out.append({"match": {"message": {"query": f.q, "operator": "and"}}})
+        if f.has_structure:
+            out.extend(self._structure_clauses())
+        return out
+
+    def _structure_clauses(self) -> list[dict[str, Any]]:
+        """Fields, ids and patterns (logpipe/structured.py). ``fields`` is flattened:
+        ``fields.<name>`` is its keyed sub-field, matched exactly."""
+        f = self.filters
+        out: list[dict[str, Any]] = [{"terms": {f"fields.{name}": list(values)}}
+                                     for name, values in f.fields]
+        out.extend({"term": {"field_names": name}} for name in f.has_fields)
+        if f.traces:
+            out.append({"bool": {"should": [{"terms": {"trace_id": list(f.traces)}},
+                                            {"terms": {"request_id": list(f.traces)}}],
+                                 "minimum_should_match": 1}})
+        if f.patterns:
+            out.append({"terms": {"pattern_id": list(f.patterns)}})
         return out
 
     def es_query(self, *extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -100,7 +117,23 @@ class ScopedQuery:
             words = set(tokens(str(doc.get("message", ""))))
             if not all(t in words for t in f.q_tokens):
                 return False
+        if f.has_structure and not self._structure_ok(doc):
+            return False
         return self._regex_ok(doc)
+
+    def _structure_ok(self, doc: Mapping[str, Any]) -> bool:
+        """The structure filters on a live record (derived by log_api.live)."""
+        f = self.filters
+        fields = doc.get("fields") or {}
+        if any(fields.get(name) not in values for name, values in f.fields):
+            return False
+        if any(name not in fields for name in f.has_fields):
+            return False
+        if f.traces and doc.get("trace_id") not in f.traces and (
+            doc.get("request_id") not in f.traces
+        ):
+            return False
+        return not f.patterns or doc.get("pattern_id") in f.patterns
 
     def _regex_ok(self, doc: Mapping[str, Any]) -> bool:
         f = self.filters

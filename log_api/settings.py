@@ -89,6 +89,10 @@ class ApiSettings(CommonSettings):
     stats_top_apps: int = Field(10, ge=1, le=1000, description="App share's top N by default.")
     field_values_max: int = Field(1000, ge=1, le=10_000, description="Values per field, at most.")
     histogram_buckets: int = Field(60, ge=2, le=2000, description="Target histogram buckets.")
+    request_id_keys: str = Field(
+        "", description="Comma-separated extra request-id keys, as the forwarder's setting "
+        "of the same name (LOGPIPE_REQUEST_ID_KEYS is read by both): live tails derive "
+        "request_id from the Kafka records with the same list.")
     bytes_field: str | None = Field(
         "message_bytes",
         description="Numeric field holding the message size in bytes, when the index "

@@ -111,11 +111,11 @@ def _resume_ring(snap: Snapshot, sq: ScopedQuery, cur: TailCursor) -> list[_Item
             if r.offset > offsets.get(r.partition, -1) and sq.matches(r.doc)]
 
 
-def _matcher(sq: ScopedQuery) -> Callable[[bytes], int | None]:
+def _matcher(sq: ScopedQuery, request_keys: frozenset[str]) -> Callable[[bytes], int | None]:
     def match(value: bytes) -> int | None:
         """The entry time of a Kafka value when it is a record this tail shows."""
         try:
-            doc = decode_value(value)
+            doc = decode_value(value, request_keys)
             ts_ns = parse_ns(doc["ts"])
         except (RecordError, ValueError):
             return None
@@ -151,7 +151,7 @@ async def _find_gap(hub: LiveHub, sq: ScopedQuery, snap: Snapshot,
                     plan: Handover) -> _Gap | None:
     """Read the unbridged offsets from Kafka once: the time range of what this tail
     would miss (None when none of it matches the tail's filter)."""
-    span = await asyncio.to_thread(hub.forwarder.scan, plan.gap, _matcher(sq),
+    span = await asyncio.to_thread(hub.forwarder.scan, plan.gap, _matcher(sq, hub.request_keys),
                                    hub.settings.tail_gap_scan_max)
     if not span.count:
         return None

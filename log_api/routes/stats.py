@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query
 from log_api.deps import RangedQueryDep, ReaderDep, SettingsDep
 from log_api.errors import BadRequest
 from log_api.es import EsReader
+from log_api.filters import FIELD_PREFIX
 from log_api.models import (
     AppLevels,
     AppShare,
@@ -42,7 +43,7 @@ INTERVALS = [("1s", 1), ("5s", 5), ("10s", 10), ("30s", 30), ("1m", 60), ("5m", 
 _INTERVAL_S = dict(INTERVALS)
 
 
-def _no_regex(sq: ScopedQuery) -> None:
+def no_regex(sq: ScopedQuery) -> None:
     # Elasticsearch here runs no scripts, so a regex cannot be counted server-side, and a
     # scan would not be exact over millions of entries in time; say so instead.
     if sq.filters.has_regex:
@@ -51,12 +52,12 @@ def _no_regex(sq: ScopedQuery) -> None:
                          "/fields?field=pod), or search/download with the regex")
 
 
-def _pct(part: int, total: int) -> float:
+def pct(part: int, total: int) -> float:
     return round(100.0 * part / total, 4) if total else 0.0
 
 
 def _levels(counts: dict[str, int], total: int) -> list[LevelCount]:
-    return [LevelCount(level=lv, count=counts.get(lv, 0), percent=_pct(counts.get(lv, 0), total))
+    return [LevelCount(level=lv, count=counts.get(lv, 0), percent=pct(counts.get(lv, 0), total))
             for lv in LEVELS]
 
 
@@ -66,7 +67,7 @@ async def level_ratio(
     sq: RangedQueryDep, reader: ReaderDep,
     by_app: Annotated[bool, Query(description="Break the counts down by app too.")] = False,
 ) -> LevelRatio:
-    _no_regex(sq)
+    no_regex(sq)
     query = sq.es_query()
     # 7 levels < terms size: every shard returns every level, so the counts are exact.
     resp = await reader.aggregate(query, {"lv": {"terms": {"field": "level", "size": 50}}})
@@ -93,7 +94,7 @@ async def app_share(
     sq: RangedQueryDep, reader: ReaderDep, settings: SettingsDep,
     top: Annotated[int | None, Query(ge=1, le=1000, description="How many apps to name.")] = None,
 ) -> AppShare:
-    _no_regex(sq)
+    no_regex(sq)
     query = sq.es_query()
     sub: dict[str, Any] | None = None
     if settings.bytes_field:
@@ -111,8 +112,8 @@ async def app_share(
     n = top or settings.stats_top_apps
 
     def item(app: str | None, entries: int, nbytes: int) -> AppShareItem:
-        return AppShareItem(app=app, entries=entries, entries_percent=_pct(entries, total_n),
-                            bytes=nbytes, bytes_percent=_pct(nbytes, total_b))
+        return AppShareItem(app=app, entries=entries, entries_percent=pct(entries, total_n),
+                            bytes=nbytes, bytes_percent=pct(nbytes, total_b))
 
     rest = apps[n:]
     other = item(None, sum(a[1] for a in rest), sum(a[2] for a in rest)) if rest else None
@@ -149,7 +150,7 @@ async def histogram(
         description=f"Bucket width, one of {', '.join(_INTERVAL_S)}; chosen from the range "
         "when absent.")] = None,
 ) -> Histogram:
-    _no_regex(sq)
+    no_regex(sq)
     query = sq.es_query()
     f = sq.filters
     lo, hi = f.since_ns, f.until_ns
@@ -182,34 +183,78 @@ async def histogram(
 
 
 @fields_router.get("/fields", response_model=FieldValues, responses=ERRORS,
-                   summary="Namespaces, apps, pods, containers and nodes present in a range")
+                   summary="Namespaces, apps, pods, containers, nodes, ids and the parsed "
+                   "fields' names and values present in a range")
 async def field_values(
     sq: RangedQueryDep, reader: ReaderDep, settings: SettingsDep,
     field: Annotated[list[str] | None, Query(
-        description=f"Which fields ({', '.join(PICKER_FIELDS)}); all when absent.")] = None,
+        description=f"Which ({', '.join(PICKER_FIELDS)}; {FIELD_NAMES}: the names of the "
+        "parsed JSON/logfmt fields; field.<name>: one parsed field's values; field.*: "
+        f"the top names and each one's top values); {', '.join(PICKER_FIELDS)} when "
+        "absent.")] = None,
     prefix: Annotated[str | None, Query(max_length=200,
                                         description="Only values starting with this.")] = None,
+    top: Annotated[int | None, Query(ge=1, le=10_000, description="Values per field "
+                                     "(field_values_max when absent).")] = None,
 ) -> FieldValues:
-    _no_regex(sq)
+    no_regex(sq)
     names = field or list(PICKER_FIELDS)
-    for n in names:
-        if n not in PICKER_FIELDS:
-            raise BadRequest(f"field={n!r} is not one of {', '.join(PICKER_FIELDS)}")
-    aggs: dict[str, Any] = {}
-    for n in names:
-        terms: dict[str, Any] = {"field": PICKER_FIELDS[n], "size": settings.field_values_max}
-        if prefix:
-            terms["include"] = _prefix_regexp(prefix)
-        aggs[n] = {"terms": terms}
-    resp = await reader.aggregate(sq.es_query(), aggs, total=False)
+    size = min(top or settings.field_values_max, settings.field_values_max)
+    query = sq.es_query()
     out: dict[str, list[FieldValue]] = {}
     truncated = False
-    for n in names:
-        agg = resp.get("aggregations", {}).get(n, {"buckets": []})
-        out[n] = [FieldValue(value=str(b["key"]), count=int(b["doc_count"]))
-                  for b in agg["buckets"]]
-        truncated = truncated or bool(agg.get("sum_other_doc_count"))
+    if STRUCTURED_ALL in names:
+        # Two steps: the top names, then each name's top values (one request each).
+        names = [n for n in names if n != STRUCTURED_ALL]
+        found, cut = await _terms(reader, query, {FIELD_NAMES: FIELD_NAMES}, size, prefix=None)
+        out.update(found)
+        truncated = cut
+        names += [FIELD_PREFIX + v.value for v in found[FIELD_NAMES][:STRUCTURED_ALL_NAMES]
+                  if FIELD_PREFIX + v.value not in names]
+    wanted: dict[str, str] = {}
+    for n in dict.fromkeys(names):
+        if n in PICKER_FIELDS or n in ID_FIELDS:
+            wanted[n] = PICKER_FIELDS.get(n, n)
+        elif n.startswith(FIELD_PREFIX) and len(n) > len(FIELD_PREFIX):
+            wanted[n] = "fields." + n[len(FIELD_PREFIX):]  # the flattened keyed sub-field
+        elif n != FIELD_NAMES or FIELD_NAMES not in out:
+            raise BadRequest(f"field={n!r} is not one of {', '.join(PICKER_FIELDS)}, "
+                             f"{', '.join(ID_FIELDS)}, {FIELD_NAMES}, field.<name> or "
+                             f"{STRUCTURED_ALL}")
+    if wanted:
+        found, cut = await _terms(reader, query, wanted, size, prefix)
+        out.update(found)
+        truncated = truncated or cut
     return FieldValues(fields=out, truncated=truncated)
+
+
+# Besides the pickers: the ids and the parsed fields (logpipe/structured.py).
+FIELD_NAMES = "field_names"
+STRUCTURED_ALL = "field.*"
+STRUCTURED_ALL_NAMES = 50  # names whose values field.* lists
+ID_FIELDS = ("trace_id", "request_id", "pattern_id", FIELD_NAMES)
+check_fields("log_api.routes.stats.ID_FIELDS", ID_FIELDS, among=KEYWORD_FIELDS)
+
+
+async def _terms(reader: EsReader, query: dict[str, Any], wanted: dict[str, str], size: int,
+                 prefix: str | None) -> tuple[dict[str, list[FieldValue]], bool]:
+    """Top values of each field in one request (agg names are indices: a field's name
+    may hold characters an aggregation name may not)."""
+    aggs: dict[str, Any] = {}
+    for i, es_field in enumerate(wanted.values()):
+        terms: dict[str, Any] = {"field": es_field, "size": size}
+        if prefix:
+            terms["include"] = _prefix_regexp(prefix)
+        aggs[f"a{i}"] = {"terms": terms}
+    resp = await reader.aggregate(query, aggs, total=False)
+    out: dict[str, list[FieldValue]] = {}
+    truncated = False
+    for i, name in enumerate(wanted):
+        agg = resp.get("aggregations", {}).get(f"a{i}", {"buckets": []})
+        out[name] = [FieldValue(value=str(b["key"]), count=int(b["doc_count"]))
+                     for b in agg["buckets"]]
+        truncated = truncated or bool(agg.get("sum_other_doc_count"))
+    return out, truncated
 
 
 def _prefix_regexp(prefix: str) -> str:

@@ -23,7 +23,7 @@ from elasticsearch import Elasticsearch
 from forwarder.template import install_template
 from log_api.main import create_app
 from log_api.settings import ApiSettings
-from logpipe.document import index_name
+from logpipe.document import es_source, index_name
 from logpipe.record import Record, encode, stable_id
 from logpipe.timefmt import format_ns
 
@@ -89,7 +89,7 @@ class LiveApi:
         ops: list[dict[str, Any]] = []
         for r in recs:
             ops.append({"index": {"_index": index_name(self.prefix, r.ts), "_id": r.id}})
-            ops.append(r.to_dict())
+            ops.append(es_source(r))  # with the derived fields, as the forwarder writes
         resp = self.es.bulk(operations=ops, refresh=True)
         assert not resp["errors"], resp["items"][:2]
         self.indexed.extend(recs)

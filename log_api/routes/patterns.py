@@ -1,0 +1,142 @@
+"""Log patterns of a range: each entry's message with its variable parts masked
+(logpipe/structured.py, derived by the forwarder), counted exactly."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+
+from log_api.deps import RangedQueryDep, ReaderDep
+from log_api.errors import BadRequest
+from log_api.es import EsReader
+from log_api.filters import parse_time
+from log_api.models import Pattern, PatternApp, PatternOther, Patterns
+from log_api.query import NANOS_FORMAT, ScopedQuery
+from log_api.routes.common import ERRORS
+from log_api.routes.stats import no_regex, pct
+from logpipe.levels import LEVELS
+from logpipe.timefmt import format_ns, parse_ns
+
+router = APIRouter(tags=["statistics"])
+
+# One composite bucket per (pattern, level, app): paging through every bucket gives
+# exact counts however many patterns, apps or shards there are (a terms aggregation's
+# top-N is only exact when no shard cuts its list). ``pattern`` is a function of
+# ``pattern_id``, so it adds no buckets; it only brings the text along.
+_SOURCES: list[dict[str, Any]] = [
+    {"pattern_id": {"terms": {"field": "pattern_id", "missing_bucket": True}}},
+    {"pattern": {"terms": {"field": "pattern", "missing_bucket": True}}},
+    {"level": {"terms": {"field": "level"}}},
+    {"app": {"terms": {"field": "app", "missing_bucket": True}}},
+]
+_TIMES: dict[str, Any] = {"lo": {"min": {"field": "ts", "format": NANOS_FORMAT}},
+                          "hi": {"max": {"field": "ts", "format": NANOS_FORMAT}}}
+MAX_NEW_IDS = 10_000  # ids looked up in the lookback at once
+_LEVEL_ORDER = {lv: i for i, lv in enumerate(LEVELS)}
+
+
+class _Acc:
+    __slots__ = ("apps", "count", "hi", "levels", "lo", "text")
+
+    def __init__(self) -> None:
+        self.text: str | None = None
+        self.count = 0
+        self.levels: dict[str, int] = {}
+        self.apps: dict[str | None, int] = {}
+        self.lo: str | None = None
+        self.hi: str | None = None
+
+    def add(self, bucket: dict[str, Any]) -> None:
+        key, n = bucket["key"], int(bucket["doc_count"])
+        self.text = self.text or key.get("pattern")
+        self.count += n
+        self.levels[key["level"]] = self.levels.get(key["level"], 0) + n
+        self.apps[key.get("app")] = self.apps.get(key.get("app"), 0) + n
+        lo = bucket["lo"].get("value_as_string")
+        hi = bucket["hi"].get("value_as_string")
+        # Canonical nanosecond strings sort as the times do.
+        if lo is not None and (self.lo is None or lo < self.lo):
+            self.lo = lo
+        if hi is not None and (self.hi is None or hi > self.hi):
+            self.hi = hi
+
+
+@router.get("/patterns", response_model=Patterns, responses=ERRORS,
+            summary="Log patterns of a range with exact counts, levels, first/last seen "
+            "and whether each is new")
+async def patterns(
+    sq: RangedQueryDep, reader: ReaderDep,
+    limit: Annotated[int, Query(ge=1, le=1000, description="How many patterns to list "
+                                "(most entries first); the rest are summed in `other`.")] = 50,
+    lookback: Annotated[str, Query(description="How far before `since` a pattern must be "
+                                   "absent to count as new (30m, 1d, 7d ...).")] = "1d",
+) -> Patterns:
+    no_regex(sq)
+    lookback_ns = _duration(lookback)
+    rows = await reader.composite(sq.es_query(), _SOURCES, _TIMES)
+    found: dict[str | None, _Acc] = {}
+    for bucket in rows:
+        found.setdefault(bucket["key"].get("pattern_id"), _Acc()).add(bucket)
+    ranked = sorted(found.items(), key=lambda kv: (-kv[1].count, kv[0] or ""))
+    total = sum(acc.count for _, acc in ranked)
+    top = ranked[:limit]
+    since = sq.filters.since_ns
+    seen_before: set[str] | None = None
+    if since is not None:
+        ids = [pid for pid, _ in top if pid is not None]
+        seen_before = await _seen_before(reader, sq, ids, since - lookback_ns, since)
+    out = [_pattern(pid, acc, total, seen_before) for pid, acc in top]
+    rest = ranked[limit:]
+    other = (PatternOther(patterns=len(rest), count=sum(acc.count for _, acc in rest))
+             if rest else None)
+    return Patterns(total=total, patterns_total=len(ranked),
+                    lookback=lookback if since is not None else None, patterns=out,
+                    other=other)
+
+
+def _duration(text: str) -> int:
+    """A relative duration (``1d``) in nanoseconds."""
+    now = 10**20  # any fixed "now": only the difference counts
+    try:
+        ns = now - parse_time(text, "lookback", now)
+    except BadRequest:
+        ns = -1
+    if ns <= 0 or text.strip() == "now":
+        raise BadRequest(f"lookback={text!r} is not a duration: give 30m, 12h, 1d, 7d ...")
+    return ns
+
+
+async def _seen_before(reader: EsReader, sq: ScopedQuery, ids: list[str], lo: int,
+                       hi: int) -> set[str]:
+    """Which of ``ids`` have an entry in [lo, hi), under the same scope and filters
+    (a pattern is new to what the caller looks at, never to what the token cannot read)."""
+    seen: set[str] = set()
+    for start in range(0, len(ids), MAX_NEW_IDS):
+        chunk = ids[start:start + MAX_NEW_IDS]
+        window = {"range": {"ts": {"gte": format_ns(lo), "lt": format_ns(hi),
+                                   "format": NANOS_FORMAT}}}
+        clauses = [c for c in sq.es_clauses() if "range" not in c or "ts" not in c["range"]]
+        query = {"bool": {"filter": [*clauses, window, {"terms": {"pattern_id": chunk}}]}}
+        resp = await reader.aggregate(
+            query, {"p": {"terms": {"field": "pattern_id", "size": len(chunk)}}}, total=False)
+        seen.update(str(b["key"]) for b in resp.get("aggregations", {}).get(
+            "p", {}).get("buckets", []))
+    return seen
+
+
+def _canonical(ts: str | None) -> str:
+    # min/max of a date_nanos field come back in milliseconds, in a shorter form.
+    return format_ns(parse_ns(ts)) if ts else ""
+
+
+def _pattern(pid: str | None, acc: _Acc, total: int, seen: set[str] | None) -> Pattern:
+    level = max(acc.levels.items(), key=lambda kv: (kv[1], -_LEVEL_ORDER.get(kv[0], 99)))[0]
+    apps = sorted(acc.apps.items(), key=lambda kv: (-kv[1], kv[0] or ""))[:5]
+    return Pattern(
+        # Entries indexed before patterns existed have none: listed as one row, "".
+        pattern_id=pid or "", pattern=acc.text, count=acc.count, percent=pct(acc.count, total),
+        level=level, levels={lv: acc.levels[lv] for lv in LEVELS if lv in acc.levels},
+        first_seen=_canonical(acc.lo), last_seen=_canonical(acc.hi),
+        new=None if seen is None or pid is None else pid not in seen,
+        apps=[PatternApp(app=app, count=n) for app, n in apps])
