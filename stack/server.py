@@ -102,6 +102,24 @@ class Server(ABC):
             f"last lines of {self.logfile}:\n{tail(self.logfile)}"
         )
 
+    def kill(self) -> int | None:
+        """SIGKILL our server's whole process group, as a crash would; the pid it had.
+
+        For fault tests: no shutdown hook runs, data stays as the crash left it, and
+        ``up()`` starts the node again on the same data."""
+        pid = self.pid
+        if pid is None:
+            return None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        child = _CHILDREN.pop(pid, None)
+        if child is not None:
+            child.wait()
+        while alive(pid, self.marker):
+            time.sleep(0.1)
+        self.pidfile.unlink(missing_ok=True)
+        return pid
+
     def down(self) -> bool:
         """Stop our server by pid (its whole process group). True if one was running."""
         pid = self.pid

@@ -22,9 +22,15 @@ async def healthz() -> dict[str, str]:
             responses={503: {"description": "Not ready; the body says which part."}})
 async def readyz(state: StateDep, request: Request) -> JSONResponse:
     checks: dict[str, str] = {}
+    cluster: dict[str, object] | None = None
     try:
-        await state.es.cluster.health(timeout="2s")
+        health = await state.es.cluster.health(timeout="2s")
         checks["elasticsearch"] = "ok"
+        # A node away leaves the cluster yellow (replicas missing: every search still
+        # answers whole) or red (a shard missing: searches answer without it). Still
+        # ready either way; the status says how degraded.
+        cluster = {"status": health["status"], "nodes": health["number_of_nodes"],
+                   "unassigned_shards": health["unassigned_shards"]}
     except Exception as exc:  # any failure means not ready; the text says which
         checks["elasticsearch"] = f"down: {exc}"
     checks["kafka"] = "ok" if state.hub.connected.is_set() else f"down: {state.hub.error}"
@@ -37,7 +43,7 @@ async def readyz(state: StateDep, request: Request) -> JSONResponse:
         "records": state.hub.lag_records,
         "seconds": None if lag is None else round(lag.seconds, 3),
         "beyond_ring": None if lag is None else lag.beyond_ring,
-    }}
+    }, "elasticsearch": cluster}
     status = 200 if ok else 503
     if state.settings.probes_require_token and not _admin(request):
         # A kubelet probe still reads ready / not ready; what failed and why is for admins.
