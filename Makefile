@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down status test unit lint bench clean
+.PHONY: install up down status test test-cluster unit lint bench clean
 
 # The C hot path is compiled by the install, so a change to it re-installs too.
 $(STAMP): pyproject.toml collector/_fastpath.c
@@ -36,7 +36,13 @@ test: install
 	bash tools/install-openssl.sh
 	bash tools/build-validators.sh
 	$(BIN)/logpipe stack up
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not cluster"
+
+# The fault tests on a 3-broker Kafka and 3-node Elasticsearch (tests/cluster): started
+# beside the single-node stack (own home, ports 29092.. and 29200..), stopped afterwards
+# unless KEEP_CLUSTER=1. About 8 minutes; .ci/run runs it after `make test`.
+test-cluster: install
+	$(BIN)/pytest -q -m cluster tests/cluster
 
 unit: install
 	$(BIN)/pytest -q -m "not integration and not browser and not tools"
