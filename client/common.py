@@ -50,7 +50,7 @@ SinceOpt = Annotated[str | None, typer.Option(
 UntilOpt = Annotated[str | None, typer.Option(
     "--until", help="End (exclusive): relative or RFC 3339.", show_default=False)]
 FieldOpt = Annotated[list[str] | None, typer.Option(
-    "--field", "-F", help="name=value: the line's parsed JSON/logfmt field equals value "
+    "--field", help="name=value: the line's parsed JSON/logfmt field equals value "
     "(repeatable; nested keys as a.b; one name given twice: either value).",
     show_default=False)]
 HasFieldOpt = Annotated[list[str] | None, typer.Option(

@@ -13,16 +13,20 @@ from client.common import (
     AppOpt,
     ContainerOpt,
     ExcludeOpt,
+    FieldOpt,
     GrepOpt,
+    HasFieldOpt,
     LevelOpt,
     NamespaceOpt,
     NodeOpt,
+    PatternOpt,
     PodOpt,
     QueryOpt,
     Selection,
     ServerOpt,
     SinceOpt,
     TokenOpt,
+    TraceOpt,
     UntilOpt,
     handle_errors,
 )
@@ -58,7 +62,8 @@ def download(
     namespace: NamespaceOpt = None, app_: AppOpt = None, pod: PodOpt = None,
     container: ContainerOpt = None, node: NodeOpt = None, level: LevelOpt = None,
     query: QueryOpt = None, grep: GrepOpt = None, exclude: ExcludeOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None, field: FieldOpt = None,
+    has_field: HasFieldOpt = None, trace: TraceOpt = None, pattern: PatternOpt = None,
     resume: Annotated[bool, typer.Option(
         "--resume", help="Continue an incomplete download: -o names the file whose .part the "
         "broken one left; the same filters and format as the first run.")] = False,
@@ -66,7 +71,8 @@ def download(
 ) -> None:
     sel = Selection.from_options(namespace=namespace, app=app_, pod=pod, container=container,
                                  node=node, level=level, query=query, grep=grep,
-                                 exclude=exclude, since=since, until=until)
+                                 exclude=exclude, since=since, until=until, fields=field,
+                                 has_field=has_field, trace=trace, pattern=pattern)
     settings = load_settings(server, token)
     point = None
     if resume:

@@ -15,16 +15,20 @@ from client.common import (
     AppOpt,
     ContainerOpt,
     ExcludeOpt,
+    FieldOpt,
     GrepOpt,
+    HasFieldOpt,
     LevelOpt,
     NamespaceOpt,
     NodeOpt,
+    PatternOpt,
     PodOpt,
     QueryOpt,
     Selection,
     ServerOpt,
     SinceOpt,
     TokenOpt,
+    TraceOpt,
     UntilOpt,
     handle_errors,
 )
@@ -86,12 +90,14 @@ def create(
     namespace: NamespaceOpt = None, app_: AppOpt = None, pod: PodOpt = None,
     container: ContainerOpt = None, node: NodeOpt = None, level: LevelOpt = None,
     query: QueryOpt = None, grep: GrepOpt = None, exclude: ExcludeOpt = None,
-    since: SinceOpt = None, until: UntilOpt = None,
+    since: SinceOpt = None, until: UntilOpt = None, field: FieldOpt = None,
+    has_field: HasFieldOpt = None, trace: TraceOpt = None, pattern: PatternOpt = None,
     server: ServerOpt = None, token: TokenOpt = None,
 ) -> None:
     sel = Selection.from_options(namespace=namespace, app=app_, pod=pod, container=container,
                                  node=node, level=level, query=query, grep=grep,
-                                 exclude=exclude, since=since, until=until)
+                                 exclude=exclude, since=since, until=until, fields=field,
+                                 has_field=has_field, trace=trace, pattern=pattern)
     console = Console(stderr=True, highlight=False)
     with Api(load_settings(server, token)) as api:
         resolve_pods(api, sel)

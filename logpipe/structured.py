@@ -11,6 +11,7 @@ restart. The Kafka record stays the collector's raw entry; see docs/forwarder.md
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -45,19 +46,22 @@ TRACEPARENT_KEYS = frozenset({"traceparent"})
 REQUEST_KEYS = frozenset({"requestid", "reqid", "xrequestid", "correlationid",
                           "xcorrelationid", "xamzntraceid", "httprequestid"})
 
-_TRACEPARENT = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
+_TRACEPARENT_RE = re.compile(r"^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}")
 # logfmt pairs: key=value, key="quoted value" (with escapes), key= (empty).
 _PAIR = re.compile(r'(?<![^\s])([A-Za-z_@][\w.\-/@]*)=("(?:[^"\\]|\\.)*"|[^\s"]*)')
 # The variable parts of a message, masked as <*> in one pass. Order matters: quoted
 # strings and paths swallow what they contain; then e-mails, then any token that holds
 # a digit (numbers, ids, hex, UUIDs, IPs, durations, versions, timestamps), then
 # digit-free hex runs of 8 or more (hashes that happen to have no digit).
+_DELIM = r"""\s"',;:()\[\]{}<>=|"""
+# Every alternative but the first two starts only at a token's start (look-behind), and
+# possessive quantifiers (*+, ++) never backtrack: linear in the line, and cheap.
 _VARIABLE = re.compile(
     r'"(?:[^"\\\n]|\\.){0,1024}"'
     r"|(?<![\w])'(?:[^'\\\n]|\\.){0,1024}'(?![\w])"
-    r"|(?<![\w/.])(?:[A-Za-z][A-Za-z0-9+.-]{0,15}://)?/[^\s\"',;()\[\]{}<>]*"
-    r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-    r"|[^\s\"',;:()\[\]{}<>=|]*[0-9][^\s\"',;:()\[\]{}<>=|]*"
+    r"|(?<![\w/.+-])(?:[A-Za-z][A-Za-z0-9+.-]{0,15}://)?/[^\s\"',;()\[\]{}<>]*+"
+    r"|(?<![\w.+-])[\w.+-]++@[\w-]+(?:\.[\w-]+)++"
+    rf"|(?<![^{_DELIM}])[^{_DELIM}0-9]*+[0-9][^{_DELIM}]*+"
     r"|\b[0-9a-fA-F]{8,}\b"
 )
 MASK = "<*>"
@@ -219,23 +223,37 @@ def _ident(value: str) -> str | None:
     return value
 
 
+_NONE, _TRACE, _SPAN, _TRACEPARENT, _REQUEST = range(5)
+
+
+@functools.lru_cache(maxsize=8192)
+def _kind(key: str, request_keys: frozenset[str]) -> int:
+    """What an id key is, by its whole name and its last dotted part. Cached: an app
+    logs the same few keys on every line."""
+    names = (_norm(key), _norm(key.rsplit(".", 1)[-1]))
+    for kind, known in ((_TRACEPARENT, TRACEPARENT_KEYS), (_TRACE, TRACE_KEYS),
+                        (_SPAN, SPAN_KEYS), (_REQUEST, REQUEST_KEYS | request_keys)):
+        if names[0] in known or names[1] in known:
+            return kind
+    return _NONE
+
+
 def _ids(fields: Mapping[str, str],
          request_keys: frozenset[str]) -> tuple[str | None, str | None, str | None]:
     trace = span = request = None
     for key, value in fields.items():
-        whole = _norm(key)
-        last = _norm(key.rsplit(".", 1)[-1])
-        names = (whole, last)
-        if trace is None and any(n in TRACEPARENT_KEYS for n in names):
-            m = _TRACEPARENT.match(value.strip().lower())
+        kind = _kind(key, request_keys)
+        if kind == _NONE:
+            continue
+        if kind == _TRACEPARENT and trace is None:
+            m = _TRACEPARENT_RE.match(value.strip().lower())
             if m:
                 trace, span = m[1], span or m[2]
-                continue
-        if trace is None and any(n in TRACE_KEYS for n in names):
+        elif kind == _TRACE and trace is None:
             trace = _ident(value)
-        elif span is None and any(n in SPAN_KEYS for n in names):
+        elif kind == _SPAN and span is None:
             span = _ident(value)
-        elif request is None and any(n in REQUEST_KEYS or n in request_keys for n in names):
+        elif kind == _REQUEST and request is None:
             request = _ident(value)
     return trace, span, request
 

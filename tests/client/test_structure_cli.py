@@ -40,11 +40,14 @@ def test_field_filter_text_and_raw(api: LiveApi) -> None:
     raw = run("logs", ["--field", "user=bo", "-o", "raw"], env(api, "pay"))
     assert raw.exit_code == 0, raw.stderr
     assert raw.stdout.splitlines() == [CART]  # as written; hotel's bo is not this token's
-    text = run("logs", ["-F", "user=bo", "--no-prefix"], env(api, "pay"))
+    text = run("logs", ["--field", "user=bo", "--no-prefix"], env(api, "pay"))
     assert text.stdout == (f'INFO  coupon rejected user=bo sku=SKU-7788 note="two words" '
                            f"request_id={RID}\n")
-    two = run("logs", ["-F", "user=bo", "-F", "user=al", "-o", "json"], env(api, "pay"))
+    two = run("logs", ["--field", "user=bo", "--field", "user=al", "-o", "json"],
+              env(api, "pay"))
     assert [orjson.loads(x)["fields"]["user"] for x in two.stdout.splitlines()] == ["bo", "al"]
+    dl = run("download", ["--field", "user=bo", "-F", "text", "-o", "-"], env(api, "pay"))
+    assert dl.exit_code == 0 and dl.stdout == CART + "\n"  # downloads hold the raw line
     bad = run("logs", ["--field", "user"], env(api, "pay"))
     assert bad.exit_code == 1 and "name=value" in bad.stderr
 
@@ -75,6 +78,6 @@ def test_stats_patterns(api: LiveApi) -> None:
     assert table.exit_code == 0, table.stderr
     assert "slow query <*> took <*>" in table.stdout and "NEW" in table.stdout
     assert "(1 more)" in table.stdout  # cart's other pattern: coupon rejected
-    levels = run("stats", ["levels", "--since", "1h", "-F", "user=bo", "-o", "json"],
+    levels = run("stats", ["levels", "--since", "1h", "--field", "user=bo", "-o", "json"],
                  env(api, "pay"))
     assert orjson.loads(levels.stdout)["total"] == 1
