@@ -1,15 +1,16 @@
 """Log API benchmark, each number beside a peer measured in the same run:
 
-* level ratio and app share over 1,000,000 records through the API, against the same
-  aggregation sent raw to Elasticsearch (target <= 300 ms);
+* level ratio, app share and log patterns over 1,000,000 records through the API,
+  against the same aggregation sent raw to Elasticsearch (target <= 300 ms);
 * download throughput (NDJSON over HTTP) against a raw PIT + search_after read;
 * produce -> SSE event latency with 100 concurrent tails, against a raw Kafka consumer.
 
     python -m bench log_api          (or: make bench)
 
 Environment: BENCH_API_RECORDS (default 1000000; the index is kept between runs under
-the prefix ``lpbench-api`` and rebuilt when its count differs), BENCH_API_TAILS (100),
-BENCH_API_EVENTS (200 latency samples).
+the prefix ``lpbench-api`` and rebuilt when its count differs or its documents lack the
+derived fields), BENCH_API_TAILS (100), BENCH_API_EVENTS (200 latency samples),
+BENCH_API_PARTS (default stats,download,tail: which parts to run).
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ from log_api.auth import ANONYMOUS_ADMIN
 from log_api.filters import Filters
 from log_api.main import create_app
 from log_api.query import ScopedQuery
+from log_api.routes import patterns as patterns_route
 from log_api.settings import ApiSettings
-from logpipe.document import index_name
+from logpipe.document import es_source, index_name
 from logpipe.record import Record, encode, stable_id
 from logpipe.timefmt import format_ns
 
@@ -52,6 +54,7 @@ PREFIX = "lpbench-api"
 KAFKA = os.environ.get("LOGPIPE_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 ES_URL = os.environ.get("LOGPIPE_ES_URL", "http://127.0.0.1:9200")
 N = int(os.environ.get("BENCH_API_RECORDS", "1000000"))
+PARTS = set(os.environ.get("BENCH_API_PARTS", "stats,download,tail").split(","))
 TAILS = int(os.environ.get("BENCH_API_TAILS", "100"))
 EVENTS = int(os.environ.get("BENCH_API_EVENTS", "200"))
 LEVELS = ("info",) * 6 + ("debug", "warn", "error", "fatal")
@@ -74,25 +77,19 @@ def ensure_data(es: Elasticsearch) -> None:
     if es.indices.exists_index_template(name=PREFIX):
         es.indices.refresh(index=f"{PREFIX}-*", ignore_unavailable=True)
         have = es.count(index=f"{PREFIX}-*", ignore_unavailable=True)["count"]
-        if have == N:
+        derived = es.count(index=f"{PREFIX}-*", ignore_unavailable=True,
+                           query={"exists": {"field": "pattern_id"}})["count"]
+        if have == derived == N:
             print(f"reusing {N:,} records under {PREFIX}-*", flush=True)
             return
         es.options(ignore_status=404).indices.delete(index=f"{PREFIX}-*")
     install_template(es, PREFIX, shards=1, replicas=0, refresh_interval="30s", priority=500)
-    # The size of each message as an indexed number: what the app share needs to be fast
-    # (this Elasticsearch runs no scripts). Not (yet) in the forwarder's template, so it
-    # is added to a copy of it here.
-    tpl = es.indices.get_index_template(name=PREFIX)["index_templates"][0]["index_template"]
-    tpl["template"]["mappings"]["properties"]["message_bytes"] = {"type": "integer"}
-    keep = ("index_patterns", "priority", "template", "_meta", "composed_of")
-    es.indices.put_index_template(name=PREFIX, **{k: tpl[k] for k in keep if k in tpl})
 
     def actions() -> Iterator[dict[str, Any]]:
         for i in range(N):
             r = record(i)
-            src = r.to_dict()
-            src["message_bytes"] = len(r.message.encode())
-            yield {"_index": index_name(PREFIX, r.ts), "_id": r.id, "_source": src}
+            # The document the forwarder writes: message_bytes, fields, ids, pattern.
+            yield {"_index": index_name(PREFIX, r.ts), "_id": r.id, "_source": es_source(r)}
 
     t0 = time.perf_counter()
     for ok, info in parallel_bulk(es, actions(), thread_count=2, chunk_size=5000):
@@ -111,6 +108,8 @@ BY_APP_AGG = {"c": {"composite": {"size": 1000, "sources": [
 APPS_AGG = {"c": {"composite": {"size": 1000, "sources": [
     {"app": {"terms": {"field": "app", "missing_bucket": True}}}]},
     "aggs": {"b": {"sum": {"field": "message_bytes"}}}}}
+PATTERNS_AGG = {"c": {"composite": {"size": 1000, "sources": patterns_route.COMPOSITE_SOURCES},
+                     "aggs": patterns_route.COMPOSITE_TIMES}}
 HIST_AGG = {"h": {"date_histogram": {"field": "ts", "fixed_interval": "1h"},
                   "aggs": LEVELS_AGG}}
 # A realistic narrower question: one namespace over one day (the API builds this query).
@@ -152,6 +151,21 @@ async def stats_rows() -> list[tuple[str, float, float]]:
             async def raw(body: dict[str, Any]) -> None:
                 await es.search(index=idx, body=body, size=0, track_total_hits=True)
 
+            async def raw_composite(query: dict[str, Any] | None = None) -> None:
+                """Every page of the patterns' composite aggregation, as the API reads it."""
+                comp = PATTERNS_AGG["c"]
+                after = None
+                while True:
+                    body = {"aggs": {"c": {**comp, "composite": {
+                        **comp["composite"], **({"after": after} if after else {})}}}}
+                    if query is not None:
+                        body["query"] = query
+                    resp = await es.search(index=idx, body=body, size=0)
+                    part = resp["aggregations"]["c"]
+                    after = part.get("after_key")
+                    if after is None or len(part["buckets"]) < 1000:
+                        return
+
             if bytes_field:
                 rows.append((f"level ratio, {N:,}", await timed(
                     lambda: get("/api/v1/stats/levels"), es),
@@ -168,6 +182,12 @@ async def stats_rows() -> list[tuple[str, float, float]]:
                 rows.append((f"histogram, {N:,}", await timed(
                     lambda: get("/api/v1/stats/histogram", interval="1h"), es),
                     await timed(lambda: raw({"aggs": HIST_AGG}), es)))
+                rows.append((f"patterns, {N:,}", await timed(
+                    lambda: get("/api/v1/patterns"), es),
+                    await timed(raw_composite, es)))
+                rows.append(("patterns, 1 namespace, 1 day (+ new)", await timed(
+                    lambda: get("/api/v1/patterns", **DAY), es),
+                    await timed(lambda: raw_composite(DAY_QUERY), es)))
             else:
                 rows.append((f"app share (bytes by scan), {N:,}", await timed(
                     lambda: get("/api/v1/stats/apps"), es, runs=1),
@@ -306,7 +326,10 @@ async def tail_rows(base: str, topic: str) -> list[tuple[str, float, float]]:
 def main() -> None:
     es = Elasticsearch(ES_URL, request_timeout=600, serializer=OrjsonSerializer())
     ensure_data(es)
-    rows = asyncio.run(stats_rows())
+    rows = asyncio.run(stats_rows()) if "stats" in PARTS else []
+    if not PARTS & {"download", "tail"}:
+        _print(rows)
+        return
     topic = f"lpbench-api-{uuid.uuid4().hex[:8]}"
     admin = AdminClient({"bootstrap.servers": KAFKA})
     for f in admin.create_topics([NewTopic(topic, num_partitions=3,
@@ -314,17 +337,23 @@ def main() -> None:
         f.result(30)
     proc, base = start_api(topic)
     try:
-        rows += asyncio.run(download_rows(base))
-        rows += asyncio.run(tail_rows(base, topic))
+        if "download" in PARTS:
+            rows += asyncio.run(download_rows(base))
+        if "tail" in PARTS:
+            rows += asyncio.run(tail_rows(base, topic))
     finally:
         proc.terminate()
         proc.wait(30)
         for f in admin.delete_topics([topic]).values():
             f.result(30)
+    _print(rows)
+
+
+def _print(rows: list[tuple[str, float, float]]) -> None:
     print(f"{'measure':44} {'log_api':>12} {'peer':>12}   peer")
     peers = {"level": "raw ES aggregation", "app share": "raw ES aggregation",
-             "histogram": "raw ES aggregation", "download": "raw PIT + search_after",
-             "produce": "raw aiokafka consumer"}
+             "histogram": "raw ES aggregation", "patterns": "raw ES composite, every page",
+             "download": "raw PIT + search_after", "produce": "raw aiokafka consumer"}
     for name, mine, peer in rows:
         which = next(v for k, v in peers.items() if name.startswith(k))
         print(f"{name:44} {mine:12.1f} {peer:12.1f}   {which}")

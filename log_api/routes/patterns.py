@@ -24,13 +24,13 @@ router = APIRouter(tags=["statistics"])
 # exact counts however many patterns, apps or shards there are (a terms aggregation's
 # top-N is only exact when no shard cuts its list). ``pattern`` is a function of
 # ``pattern_id``, so it adds no buckets; it only brings the text along.
-_SOURCES: list[dict[str, Any]] = [
+COMPOSITE_SOURCES: list[dict[str, Any]] = [
     {"pattern_id": {"terms": {"field": "pattern_id", "missing_bucket": True}}},
     {"pattern": {"terms": {"field": "pattern", "missing_bucket": True}}},
     {"level": {"terms": {"field": "level"}}},
     {"app": {"terms": {"field": "app", "missing_bucket": True}}},
 ]
-_TIMES: dict[str, Any] = {"lo": {"min": {"field": "ts", "format": NANOS_FORMAT}},
+COMPOSITE_TIMES: dict[str, Any] = {"lo": {"min": {"field": "ts", "format": NANOS_FORMAT}},
                           "hi": {"max": {"field": "ts", "format": NANOS_FORMAT}}}
 MAX_NEW_IDS = 10_000  # ids looked up in the lookback at once
 _LEVEL_ORDER = {lv: i for i, lv in enumerate(LEVELS)}
@@ -74,7 +74,7 @@ async def patterns(
 ) -> Patterns:
     no_regex(sq)
     lookback_ns = _duration(lookback)
-    rows = await reader.composite(sq.es_query(), _SOURCES, _TIMES)
+    rows = await reader.composite(sq.es_query(), COMPOSITE_SOURCES, COMPOSITE_TIMES)
     found: dict[str | None, _Acc] = {}
     for bucket in rows:
         found.setdefault(bucket["key"].get("pattern_id"), _Acc()).add(bucket)
