@@ -164,7 +164,8 @@ class Forwarder:
         signal.signal(signal.SIGINT, self._on_signal)
         self.health.start()
         log.info("forwarder: %s topic %s -> %s index %s-*, metrics on :%d",
-                 s.kafka_bootstrap, s.kafka_topic, s.es_url, s.index_prefix, self.health.port)
+                 s.kafka_bootstrap, s.kafka_topic, s.es_url_shown(), s.index_prefix,
+                 self.health.port)
         try:
             self._setup()
         except Abandoned:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 from collections.abc import Mapping
 from copy import copy
 from typing import Any, ClassVar
@@ -113,7 +114,8 @@ class CommonSettings(Renamed):
         "(e.g. security.protocol, sasl.*); JSON in the environment.",
     )
     es_url: str = Field(
-        "http://127.0.0.1:9200", description="Elasticsearch URL(s), comma separated."
+        "http://127.0.0.1:9200", description="Elasticsearch URL(s), comma separated; "
+        "https://user:password@host:9200 sends basic auth (the password URL-encoded)."
     )
     index_prefix: str = Field("logpipe", description="Daily indices are <prefix>-YYYY.MM.DD.")
     log_level: str = Field("info", description="Log level of the service's own logs.")
@@ -124,6 +126,10 @@ class CommonSettings(Renamed):
 
     def es_hosts(self) -> list[str]:
         return [h.strip() for h in self.es_url.split(",") if h.strip()]
+
+    def es_url_shown(self) -> str:
+        """``es_url`` for logs: a password in it is replaced by ***."""
+        return re.sub(r"//([^:/@,]*):[^@,]*@", r"//\1:***@", self.es_url)
 
 
 class MetricsEndpoint(CommonSettings):

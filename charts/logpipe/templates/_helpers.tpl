@@ -128,3 +128,116 @@ readinessProbe:
 {{- define "logpipe.eventsLeaseNamespace" -}}
 {{- dig "lease_namespace" "" .Values.events.settings | default .Release.Namespace }}
 {{- end }}
+
+{{/* librdkafka options: kafka.options plus what kafka.tls and kafka.sasl imply, as JSON.
+     The SASL password is "$(KAFKA_SASL_PASSWORD)": Kubernetes fills it in from the
+     Secret when the container starts (logpipe.connectionEnv), so no ConfigMap holds it. */}}
+{{- define "logpipe.kafkaOptions" -}}
+{{- $k := .Values.kafka -}}
+{{- $o := deepCopy $k.options -}}
+{{- if or $k.tls.enabled $k.sasl.mechanism -}}
+{{- $_ := set $o "security.protocol" (printf "%s%s" (ternary "SASL_" "" (not (empty $k.sasl.mechanism))) (ternary "SSL" "PLAINTEXT" $k.tls.enabled)) -}}
+{{- end -}}
+{{- if $k.tls.caSecret -}}
+{{- $_ := set $o "ssl.ca.location" (printf "/etc/logpipe/kafka-ca/%s" $k.tls.caKey) -}}
+{{- end -}}
+{{- if $k.tls.clientSecret -}}
+{{- $_ := set $o "ssl.certificate.location" (printf "/etc/logpipe/kafka-client/%s" $k.tls.clientCertKey) -}}
+{{- $_ := set $o "ssl.key.location" (printf "/etc/logpipe/kafka-client/%s" $k.tls.clientKeyKey) -}}
+{{- end -}}
+{{- if $k.sasl.mechanism -}}
+{{- $_ := set $o "sasl.mechanism" $k.sasl.mechanism -}}
+{{- $_ := set $o "sasl.username" (required "kafka.sasl.username is required with kafka.sasl.mechanism" $k.sasl.username) -}}
+{{- $_ := required "kafka.sasl.passwordSecret is required with kafka.sasl.mechanism" $k.sasl.passwordSecret -}}
+{{- $_ := set $o "sasl.password" "$(KAFKA_SASL_PASSWORD)" -}}
+{{- end -}}
+{{- if $o }}{{ toJson $o }}{{ end -}}
+{{- end }}
+
+{{/* Elasticsearch URL(s) with "$(ES_USERNAME):$(ES_PASSWORD)@" when credentials are set. */}}
+{{- define "logpipe.esUrl" -}}
+{{- $e := .Values.elasticsearch -}}
+{{- $url := required "elasticsearch.url is required" $e.url -}}
+{{- if $e.passwordSecret -}}
+{{- $out := list -}}
+{{- range splitList "," $url -}}
+{{- $parts := splitList "://" (trim .) -}}
+{{- $out = append $out (printf "%s://$(ES_USERNAME):$(ES_PASSWORD)@%s" (first $parts) (last $parts)) -}}
+{{- end -}}
+{{- join "," $out -}}
+{{- else -}}
+{{- $url -}}
+{{- end -}}
+{{- end }}
+
+{{/* Is a Secret's value needed in the connection settings (then they are container env,
+     where $(VAR) is expanded, instead of ConfigMap data)? */}}
+{{- define "logpipe.connectionFromSecrets" -}}
+{{- if or .Values.kafka.sasl.passwordSecret .Values.elasticsearch.passwordSecret }}true{{ end -}}
+{{- end }}
+
+{{/* Env entries every container gets: Secret values and the settings built from them,
+     and the CA Elasticsearch's certificate is checked against. Call with the root. */}}
+{{- define "logpipe.connectionEnv" -}}
+{{- $k := .Values.kafka -}}
+{{- $e := .Values.elasticsearch -}}
+{{- if $k.sasl.passwordSecret }}
+- name: KAFKA_SASL_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ $k.sasl.passwordSecret }}, key: {{ $k.sasl.passwordKey }}}
+{{- end }}
+{{- if $e.passwordSecret }}
+- name: ES_USERNAME
+  value: {{ required "elasticsearch.username is required with elasticsearch.passwordSecret" $e.username | quote }}
+- name: ES_PASSWORD
+  valueFrom:
+    secretKeyRef: {name: {{ $e.passwordSecret }}, key: {{ $e.passwordKey }}}
+{{- end }}
+{{- if include "logpipe.connectionFromSecrets" . }}
+{{- with include "logpipe.kafkaOptions" . }}
+- name: LOGPIPE_KAFKA_OPTIONS
+  value: {{ . | quote }}
+{{- end }}
+- name: LOGPIPE_ES_URL
+  value: {{ include "logpipe.esUrl" . | quote }}
+{{- end }}
+{{- if $e.tls.caSecret }}
+# Python's TLS (the Elasticsearch client) trusts the certificates of this file.
+- name: SSL_CERT_FILE
+  value: /etc/logpipe/es-ca/{{ $e.tls.caKey }}
+{{- end }}
+{{- end }}
+
+{{/* Read-only mounts of the CA and client certificate Secrets (matching logpipe.connectionVolumes). */}}
+{{- define "logpipe.connectionMounts" -}}
+{{- if .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  mountPath: /etc/logpipe/kafka-ca
+  readOnly: true
+{{- end }}
+{{- if .Values.kafka.tls.clientSecret }}
+- name: kafka-client
+  mountPath: /etc/logpipe/kafka-client
+  readOnly: true
+{{- end }}
+{{- if .Values.elasticsearch.tls.caSecret }}
+- name: es-ca
+  mountPath: /etc/logpipe/es-ca
+  readOnly: true
+{{- end }}
+{{- end }}
+
+{{- define "logpipe.connectionVolumes" -}}
+{{- if .Values.kafka.tls.caSecret }}
+- name: kafka-ca
+  secret: {secretName: {{ .Values.kafka.tls.caSecret }}}
+{{- end }}
+{{- if .Values.kafka.tls.clientSecret }}
+- name: kafka-client
+  secret: {secretName: {{ .Values.kafka.tls.clientSecret }}}
+{{- end }}
+{{- if .Values.elasticsearch.tls.caSecret }}
+- name: es-ca
+  secret: {secretName: {{ .Values.elasticsearch.tls.caSecret }}}
+{{- end }}
+{{- end }}
