@@ -110,3 +110,20 @@ class StackSettings(Renamed):
     @property
     def es_dir(self) -> Path:
         return self.home / "elasticsearch"
+
+
+def local_cluster(shared: StackSettings | None = None) -> StackSettings:
+    """The 3-broker, 3-node cluster of the fault tests and `python -m bench cluster`:
+    beside the single-node stack, never instead of it (its own home next to the shared
+    one, ports 29092.. and 29200..), from the same downloads; small heaps so that both
+    fit a 2-core, 24 GB machine with the services. ``CLUSTER_HOME`` moves its home."""
+    shared = shared or StackSettings()
+    home = os.environ.get("CLUSTER_HOME")
+    return StackSettings(
+        home=Path(home) if home else shared.home.with_name("logpipe-cluster"),
+        downloads=shared.downloads_dir,
+        kafka_brokers=3, es_nodes=3,
+        kafka_port=29092, kafka_controller_port=29093,
+        es_port=29200, es_transport_port=29300,
+        kafka_heap="384m", es_heap="512m", start_timeout_s=300,
+    )

@@ -1,7 +1,7 @@
 """The 3-broker Kafka and 3-node Elasticsearch cluster of the fault tests.
 
 It runs beside the shared single-node stack, never instead of it: its own home and its
-own ports (see ``cluster_settings``). The session starts it (or reuses a running one) and
+own ports (``stack.config.local_cluster``). The session starts it (or reuses a running one) and
 stops it at the end unless ``KEEP_CLUSTER=1`` (handy while iterating: a cold start
 takes a minute or two on a loaded machine).
 """
@@ -16,22 +16,8 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from logpipe.errors import StackError
-from stack.config import StackSettings
+from stack.config import local_cluster
 from stack.manager import Stack
-
-
-def cluster_settings() -> StackSettings:
-    """Three of each, small heaps, ports 29092.. and 29200.. (node i at + 10 i)."""
-    shared = StackSettings()
-    home = os.environ.get("CLUSTER_HOME")
-    return StackSettings(
-        home=Path(home) if home else shared.home.with_name("logpipe-cluster"),
-        downloads=shared.downloads_dir,  # the same Maven artefacts, fetched once
-        kafka_brokers=3, es_nodes=3,
-        kafka_port=29092, kafka_controller_port=29093,
-        es_port=29200, es_transport_port=29300,
-        kafka_heap="384m", es_heap="512m", start_timeout_s=300,
-    )
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -44,7 +30,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[Stack]:
-    stack = Stack(cluster_settings())
+    stack = Stack(local_cluster())
     try:
         stack.up(quiet=True)
     except StackError as exc:
