@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
@@ -10,7 +11,6 @@ from fastapi import APIRouter, Query
 from log_api.deps import RangedQueryDep, ReaderDep
 from log_api.errors import BadRequest
 from log_api.es import EsReader
-from log_api.filters import parse_time
 from log_api.models import Pattern, PatternApp, PatternOther, Patterns
 from log_api.query import NANOS_FORMAT, ScopedQuery
 from log_api.routes.common import ERRORS
@@ -33,6 +33,9 @@ COMPOSITE_SOURCES: list[dict[str, Any]] = [
 COMPOSITE_TIMES: dict[str, Any] = {"lo": {"min": {"field": "ts", "format": NANOS_FORMAT}},
                           "hi": {"max": {"field": "ts", "format": NANOS_FORMAT}}}
 MAX_NEW_IDS = 10_000  # ids looked up in the lookback at once
+MAX_LOOKBACK_S = 366 * 86400
+_DURATION = re.compile(r"(\d{1,9})(s|m|h|d|w)")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 _LEVEL_ORDER = {lv: i for i, lv in enumerate(LEVELS)}
 
 
@@ -85,7 +88,7 @@ async def patterns(
     seen_before: set[str] | None = None
     if since is not None:
         ids = [pid for pid, _ in top if pid is not None]
-        seen_before = await _seen_before(reader, sq, ids, since - lookback_ns, since)
+        seen_before = await _seen_before(reader, sq, ids, max(since - lookback_ns, 0), since)
     out = [_pattern(pid, acc, total, seen_before) for pid, acc in top]
     rest = ranked[limit:]
     other = (PatternOther(patterns=len(rest), count=sum(acc.count for _, acc in rest))
@@ -96,15 +99,14 @@ async def patterns(
 
 
 def _duration(text: str) -> int:
-    """A relative duration (``1d``) in nanoseconds."""
-    now = 10**20  # any fixed "now": only the difference counts
-    try:
-        ns = now - parse_time(text, "lookback", now)
-    except BadRequest:
-        ns = -1
-    if ns <= 0 or text.strip() == "now":
+    """A duration (``1d``) in nanoseconds, at most MAX_LOOKBACK_S."""
+    m = _DURATION.fullmatch(text.strip())
+    if m is None or int(m[1]) == 0:
         raise BadRequest(f"lookback={text!r} is not a duration: give 30m, 12h, 1d, 7d ...")
-    return ns
+    seconds = int(m[1]) * _UNIT_S[m[2]]
+    if seconds > MAX_LOOKBACK_S:
+        raise BadRequest(f"lookback={text!r} is longer than {MAX_LOOKBACK_S // 86400} days")
+    return seconds * 1_000_000_000
 
 
 async def _seen_before(reader: EsReader, sq: ScopedQuery, ids: list[str], lo: int,
