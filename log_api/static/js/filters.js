@@ -1,6 +1,9 @@
 // The filter bar shared by the three views: namespace / app / pod / container pickers
 // (filled from the field-values endpoint, so they list only what the token may read),
-// level, words, an include regex and, for History and Overview, the time range.
+// level, words, an include regex and, for History and Overview, the time range; plus the
+// structured filters a click adds (a field chip, a trace/request id, a pattern), shown
+// as removable chips. The bar reads and writes its state as a query string, which the
+// page keeps in the URL's hash (never a token: that stays in sessionStorage).
 
 import { call } from "./api.js";
 import { el, LEVELS } from "./util.js";
@@ -15,6 +18,14 @@ function localInput(iso) {
   const off = d.getTimezoneOffset() * 60000;
   return new Date(d.getTime() - off).toISOString().slice(0, 19);
 }
+
+/** Parameters that are structured filters, shown as chips rather than inputs. */
+export function isExtra(key) {
+  return key.startsWith("field.") || ["has_field", "trace", "pattern"].includes(key);
+}
+
+/** Whether a filter set asks for one trace: its lines read best oldest first. */
+export function isTrace(values) { return (values.extra || []).some((f) => f.key === "trace"); }
 
 export class FilterBar {
   constructor(root, { prefix, range = true, pickerRange = "24h", onSubmit = () => {} }) {
@@ -43,6 +54,9 @@ export class FilterBar {
       input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") this.onSubmit(); });
     }
     root.append(this.level, this.q, this.include);
+    // field.<name>=<value>, has_field, trace and pattern: added by clicks, removed by ×.
+    this.extra = [];
+    this.extraRoot = el("span", { class: "fchips", id: `${prefix}-extra`, "aria-label": "structured filters" });
     if (range) {
       this.range = el("select", { id: `${prefix}-range`, "aria-label": "time range" },
         ...RANGES.map(([v, t]) => el("option", { value: v, text: t })));
@@ -62,6 +76,30 @@ export class FilterBar {
       for (const input of [this.since, this.until]) input.addEventListener("change", () => this.onSubmit());
       root.append(this.range, this.since, this.until);
     }
+    root.append(this.extraRoot);
+  }
+
+  /** Add a structured filter ({key: "field.user", value: "bo", label?}); submits. */
+  addFilter(f, submit = true) {
+    if (!this.extra.some((x) => x.key === f.key && x.value === f.value)) this.extra.push(f);
+    this.drawExtra();
+    if (submit) this.onSubmit();
+  }
+
+  removeFilter(f) {
+    this.extra = this.extra.filter((x) => !(x.key === f.key && x.value === f.value));
+    this.drawExtra();
+    this.onSubmit();
+  }
+
+  drawExtra() {
+    this.extraRoot.replaceChildren(...this.extra.map((f) => {
+      const text = f.key === "has_field" ? `has ${f.value}` : `${f.key}=${f.value}`;
+      return el("span", { class: "fchip", "data-key": f.key, "data-value": f.value, title: f.label || text },
+        el("span", { text: text.length > 60 ? `${text.slice(0, 59)}…` : text }),
+        el("button", { class: "link", text: "×", title: `Remove ${text}`, "aria-label": `Remove ${text}`,
+          onclick: () => this.removeFilter(f) }));
+    }));
   }
 
   /** since/until as the API reads them (relative like 1h, or RFC 3339). */
@@ -83,7 +121,34 @@ export class FilterBar {
     if (this.q.value.trim()) p.set("q", this.q.value.trim());
     if (regex && this.include.value) p.append("include", this.include.value);
     if (time) for (const [k, v] of this.timeParams()) p.set(k, v);
+    for (const f of this.extra) p.append(f.key, f.value);
     return p;
+  }
+
+  /** The bar as a query string for the URL (the API's own parameter names). */
+  toQuery() {
+    const p = this.params({ time: false });
+    if (this.hasRange) {
+      if (this.range.value !== "custom") p.set("since", this.range.value);
+      else for (const [k, v] of this.timeParams()) p.set(k, v);
+    }
+    return p.toString();
+  }
+
+  /** The reverse of toQuery(): every filter the string names, the rest cleared. */
+  fromQuery(query) {
+    const p = new URLSearchParams(query);
+    const v = { level: p.get("min_level") ? `min:${p.get("min_level")}` : (p.get("level") || ""),
+      q: p.get("q") || "", include: p.get("include") || "" };
+    for (const [name] of PICKERS) v[name] = p.get(name) || "";
+    const since = p.get("since");
+    if (this.hasRange && since) {
+      if (RANGES.some(([r]) => r === since && r !== "custom")) v.range = since;
+      else Object.assign(v, { range: "custom", since, until: p.get("until") });
+    }
+    v.extra = [];
+    for (const [k, val] of p) if (isExtra(k)) v.extra.push({ key: k, value: val });
+    this.set(v);
   }
 
   /** Set filters from elsewhere (Overview -> History); absent keys keep their value. */
@@ -94,6 +159,7 @@ export class FilterBar {
     if ("level" in values) this.level.value = values.level || "";
     if ("q" in values) this.q.value = values.q || "";
     if ("include" in values) this.include.value = values.include || "";
+    if ("extra" in values) { this.extra = [...(values.extra || [])]; this.drawExtra(); }
     if (this.hasRange && values.range) {
       this.range.value = values.range;
       const custom = values.range === "custom";
@@ -111,6 +177,7 @@ export class FilterBar {
     v.level = this.level.value;
     v.q = this.q.value;
     v.include = this.include.value;
+    v.extra = [...this.extra];
     if (this.hasRange) {
       v.range = this.range.value;
       if (this.range.value === "custom") {

@@ -1,17 +1,22 @@
-// History: search newest first with infinite scroll through the cursor, an entry's
-// fields and context on click, a download of the current query, and export jobs.
+// History: search newest first (a trace or request id: oldest first, the order things
+// happened) with infinite scroll through the cursor, an entry's fields and context on
+// click, a download of the current query, and export jobs. A field chip adds its
+// filter; an id link opens that id's lines from every app the token may read.
 
 import { ApiError, call, downloadLink } from "./api.js";
-import { FilterBar } from "./filters.js";
-import { el, fmtInt, highlighted, LEVELS, logLine, matcher, shortTime, source } from "./util.js";
+import { FilterBar, isTrace } from "./filters.js";
+import { el, fmtInt, LEVELS, logLine, matcher, messageParts, onStructure, onStructureClick, rawSwitch,
+  shortTime, source } from "./util.js";
 
 const PAGE = 200;
 const CONTEXT = 15;
+const TRACE_SPAN_MS = 3600e3; // an id's lines are looked for this far either side of the line clicked
 const HIDDEN_KEY = "logpipe.exports.hidden"; // jobs this tab hid with ×
 const $ = (id) => document.getElementById(id);
 
 export class History {
-  constructor() {
+  constructor({ onQuery = () => {} } = {}) {
+    this.onQuery = onQuery;
     this.rows = $("history-rows");
     this.more = $("history-more");
     this.total = $("history-total");
@@ -32,6 +37,13 @@ export class History {
     }, { root: this.scroll, rootMargin: "400px" });
     this.observer.observe(this.more);
     this.rows.addEventListener("keydown", (ev) => this.onKey(ev));
+    const actions = {
+      field: (name, value) => this.bar.addFilter({ key: `field.${name}`, value }),
+      trace: (id, ts) => this.openTrace(id, ts),
+    };
+    onStructureClick(this.rows, actions);
+    onStructureClick($("detail-context"), actions);
+    rawSwitch($("history-raw"), document.querySelector("#view-history .history-body"));
     // The token's jobs from the API: they survive a reload and show those of other tabs.
     this.loadJobs();
   }
@@ -67,6 +79,19 @@ export class History {
     this.search();
   }
 
+  /**
+   * Every line with this trace or request id that the token may read, whatever app,
+   * oldest first: the other filters are cleared, the range is the hour either side of
+   * the line the link was on (ids are unique; the range only bounds the search).
+   */
+  openTrace(id, ts) {
+    const at = ts ? new Date(ts).getTime() : NaN;
+    const range = Number.isNaN(at) ? { range: "24h" } : { range: "custom",
+      since: new Date(at - TRACE_SPAN_MS).toISOString(), until: new Date(at + TRACE_SPAN_MS).toISOString() };
+    this.apply({ namespace: "", app: "", pod: "", container: "", level: "", q: "", include: "",
+      extra: [{ key: "trace", value: id }], ...range });
+  }
+
   async search() {
     this.searched = true;
     this.generation += 1; // an older request still running is discarded when it returns
@@ -79,6 +104,8 @@ export class History {
     const v = this.bar.values();
     this.matchRe = matcher(v.q, v.include);
     this.params = this.bar.params();
+    this.order = isTrace(v) ? "oldest" : "newest";
+    this.onQuery(this.bar.toQuery());
     await this.nextPage(true);
   }
 
@@ -88,16 +115,16 @@ export class History {
     this.loading = true;
     this.more.textContent = "loading…";
     const p = new URLSearchParams(this.params);
-    p.set("order", "newest");
+    p.set("order", this.order);
     p.set("size", String(PAGE));
     if (this.cursor) p.set("cursor", this.cursor);
     try {
       const page = await call("/search", p);
       if (gen !== this.generation) return;
       if (page.total !== null && page.total !== undefined) {
-        this.total.textContent = `${fmtInt(page.total)} matching entries, newest first`;
+        this.total.textContent = `${fmtInt(page.total)} matching entries, ${this.order} first`;
       } else if (first) {
-        this.total.textContent = "newest first";
+        this.total.textContent = `${this.order} first`;
       }
       this.rows.append(...page.entries.map((e) => this.row(e)));
       this.cursor = page.next_cursor;
@@ -126,8 +153,8 @@ export class History {
       el("td", { class: "c-time", text: shortTime(e.ts), title: e.ts }),
       el("td", {}, el("span", { class: `lv lv-${level}`, text: level.toUpperCase() })),
       el("td", { class: "src muted", text: source(e), title: source(e) }),
-      el("td", { class: "msg" }, highlighted(e.message || "", this.matchRe)));
-    tr.addEventListener("click", () => this.openDetail(e, tr));
+      el("td", { class: "msg" }, messageParts(e, this.matchRe)));
+    tr.addEventListener("click", (ev) => { if (!onStructure(ev)) this.openDetail(e, tr); });
     return tr;
   }
 

@@ -12,6 +12,14 @@ const VIEWS = ["tail", "history", "overview"];
 let views = null;
 let current = null;
 
+/** The view's filters go into the URL's hash (#history?app=x&field.user=bo): a reload or a
+ * shared link opens the same view; the token never does (sessionStorage only). */
+function setUrl(name, query) {
+  if (name !== current) return;
+  const hash = query ? `#${name}?${query}` : `#${name}`;
+  if (location.hash !== hash) history.replaceState(null, "", hash);
+}
+
 function show(name) {
   current = name;
   $("view-signin").hidden = name !== "signin";
@@ -21,7 +29,7 @@ function show(name) {
     $(`tab-${v}`).tabIndex = v === name ? 0 : -1;
   }
   if (views && views[name]) views[name].shown();
-  if (VIEWS.includes(name) && location.hash !== `#${name}`) history.replaceState(null, "", `#${name}`);
+  if (VIEWS.includes(name)) setUrl(name, views && views[name] ? views[name].bar.toQuery() : "");
 }
 
 async function describeToken() {
@@ -36,10 +44,16 @@ async function enter() {
   $("tabs").hidden = false;
   $("signout").hidden = false;
   if (!views) {
-    const history = new History();
-    views = { tail: new LiveTail(), history, overview: new Overview((values) => { show("history"); history.apply(values); }) };
+    const history = new History({ onQuery: (q) => setUrl("history", q) });
+    const toTrace = (id, ts) => { show("history"); history.openTrace(id, ts); };
+    views = {
+      tail: new LiveTail({ onTrace: toTrace, onQuery: (q) => setUrl("tail", q) }),
+      history,
+      overview: new Overview((values) => { show("history"); history.apply(values); }, { onQuery: (q) => setUrl("overview", q) }),
+    };
   }
-  const wanted = location.hash.slice(1);
+  const [wanted, query] = location.hash.slice(1).split(/\?(.*)/s);
+  if (VIEWS.includes(wanted) && query) views[wanted].bar.fromQuery(query);
   show(VIEWS.includes(wanted) ? wanted : "tail");
   // `/?follow` (the link `make up` prints) starts the live tail right after sign-in.
   if (new URLSearchParams(location.search).has("follow") && !VIEWS.includes(wanted)) {

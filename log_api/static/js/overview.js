@@ -1,12 +1,14 @@
 // Overview: level donut (counts and %), app share bars (top N + other) and the volume
-// histogram stacked by level, drawn as inline SVG. Clicking a slice, bar or bucket
-// opens History with that filter added.
+// histogram stacked by level, drawn as inline SVG, and the top log patterns of each app.
+// Clicking a slice, bar, bucket or pattern opens History with that filter added.
 
 import { call } from "./api.js";
 import { FilterBar } from "./filters.js";
 import { el, fmtInt, levelColour, LEVELS, shortTime, svg } from "./util.js";
 
 const TOP_APPS = 10;
+const PATTERN_APPS = 6; // apps whose patterns are listed (the largest first)
+const PATTERNS_PER_APP = 5;
 const UNIT_MS = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 };
 const $ = (id) => document.getElementById(id);
 
@@ -24,8 +26,9 @@ function clickable(node, label, action) {
 const pct = (p) => `${p.toFixed(p > 0 && p < 1 ? 2 : 1)}%`;
 
 export class Overview {
-  constructor(onDrill) {
+  constructor(onDrill, { onQuery = () => {} } = {}) {
     this.onDrill = onDrill;
+    this.onQuery = onQuery;
     this.bar = new FilterBar($("overview-filters"), { prefix: "overview", onSubmit: () => this.refresh() });
     this.bar.include.hidden = true; // statistics are exact aggregations: no regex there
     $("overview-refresh").addEventListener("click", () => this.refresh());
@@ -36,6 +39,8 @@ export class Overview {
   drill(extra) { this.onDrill({ ...this.bar.values(), include: "", ...extra }); }
 
   async refresh() {
+    this.onQuery(this.bar.toQuery());
+    const generation = (this.generation = (this.generation || 0) + 1);
     const status = $("overview-status");
     status.textContent = "loading…";
     status.className = "muted";
@@ -51,11 +56,70 @@ export class Overview {
       this.drawApps(share, levels.by_app || []);
       this.drawHistogram(hist);
       status.textContent = `${fmtInt(levels.total)} entries`;
+      this.refreshPatterns(p, share, generation);
     } catch (err) {
       status.textContent = err.message;
       status.className = "error";
     }
     this.refreshAudit(p);
+  }
+
+  // One /patterns request per app (the largest apps of the range): each app's own exact
+  // counts, level, first/last seen and "new", rather than a global list cut by app.
+  async refreshPatterns(p, share, generation) {
+    const root = $("chart-patterns");
+    const apps = share.top.filter((a) => a.app != null).slice(0, PATTERN_APPS).map((a) => a.app);
+    if (!apps.length) { root.replaceChildren(el("div", { class: "empty", text: "no entries in this range" })); return; }
+    let answers;
+    try {
+      answers = await Promise.all(apps.map((app) => {
+        const q = new URLSearchParams(p);
+        q.delete("app");
+        q.set("app", app);
+        q.set("limit", String(PATTERNS_PER_APP));
+        return call("/patterns", q);
+      }));
+    } catch (err) {
+      if (generation === this.generation) root.replaceChildren(el("div", { class: "error", text: `patterns: ${err.message}` }));
+      return;
+    }
+    if (generation !== this.generation) return; // a newer refresh is drawing
+    this.drawPatterns(apps, answers);
+  }
+
+  drawPatterns(apps, answers) {
+    const root = $("chart-patterns");
+    const head = el("thead", {}, el("tr", {}, ...["app", "pattern", "entries", "level", "first seen", "last seen"]
+      .map((c) => el("th", { text: c }))));
+    const body = el("tbody");
+    apps.forEach((app, i) => {
+      const a = answers[i];
+      a.patterns.forEach((pt, k) => {
+        const level = LEVELS.includes(pt.level) ? pt.level : "unknown";
+        const text = pt.pattern ?? "(indexed before patterns: no pattern)";
+        const tr = el("tr", { "data-app": app, "data-pattern": pt.pattern_id },
+          el("td", { class: "app", text: k === 0 ? app : "" }),
+          el("td", { class: "ptext" }, el("code", { text: text.length > 160 ? `${text.slice(0, 159)}…` : text }),
+            pt.new ? el("span", { class: "badge new", text: "new", title: `not seen in the ${a.lookback} before this range` }) : null),
+          el("td", { class: "n", text: `${fmtInt(pt.count)} · ${pct(pt.percent)}` }),
+          el("td", {}, el("span", { class: `lv lv-${level}`, text: level })),
+          el("td", { class: "t", text: pt.first_seen ? shortTime(pt.first_seen) : "", title: pt.first_seen || "" }),
+          el("td", { class: "t", text: pt.last_seen ? shortTime(pt.last_seen) : "", title: pt.last_seen || "" }));
+        if (pt.pattern_id) {
+          tr.classList.add("clickable");
+          tr.tabIndex = 0;
+          const go = () => this.drill({ app, extra: [...this.bar.values().extra, { key: "pattern", value: pt.pattern_id, label: text }] });
+          tr.addEventListener("click", go);
+          tr.addEventListener("keydown", (ev) => { if (ev.key === "Enter") go(); });
+        }
+        body.append(tr);
+      });
+      if (a.other) {
+        body.append(el("tr", { class: "muted" }, el("td"), el("td", { text: `${fmtInt(a.other.patterns)} more patterns` }),
+          el("td", { class: "n", text: fmtInt(a.other.count) }), el("td"), el("td"), el("td")));
+      }
+    });
+    root.replaceChildren(el("table", { class: "fields patterns", id: "patterns-table" }, head, body));
   }
 
   // The audit takes only node, namespace, app and the range: other filters are dropped.

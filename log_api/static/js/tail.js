@@ -1,11 +1,13 @@
 // Live tail: SSE over fetch(), start / pause / resume / clear, automatic reconnect that
 // resumes after the last event id (no gap, no repeat), a visible note for missed
 // entries, a gap the server could not hand over live fetched from history between two
-// marker notes, and auto-scroll that stops while the reader has scrolled up.
+// marker notes, and auto-scroll that stops while the reader has scrolled up. JSON/logfmt
+// lines show their message and field chips: a chip click adds its filter (the tail starts
+// again with it), an id link opens History on that trace.
 
 import { ApiError, call, streamEvents } from "./api.js";
 import { FilterBar } from "./filters.js";
-import { el, logLine, matcher } from "./util.js";
+import { el, logLine, matcher, onStructureClick, rawSwitch } from "./util.js";
 
 const MAX_LINES = 5000; // the DOM stays fast; older lines drop off the top
 const MAX_BACKOFF_MS = 10000;
@@ -15,14 +17,20 @@ const STICK_PX = 40;
 const $ = (id) => document.getElementById(id);
 
 export class LiveTail {
-  constructor() {
+  constructor({ onTrace = () => {}, onQuery = () => {} } = {}) {
     this.lines = $("tail-lines");
     this.statusEl = $("tail-status");
     this.toggleBtn = $("tail-toggle");
     this.jump = $("tail-jump");
     this.countEl = $("tail-count");
     this.backfill = $("tail-backfill");
-    this.bar = new FilterBar($("tail-filters"), { prefix: "tail", range: false, onSubmit: () => this.filtersChanged() });
+    this.bar = new FilterBar($("tail-filters"), { prefix: "tail", range: false,
+      onSubmit: () => { onQuery(this.bar.toQuery()); this.filtersChanged(); } });
+    onStructureClick(this.lines, {
+      field: (name, value) => this.bar.addFilter({ key: `field.${name}`, value }),
+      trace: onTrace,
+    });
+    rawSwitch($("tail-raw"), this.lines);
     this.state = "stopped";
     this.lastEventId = null;
     this.controller = null;
