@@ -43,7 +43,7 @@ from bench.collector_peers import (
     rsyslog_available,
     topic_count,
 )
-from bench.corpus import Corpus, build_varied
+from bench.corpus import Corpus, build_varied, load_entries
 
 CORPORA = ("uniform", "varied", "cri")
 STALL_S = 30.0  # no new record for this long: the run is over, short of the target
@@ -255,6 +255,11 @@ def main() -> None:
         tmp = Path(name)
         corpora = build(tmp, chosen, files, lines)
         print(f"into Kafka at {bootstrap} (acks=all, idempotent, lz4); {_load()}", flush=True)
+        if any(c.kind == "cri" or c.name.startswith("varied") for c in corpora):
+            entries = load_entries()  # the level corpus grows: say what this run mixed
+            multi = sum(1 for es in entries.values() for e in es if len(e) > 1)
+            print(f"  varied = {len(entries)} formats of tests/data/levels, "
+                  f"{sum(map(len, entries.values())):,} entries, {multi} of them multi-line")
         for c in corpora:
             print(f"  {c.name}: {c.lines:,} lines in {files} files, {c.nbytes / c.lines:.0f} "
                   f"B/line, {c.records:,} records, {c.messages:,} file lines", flush=True)
