@@ -108,7 +108,8 @@ BY_APP_AGG = {"c": {"composite": {"size": 1000, "sources": [
 APPS_AGG = {"c": {"composite": {"size": 1000, "sources": [
     {"app": {"terms": {"field": "app", "missing_bucket": True}}}]},
     "aggs": {"b": {"sum": {"field": "message_bytes"}}}}}
-PATTERNS_AGG = {"c": {"composite": {"size": 1000, "sources": patterns_route.COMPOSITE_SOURCES},
+PATTERNS_AGG = {"c": {"composite": {"size": patterns_route.COMPOSITE_PAGE,
+                                    "sources": patterns_route.COMPOSITE_SOURCES},
                      "aggs": patterns_route.COMPOSITE_TIMES}}
 HIST_AGG = {"h": {"date_histogram": {"field": "ts", "fixed_interval": "1h"},
                   "aggs": LEVELS_AGG}}
@@ -163,7 +164,7 @@ async def stats_rows() -> list[tuple[str, float, float]]:
                     resp = await es.search(index=idx, body=body, size=0)
                     part = resp["aggregations"]["c"]
                     after = part.get("after_key")
-                    if after is None or len(part["buckets"]) < 1000:
+                    if after is None or len(part["buckets"]) < comp["composite"]["size"]:
                         return
 
             if bytes_field:

@@ -32,6 +32,7 @@ COMPOSITE_SOURCES: list[dict[str, Any]] = [
 ]
 COMPOSITE_TIMES: dict[str, Any] = {"lo": {"min": {"field": "ts", "format": NANOS_FORMAT}},
                           "hi": {"max": {"field": "ts", "format": NANOS_FORMAT}}}
+COMPOSITE_PAGE = 10_000
 MAX_NEW_IDS = 10_000  # ids looked up in the lookback at once
 MAX_LOOKBACK_S = 366 * 86400
 _DURATION = re.compile(r"(\d{1,9})(s|m|h|d|w)")
@@ -77,7 +78,7 @@ async def patterns(
 ) -> Patterns:
     no_regex(sq)
     lookback_ns = _duration(lookback)
-    rows = await reader.composite(sq.es_query(), COMPOSITE_SOURCES, COMPOSITE_TIMES)
+    rows = await _every_bucket(reader, sq.es_query())
     found: dict[str | None, _Acc] = {}
     for bucket in rows:
         found.setdefault(bucket["key"].get("pattern_id"), _Acc()).add(bucket)
@@ -96,6 +97,25 @@ async def patterns(
     return Patterns(total=total, patterns_total=len(ranked),
                     lookback=lookback if since is not None else None, patterns=out,
                     other=other)
+
+
+async def _every_bucket(reader: EsReader, query: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every bucket of the composite aggregation. Each page is a pass over the matching
+    entries, so pages are large: one pass holds 10,000 (pattern, level, app) buckets."""
+    buckets: list[dict[str, Any]] = []
+    after: dict[str, Any] | None = None
+    while True:
+        comp: dict[str, Any] = {"size": COMPOSITE_PAGE, "sources": COMPOSITE_SOURCES}
+        if after is not None:
+            comp["after"] = after
+        resp = await reader.aggregate(
+            query, {"c": {"composite": comp, "aggs": COMPOSITE_TIMES}}, total=False)
+        part = resp.get("aggregations", {}).get("c", {})
+        page = part.get("buckets", [])
+        buckets.extend(page)
+        after = part.get("after_key")
+        if after is None or len(page) < COMPOSITE_PAGE:
+            return buckets
 
 
 def _duration(text: str) -> int:

@@ -23,6 +23,7 @@ from confluent_kafka.admin import AdminClient
 from elasticsearch import Elasticsearch
 from httpx_sse import aconnect_sse
 
+from log_api.routes import patterns as patterns_route
 from logpipe.record import Record
 from logpipe.structured import derive, norm_keys
 from logpipe.timefmt import format_ns, parse_ns
@@ -215,7 +216,7 @@ async def test_a_tenant_never_sees_another_namespaces_fields_patterns_or_lines(
 
 async def test_pattern_counts_are_exact_and_new_means_unseen_before_the_range(
         indexed: tuple[str, list[Record], str], tmp_path: Path, kafka_bootstrap: str,
-        es_url: str) -> None:
+        es_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     prefix, records, topic = indexed
     keys = norm_keys(["txn", "order_ref"])
     in_range = [r for r in records if r.namespace == "pay" and T0 <= _ns(r) < T0 + 3600 * S]
@@ -227,6 +228,9 @@ async def test_pattern_counts_are_exact_and_new_means_unseen_before_the_range(
         one = await _get(c, PAY, "/api/v1/search",
                          {"pattern": body["patterns"][0]["pattern_id"], **RANGE, "size": 100})
         bad = await c.get("/api/v1/patterns", params={"lookback": "soon"}, headers=auth(PAY))
+        # Two buckets a page: the same answer from many composite pages.
+        monkeypatch.setattr(patterns_route, "COMPOSITE_PAGE", 2)
+        paged = await _get(c, PAY, "/api/v1/patterns", {**RANGE, "lookback": "1d"})
     got = {p["pattern_id"]: p["count"] for p in body["patterns"]}
     assert got == dict(want)
     assert body["total"] == len(in_range) == sum(got.values())
@@ -247,6 +251,7 @@ async def test_pattern_counts_are_exact_and_new_means_unseen_before_the_range(
     assert whole["total"] == sum(1 for r in records if r.namespace == "pay")
     assert len(one["entries"]) == 20
     assert bad.status_code == 400
+    assert paged == body
 
 
 def coupon_first(body: dict[str, Any]) -> int:
