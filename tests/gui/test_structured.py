@@ -15,7 +15,7 @@ import time
 from urllib.parse import unquote
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 from logpipe.record import Record
 from logpipe.structured import derive
@@ -37,7 +37,10 @@ def seed(api: LiveApi) -> dict[str, list[Record]]:
     JSON lines of checkout make one dominant pattern, a plain line, and hotel lines with
     their own secrets and the same request id (a tenant must not be led to them)."""
     now = time.time_ns()
-    at = lambda s: now - s * 10**9  # noqa: E731 - seconds ago
+
+    def at(seconds_ago: int) -> int:
+        return now - seconds_ago * 10**9
+
     request = [
         record("pay", "gateway", "info",
                f'ts=2026-12-02T06:00:00Z level=info msg="request received" path=/cart/pay '
@@ -63,7 +66,7 @@ def seed(api: LiveApi) -> dict[str, list[Record]]:
     return {"request": request, "coupons": coupons, "plain": plain, "hotel": hotel}
 
 
-def row_of(page: Page, text: str):  # noqa: ANN201 - a Playwright Locator
+def row_of(page: Page, text: str) -> Locator:
     return page.locator("#history-rows tr", has_text=text)
 
 
@@ -77,7 +80,8 @@ def test_a_json_line_shows_chips_and_a_chip_click_filters_to_exactly_its_lines(
     expect(declined).to_have_count(1)
     # The message, its fields as chips (not the message key again), the id as a link.
     expect(declined.locator(".msgtext")).to_have_text("payment declined")
-    expect(declined.locator(".chip")).to_have_text(["level=error", "reason=card expired", "user=bo"])
+    expect(declined.locator(".chip")).to_have_text(
+        ["level=error", "reason=card expired", "user=bo"])
     expect(declined.locator(".idlink")).to_have_text([f"request_id={REQ}"])
     # The raw line on a per-line toggle, and a view-wide switch.
     raw = declined.locator(".raw-text")
@@ -116,9 +120,9 @@ def test_a_json_line_shows_chips_and_a_chip_click_filters_to_exactly_its_lines(
     # Removing both: back to every pay line; user=bo alone finds bo's three lines.
     page.locator("#history-extra .fchip", has_text="sku").locator("button").click()
     expect(page.locator("#history-total")).to_have_text("3 matching entries, newest first")
-    assert sorted(t.split("\n")[0] for t in page.locator("#history-rows td.src").all_inner_texts()) \
-        == ["pay/checkout-7d9f8-abcde/checkout", "pay/gateway-7d9f8-abcde/gateway",
-            "pay/ledger-7d9f8-abcde/ledger"]
+    sources = page.locator("#history-rows td.src").all_inner_texts()
+    assert sorted(sources) == ["pay/checkout-7d9f8-abcde/checkout",
+                               "pay/gateway-7d9f8-abcde/gateway", "pay/ledger-7d9f8-abcde/ledger"]
     page.locator("#history-extra .fchip button").click()
     expect(page.locator("#history-extra .fchip")).to_have_count(0)
     expect(page.locator("#history-total")).to_have_text("10 matching entries, newest first")
