@@ -233,7 +233,10 @@ def ledger_template_body(prefix: str) -> dict[str, Any]:
         "name": ledger_prefix(prefix),
         "index_patterns": [ledger_index_pattern(prefix)],
         "priority": 10,
-        "template": {"settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
+        # A replica wherever a second data node can hold one (none on a single node):
+        # the audit must not lose its ledger with a node.
+        "template": {"settings": {"index": {"number_of_shards": 1,
+                                            "auto_expand_replicas": "0-1"}},
                      "mappings": {"dynamic": False, "properties": props}},
         "_meta": {"managed_by": "logpipe-forwarder", "version": TEMPLATE_VERSION},
     }

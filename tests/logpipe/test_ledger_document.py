@@ -44,7 +44,7 @@ def test_ledger_template_body_literal() -> None:
         "index_patterns": ["lp_ledger-*"],
         "priority": 10,
         "template": {
-            "settings": {"index": {"number_of_shards": 1, "number_of_replicas": 0}},
+            "settings": {"index": {"number_of_shards": 1, "auto_expand_replicas": "0-1"}},
             "mappings": {"dynamic": False, "properties": {
                 "kind": keyword, "id": keyword, "node": keyword, "source": keyword,
                 "path": keyword, "file": keyword, "namespace": keyword, "app": keyword,
@@ -57,7 +57,7 @@ def test_ledger_template_body_literal() -> None:
                 "v": {"type": "short"},
             }},
         },
-        "_meta": {"managed_by": "logpipe-forwarder", "version": 1},
+        "_meta": {"managed_by": "logpipe-forwarder", "version": 2},
     }
 
 
