@@ -127,6 +127,13 @@ def test_a_json_line_shows_chips_and_a_chip_click_filters_to_exactly_its_lines(
     expect(page.locator("#history-extra .fchip")).to_have_count(0)
     expect(page.locator("#history-total")).to_have_text("10 matching entries, newest first")
     assert "field." not in unquote(page.url)
+    # The entry's details list the fields as chips too, and the ids as links.
+    row_of(page, "payment declined").locator("td.c-time").click()
+    expect(page.locator("#detail")).to_be_visible()
+    expect(page.locator("#detail-fields tr[data-key=request_id] .idlink")).to_have_text(REQ)
+    page.locator("#detail-fields tr[data-key=fields] .chip", has_text="reason=card expired").click()
+    expect(page.locator("#history-extra .fchip")).to_have_text(["field.reason=card expired×"])
+    expect(page.locator("#history-total")).to_have_text("1 matching entries, newest first")
 
 
 def test_a_request_id_link_shows_every_apps_lines_in_time_order(page: Page, api: LiveApi) -> None:

@@ -43,6 +43,7 @@ export class History {
     };
     onStructureClick(this.rows, actions);
     onStructureClick($("detail-context"), actions);
+    onStructureClick($("detail-fields"), actions);
     rawSwitch($("history-raw"), document.querySelector("#view-history .history-body"));
     // The token's jobs from the API: they survive a reload and show those of other tabs.
     this.loadJobs();
@@ -173,8 +174,8 @@ export class History {
     const fields = $("detail-fields");
     const shown = Object.entries(e).filter(([, v]) => v !== null && v !== undefined
       && !(Array.isArray(v) && !v.length) && !(typeof v === "object" && !Object.keys(v).length));
-    fields.replaceChildren(...shown.map(([k, v]) => el("tr", {},
-      el("th", { text: k }), el("td", { text: typeof v === "object" ? JSON.stringify(v) : String(v) }))));
+    fields.replaceChildren(...shown.map(([k, v]) => el("tr", { "data-key": k },
+      el("th", { text: k }), this.detailValue(e, k, v))));
     const ctx = $("detail-context");
     ctx.replaceChildren(el("div", { class: "muted", text: "loading…" }));
     try {
@@ -189,6 +190,20 @@ export class History {
     } catch (err) {
       ctx.replaceChildren(el("div", { class: "error", text: err.message }));
     }
+  }
+
+  // The parsed fields as chips (one per line, a click filters) and the ids as links.
+  detailValue(e, key, value) {
+    if (key === "fields") {
+      return el("td", { class: "detail-chips" }, ...Object.entries(value).map(([n, v]) => el("div", {},
+        el("button", { type: "button", class: "chip", "data-field": n, "data-value": v,
+          title: `Show only lines with ${n}=${v}`, text: `${n}=${v}` }))));
+    }
+    if (key === "trace_id" || key === "request_id") {
+      return el("td", {}, el("a", { class: "idlink", href: `#history?trace=${encodeURIComponent(value)}`,
+        "data-trace": value, "data-ts": e.ts, title: `Every app's lines with ${key} ${value}, oldest first`, text: value }));
+    }
+    return el("td", { text: typeof value === "object" ? JSON.stringify(value) : String(value) });
   }
 
   closeDetail() {
