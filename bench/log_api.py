@@ -21,7 +21,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
@@ -135,12 +134,11 @@ async def timed(fn: Callable[[], Awaitable[Any]], es: AsyncElasticsearch,
 async def stats_rows() -> list[tuple[str, float, float]]:
     es = AsyncElasticsearch(ES_URL, request_timeout=300)
     idx = f"{PREFIX}-*"
-    tmp = Path(tempfile.mkdtemp())
     rows = []
     for bytes_field in ("message_bytes", None):
         settings = ApiSettings(es_url=ES_URL, index_prefix=PREFIX, anonymous_admin=True,
                                kafka_topic="logs", kafka_start_timeout_s=1.0,
-                               bytes_field=bytes_field, export_dir=tmp)
+                               bytes_field=bytes_field)
         app = create_app(settings)
         async with app.router.lifespan_context(app), httpx.AsyncClient(
                 transport=httpx.ASGITransport(app=app), base_url="http://api",
