@@ -134,6 +134,16 @@ def test_a_json_line_shows_chips_and_a_chip_click_filters_to_exactly_its_lines(
     page.locator("#detail-fields tr[data-key=fields] .chip", has_text="reason=card expired").click()
     expect(page.locator("#history-extra .fchip")).to_have_text(["field.reason=card expired×"])
     expect(page.locator("#history-total")).to_have_text("1 matching entries, newest first")
+    # Typed into the field box: name=value is exact, a bare name means "has the field".
+    page.locator("#history-extra .fchip button").click()
+    page.fill("#history-field", "sku")
+    page.press("#history-field", "Enter")
+    expect(page.locator("#history-extra .fchip")).to_have_text(["has sku×"])
+    expect(page.locator("#history-total")).to_have_text("7 matching entries, newest first")
+    page.fill("#history-field", "user=u3")
+    page.press("#history-field", "Enter")
+    expect(page.locator("#history-total")).to_have_text("1 matching entries, newest first")
+    expect(page.locator("#history-rows .chip", has_text="sku=SKU-1003")).to_have_count(1)
 
 
 def test_a_request_id_link_shows_every_apps_lines_in_time_order(page: Page, api: LiveApi) -> None:
@@ -239,6 +249,16 @@ def test_a_namespace_token_never_sees_another_namespaces_fields_patterns_or_trac
         page.reload()
         expect(page.locator("#history-more")).to_have_text(
             "nothing matches these filters in this range")
+    # The field box's suggestions come from /fields under the bar's filters: this
+    # token's values only.
+    page.locator("#history-extra .fchip button").click()
+    expect(page.locator("#history-total")).to_have_text("10 matching entries, newest first")
+    page.click("#history-field")
+    options = page.locator("#history-field-list option")
+    expect(options.first).to_be_attached()
+    values = options.evaluate_all("os => os.map(o => o.value)")
+    assert "user=bo" in values and "reason=card expired" in values
+    assert not any("hotel" in v for v in values), values
     page.click("#tab-overview")
     expect(page.locator("#overview-status")).to_have_text("10 entries")
     expect(page.locator("#patterns-table tr[data-app]").first).to_be_visible()

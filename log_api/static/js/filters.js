@@ -57,6 +57,20 @@ export class FilterBar {
     // field.<name>=<value>, has_field, trace and pattern: added by clicks, removed by ×.
     this.extra = [];
     this.extraRoot = el("span", { class: "fchips", id: `${prefix}-extra`, "aria-label": "structured filters" });
+    // name=value (exact) or a bare name (the line has that field), suggested from /fields.
+    this.fieldList = el("datalist", { id: `${prefix}-field-list` });
+    this.field = el("input", { id: `${prefix}-field`, type: "search", list: `${prefix}-field-list`, class: "field-input",
+      placeholder: "field=value", "aria-label": "parsed field filter: name=value, or a name the line must have",
+      title: "A parsed JSON/logfmt field: name=value (exact), or a name the line must have; Enter adds it" });
+    this.field.addEventListener("focus", () => this.loadFieldValues());
+    this.field.addEventListener("keydown", (ev) => {
+      if (ev.key !== "Enter" || !this.field.value.trim()) return;
+      const text = this.field.value.trim();
+      const eq = text.indexOf("=");
+      this.field.value = "";
+      if (eq > 0) this.addFilter({ key: `field.${text.slice(0, eq)}`, value: text.slice(eq + 1) });
+      else this.addFilter({ key: "has_field", value: text.replace(/=$/, "") });
+    });
     if (range) {
       this.range = el("select", { id: `${prefix}-range`, "aria-label": "time range" },
         ...RANGES.map(([v, t]) => el("option", { value: v, text: t })));
@@ -76,7 +90,23 @@ export class FilterBar {
       for (const input of [this.since, this.until]) input.addEventListener("change", () => this.onSubmit());
       root.append(this.range, this.since, this.until);
     }
-    root.append(this.extraRoot);
+    root.append(this.field, this.fieldList, this.extraRoot);
+  }
+
+  /** Suggestions for the field input: the top names and values under the current filters. */
+  async loadFieldValues() {
+    const p = this.params({ regex: false, time: false });
+    for (const [k, v] of (this.hasRange ? this.timeParams() : [["since", this.pickerRange]])) p.set(k, v);
+    p.append("field", "field.*");
+    p.set("top", "10");
+    let body;
+    try { body = await call("/fields", p); } catch { return; }
+    const options = [];
+    for (const [name, values] of Object.entries(body.fields)) {
+      if (!name.startsWith("field.")) continue;
+      for (const v of values) options.push(el("option", { value: `${name.slice(6)}=${v.value}`, label: `${v.count} lines` }));
+    }
+    this.fieldList.replaceChildren(...options.slice(0, 500));
   }
 
   /** Add a structured filter ({key: "field.user", value: "bo", label?}); submits. */
