@@ -42,6 +42,7 @@ from logpipe.structured import derive
 from logpipe.timefmt import now_ts
 
 ROOT = Path(__file__).resolve().parents[1]
+PROBE_TIMEOUT_S = 120
 DEFAULTS = ForwarderSettings(**{})  # the forwarder's defaults decide the peer's batch shape
 
 
@@ -217,6 +218,10 @@ def latency(bootstrap: str, es: Elasticsearch, topic: str, prefix: str, rate: in
             p.produce(topic, encode(r), r.key)
             p.flush(30)
             while not _found(es, index_name(prefix, r.ts), r.id):
+                if time.perf_counter() - t0 > PROBE_TIMEOUT_S:
+                    raise RuntimeError(f"a probe was not searchable after {PROBE_TIMEOUT_S} s: "
+                                       f"the forwarder does not keep up with {rate}/s here "
+                                       "(lower BENCH_FORWARDER_RATE)")
                 time.sleep(0.01)
             out.append(time.perf_counter() - t0)
     finally:
