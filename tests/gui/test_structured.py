@@ -243,6 +243,9 @@ def test_a_namespace_token_never_sees_another_namespaces_fields_patterns_or_trac
     # The same request id is on a hotel line: this token's trace is pay's three lines.
     expect(page.locator("#history-total")).to_have_text("3 matching entries, oldest first")
     assert "hotel" not in page.locator("#history-rows").inner_text()
+    expect(page.locator("#history-rows td.src")).to_have_text(
+        ["pay/gateway-7d9f8-abcde/gateway", "pay/checkout-7d9f8-abcde/checkout",
+         "pay/ledger-7d9f8-abcde/ledger"])
     # A hotel field value or request id typed into the URL finds nothing.
     for query in ("field.guest=hotel-secret-guest", f"trace={HOTEL_REQ}"):
         page.goto(f"{api.url}/#history?{query}&since=1h")
