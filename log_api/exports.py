@@ -1,73 +1,104 @@
-"""Archive export jobs: a background scan of the matching entries into a file.
+"""Archive export jobs, shared by every API replica through Elasticsearch.
 
 A job belongs to the token that created it (others get 404 and do not see it listed).
-Formats: ``ndjson.gz`` (one file) or ``tar.gz`` (one NDJSON file per app). The file is
-written under a temporary name and renamed when complete, so a fetched file is never partial.
-Finished files are deleted ``export_ttl_s`` after they were finished.
+Formats: ``ndjson.gz`` (one file) or ``tar.gz`` (one NDJSON file per app). Finished
+archives are deleted ``export_ttl_s`` after they were finished. The design (why
+Elasticsearch and not a shared volume) is in docs/log-api.md, "Replicas".
 
-Disk: each process writes into its own ``export_dir/proc-<id>/`` and holds an flock on
-its ``.lock`` while it runs; at start, every sibling whose lock is free belonged to a
-process that is gone (its jobs died with it) and is deleted. Bytes on disk count
-against ``export_quota_bytes_per_token`` and ``export_quota_bytes_total``: a job that
-would pass either fails with the reason, and a token already at its quota gets 429.
+Everything lives in ``<prefix>_state`` (log_api/shared.py):
+
+* ``job:<id>``: the job's filters, progress, the cursor after the last entry written
+  (its (ts, id) sort position), the owner replica and the time its lease ends. The
+  owner renews the lease every ``replica_lease_s / 3``; every replica looks for running
+  jobs whose lease ended (a replica killed, a node lost) and takes them over, which
+  bumps the job's ``epoch``; every write of the job document names the version it read
+  (``if_seq_no``), so a replica that lost its job (taken over, or cancelled) finds out at
+  its next write and stops.
+* ``chunk:<id>:s<epoch>:<seq>``: the archive as it is written, at most
+  ``export_chunk_bytes`` each: for ``ndjson.gz``, gzip members (their concatenation is
+  the file); for ``tar.gz``, the raw NDJSON of one app. A page of entries is written as
+  chunks first and then committed by the job document (chunk count and cursor). A new
+  owner goes on from the committed cursor under its own epoch, so the chunks a stopped
+  owner wrote past its last commit are never part of the archive: the job lists which
+  epoch wrote which chunk numbers. No entry is written twice or skipped.
+* ``chunk:<id>:p<epoch>:<n>``: a ``tar.gz`` job's archive, packed when the scan is done
+  (the tar header of each app needs its size first).
+
+Bytes held count against ``export_quota_bytes_per_token`` and ``export_quota_bytes_total``
+(over every replica): a job that passes either fails with the reason, and a token already
+at its quota gets 429. Running jobs per token (``export_max_jobs_per_token``) are places
+of log_api/shared.py's ``Slots``, held as long as the job runs, whoever runs it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
-import fcntl
 import gzip
 import logging
-import os
-import re
-import shutil
 import tarfile
 import time
 import uuid
+import zlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import IO, Literal
+from typing import Any, Literal
 
-from log_api.errors import Conflict, NotFound, TooManyRequests
+import elasticsearch
+
+from log_api.auth import Scope
+from log_api.errors import Conflict, NotFound, TooManyRequests, Unavailable
 from log_api.es import EsReader
+from log_api.filters import Filters
 from log_api.formats import LineRenderer
 from log_api.metrics import ApiMetrics
 from log_api.models import ENTRY_FIELDS
 from log_api.query import ScopedQuery
 from log_api.settings import ApiSettings
+from log_api.shared import Doc, Slots, StateIndex
 
 log = logging.getLogger(__name__)
 ExportFormat = Literal["ndjson.gz", "tar.gz"]
 State = Literal["running", "done", "failed", "cancelled"]
+ParseFilters = Callable[[dict[str, Any], int], Filters]
+ScopeOf = Callable[[str], Scope | None]
+TAR_RECORD = 10240  # tar pads its end to a whole record, as tarfile does
 
 
 @dataclass
 class Job:
+    """What the routes show of a job."""
+
     id: str
     token: str
     fmt: ExportFormat
     total: int
-    created: float = field(default_factory=time.time)
+    created: float
     state: State = "running"
     written: int = 0
     finished: float | None = None
     error: str | None = None
-    path: Path | None = None
-    bytes: int = 0  # on disk now (running: written so far)
-    task: asyncio.Task[None] | None = field(default=None, repr=False)
+    bytes: int = 0
 
     @property
     def filename(self) -> str:
         return f"logs-{self.id}.{self.fmt}"
 
 
+def job_view(src: dict[str, Any]) -> Job:
+    return Job(id=src["job"], token=src["token"], fmt=src["fmt"], total=int(src["total"]),
+               created=int(src["created_ns"]) / 1e9, state=src["state"],
+               written=int(src["written"]), finished=src.get("finished"),
+               error=src.get("error"), bytes=int(src.get("bytes", 0)))
+
+
 class QuotaExceeded(Exception):
-    """An export's files would pass a disk quota: the job fails with this message."""
+    """An export's archive would pass a quota: the job fails with this message."""
 
 
-# Files of the layout before per-process folders (all of them orphans at start).
-_LEGACY = re.compile(r"^[0-9a-f]{32}\.(ndjson\.gz|tar\.gz|d)(\.part)?$")
+class Lost(Exception):
+    """This replica no longer runs the job: taken over by another, or cancelled."""
 
 
 def _safe_name(app: str | None) -> str:
@@ -75,256 +106,554 @@ def _safe_name(app: str | None) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:100] or "_"
 
 
+def _job_id(job: str) -> str:
+    return f"job:{job}"
+
+
+def _scan_ids(job: str, src: dict[str, Any]) -> list[str]:
+    """The ids of the committed scan chunks, in order: epoch e wrote from its first
+    number to the next epoch's first (the last one to the committed count)."""
+    epochs = src["epochs"]
+    ids = []
+    for i, (epoch, first) in enumerate(epochs):
+        end = epochs[i + 1][1] if i + 1 < len(epochs) else src["seq"]
+        ids += [f"chunk:{job}:s{epoch}:{n}" for n in range(first, end)]
+    return ids
+
+
+def _scan_query(src: dict[str, Any]) -> dict[str, Any]:
+    """The committed scan chunks (as ``_scan_ids``), as a query."""
+    epochs = src["epochs"]
+    ranges = []
+    for i, (epoch, first) in enumerate(epochs):
+        end = epochs[i + 1][1] if i + 1 < len(epochs) else src["seq"]
+        if end > first:
+            ranges.append({"bool": {"filter": [
+                {"term": {"epoch": epoch}}, {"range": {"seq": {"gte": first, "lt": end}}}]}})
+    return {"bool": {"filter": [{"term": {"job": src["job"]}}, {"term": {"part": "s"}}],
+                     "should": ranges, "minimum_should_match": 1}}
+
+
+def _archive_query(src: dict[str, Any]) -> dict[str, Any]:
+    """The chunks of a finished archive, as a query."""
+    if src["fmt"] == "tar.gz":
+        epoch, parts = src["packed"]
+        return {"bool": {"filter": [{"term": {"job": src["job"]}}, {"term": {"part": "p"}},
+                                    {"term": {"epoch": epoch}},
+                                    {"range": {"seq": {"lt": parts}}}]}}
+    return _scan_query(src)
+
+
+def _archive_ids(src: dict[str, Any]) -> list[str]:
+    if src["fmt"] == "tar.gz":
+        epoch, parts = src["packed"]
+        return [f"chunk:{src['job']}:p{epoch}:{n}" for n in range(parts)]
+    return _scan_ids(src["job"], src)
+
+
+def _split(data: bytes, size: int) -> list[bytes]:
+    return [data[i:i + size] for i in range(0, len(data), size)] or [b""]
+
+
+@dataclass(eq=False)
+class Runner:
+    """A job this replica runs: its document as last written (the fence of the next
+    write), serialized by ``lock`` (progress and lease renewals share the version)."""
+
+    doc: Doc
+    task: asyncio.Task[None] | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def src(self) -> dict[str, Any]:
+        return self.doc.source
+
+    @property
+    def job(self) -> str:
+        return str(self.doc.source["job"])
+
+
 class ExportManager:
-    def __init__(self, settings: ApiSettings, reader: EsReader, metrics: ApiMetrics) -> None:
+    def __init__(self, settings: ApiSettings, reader: EsReader, metrics: ApiMetrics,
+                 index: StateIndex, scope_of: ScopeOf, parse_filters: ParseFilters) -> None:
         self.settings = settings
         self.reader = reader
         self.metrics = metrics
-        self.jobs: dict[str, Job] = {}
-        self.root = settings.export_dir
-        self.dir = self.root / f"proc-{uuid.uuid4().hex[:16]}"
-        self._lock: int | None = None
-        self._sweeper: asyncio.Task[None] | None = None
+        self.index = index
+        self.slots = Slots(index)
+        self.scope_of = scope_of
+        self.parse_filters = parse_filters
+        self.replica = f"replica-{uuid.uuid4().hex[:12]}"
+        self.runners: dict[str, Runner] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self._last_sweep = 0.0
 
-    def _claim_dir(self) -> int:
-        """Make this process's folder, lock it, and delete the folders of dead processes."""
-        self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / ".lock", os.O_CREAT | os.O_RDWR, 0o600)
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        swept = 0
-        for entry in self.root.iterdir():
-            if entry == self.dir:
-                continue
-            if entry.is_dir() and entry.name.startswith("proc-"):
-                try:
-                    other = os.open(entry / ".lock", os.O_RDWR)
-                except OSError:
-                    other = None  # no lock file: a process that died while making it
-                try:
-                    if other is not None:
-                        fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    continue  # a live process owns it
-                finally:
-                    if other is not None:
-                        os.close(other)
-                shutil.rmtree(entry, ignore_errors=True)
-                swept += 1
-            elif _LEGACY.match(entry.name):
-                if entry.is_dir():
-                    shutil.rmtree(entry, ignore_errors=True)
-                else:
-                    entry.unlink(missing_ok=True)
-                swept += 1
-        if swept:
-            log.warning("deleted %d orphaned export folder(s)/file(s) of earlier processes "
-                        "under %s", swept, self.root)
-            self.metrics.export_orphans.inc(swept)
-        return fd
+    # -- the API ---------------------------------------------------------------------
+
+    async def create(self, sq: ScopedQuery, params: dict[str, Any], now_ns: int,
+                     fmt: ExportFormat) -> Job:
+        token = sq.scope.token_hash
+        job = uuid.uuid4().hex
+        cap = self.settings.export_max_jobs_per_token
+        # The place is held by the job: free again once it no longer runs (on any
+        # replica); the lease only covers the moment before the job document exists.
+        place = await self.slots.take("export", token, cap, job,
+                                      self.settings.es_request_timeout_s + 30,
+                                      alive=self._running)
+        if place is None:
+            raise TooManyRequests(
+                f"this token already runs {cap} exports (export_max_jobs_per_token); "
+                "wait for one or cancel it", self.settings.retry_after_s)
+        try:
+            await self._check_quotas(token)
+            total = await self.reader.count(sq.es_query()) if not sq.filters.has_regex \
+                else -1
+            now = time.time()
+            src: dict[str, Any] = {
+                "kind": "job", "job": job, "token": token, "fmt": fmt, "total": total,
+                "created_ns": time.time_ns(), "state": "running", "written": 0,
+                "finished": None, "expires": None, "error": None, "bytes": 0,
+                "params": params, "now_ns": now_ns, "slot": place.doc.id,
+                "owner": self.replica, "lease_until": now + self.settings.replica_lease_s,
+                "epoch": 1, "epochs": [[1, 0]], "seq": 0, "cursor": None,
+                "phase": "scan", "apps": {}, "packed": None,
+            }
+            doc = await self.index.create(_job_id(job), src, refresh=True)
+        except BaseException:
+            await self.slots.release(place)
+            raise
+        self._start(Runner(doc))
+        return job_view(src)
+
+    async def get(self, job_id: str, token: str) -> Job:
+        return job_view((await self._doc(job_id, token)).source)
+
+    async def of_token(self, token: str) -> list[Job]:
+        """This token's jobs (finished ones until they expire), newest first."""
+        resp = await self.index.search(
+            {"bool": {"filter": [{"term": {"kind": "job"}}, {"term": {"token": token}}]}},
+            sort=[{"created_ns": "desc"}], size=1000, source=False)
+        ids = [h["_id"] for h in resp["hits"]["hits"]]
+        docs = await self.index.mget(ids)  # real-time: the search may lag a second
+        now = time.time()
+        return [job_view(docs[i].source) for i in ids
+                if i in docs and not self._expired(docs[i].source, now)]
+
+    async def file(self, job_id: str, token: str) -> tuple[Job, AsyncIterator[bytes]]:
+        doc = await self._doc(job_id, token)
+        job = job_view(doc.source)
+        if job.state != "done":
+            raise Conflict(f"export {job_id} is {job.state}, not done; poll it until it is")
+        ids = _archive_ids(doc.source)
+
+        async def body() -> AsyncIterator[bytes]:
+            for i in range(0, len(ids), 4):  # 4 chunks a request: bounded memory
+                for d in await self._fetch(ids[i:i + 4]):
+                    if not d.get("found"):
+                        # Never a silently short file: the connection is cut instead.
+                        raise Unavailable(f"export {job_id}: archive piece {d['_id']} is "
+                                          "missing")
+                    yield base64.b64decode(d.get("fields", {}).get("data", [""])[0])
+
+        return job, body()
+
+    async def _fetch(self, ids: list[str]) -> list[dict[str, Any]]:
+        resp = await self.index.call(lambda: self.index.es.mget(
+            index=self.index.name, ids=ids, stored_fields=["data"], source=False))
+        return list(resp["docs"])
+
+    async def cancel(self, job_id: str, token: str) -> Job:
+        doc = await self._doc(job_id, token)
+        await self.index.delete(doc.id, refresh=True)
+        runner = self.runners.pop(job_id, None)
+        if runner is not None and runner.task is not None:
+            runner.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner.task
+        # Another replica running it finds the job gone at its next write and stops;
+        # a chunk it writes meanwhile is swept as an orphan.
+        await self._drop_chunks(job_id)
+        await self._free_slot(doc.source)
+        job = job_view(doc.source)
+        if job.state == "running":
+            job.state = "cancelled"
+            self.metrics.exports.labels("cancelled").inc()
+        return job
+
+    async def bytes_of(self, token: str) -> int:
+        """Bytes this token's archives hold (running and finished), over every replica."""
+        return (await self._usage(token))[0]
+
+    # -- life cycle ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Claim this process's folder; delete expired files even when nobody asks."""
-        self._lock = self._claim_dir()
+        """Renew this replica's leases, take over jobs whose owner stopped, and delete
+        expired archives, every ``replica_lease_s / 3``."""
 
         async def loop() -> None:
             while True:
-                await asyncio.sleep(min(60.0, self.settings.export_ttl_s))
-                self.sweep()
+                await asyncio.sleep(self.settings.replica_lease_s / 3)
+                try:
+                    await self.tick()
+                except Exception as exc:  # Elasticsearch away: try again next time
+                    log.warning("export upkeep failed: %s", exc)
 
-        self._sweeper = asyncio.create_task(loop(), name="export-sweeper")
+        self._ticker = asyncio.create_task(loop(), name="export-upkeep")
 
-    async def create(self, sq: ScopedQuery, fmt: ExportFormat) -> Job:
-        self.sweep()
-        token = sq.scope.token_hash
-        running = sum(1 for j in self.jobs.values() if j.token == token and j.state == "running")
-        if running >= self.settings.export_max_jobs_per_token:
-            raise TooManyRequests(
-                f"this token already runs {running} exports (export_max_jobs_per_token); "
-                "wait for one or cancel it", self.settings.retry_after_s)
-        quota = self.settings.export_quota_bytes_per_token
-        if quota is not None and self.bytes_of(token) >= quota:
-            raise TooManyRequests(
-                f"this token's export files take {self.bytes_of(token):,} bytes, its quota "
-                f"(export_quota_bytes_per_token) is {quota:,}: delete finished ones "
-                "(DELETE /api/v1/exports/{id}) or wait until they expire",
-                self._retry_after(token))
-        total_quota = self.settings.export_quota_bytes_total
-        if total_quota is not None and self.bytes_total() >= total_quota:
-            raise TooManyRequests(
-                f"export files take {self.bytes_total():,} bytes, the quota of this API "
-                f"(export_quota_bytes_total) is {total_quota:,}; try again later",
-                self._retry_after(None))
-        total = await self.reader.count(sq.es_query()) if not sq.filters.has_regex else -1
-        job = Job(uuid.uuid4().hex, token, fmt, total)
-        self.jobs[job.id] = job
-        job.task = asyncio.create_task(self._run(job, sq), name=f"export-{job.id}")
-        return job
-
-    def bytes_of(self, token: str) -> int:
-        return sum(j.bytes for j in self.jobs.values() if j.token == token)
-
-    def bytes_total(self) -> int:
-        return sum(j.bytes for j in self.jobs.values())
-
-    def _retry_after(self, token: str | None) -> float:
-        """Until the first finished file (of this token) expires and frees its bytes."""
-        ends = [j.finished + self.settings.export_ttl_s for j in self.jobs.values()
-                if j.finished is not None and j.bytes and (token is None or j.token == token)]
-        return max(1.0, min(ends) - time.time()) if ends else 60.0
-
-    def _account(self, job: Job, size: int) -> None:
-        """Note ``size`` bytes on disk for ``job``; QuotaExceeded past a quota."""
-        job.bytes = size
-        self.metrics.export_bytes.set(self.bytes_total())
-        quota = self.settings.export_quota_bytes_per_token
-        if quota is not None and self.bytes_of(job.token) > quota:
-            raise QuotaExceeded(f"stopped: this token's export files passed its quota of "
-                                f"{quota:,} bytes (export_quota_bytes_per_token); delete "
-                                "finished exports or narrow the range")
-        total = self.settings.export_quota_bytes_total
-        if total is not None and self.bytes_total() > total:
-            raise QuotaExceeded(f"stopped: export files passed this API's quota of {total:,} "
-                                "bytes (export_quota_bytes_total); try again later")
-
-    def get(self, job_id: str, token: str) -> Job:
-        self.sweep()
-        job = self.jobs.get(job_id)
-        if job is None or job.token != token:
-            raise NotFound(f"no export {job_id!r} for this token (finished ones expire after "
-                           f"{self.settings.export_ttl_s:.0f}s)")
-        return job
-
-    def of_token(self, token: str) -> list[Job]:
-        """This token's jobs (finished ones until they expire), newest first."""
-        self.sweep()
-        # The dict keeps creation order; two jobs created in the same clock tick stay ordered.
-        return [j for j in reversed(self.jobs.values()) if j.token == token]
-
-    def file(self, job_id: str, token: str) -> Job:
-        job = self.get(job_id, token)
-        if job.state != "done" or job.path is None:
-            raise Conflict(f"export {job_id} is {job.state}, not done; poll it until it is")
-        return job
-
-    async def cancel(self, job_id: str, token: str) -> Job:
-        job = self.get(job_id, token)
-        if job.task is not None and not job.task.done():
-            job.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await job.task
-        self._delete(job)
-        del self.jobs[job.id]
-        return job
-
-    def sweep(self) -> None:
-        """Forget and delete finished exports past their time to live."""
+    async def tick(self) -> None:
+        for runner in list(self.runners.values()):
+            await self._renew(runner)
+        await self._adopt()
         now = time.time()
-        for job in list(self.jobs.values()):
-            if job.finished is not None and now - job.finished > self.settings.export_ttl_s:
-                self._delete(job)
-                del self.jobs[job.id]
+        if now - self._last_sweep >= min(60.0, self.settings.export_ttl_s):
+            self._last_sweep = now
+            await self.sweep()
 
     async def close(self) -> None:
-        if self._sweeper is not None:
-            self._sweeper.cancel()
+        """Stop this replica's jobs and hand them over: their leases end now, so another
+        replica goes on with them at its next look (or this one after a restart)."""
+        if self._ticker is not None:
+            self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-        for job in list(self.jobs.values()):
-            if job.task is not None and not job.task.done():
-                job.task.cancel()
+                await self._ticker
+        for runner in list(self.runners.values()):
+            if runner.task is not None:
+                runner.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
-                    await job.task
-        # The jobs are gone with this process: so are their files.
-        shutil.rmtree(self.dir, ignore_errors=True)
-        if self._lock is not None:
-            os.close(self._lock)
-            self._lock = None
+                    await runner.task
+            with contextlib.suppress(Exception):
+                await self._write(runner, {**runner.src, "owner": None, "lease_until": 0})
+        self.runners.clear()
 
-    def _delete(self, job: Job) -> None:
-        job.bytes = 0
-        self.metrics.export_bytes.set(self.bytes_total())
-        for p in self.dir.glob(f"{job.id}*"):
-            if p.is_dir():
-                shutil.rmtree(p, ignore_errors=True)
-            else:
-                p.unlink(missing_ok=True)
+    async def sweep(self) -> None:
+        """Delete expired jobs with their archives, and chunks of jobs that are gone."""
+        now = time.time()
+        resp = await self.index.search(
+            {"bool": {"filter": [{"term": {"kind": "job"}}, {"range": {"expires": {"lt": now}}}]}},
+            size=100, source=False)
+        for hit in resp["hits"]["hits"]:
+            job = hit["_id"].removeprefix("job:")
+            await self._drop_chunks(job)
+            await self.index.delete(hit["_id"])
+        # Orphans: chunks written by a replica that had not yet seen its job cancelled.
+        agg = await self.index.search(
+            {"term": {"kind": "chunk"}}, size=0,
+            aggs={"jobs": {"terms": {"field": "job", "size": 10_000}}})
+        jobs = [b["key"] for b in agg["aggregations"]["jobs"]["buckets"]]
+        known = await self.index.mget([_job_id(j) for j in jobs])
+        for job in jobs:
+            if _job_id(job) not in known:
+                self.metrics.export_orphans.inc(await self._drop_chunks(job))
+        self.metrics.export_bytes.set((await self._usage(None))[1])
 
-    async def _run(self, job: Job, sq: ScopedQuery) -> None:
+    # -- running a job ---------------------------------------------------------------
+
+    def _start(self, runner: Runner) -> None:
+        self.runners[runner.job] = runner
+        runner.task = asyncio.create_task(self._run(runner), name=f"export-{runner.job}")
+
+    async def _run(self, r: Runner) -> None:
         try:
-            await asyncio.to_thread(self.dir.mkdir, parents=True, exist_ok=True)
-            final = self.dir / f"{job.id}.{job.fmt}"
-            if job.fmt == "ndjson.gz":
-                await self._write_ndjson(job, sq, final)
-            else:
-                await self._write_tar(job, sq, final)
-            job.path = final
-            job.bytes = final.stat().st_size
-            self.metrics.export_bytes.set(self.bytes_total())
-            job.state = "done"
+            if r.src["phase"] == "scan":
+                await self._scan(r, self._query(r.src))
+            if r.src["fmt"] == "tar.gz":
+                await self._pack(r)
+            await self._finish(r, "done", None)
         except asyncio.CancelledError:
-            job.state = "cancelled"
-            self._delete(job)
-            raise
+            raise  # cancelled by its token (the job is deleted) or this replica stops
+        except Lost:
+            log.info("export %s: no longer run by this replica (taken over or cancelled)",
+                     r.job)
+            self.metrics.export_leases_lost.inc()
         except QuotaExceeded as exc:
-            log.warning("export %s stopped by a quota: %s", job.id, exc)
-            job.state = "failed"
-            job.error = str(exc)
-            self._delete(job)
+            log.warning("export %s stopped by a quota: %s", r.job, exc)
+            await self._fail(r, str(exc))
         except Exception as exc:
-            log.exception("export %s failed", job.id)
-            job.state = "failed"
-            job.error = str(exc)
-            self._delete(job)
+            log.exception("export %s failed", r.job)
+            await self._fail(r, f"{exc}" or type(exc).__name__)
         finally:
-            job.finished = time.time()
-            self.metrics.exports.labels(job.state).inc()
+            if self.runners.get(r.job) is r:
+                del self.runners[r.job]
 
-    async def _write_ndjson(self, job: Job, sq: ScopedQuery, final: Path) -> None:
-        tmp = final.with_name(final.name + ".part")
-        out = await asyncio.to_thread(gzip.open, tmp, "wb")
-        render = LineRenderer("ndjson")
+    async def _fail(self, r: Runner, reason: str) -> None:
+        # When even this cannot be written, the lease runs out and another replica (or
+        # this one) runs the job again from its last cursor.
         try:
-            async for hits in self.reader.scan(sq, "oldest", self.settings.download_page_size,
-                                              source=list(ENTRY_FIELDS)):
+            await self._finish(r, "failed", reason)
+        except Lost:
+            pass
+        except Exception as exc:
+            log.warning("export %s: could not record its failure (%s); it runs again once "
+                        "its lease ends", r.job, exc)
+
+    def _query(self, src: dict[str, Any]) -> ScopedQuery:
+        """The job's query, as when it was created (relative times at its "now"), with
+        the token's scope of today: a token removed since cannot export any more."""
+        scope = self.scope_of(src["token"])
+        if scope is None:
+            raise PermissionError("the token that created this export is no longer known")
+        return ScopedQuery(scope, self.parse_filters(src["params"], int(src["now_ns"])))
+
+    async def _scan(self, r: Runner, sq: ScopedQuery) -> None:
+        render = LineRenderer("ndjson")
+        cursor = r.src["cursor"]
+        after = (int(cursor[0]), str(cursor[1])) if cursor else None
+        size = self.settings.export_chunk_bytes
+        async for hits in self.reader.scan(sq, "oldest", self.settings.download_page_size,
+                                          after=after, source=list(ENTRY_FIELDS)):
+            src = dict(r.src)
+            pieces: list[tuple[str | None, bytes]] = []
+            if src["fmt"] == "ndjson.gz":
                 data = b"".join(render.line(h.source) for h in hits)
-                await asyncio.to_thread(out.write, data)
-                job.written += len(hits)
-                self._account(job, tmp.stat().st_size)
-        finally:
-            await asyncio.to_thread(out.close)
-        await asyncio.to_thread(tmp.rename, final)
-
-    async def _write_tar(self, job: Job, sq: ScopedQuery, final: Path) -> None:
-        work = self.dir / f"{job.id}.d"
-        await asyncio.to_thread(work.mkdir)
-        files: dict[str, IO[bytes]] = {}
-        raw = 0
-        render = LineRenderer("ndjson")
-        try:
-            async for hits in self.reader.scan(sq, "oldest", self.settings.download_page_size,
-                                              source=list(ENTRY_FIELDS)):
+                packed = await asyncio.to_thread(gzip.compress, data, 6, mtime=0)
+                pieces = [(None, p) for p in _split(packed, size)]
+            else:
                 per_app: dict[str, list[bytes]] = {}
                 for h in hits:
                     per_app.setdefault(_safe_name(h.source.get("app")), []).append(
                         render.line(h.source))
-                for name, lines in per_app.items():
-                    if name not in files:
-                        files[name] = open(work / f"{name}.ndjson", "wb")  # noqa: SIM115
+                apps = dict(src["apps"])
+                for name, lines in sorted(per_app.items()):
                     data = b"".join(lines)
-                    await asyncio.to_thread(files[name].write, data)
-                    raw += len(data)
-                job.written += len(hits)
-                self._account(job, raw)
-        finally:
-            for f in files.values():
-                f.close()
-        tmp = final.with_name(final.name + ".part")
+                    apps[name] = apps.get(name, 0) + len(data)
+                    pieces += [(name, p) for p in _split(data, size)]
+                src["apps"] = apps
+            await self._put_chunks(r, "s", src["seq"], pieces)
+            src["seq"] += len(pieces)
+            src["bytes"] += sum(len(p) for _, p in pieces)
+            src["written"] += len(hits)
+            src["cursor"] = list(hits[-1].sort)
+            await self._check_running_quotas(src)
+            await self._write(r, src)
 
-        def pack() -> None:
-            with tarfile.open(tmp, "w:gz") as tar:
-                for name in sorted(files):
-                    tar.add(work / f"{name}.ndjson", arcname=f"{name}.ndjson")
-            tmp.rename(final)
-            shutil.rmtree(work, ignore_errors=True)
+    async def _put_chunks(self, r: Runner, part: str, first: int,
+                          pieces: list[tuple[str | None, bytes]]) -> None:
+        ops: list[dict[str, Any]] = []
+        epoch = r.src["epoch"]
+        for n, (app, data) in enumerate(pieces, start=first):
+            ops.append({"index": {"_index": self.index.name,
+                                  "_id": f"chunk:{r.job}:{part}{epoch}:{n}"}})
+            ops.append({"kind": "chunk", "job": r.job, "part": part, "epoch": epoch,
+                        "seq": n, "app": app, "bytes": len(data),
+                        "data": base64.b64encode(data).decode()})
+        resp = await self.index.bulk(ops)
+        if resp.get("errors"):
+            first_error = next(i for i in resp["items"] if "error" in i["index"])
+            raise Unavailable(f"Elasticsearch refused an archive piece: "
+                              f"{first_error['index']['error']}")
 
-        await asyncio.to_thread(pack)
+    async def _pack(self, r: Runner) -> None:
+        """The tar.gz from the committed per-app chunks, written as this epoch's
+        ``p`` chunks; committed at the end (a new owner packs again)."""
+        src = r.src
+        epoch = src["epoch"]
+        apps: dict[str, int] = src["apps"]
+        size = self.settings.export_chunk_bytes
+        scanned = _scan_query(src)
+        await self.index.call(lambda: self.index.es.indices.refresh(index=self.index.name))
+        zc = zlib.compressobj(6, zlib.DEFLATED, 31)
+        out = bytearray()
+        parts = 0
+        packed = 0
+        tar_len = 0
+
+        async def emit(data: bytes, final: bool = False) -> None:
+            nonlocal parts, packed, tar_len
+            tar_len += len(data)
+            out.extend(await asyncio.to_thread(zc.compress, data) if data else b"")
+            if final:
+                out.extend(zc.flush())
+            while len(out) >= size or (final and out):
+                piece = bytes(out[:size])
+                del out[:size]
+                await self._put_chunks(r, "p", parts, [(None, piece)])
+                parts += 1
+                packed += len(piece)
+
+        for name in sorted(apps):
+            info = tarfile.TarInfo(f"{name}.ndjson")
+            info.size = int(apps[name])
+            info.mtime = int(src["created_ns"]) // 1_000_000_000
+            info.mode = 0o644
+            await emit(info.tobuf(format=tarfile.PAX_FORMAT))
+            got = 0
+            async for data in self._app_chunks(name, scanned):
+                got += len(data)
+                await emit(data)
+            if got != info.size:  # never a tar whose header lies
+                raise RuntimeError(f"the archive pieces of app {name} hold {got} bytes, "
+                                   f"the job counted {info.size}")
+            await emit(b"\0" * (-info.size % 512))
+        end = 1024 + (-(tar_len + 1024) % TAR_RECORD)
+        await emit(b"\0" * end, final=True)
+        await self._write(r, {**src, "phase": "pack", "packed": [epoch, parts],
+                              "bytes": packed})
+
+    async def _app_chunks(self, app: str, scanned: dict[str, Any]) -> AsyncIterator[bytes]:
+        """One app's committed scan chunks in order (its data, decoded)."""
+        after: list[Any] | None = None
+        while True:
+            kwargs: dict[str, Any] = {"search_after": after} if after else {}
+            resp = await self.index.search(
+                {"bool": {"filter": [scanned, {"term": {"app": app}}]}},
+                sort=[{"seq": "asc"}], size=8, stored_fields=["data"], source=False,
+                **kwargs)
+            hits = resp["hits"]["hits"]
+            for h in hits:
+                yield base64.b64decode(h.get("fields", {}).get("data", [""])[0])
+            if len(hits) < 8:
+                return
+            after = hits[-1]["sort"]
+
+    async def _finish(self, r: Runner, state: State, error: str | None) -> None:
+        now = time.time()
+        src = {**r.src, "state": state, "error": error, "finished": now,
+               "expires": now + self.settings.export_ttl_s, "owner": None,
+               "lease_until": 0}
+        if state != "done":
+            src["bytes"] = 0
+        await self._write(r, src, refresh=True)
+        self.metrics.exports.labels(state).inc()
+        # What is not part of the archive: pieces of epochs that lost, a tar's scan.
+        keep = [_archive_query(src)] if state == "done" else []
+        await self.index.delete_matching({"bool": {
+            "filter": [{"term": {"kind": "chunk"}}, {"term": {"job": r.job}}],
+            "must_not": keep}})
+        await self._free_slot(src)
+
+    # -- leases ----------------------------------------------------------------------
+
+    async def _write(self, r: Runner, src: dict[str, Any], refresh: bool = False) -> None:
+        """Write the job document as this owner; Lost when anyone else wrote it since."""
+        async with r.lock:
+            try:
+                r.doc = await self.index.replace(r.doc, src, refresh=refresh)
+            except (elasticsearch.ConflictError, elasticsearch.NotFoundError):
+                raise Lost(r.job) from None
+
+    async def _renew(self, r: Runner) -> None:
+        lease = time.time() + self.settings.replica_lease_s
+        try:
+            async with r.lock:
+                src = {**r.src, "lease_until": lease}
+                r.doc = await self.index.replace(r.doc, src)
+        except (elasticsearch.ConflictError, elasticsearch.NotFoundError):
+            if self.runners.get(r.job) is r and r.task is not None:
+                r.task.cancel()  # lost: the job is someone else's now, or gone
+                del self.runners[r.job]
+                self.metrics.export_leases_lost.inc()
+
+    async def _adopt(self) -> None:
+        """Take over running jobs whose owner stopped renewing its lease."""
+        now = time.time()
+        resp = await self.index.search(
+            {"bool": {"filter": [{"term": {"kind": "job"}}, {"term": {"state": "running"}},
+                                 {"range": {"lease_until": {"lt": now}}}]}},
+            size=20, source=False)
+        for hit in resp["hits"]["hits"]:
+            job = hit["_id"].removeprefix("job:")
+            if job in self.runners:
+                continue
+            doc = await self.index.get(hit["_id"])  # real-time: the search may lag
+            if doc is None or doc.source["state"] != "running" or \
+                    float(doc.source["lease_until"]) >= time.time():
+                continue
+            epoch = int(doc.source["epoch"]) + 1
+            src = {**doc.source, "owner": self.replica, "epoch": epoch,
+                   "epochs": [*doc.source["epochs"], [epoch, doc.source["seq"]]],
+                   "lease_until": time.time() + self.settings.replica_lease_s}
+            try:
+                new = await self.index.replace(doc, src)
+            except (elasticsearch.ConflictError, elasticsearch.NotFoundError):
+                continue  # another replica was quicker
+            log.warning("export %s: taken over from %s at %d entries (epoch %d)", job,
+                        doc.source.get("owner") or "a stopped replica",
+                        int(doc.source["written"]), epoch)
+            self.metrics.export_takeovers.inc()
+            self._start(Runner(new))
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _expired(self, src: dict[str, Any], now: float) -> bool:
+        expires = src.get("expires")
+        return expires is not None and float(expires) < now
+
+    async def _doc(self, job_id: str, token: str) -> Doc:
+        doc = await self.index.get(_job_id(job_id))
+        if doc is None or doc.source.get("token") != token or \
+                self._expired(doc.source, time.time()):
+            raise NotFound(f"no export {job_id!r} for this token (finished ones expire after "
+                           f"{self.settings.export_ttl_s:.0f}s)")
+        return doc
+
+    async def _running(self, jobs: list[str]) -> set[str]:
+        docs = await self.index.mget([_job_id(j) for j in jobs])
+        return {d.source["job"] for d in docs.values() if d.source.get("state") == "running"}
+
+    async def _free_slot(self, src: dict[str, Any]) -> None:
+        slot = await self.index.get(str(src.get("slot")))
+        if slot is not None and slot.source.get("holder") == src["job"]:
+            await self.index.delete(slot)
+
+    async def _drop_chunks(self, job: str) -> int:
+        return await self.index.delete_matching(
+            {"bool": {"filter": [{"term": {"kind": "chunk"}}, {"term": {"job": job}}]}})
+
+    async def _usage(self, token: str | None, without: str | None = None,
+                     ) -> tuple[int, int, float | None, float | None]:
+        """Bytes held by ``token``'s jobs and by all (not expired, ``without`` left out),
+        and when the first finished archive of each expires (frees its bytes)."""
+        now = time.time()
+        query: dict[str, Any] = {"bool": {
+            "filter": [{"term": {"kind": "job"}}],
+            "must_not": [{"range": {"expires": {"lt": now}}}]
+            + ([{"ids": {"values": [_job_id(without)]}}] if without else [])}}
+        mine = {"term": {"token": token or ""}}
+        finished = {"bool": {"filter": [{"exists": {"field": "expires"}},
+                                        {"range": {"bytes": {"gt": 0}}}]}}
+        resp = await self.index.search(query, size=0, aggs={
+            "all": {"sum": {"field": "bytes"}},
+            "all_first": {"filter": finished, "aggs": {"e": {"min": {"field": "expires"}}}},
+            "mine": {"filter": mine, "aggs": {
+                "b": {"sum": {"field": "bytes"}},
+                "first": {"filter": finished, "aggs": {"e": {"min": {"field": "expires"}}}}}},
+        })
+        a = resp["aggregations"]
+        return (int(a["mine"]["b"]["value"]), int(a["all"]["value"]),
+                a["mine"]["first"]["e"]["value"], a["all_first"]["e"]["value"])
+
+    @staticmethod
+    def _retry_after(first_expiry: float | None) -> float:
+        return max(1.0, first_expiry - time.time()) if first_expiry else 60.0
+
+    async def _check_quotas(self, token: str) -> None:
+        mine, total, mine_first, all_first = await self._usage(token)
+        quota = self.settings.export_quota_bytes_per_token
+        if quota is not None and mine >= quota:
+            raise TooManyRequests(
+                f"this token's export archives take {mine:,} bytes, its quota "
+                f"(export_quota_bytes_per_token) is {quota:,}: delete finished ones "
+                "(DELETE /api/v1/exports/{id}) or wait until they expire",
+                self._retry_after(mine_first))
+        total_quota = self.settings.export_quota_bytes_total
+        if total_quota is not None and total >= total_quota:
+            raise TooManyRequests(
+                f"export archives take {total:,} bytes, the quota of this API "
+                f"(export_quota_bytes_total) is {total_quota:,}; try again later",
+                self._retry_after(all_first))
+
+    async def _check_running_quotas(self, src: dict[str, Any]) -> None:
+        quota = self.settings.export_quota_bytes_per_token
+        total_quota = self.settings.export_quota_bytes_total
+        if quota is None and total_quota is None:
+            return
+        # Other jobs as of the last refresh (a second at most), this one exactly.
+        others_mine, others, _, _ = await self._usage(src["token"], without=src["job"])
+        if quota is not None and others_mine + src["bytes"] > quota:
+            raise QuotaExceeded(f"stopped: this token's export archives passed its quota of "
+                                f"{quota:,} bytes (export_quota_bytes_per_token); delete "
+                                "finished exports or narrow the range")
+        if total_quota is not None and others + src["bytes"] > total_quota:
+            raise QuotaExceeded(f"stopped: export archives passed this API's quota of "
+                                f"{total_quota:,} bytes (export_quota_bytes_total); try "
+                                "again later")

@@ -2,30 +2,46 @@
 
 A token past a limit gets 429 with ``Retry-After``; nothing it does costs another
 token's share (the caps are counted per token hash, plus a total for point-in-times).
+Concurrent requests are counted over every replica (log_api/shared.py); point-in-times
+are counted per replica (each closes its own oldest: a bound of the replicas times the
+cap on Elasticsearch's contexts, and a cursor works on any replica whatever happens).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import time
+import uuid
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from log_api.errors import BadRequest, TooManyRequests
 from log_api.filters import Filters
 from log_api.settings import ApiSettings
+from log_api.shared import Place, Slots
+
+log = logging.getLogger(__name__)
 
 # What a token may run at once, and the setting that says how many.
-KINDS = {"search": "search_max_per_token", "download": "download_max_per_token"}
+KINDS = {"search": "search_max_per_token", "download": "download_max_per_token",
+         "tail": "tail_max_per_token"}
+# Streams, counted over every replica. A search lasts a fraction of a second: a shared
+# place would add an Elasticsearch write or two to each, about doubling it, so searches
+# are counted per replica (at most the cap times the replicas run at once).
+SHARED = frozenset({"download", "tail"})
 
 
-@dataclass
+@dataclass(eq=False)  # held in a set, by identity
 class Slot:
-    """One running request; ``release`` is idempotent (a body and a background task may
-    both end it)."""
+    """One running request's place; ``release`` is idempotent (a body and a background
+    task may both end it) and synchronous (it hands the shared write to a task)."""
 
     limiter: ConcurrencyLimiter
     kind: str
     token: str
+    place: Place | None  # None: counted by this replica only
     released: bool = field(default=False)
 
     def release(self) -> None:
@@ -35,34 +51,91 @@ class Slot:
 
 
 class ConcurrencyLimiter:
-    def __init__(self, settings: ApiSettings) -> None:
+    """Per-token caps on requests running at once. A stream (``SHARED``) holds a place in
+    ``<prefix>_state`` (log_api/shared.py), renewed while it runs, so the cap counts every
+    replica; the places of a replica that died free themselves after ``replica_lease_s``."""
+
+    def __init__(self, settings: ApiSettings, slots: Slots) -> None:
         self.settings = settings
-        self.running: dict[tuple[str, str], int] = {}
+        self.slots = slots
+        self.holder = f"replica-{uuid.uuid4().hex[:12]}"
+        self.held: set[Slot] = set()  # this replica's, until their release is written
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._renewer: asyncio.Task[None] | None = None
 
     def cap(self, kind: str) -> int:
         value: int = getattr(self.settings, KINDS[kind])
         return value
 
-    def acquire(self, kind: str, token: str) -> Slot:
-        key = (kind, token)
+    async def acquire(self, kind: str, token: str) -> Slot:
         cap = self.cap(kind)
-        if self.running.get(key, 0) >= cap:
+        place = None
+        if kind in SHARED:
+            place = await self.slots.take(kind, token, cap, self.holder,
+                                          self.settings.replica_lease_s)
+            refused = place is None
+        else:
+            refused = self.count(kind, token) >= cap
+        if refused:
+            where = "every replica" if kind in SHARED else "this replica"
             raise TooManyRequests(
                 f"this token already runs {cap} {kind} requests at once (the limit, "
-                f"{KINDS[kind]}); wait for one to finish", self.settings.retry_after_s)
-        self.running[key] = self.running.get(key, 0) + 1
-        return Slot(self, kind, token)
+                f"{KINDS[kind]}, counts {where}); wait for one to finish",
+                self.settings.retry_after_s)
+        slot = Slot(self, kind, token, place)
+        self.held.add(slot)
+        return slot
 
     def release(self, slot: Slot) -> None:
-        key = (slot.kind, slot.token)
-        left = self.running.get(key, 0) - 1
-        if left > 0:
-            self.running[key] = left
-        else:
-            self.running.pop(key, None)
+        place = slot.place
+        if place is None:
+            self.held.discard(slot)
+            return
+
+        async def free() -> None:
+            try:
+                await self.slots.release(place)
+            except Exception as exc:  # its lease runs out anyway
+                log.warning("could not free a %s place of a token: %s", slot.kind, exc)
+            finally:
+                self.held.discard(slot)
+
+        task = asyncio.get_running_loop().create_task(free())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def count(self, kind: str, token: str) -> int:
-        return self.running.get((kind, token), 0)
+        """Places this replica holds (or is still freeing) for ``token``."""
+        return sum(1 for s in self.held if s.kind == kind and s.token == token)
+
+    def start(self) -> None:
+        async def renew() -> None:
+            while True:
+                await asyncio.sleep(self.settings.replica_lease_s / 3)
+                for slot in list(self.held):
+                    if slot.released or slot.place is None:
+                        continue
+                    try:
+                        renewed = await self.slots.renew(slot.place,
+                                                         self.settings.replica_lease_s)
+                        if not renewed and not slot.released:  # not freed meanwhile
+                            log.warning("a %s place expired before it was renewed (this "
+                                        "replica stalled); the cap may be passed once",
+                                        slot.kind)
+                    except Exception as exc:
+                        log.warning("could not renew a %s place: %s", slot.kind, exc)
+
+        self._renewer = asyncio.create_task(renew(), name="slot-renewer")
+
+    async def close(self) -> None:
+        if self._renewer is not None:
+            self._renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewer
+        for slot in list(self.held):
+            slot.release()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=10)
 
 
 class PitTracker:

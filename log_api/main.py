@@ -20,10 +20,13 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from log_api.auth import TokenStore
+from log_api.auth import ANONYMOUS_ADMIN, TokenStore
+from log_api.auth import Scope as TokenScope
+from log_api.deps import FilterParams
 from log_api.errors import ApiError, TooManyRequests
 from log_api.es import EsReader, make_client
 from log_api.exports import ExportManager
+from log_api.filters import Filters
 from log_api.lag import ForwarderLag
 from log_api.limits import ConcurrencyLimiter, PitTracker, es_duration_s
 from log_api.live import LiveHub
@@ -41,6 +44,7 @@ from log_api.routes import (
     tickets,
 )
 from log_api.settings import ApiSettings
+from log_api.shared import Slots, StateIndex
 from log_api.state import AppState
 from log_api.tickets import TicketBook
 from logpipe.errors import ConfigError
@@ -111,18 +115,30 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
         es = make_client(settings)
         reader = EsReader(es, settings)
         hub = LiveHub(settings, metrics)
-        jobs = ExportManager(settings, reader, metrics)
+        shared = StateIndex(es, settings.index_prefix)
+
+        def scope_of(token_hash: str) -> TokenScope | None:
+            if token_hash == ANONYMOUS_ADMIN.token_hash and settings.anonymous_admin:
+                return ANONYMOUS_ADMIN
+            return tokens.by_hash(token_hash) if tokens is not None else None
+
+        def parse_filters(raw: dict[str, Any], now_ns: int) -> Filters:
+            return FilterParams(**raw).parse(settings, now_ns)
+
+        jobs = ExportManager(settings, reader, metrics, shared, scope_of, parse_filters)
+        limiter = ConcurrencyLimiter(settings, Slots(shared))
         lag = ForwarderLag(settings.kafka_bootstrap, settings.kafka_topic,
                            settings.forwarder_group, settings.kafka_options)
         secret = settings.ticket_secret.get_secret_value().encode() \
             if settings.ticket_secret else None
         app.state.logpipe = AppState(
             settings, tokens, es, reader, hub, jobs, metrics, lag,
-            ConcurrencyLimiter(settings),
+            limiter,
             PitTracker(settings, es_duration_s(settings.pit_keep_alive)),
             TicketBook(secret, settings.ticket_ttl_s))
         hub.start()
         jobs.start()
+        limiter.start()
         if not await hub.wait_connected(settings.kafka_start_timeout_s):
             log.warning("live hub not connected to Kafka yet (%s); tails wait for it",
                         hub.error)
@@ -130,6 +146,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             yield
         finally:
             await jobs.close()
+            await limiter.close()
             await hub.stop()
             await es.close()
 

@@ -54,8 +54,18 @@ class ApiMetrics:
                                    "Search point-in-times closed past the per-token or total "
                                    "cap.", registry=r)
         self.export_bytes = Gauge("logpipe_api_export_bytes",
-                                  "Bytes of export files on disk (running and finished).",
+                                  "Bytes of export archives held in Elasticsearch (running "
+                                  "and finished, every replica's), as of the last sweep.",
                                   registry=r)
         self.export_orphans = Counter("logpipe_api_export_orphans_swept",
-                                      "Export files of earlier processes deleted at start.",
+                                      "Archive pieces of jobs that no longer exist (written "
+                                      "while they were cancelled) deleted by the sweeper.",
                                       registry=r)
+        self.export_takeovers = Counter("logpipe_api_export_takeovers",
+                                        "Running exports this replica took over from a "
+                                        "replica that stopped renewing its lease.",
+                                        registry=r)
+        self.export_leases_lost = Counter("logpipe_api_export_leases_lost",
+                                          "Exports this replica stopped running because "
+                                          "another took them over or they were cancelled "
+                                          "elsewhere.", registry=r)

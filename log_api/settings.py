@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from logpipe.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+
+
+# Settings that no longer do anything, and why: still accepted (with a warning at
+# start-up) so an old configuration starts.
+RETIRED = {"export_dir": "export archives are kept in Elasticsearch (<index_prefix>_state), "
+                         "shared by every replica; no volume is needed"}
 
 
 class ApiSettings(CommonSettings):
     renamed: ClassVar[dict[str, str]] = {"es_request_timeout": "es_request_timeout_s"}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _retired(cls, data: Any) -> Any:
+        if isinstance(data, dict) and any(k in data for k in RETIRED):
+            data = dict(data)
+            for key, why in RETIRED.items():
+                if data.pop(key, None) is not None:
+                    log.warning("setting %s is no longer used (%s); remove it", key, why)
+        return data
 
     host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(8080, ge=0, le=65535, description="Port of the API and web page.")
@@ -79,13 +98,19 @@ class ApiSettings(CommonSettings):
     kafka_start_timeout_s: float = Field(
         30.0, gt=0, description="How long start-up waits for Kafka before serving anyway."
     )
-    export_dir: Path = Field(
-        Path("/tmp/logpipe-exports"), description="Where archive export files are written."
-    )
     export_ttl_s: float = Field(
         86_400.0, gt=0, description="Seconds a finished export file is kept before deletion."
     )
     export_max_jobs_per_token: int = Field(3, ge=1, description="Running exports per token.")
+    export_chunk_bytes: int = Field(
+        1024**2, ge=4096, le=16 * 1024**2, description="Bytes of an export archive per "
+        "Elasticsearch document (archives are kept in <index_prefix>_state, see "
+        "docs/log-api.md).")
+    replica_lease_s: float = Field(
+        15.0, gt=0, description="Seconds a replica's hold on a running export or on a "
+        "per-token concurrency place lasts unless renewed (every third of it): after a "
+        "replica dies, another takes its exports over and its places are free again "
+        "this long after.")
     stats_top_apps: int = Field(10, ge=1, le=1000, description="App share's top N by default.")
     field_values_max: int = Field(1000, ge=1, le=10_000, description="Values per field, at most.")
     histogram_buckets: int = Field(60, ge=2, le=2000, description="Target histogram buckets.")

@@ -1,4 +1,5 @@
-"""What one API process holds: settings, tokens, the ES client, the live hub, jobs."""
+"""What one API process holds: settings, tokens, the ES client, the live hub, jobs (the
+jobs and the per-token places are shared with the other replicas, log_api/shared.py)."""
 
 from __future__ import annotations
 

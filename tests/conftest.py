@@ -121,6 +121,9 @@ def index_prefix(es: Elasticsearch) -> Iterator[str]:
     for name in (prefix, f"{prefix}_ledger"):  # the logs and the completeness ledger
         es.options(ignore_status=404).indices.delete(index=f"{name}-*", expand_wildcards="all")
         es.options(ignore_status=404).indices.delete_index_template(name=name)
+    # The Log API replicas' shared state (log_api/shared.py).
+    es.options(ignore_status=404).indices.delete(index=f"{prefix}_state")
+    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}_state")
 
 
 def free_port() -> int:

@@ -73,7 +73,7 @@ async def download(
 ) -> StreamingResponse:
     cur = SearchCursor.decode(resume) if resume else None
     sq, now = query_at_cursor(scope, params, settings, cur, order, "resume cursor")
-    slot = limiter.acquire("download", scope.token_hash)
+    slot = await limiter.acquire("download", scope.token_hash)
     try:
         return await _download(sq, reader, settings, metrics, slot.release, format, gzip,
                                timestamps, prefix, order, limit, cur, now)

@@ -1,14 +1,14 @@
-"""Archive export jobs: create, list, watch, fetch, cancel."""
+"""Archive export jobs: create, list, watch, fetch, cancel (on any replica)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from log_api.deps import ExportsDep, RangedQueryDep, ScopeDep
+from log_api.deps import ExportsDep, FilterParamsDep, ScopeDep, SettingsDep, query_at_cursor
 from log_api.exports import Job
 from log_api.routes.common import ERRORS
 from logpipe.timefmt import format_ns
@@ -50,11 +50,14 @@ def _out(job: Job, ttl: float) -> ExportOut:
 @router.post("", response_model=ExportOut, status_code=202, responses=ERRORS,
              summary="Start an export of every matching entry (filters as query parameters)")
 async def create_export(
-    sq: RangedQueryDep, exports: ExportsDep,
+    scope: ScopeDep, params: FilterParamsDep, settings: SettingsDep, exports: ExportsDep,
     format: Annotated[Literal["ndjson.gz", "tar.gz"], Query(
         description="ndjson.gz: one file; tar.gz: one NDJSON file per app.")] = "ndjson.gz",
 ) -> ExportOut:
-    job = await exports.create(sq, format)
+    # The filters as given and the "now" they are read at: a replica that takes the
+    # job over reads them again the same way (relative times included).
+    sq, now = query_at_cursor(scope, params, settings, None, "oldest", "export")
+    job = await exports.create(sq, params.raw, now, format)
     return _out(job, exports.settings.export_ttl_s)
 
 
@@ -67,25 +70,28 @@ class ExportList(BaseModel):
             summary="The calling token's export jobs, newest first")
 async def list_exports(scope: ScopeDep, exports: ExportsDep) -> ExportList:
     ttl = exports.settings.export_ttl_s
-    return ExportList(exports=[_out(j, ttl) for j in exports.of_token(scope.token_hash)])
+    return ExportList(exports=[_out(j, ttl) for j in await exports.of_token(scope.token_hash)])
 
 
 @router.get("/{job_id}", response_model=ExportOut, responses=ERRORS, summary="Export progress")
 async def get_export(job_id: JobId, scope: ScopeDep, exports: ExportsDep) -> ExportOut:
-    return _out(exports.get(job_id, scope.token_hash), exports.settings.export_ttl_s)
+    return _out(await exports.get(job_id, scope.token_hash), exports.settings.export_ttl_s)
 
 
-@router.get("/{job_id}/file", response_class=FileResponse, responses=ERRORS,
+@router.get("/{job_id}/file", response_class=StreamingResponse,
+            responses={**ERRORS, 200: {"content": {"application/gzip": {}}}},
             summary="The finished export file")
 async def export_file(
     job_id: JobId, scope: ScopeDep, exports: ExportsDep,
     _ticket: Annotated[str | None, Query(
         alias="ticket", description="Instead of the Authorization header: a ticket from "
         "POST /api/v1/tickets for this file (plain browser links).")] = None,
-) -> FileResponse:
-    job = exports.file(job_id, scope.token_hash)
-    assert job.path is not None
-    return FileResponse(job.path, media_type="application/gzip", filename=job.filename)
+) -> StreamingResponse:
+    job, body = await exports.file(job_id, scope.token_hash)
+    # The length is known: a client sees a cut transfer as incomplete.
+    return StreamingResponse(body, media_type="application/gzip", headers={
+        "Content-Length": str(job.bytes),
+        "Content-Disposition": f'attachment; filename="{job.filename}"'})
 
 
 @router.delete("/{job_id}", response_model=ExportOut, responses=ERRORS,

@@ -49,7 +49,7 @@ async def search(
                          "page with the cursor instead")
     cur = SearchCursor.decode(cursor) if cursor else None
     sq, now = query_at_cursor(scope, params, settings, cur, order, "cursor")
-    slot = limiter.acquire("search", scope.token_hash)
+    slot = await limiter.acquire("search", scope.token_hash)
     try:
         page, pit = await _page(sq, reader, settings, order, size, cur, now)
     finally:
@@ -120,7 +120,7 @@ async def context(
 ) -> ContextOut:
     if max(before, after) > settings.max_context:
         raise BadRequest(f"before/after are limited to {settings.max_context}")
-    slot = limiter.acquire("search", scope.token_hash)
+    slot = await limiter.acquire("search", scope.token_hash)
     try:
         return await _context(scope, reader, entry_id, before, after)
     finally:

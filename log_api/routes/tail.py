@@ -9,7 +9,7 @@ from sse_starlette import EventSourceResponse
 from starlette.background import BackgroundTask
 
 from log_api.cursor import TailCursor
-from log_api.deps import HubDep, MetricsDep, QueryDep, ReaderDep, SettingsDep
+from log_api.deps import HubDep, LimiterDep, MetricsDep, QueryDep, ReaderDep, SettingsDep
 from log_api.errors import BadRequest
 from log_api.routes.common import ERRORS
 from log_api.tail import tail_events
@@ -43,6 +43,7 @@ Comment lines (`: ping`) are heartbeats.
             description=_DESCRIPTION)
 async def tail(
     sq: QueryDep, hub: HubDep, reader: ReaderDep, settings: SettingsDep, metrics: MetricsDep,
+    limiter: LimiterDep,
     backfill: Annotated[int, Query(ge=0, description="Entries of history first.")] = 100,
     last_event_id: Annotated[str | None, Header(
         alias="Last-Event-ID", description="Resume after this event id.")] = None,
@@ -53,13 +54,24 @@ async def tail(
         raise BadRequest(f"backfill={backfill} is above the limit of {settings.tail_backfill_max}")
     token = last_event_id or resume
     cursor = TailCursor.decode(token) if token else None
-    sub, snap = hub.subscribe(sq)  # may refuse with 429 before any byte is sent
+    # The cap counts every replica's tails; refused with 429 before any byte is sent.
+    slot = await limiter.acquire("tail", sq.scope.token_hash)
+    try:
+        sub, snap = hub.subscribe(sq)
+    except BaseException:
+        slot.release()
+        raise
     events = tail_events(hub, reader, metrics, sub, snap, backfill, cursor,
                          settings.tail_backfill_max)
+
+    def end() -> None:
+        hub.unsubscribe(sub)
+        slot.release()
+
     # The generator unsubscribes when it ends; the background task covers a client that
-    # left before the generator ever started (unsubscribe is idempotent).
+    # left before the generator ever started (both are idempotent) and frees the place.
     return EventSourceResponse(
         events, ping=settings.tail_heartbeat_s, send_timeout=60.0,
-        background=BackgroundTask(hub.unsubscribe, sub),
+        background=BackgroundTask(end),
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )

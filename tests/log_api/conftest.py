@@ -66,6 +66,8 @@ def history(es_url: str, kafka_bootstrap: str) -> Iterator[History]:
     yield History(prefix, topic, records)
     es.options(ignore_status=404).indices.delete(index=f"{prefix}-*", expand_wildcards="all")
     es.options(ignore_status=404).indices.delete_index_template(name=prefix)
+    es.options(ignore_status=404).indices.delete(index=f"{prefix}_state")
+    es.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}_state")
     es.close()
     for fut in admin.delete_topics([topic]).values():
         with contextlib.suppress(Exception):

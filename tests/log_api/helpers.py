@@ -82,8 +82,7 @@ def settings_for(tmp_path: Path, kafka: str, es_url: str, topic: str, prefix: st
     fields: dict[str, Any] = {"kafka_start_timeout_s": 30.0, **extra}
     return ApiSettings(
         kafka_bootstrap=kafka, es_url=es_url, kafka_topic=topic, index_prefix=prefix,
-        tokens_file=write_tokens(tmp_path / "tokens.yaml"), export_dir=tmp_path / "exports",
-        **fields,
+        tokens_file=write_tokens(tmp_path / "tokens.yaml"), **fields,
     )
 
 
@@ -119,6 +118,16 @@ async def served(settings: ApiSettings) -> AsyncIterator[tuple[FastAPI, str]]:
 
 def replace_port(settings: ApiSettings) -> ApiSettings:
     return settings.model_copy(update={"port": 0})
+
+
+def chunks(es: Elasticsearch, prefix: str, job: str) -> list[str]:
+    """The ids of an export's archive pieces in ``<prefix>_state`` (log_api/shared.py)."""
+    index = f"{prefix}_state"
+    es.options(ignore_status=404).indices.refresh(index=index)
+    resp = es.options(ignore_status=404).search(
+        index=index, size=10_000, source=False,
+        query={"bool": {"filter": [{"term": {"kind": "chunk"}}, {"term": {"job": job}}]}})
+    return sorted(h["_id"] for h in resp.get("hits", {}).get("hits", []))
 
 
 def copy_record(r: Record, **changes: Any) -> Record:

@@ -27,6 +27,7 @@ from tests.log_api.helpers import (
     PAY,
     asgi_client,
     auth,
+    chunks,
     index_records,
     record,
     served,
@@ -129,12 +130,11 @@ async def test_exports_complete_cancel_and_expire(
                                      headers=auth(PAY))).json()
         tar_done = await _poll(client, f"/api/v1/exports/{tar_job['id']}", PAY, "done")
         tar_file = await client.get(tar_done["file"], headers=auth(PAY))
-        # Past export_ttl_s the sweeper deletes finished files without being asked.
+        # Past export_ttl_s the sweeper deletes finished archives without being asked.
         deadline = time.monotonic() + 20
-        files = f"proc-*/{job['id']}*"  # under this process's folder
-        while any(settings.export_dir.glob(files)) and time.monotonic() < deadline:
-            await asyncio.sleep(0.1)
-        gone = not any(settings.export_dir.glob(f"proc-*/{job['id']}*"))
+        while chunks(es, index_prefix, job["id"]) and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        gone = not chunks(es, index_prefix, job["id"])
         expired = await client.get(url, headers=auth(PAY))
     assert other.status_code == 404
     ids = [orjson.loads(x)["id"] for x in gzip.decompress(file.content).splitlines()]
@@ -170,16 +170,16 @@ async def test_export_cancel_stops_and_deletes(
         job = (await client.post("/api/v1/exports", headers=auth(PAY))).json()
         await asyncio.wait_for(first_page.wait(), 30)
         running = await client.get(f"/api/v1/exports/{job['id']}", headers=auth(PAY))
-        parts = sorted(p.name for p in settings.export_dir.rglob(f"{job['id']}*"))
+        parts = chunks(es, index_prefix, job["id"])
         cancelled = await client.delete(f"/api/v1/exports/{job['id']}", headers=auth(PAY))
         after = await client.get(f"/api/v1/exports/{job['id']}", headers=auth(PAY))
         not_done = await client.get(f"/api/v1/exports/{job['id']}/file", headers=auth(PAY))
     assert (running.json()["state"], running.json()["written"]) == ("running", 100)
-    assert parts == [f"{job['id']}.ndjson.gz.part"]
+    assert parts == [f"chunk:{job['id']}:s1:0"]  # the first page, one piece
     assert cancelled.status_code == 200
     assert cancelled.json()["state"] == "cancelled"
     assert after.status_code == 404 and not_done.status_code == 404
-    assert list(settings.export_dir.rglob(f"{job['id']}*")) == []
+    assert chunks(es, index_prefix, job["id"]) == []
 
 
 def _bulk_records(n: int) -> list[Record]:

@@ -29,6 +29,7 @@ from tests.log_api.helpers import (
     PAY,
     asgi_client,
     auth,
+    chunks,
     index_records,
     record,
     served,
@@ -242,7 +243,7 @@ async def test_export_disk_quota_per_token(
             return job
 
         done = await finish(PAY)
-        size = _state(app).exports.bytes_of(hash_token(PAY))
+        size = await _state(app).exports.bytes_of(hash_token(PAY))
         app_settings = _state(app).settings
         app_settings.export_quota_bytes_per_token = size  # now exactly full
         refused = await client.post("/api/v1/exports", headers=auth(PAY))
@@ -251,7 +252,7 @@ async def test_export_disk_quota_per_token(
         # A job that passes the quota while writing fails with the reason, files gone.
         app_settings.export_quota_bytes_per_token = size + 1
         failed = await finish(PAY, format="tar.gz")
-        left = _state(app).exports.bytes_of(hash_token(PAY))
+        left = await _state(app).exports.bytes_of(hash_token(PAY))
     assert done["state"] == "done" and size > 0
     assert refused.status_code == 429 and "export_quota_bytes_per_token" in refused.text
     assert int(refused.headers["retry-after"]) >= 1
@@ -260,31 +261,27 @@ async def test_export_disk_quota_per_token(
     assert left == size
 
 
-async def test_orphaned_export_files_are_swept_at_start(
-        tmp_path: Path, kafka_bootstrap: str, es_url: str, topic: str, index_prefix: str) -> None:
+async def test_archive_pieces_of_jobs_that_are_gone_are_swept(
+        tmp_path: Path, kafka_bootstrap: str, es_url: str, topic: str, index_prefix: str,
+        es: Elasticsearch) -> None:
+    # A replica that had not yet seen its job cancelled wrote one more piece: the
+    # sweeper deletes pieces whose job no longer exists, and leaves a live job's alone.
+    index_records(es, index_prefix, [record(i) for i in range(20)])
     settings = settings_for(tmp_path, kafka_bootstrap, es_url, topic, index_prefix)
-    root = settings.export_dir
-    dead = root / "proc-deadbeef"
-    dead.mkdir(parents=True)
-    (dead / ".lock").touch()
-    (dead / "0123456789abcdef0123456789abcdef.ndjson.gz.part").write_bytes(b"x" * 1000)
-    legacy = root / ("f" * 32 + ".tar.gz")
-    legacy.write_bytes(b"old")
-    keep = root / "notes.txt"  # not ours: left alone
-    keep.write_text("hi")
-    async with asgi_client(settings) as (live_app, client):
-        live_dir = _state(live_app).exports.dir
-        assert not dead.exists() and not legacy.exists() and keep.exists()
+    async with asgi_client(settings) as (app, client):
+        exports = _state(app).exports
+        job = (await client.post("/api/v1/exports", headers=auth(PAY))).json()
+        await _wait(lambda: not exports.runners, "the export to finish")
+        es.index(index=f"{index_prefix}_state", id="chunk:0badc0de:s3:7", refresh=True,
+                 document={"kind": "chunk", "job": "0badc0de", "part": "s", "epoch": 3,
+                           "seq": 7, "bytes": 3, "data": "eHl6"})
+        await exports.sweep()
         metrics = (await client.get("/metrics")).text
-        # A second process on the same folder leaves the live one's files alone.
-        (live_dir / "running.part").write_bytes(b"y")
-        async with asgi_client(settings) as (app2, client2):
-            metrics2 = (await client2.get("/metrics")).text
-            assert (live_dir / "running.part").exists()
-            assert _state(app2).exports.dir != live_dir
-    assert "logpipe_api_export_orphans_swept_total 2.0" in metrics
-    assert "logpipe_api_export_orphans_swept_total 0.0" in metrics2
-    assert not live_dir.exists()  # a clean stop takes its folder along
+        fetched = await client.get(f"/api/v1/exports/{job['id']}/file", headers=auth(PAY))
+    assert chunks(es, index_prefix, "0badc0de") == []
+    assert chunks(es, index_prefix, job["id"]) == [f"chunk:{job['id']}:s1:0"]
+    assert "logpipe_api_export_orphans_swept_total 1.0" in metrics
+    assert fetched.status_code == 200 and len(fetched.content) > 0
 
 
 def test_anonymous_admin_with_a_tokens_file_warns_loudly(

@@ -74,6 +74,8 @@ EXPECTED: list[tuple[type, dict[str, tuple[str, tuple[str, ...]]]]] = [
         "logpipe_api_pits_evicted_total": ("counter", ()),
         "logpipe_api_export_bytes": ("gauge", ()),
         "logpipe_api_export_orphans_swept_total": ("counter", ()),
+        "logpipe_api_export_takeovers_total": ("counter", ()),
+        "logpipe_api_export_leases_lost_total": ("counter", ()),
     }),
     (EventsMetrics, {
         "logpipe_events_in_flight": ("gauge", ()),
