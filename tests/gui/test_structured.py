@@ -136,6 +136,13 @@ def test_a_json_line_shows_chips_and_a_chip_click_filters_to_exactly_its_lines(
     expect(page.locator("#history-total")).to_have_text("1 matching entries, newest first")
     # Typed into the field box: name=value is exact, a bare name means "has the field".
     page.locator("#history-extra .fchip button").click()
+    # (A chip is a button: Enter on it filters too, rather than opening the row.)
+    expect(page.locator("#history-total")).to_have_text("10 matching entries, newest first")
+    row_of(page, "payment declined").locator(".chip", has_text="level=error").focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#history-extra .fchip")).to_have_text(["field.level=error×"])
+    expect(page.locator("#history-total")).to_have_text("1 matching entries, newest first")
+    page.locator("#history-extra .fchip button").click()
     page.fill("#history-field", "sku")
     page.press("#history-field", "Enter")
     expect(page.locator("#history-extra .fchip")).to_have_text(["has sku×"])

@@ -161,7 +161,7 @@ export class History {
 
   onKey(ev) {
     const tr = ev.target.closest("tr");
-    if (!tr) return;
+    if (!tr || onStructure(ev)) return; // Enter on a chip or link is that chip's click
     if (ev.key === "Enter") { tr.click(); ev.preventDefault(); }
     else if (ev.key === "ArrowDown" || ev.key === "j") { tr.nextElementSibling?.focus(); ev.preventDefault(); }
     else if (ev.key === "ArrowUp" || ev.key === "k") { tr.previousElementSibling?.focus(); ev.preventDefault(); }
