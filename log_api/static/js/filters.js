@@ -124,8 +124,10 @@ export class FilterBar {
 
   drawExtra() {
     this.extraRoot.replaceChildren(...this.extra.map((f) => {
-      const text = f.key === "has_field" ? `has ${f.value}` : `${f.key}=${f.value}`;
-      return el("span", { class: "fchip", "data-key": f.key, "data-value": f.value, title: f.label || text },
+      // A pattern reads better as its text (known when it came from a click, not from a URL).
+      const text = f.key === "has_field" ? `has ${f.value}`
+        : f.key === "pattern" && f.label ? `pattern: ${f.label}` : `${f.key}=${f.value}`;
+      return el("span", { class: "fchip", "data-key": f.key, "data-value": f.value, title: `${f.key}=${f.value}` },
         el("span", { text: text.length > 60 ? `${text.slice(0, 59)}…` : text }),
         el("button", { class: "link", text: "×", title: `Remove ${text}`, "aria-label": `Remove ${text}`,
           onclick: () => this.removeFilter(f) }));
