@@ -2,35 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 
 from logpipe.settings import CommonSettings
-
-log = logging.getLogger(__name__)
-
-
-# Settings that no longer do anything, and why: still accepted (with a warning at
-# start-up) so an old configuration starts.
-RETIRED = {"export_dir": "export archives are kept in Elasticsearch (<index_prefix>_state), "
-                         "shared by every replica; no volume is needed"}
 
 
 class ApiSettings(CommonSettings):
     renamed: ClassVar[dict[str, str]] = {"es_request_timeout": "es_request_timeout_s"}
-
-    @model_validator(mode="before")
-    @classmethod
-    def _retired(cls, data: Any) -> Any:
-        if isinstance(data, dict) and any(k in data for k in RETIRED):
-            data = dict(data)
-            for key, why in RETIRED.items():
-                if data.pop(key, None) is not None:
-                    log.warning("setting %s is no longer used (%s); remove it", key, why)
-        return data
+    retired: ClassVar[dict[str, str]] = {
+        "export_dir": "export archives are kept in Elasticsearch (<index_prefix>_state), "
+                      "shared by every replica; no volume is needed"}
 
     host: str = Field("127.0.0.1", description="Address the HTTP server binds.")
     port: int = Field(8080, ge=0, le=65535, description="Port of the API and web page.")

@@ -57,17 +57,24 @@ class Renamed(BaseSettings):
     (``RenamedEnv``, added by each class's sources) and as YAML keys or keywords."""
 
     renamed: ClassVar[dict[str, str]] = {}  # old field name -> new field name
+    # Settings that no longer do anything -> why: accepted and ignored (with a warning)
+    # for one release, so an old configuration still starts.
+    retired: ClassVar[dict[str, str]] = {}
     config_file_env: ClassVar[str | None] = None  # the variable naming a YAML file
 
     @model_validator(mode="before")
     @classmethod
     def _old_keys(cls, data: Any) -> Any:
-        if isinstance(data, dict) and any(old in data for old in cls.renamed):
+        if isinstance(data, dict) and any(old in data for old in [*cls.renamed, *cls.retired]):
             data = dict(data)
             for old, new in cls.renamed.items():
                 if old in data:
                     value = data.pop(old)
                     data.setdefault(new, value)
+            for old, why in cls.retired.items():
+                if data.pop(old, None) is not None:
+                    logging.getLogger(__name__).warning(
+                        "setting %s is no longer used (%s); remove it", old, why)
         return data
 
     @classmethod
@@ -172,6 +179,13 @@ def renamed_env(cls: type[BaseSettings]) -> dict[str, str]:
     return {f"{prefix}{old}".upper(): f"{prefix}{new}".upper() for old, new in renamed.items()}
 
 
+def retired_env(cls: type[BaseSettings]) -> dict[str, str]:
+    """Environment name -> why, for the retired settings of ``cls``."""
+    prefix = str(cls.model_config.get("env_prefix", "")).upper()
+    retired: Mapping[str, str] = getattr(cls, "retired", {})
+    return {f"{prefix}{old}".upper(): why for old, why in retired.items()}
+
+
 def environment_report(
     program: str,
     programs: Mapping[str, type[BaseSettings]],
@@ -183,6 +197,9 @@ def environment_report(
     .env), or a name nobody knows (a typo: the closest known name is suggested)."""
     cls = programs[program]
     own, old_names = known_env(cls), renamed_env(cls)
+    retired = retired_env(cls)
+    retired_elsewhere = {env: name for name, other in programs.items()
+                         for env in retired_env(other)}
     everyone: dict[str, list[str]] = {}  # env name -> programs that read it
     current: dict[str, str] = {}  # any env name -> the name to write today
     for name, other in programs.items():
@@ -200,7 +217,13 @@ def environment_report(
         head = var.split("__", 1)[0]  # LOGPIPE_KAFKA_OPTIONS__<key>: a nested value
         if head in own:
             continue
-        if head in old_names:
+        if head in retired:
+            found.append((logging.WARNING, f"{var} is no longer used ({retired[head]}); "
+                          "remove it"))
+        elif head in retired_elsewhere:
+            found.append((logging.INFO, f"{var} is not a {program} setting (a setting "
+                          f"{retired_elsewhere[head]} no longer uses)"))
+        elif head in old_names:
             found.append((logging.WARNING, f"{var} is deprecated: rename it {old_names[head]} "
                           "(the old name is still read in this release)"))
         elif head in everyone:

@@ -100,6 +100,21 @@ def test_an_old_name_is_reported_with_its_new_name() -> None:
                        "release)")]
 
 
+def test_a_retired_setting_is_ignored_with_its_reason(
+        caplog: pytest.LogCaptureFixture) -> None:
+    own = environment_report("api", settings_by_program(), {"LOGPIPE_EXPORT_DIR": "/x"})
+    other = environment_report("forwarder", settings_by_program(),
+                               {"LOGPIPE_EXPORT_DIR": "/x"})
+    with caplog.at_level(logging.WARNING, logger="logpipe.settings"):
+        ApiSettings(export_dir="/x")  # an old YAML key or keyword still starts
+    assert own == [(logging.WARNING, "LOGPIPE_EXPORT_DIR is no longer used (export archives "
+                    "are kept in Elasticsearch (<index_prefix>_state), shared by every "
+                    "replica; no volume is needed); remove it")]
+    assert other == [(logging.INFO, "LOGPIPE_EXPORT_DIR is not a forwarder setting (a "
+                      "setting api no longer uses)")]
+    assert "setting export_dir is no longer used" in caplog.text
+
+
 def test_a_typo_is_a_warning_naming_the_closest_setting() -> None:
     [(level, message)] = environment_report("collector", settings_by_program(),
                                             {"LOGPIPE_STATE_DIRR": "/x"})
