@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
@@ -22,8 +23,10 @@ DOWN_S = 30.0
 
 
 def _primary_node(es: Elasticsearch, prefix: str) -> str:
-    shards = es.cat.shards(index=f"{prefix}-*", format="json", h="prirep,node,state")
-    return next(str(s["node"]) for s in shards if s["prirep"] == "p" and s["node"])
+    # format=json: a list of rows (the client types cat answers as text too).
+    shards = cast(list[dict[str, str]], es.cat.shards(index=f"{prefix}-*", format="json",
+                                                      h="prirep,node,state").body)
+    return next(s["node"] for s in shards if s["prirep"] == "p" and s["node"])
 
 
 def test_es_node_killed_for_30s(cluster: Stack, cluster_es: Elasticsearch,
@@ -37,7 +40,7 @@ def test_es_node_killed_for_30s(cluster: Stack, cluster_es: Elasticsearch,
         assert victim.kill() is not None
 
         answers: list[tuple[str, int, str]] = []
-        ready_bodies: list[dict[str, object]] = []
+        ready_bodies: list[dict[str, Any]] = []
         deadline = time.monotonic() + DOWN_S
         while time.monotonic() < deadline:
             for path, params in (("/search", {"size": 5}), ("/stats/levels", {})):
@@ -56,7 +59,7 @@ def test_es_node_killed_for_30s(cluster: Stack, cluster_es: Elasticsearch,
         assert any(status == 200 for path, status, _ in answers if path == "/search"), answers
         # /readyz tells the degradation: the cluster lost a node (yellow, or red for a
         # moment before a replica is promoted), while Elasticsearch still answers.
-        seen = {(b["details"]["elasticsearch"] or {}).get("status")  # type: ignore[index, union-attr]
+        seen = {(b["details"]["elasticsearch"] or {}).get("status")
                 for b in ready_bodies if b.get("ready")}
         assert seen & {"yellow", "red"}, ready_bodies[-3:]
         assert survivor.health() is not None
