@@ -356,7 +356,7 @@ class ExportManager:
         try:
             if r.src["phase"] == "scan":
                 await self._scan(r, self._query(r.src))
-            if r.src["fmt"] == "tar.gz":
+            if r.src["fmt"] == "tar.gz" and not r.src["packed"]:
                 await self._pack(r)
             await self._finish(r, "done", None)
         except asyncio.CancelledError:
@@ -486,7 +486,7 @@ class ExportManager:
             await emit(b"\0" * (-info.size % 512))
         end = 1024 + (-(tar_len + 1024) % TAR_RECORD)
         await emit(b"\0" * end, final=True)
-        await self._write(r, {**src, "phase": "pack", "packed": [epoch, parts],
+        await self._write(r, {**src, "phase": "packed", "packed": [epoch, parts],
                               "bytes": packed})
 
     async def _app_chunks(self, app: str, scanned: dict[str, Any]) -> AsyncIterator[bytes]:

@@ -31,6 +31,7 @@ KINDS = {"search": "search_max_per_token", "download": "download_max_per_token",
 # place would add an Elasticsearch write or two to each, about doubling it, so searches
 # are counted per replica (at most the cap times the replicas run at once).
 SHARED = frozenset({"download", "tail"})
+NOUNS = {"search": "searches", "download": "downloads", "tail": "live tails"}
 
 
 @dataclass(eq=False)  # held in a set, by identity
@@ -79,7 +80,7 @@ class ConcurrencyLimiter:
         if refused:
             where = "every replica" if kind in SHARED else "this replica"
             raise TooManyRequests(
-                f"this token already runs {cap} {kind} requests at once (the limit, "
+                f"this token already runs {cap} {NOUNS[kind]} at once (the limit, "
                 f"{KINDS[kind]}, counts {where}); wait for one to finish",
                 self.settings.retry_after_s)
         slot = Slot(self, kind, token, place)
