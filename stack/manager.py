@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -134,9 +135,13 @@ class Stack:
             time.sleep(1.0)
 
     def down(self) -> list[str]:
-        stopped = [s.name for s in self.servers if s.down()]
+        # All at once: an Elasticsearch node may take many seconds to shut down cleanly,
+        # and six of them one after the other add up.
+        with ThreadPoolExecutor(max_workers=len(self.servers)) as pool:
+            results = list(pool.map(lambda s: s.down(), self.servers))
         self.forget_ports()
-        return stopped
+        return [s.name for s, was_running in zip(self.servers, results, strict=True)
+                if was_running]
 
     def status(self) -> dict[str, dict[str, Any]]:
         return {

@@ -68,7 +68,7 @@ def test_es_node_killed_for_30s(cluster: Stack, cluster_es: Elasticsearch,
         victim.up()
         wait_until(lambda: (survivor.health() or {}).get("number_of_nodes") == 3, 180,
                    "the node back in the cluster")
-        wait_until(lambda: writer.total > before + 2000, 180, "lines after the restart")
+        wait_until(lambda: writer.total > before + 1500, 180, "lines after the restart")
         writer.stop()
         assert_every_line_once(cluster_es, p.prefix, writer)
         final = httpx.get(f"{base}/readyz", timeout=60).json()
