@@ -104,7 +104,6 @@ def specs(
             "LOGPIPE_HOST": "127.0.0.1",
             "LOGPIPE_PORT": str(API_PORT),
             "LOGPIPE_TOKENS_FILE": str(home / "tokens.yaml"),
-            "LOGPIPE_EXPORT_DIR": str(home / "exports"),
         }, f"http://127.0.0.1:{API_PORT}/healthz"),
     ]
     return out
