@@ -213,8 +213,7 @@ def start_api(stack: Stack, topic: str, prefix: str) -> tuple[subprocess.Popen[b
                 "LOGPIPE_KAFKA_BOOTSTRAP": stack.settings.kafka_bootstrap,
                 "LOGPIPE_INDEX_PREFIX": prefix, "LOGPIPE_ANONYMOUS_ADMIN": "true",
                 "LOGPIPE_KAFKA_TOPIC": topic, "LOGPIPE_PORT": str(port),
-                "LOGPIPE_TAIL_MAX_PER_TOKEN": str(TAILS + 10), "LOGPIPE_LOG_LEVEL": "warning",
-                "LOGPIPE_EXPORT_DIR": tempfile.mkdtemp(prefix="bench-cluster-exports-")})
+                "LOGPIPE_TAIL_MAX_PER_TOKEN": str(TAILS + 10), "LOGPIPE_LOG_LEVEL": "warning"})
     proc = subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()",
                              "api", "run"], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
