@@ -37,7 +37,6 @@ import base64
 import contextlib
 import gzip
 import logging
-import tarfile
 import time
 import uuid
 import zlib
@@ -47,9 +46,21 @@ from typing import Any, Literal
 
 import elasticsearch
 
+from log_api.archive import (
+    archive_ids,
+    archive_query,
+    job_key,
+    safe_name,
+    scan_query,
+    split,
+    tar_end,
+    tar_header,
+    tar_padding,
+)
 from log_api.auth import Scope
 from log_api.errors import Conflict, NotFound, TooManyRequests, Unavailable
 from log_api.es import EsReader
+from log_api.export_quotas import ExportQuotas, QuotaExceeded
 from log_api.filters import Filters
 from log_api.formats import LineRenderer
 from log_api.metrics import ApiMetrics
@@ -63,7 +74,6 @@ ExportFormat = Literal["ndjson.gz", "tar.gz"]
 State = Literal["running", "done", "failed", "cancelled"]
 ParseFilters = Callable[[dict[str, Any], int], Filters]
 ScopeOf = Callable[[str], Scope | None]
-TAR_RECORD = 10240  # tar pads its end to a whole record, as tarfile does
 
 
 @dataclass
@@ -93,66 +103,8 @@ def job_view(src: dict[str, Any]) -> Job:
                error=src.get("error"), bytes=int(src.get("bytes", 0)))
 
 
-class QuotaExceeded(Exception):
-    """An export's archive would pass a quota: the job fails with this message."""
-
-
 class Lost(Exception):
     """This replica no longer runs the job: taken over by another, or cancelled."""
-
-
-def _safe_name(app: str | None) -> str:
-    text = app or "_no_app"
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)[:100] or "_"
-
-
-def _job_id(job: str) -> str:
-    return f"job:{job}"
-
-
-def _scan_ids(job: str, src: dict[str, Any]) -> list[str]:
-    """The ids of the committed scan chunks, in order: epoch e wrote from its first
-    number to the next epoch's first (the last one to the committed count)."""
-    epochs = src["epochs"]
-    ids = []
-    for i, (epoch, first) in enumerate(epochs):
-        end = epochs[i + 1][1] if i + 1 < len(epochs) else src["seq"]
-        ids += [f"chunk:{job}:s{epoch}:{n}" for n in range(first, end)]
-    return ids
-
-
-def _scan_query(src: dict[str, Any]) -> dict[str, Any]:
-    """The committed scan chunks (as ``_scan_ids``), as a query."""
-    epochs = src["epochs"]
-    ranges = []
-    for i, (epoch, first) in enumerate(epochs):
-        end = epochs[i + 1][1] if i + 1 < len(epochs) else src["seq"]
-        if end > first:
-            ranges.append({"bool": {"filter": [
-                {"term": {"epoch": epoch}}, {"range": {"seq": {"gte": first, "lt": end}}}]}})
-    return {"bool": {"filter": [{"term": {"job": src["job"]}}, {"term": {"part": "s"}}],
-                     "should": ranges, "minimum_should_match": 1}}
-
-
-def _archive_query(src: dict[str, Any]) -> dict[str, Any]:
-    """The chunks of a finished archive, as a query."""
-    if src["fmt"] == "tar.gz":
-        epoch, parts = src["packed"]
-        return {"bool": {"filter": [{"term": {"job": src["job"]}}, {"term": {"part": "p"}},
-                                    {"term": {"epoch": epoch}},
-                                    {"range": {"seq": {"lt": parts}}}]}}
-    return _scan_query(src)
-
-
-def _archive_ids(src: dict[str, Any]) -> list[str]:
-    if src["fmt"] == "tar.gz":
-        epoch, parts = src["packed"]
-        return [f"chunk:{src['job']}:p{epoch}:{n}" for n in range(parts)]
-    return _scan_ids(src["job"], src)
-
-
-def _split(data: bytes, size: int) -> list[bytes]:
-    return [data[i:i + size] for i in range(0, len(data), size)] or [b""]
 
 
 @dataclass(eq=False)
@@ -181,6 +133,7 @@ class ExportManager:
         self.metrics = metrics
         self.index = index
         self.slots = Slots(index)
+        self.quotas = ExportQuotas(settings, index)
         self.scope_of = scope_of
         self.parse_filters = parse_filters
         self.replica = f"replica-{uuid.uuid4().hex[:12]}"
@@ -205,7 +158,7 @@ class ExportManager:
                 f"this token already runs {cap} exports (export_max_jobs_per_token); "
                 "wait for one or cancel it", self.settings.retry_after_s)
         try:
-            await self._check_quotas(token)
+            await self.quotas.check_new(token)
             total = await self.reader.count(sq.es_query()) if not sq.filters.has_regex \
                 else -1
             now = time.time()
@@ -218,7 +171,7 @@ class ExportManager:
                 "epoch": 1, "epochs": [[1, 0]], "seq": 0, "cursor": None,
                 "phase": "scan", "apps": {}, "packed": None,
             }
-            doc = await self.index.create(_job_id(job), src, refresh=True)
+            doc = await self.index.create(job_key(job), src, refresh=True)
         except BaseException:
             await self.slots.release(place)
             raise
@@ -244,7 +197,7 @@ class ExportManager:
         job = job_view(doc.source)
         if job.state != "done":
             raise Conflict(f"export {job_id} is {job.state}, not done; poll it until it is")
-        ids = _archive_ids(doc.source)
+        ids = archive_ids(doc.source)
 
         async def body() -> AsyncIterator[bytes]:
             for i in range(0, len(ids), 4):  # 4 chunks a request: bounded memory
@@ -282,7 +235,7 @@ class ExportManager:
 
     async def bytes_of(self, token: str) -> int:
         """Bytes this token's archives hold (running and finished), over every replica."""
-        return (await self._usage(token))[0]
+        return (await self.quotas.usage(token))[0]
 
     # -- life cycle ------------------------------------------------------------------
 
@@ -340,11 +293,11 @@ class ExportManager:
             {"term": {"kind": "chunk"}}, size=0,
             aggs={"jobs": {"terms": {"field": "job", "size": 10_000}}})
         jobs = [b["key"] for b in agg["aggregations"]["jobs"]["buckets"]]
-        known = await self.index.mget([_job_id(j) for j in jobs])
+        known = await self.index.mget([job_key(j) for j in jobs])
         for job in jobs:
-            if _job_id(job) not in known:
+            if job_key(job) not in known:
                 self.metrics.export_orphans.inc(await self._drop_chunks(job))
-        self.metrics.export_bytes.set((await self._usage(None))[1])
+        self.metrics.export_bytes.set((await self.quotas.usage(None))[1])
 
     # -- running a job ---------------------------------------------------------------
 
@@ -406,24 +359,24 @@ class ExportManager:
             if src["fmt"] == "ndjson.gz":
                 data = b"".join(render.line(h.source) for h in hits)
                 packed = await asyncio.to_thread(gzip.compress, data, 6, mtime=0)
-                pieces = [(None, p) for p in _split(packed, size)]
+                pieces = [(None, p) for p in split(packed, size)]
             else:
                 per_app: dict[str, list[bytes]] = {}
                 for h in hits:
-                    per_app.setdefault(_safe_name(h.source.get("app")), []).append(
+                    per_app.setdefault(safe_name(h.source.get("app")), []).append(
                         render.line(h.source))
                 apps = dict(src["apps"])
                 for name, lines in sorted(per_app.items()):
                     data = b"".join(lines)
                     apps[name] = apps.get(name, 0) + len(data)
-                    pieces += [(name, p) for p in _split(data, size)]
+                    pieces += [(name, p) for p in split(data, size)]
                 src["apps"] = apps
             await self._put_chunks(r, "s", src["seq"], pieces)
             src["seq"] += len(pieces)
             src["bytes"] += sum(len(p) for _, p in pieces)
             src["written"] += len(hits)
             src["cursor"] = list(hits[-1].sort)
-            await self._check_running_quotas(src)
+            await self.quotas.check_running(src)
             await self._write(r, src)
 
     async def _put_chunks(self, r: Runner, part: str, first: int,
@@ -449,7 +402,7 @@ class ExportManager:
         epoch = src["epoch"]
         apps: dict[str, int] = src["apps"]
         size = self.settings.export_chunk_bytes
-        scanned = _scan_query(src)
+        scanned = scan_query(src)
         await self.index.call(lambda: self.index.es.indices.refresh(index=self.index.name))
         zc = zlib.compressobj(6, zlib.DEFLATED, 31)
         out = bytearray()
@@ -471,21 +424,18 @@ class ExportManager:
                 packed += len(piece)
 
         for name in sorted(apps):
-            info = tarfile.TarInfo(f"{name}.ndjson")
-            info.size = int(apps[name])
-            info.mtime = int(src["created_ns"]) // 1_000_000_000
-            info.mode = 0o644
-            await emit(info.tobuf(format=tarfile.PAX_FORMAT))
+            app_size = int(apps[name])
+            await emit(tar_header(f"{name}.ndjson", app_size,
+                                  int(src["created_ns"]) // 1_000_000_000))
             got = 0
             async for data in self._app_chunks(name, scanned):
                 got += len(data)
                 await emit(data)
-            if got != info.size:  # never a tar whose header lies
+            if got != app_size:  # never a tar whose header lies
                 raise RuntimeError(f"the archive pieces of app {name} hold {got} bytes, "
-                                   f"the job counted {info.size}")
-            await emit(b"\0" * (-info.size % 512))
-        end = 1024 + (-(tar_len + 1024) % TAR_RECORD)
-        await emit(b"\0" * end, final=True)
+                                   f"the job counted {app_size}")
+            await emit(tar_padding(app_size))
+        await emit(tar_end(tar_len), final=True)
         await self._write(r, {**src, "phase": "packed", "packed": [epoch, parts],
                               "bytes": packed})
 
@@ -515,7 +465,7 @@ class ExportManager:
         await self._write(r, src, refresh=True)
         self.metrics.exports.labels(state).inc()
         # What is not part of the archive: pieces of epochs that lost, a tar's scan.
-        keep = [_archive_query(src)] if state == "done" else []
+        keep = [archive_query(src)] if state == "done" else []
         await self.index.delete_matching({"bool": {
             "filter": [{"term": {"kind": "chunk"}}, {"term": {"job": r.job}}],
             "must_not": keep}})
@@ -579,7 +529,7 @@ class ExportManager:
         return expires is not None and float(expires) < now
 
     async def _doc(self, job_id: str, token: str) -> Doc:
-        doc = await self.index.get(_job_id(job_id))
+        doc = await self.index.get(job_key(job_id))
         if doc is None or doc.source.get("token") != token or \
                 self._expired(doc.source, time.time()):
             raise NotFound(f"no export {job_id!r} for this token (finished ones expire after "
@@ -587,7 +537,7 @@ class ExportManager:
         return doc
 
     async def _running(self, jobs: list[str]) -> set[str]:
-        docs = await self.index.mget([_job_id(j) for j in jobs])
+        docs = await self.index.mget([job_key(j) for j in jobs])
         return {d.source["job"] for d in docs.values() if d.source.get("state") == "running"}
 
     async def _free_slot(self, src: dict[str, Any]) -> None:
@@ -598,62 +548,3 @@ class ExportManager:
     async def _drop_chunks(self, job: str) -> int:
         return await self.index.delete_matching(
             {"bool": {"filter": [{"term": {"kind": "chunk"}}, {"term": {"job": job}}]}})
-
-    async def _usage(self, token: str | None, without: str | None = None,
-                     ) -> tuple[int, int, float | None, float | None]:
-        """Bytes held by ``token``'s jobs and by all (not expired, ``without`` left out),
-        and when the first finished archive of each expires (frees its bytes)."""
-        now = time.time()
-        query: dict[str, Any] = {"bool": {
-            "filter": [{"term": {"kind": "job"}}],
-            "must_not": [{"range": {"expires": {"lt": now}}}]
-            + ([{"ids": {"values": [_job_id(without)]}}] if without else [])}}
-        mine = {"term": {"token": token or ""}}
-        finished = {"bool": {"filter": [{"exists": {"field": "expires"}},
-                                        {"range": {"bytes": {"gt": 0}}}]}}
-        resp = await self.index.search(query, size=0, aggs={
-            "all": {"sum": {"field": "bytes"}},
-            "all_first": {"filter": finished, "aggs": {"e": {"min": {"field": "expires"}}}},
-            "mine": {"filter": mine, "aggs": {
-                "b": {"sum": {"field": "bytes"}},
-                "first": {"filter": finished, "aggs": {"e": {"min": {"field": "expires"}}}}}},
-        })
-        a = resp["aggregations"]
-        return (int(a["mine"]["b"]["value"]), int(a["all"]["value"]),
-                a["mine"]["first"]["e"]["value"], a["all_first"]["e"]["value"])
-
-    @staticmethod
-    def _retry_after(first_expiry: float | None) -> float:
-        return max(1.0, first_expiry - time.time()) if first_expiry else 60.0
-
-    async def _check_quotas(self, token: str) -> None:
-        mine, total, mine_first, all_first = await self._usage(token)
-        quota = self.settings.export_quota_bytes_per_token
-        if quota is not None and mine >= quota:
-            raise TooManyRequests(
-                f"this token's export archives take {mine:,} bytes, its quota "
-                f"(export_quota_bytes_per_token) is {quota:,}: delete finished ones "
-                "(DELETE /api/v1/exports/{id}) or wait until they expire",
-                self._retry_after(mine_first))
-        total_quota = self.settings.export_quota_bytes_total
-        if total_quota is not None and total >= total_quota:
-            raise TooManyRequests(
-                f"export archives take {total:,} bytes, the quota of this API "
-                f"(export_quota_bytes_total) is {total_quota:,}; try again later",
-                self._retry_after(all_first))
-
-    async def _check_running_quotas(self, src: dict[str, Any]) -> None:
-        quota = self.settings.export_quota_bytes_per_token
-        total_quota = self.settings.export_quota_bytes_total
-        if quota is None and total_quota is None:
-            return
-        # Other jobs as of the last refresh (a second at most), this one exactly.
-        others_mine, others, _, _ = await self._usage(src["token"], without=src["job"])
-        if quota is not None and others_mine + src["bytes"] > quota:
-            raise QuotaExceeded(f"stopped: this token's export archives passed its quota of "
-                                f"{quota:,} bytes (export_quota_bytes_per_token); delete "
-                                "finished exports or narrow the range")
-        if total_quota is not None and others + src["bytes"] > total_quota:
-            raise QuotaExceeded(f"stopped: export archives passed this API's quota of "
-                                f"{total_quota:,} bytes (export_quota_bytes_total); try "
-                                "again later")
