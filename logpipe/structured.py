@@ -132,7 +132,8 @@ class _Fields:
 
     def add(self, key: str, value: str) -> None:
         size = len(key) + len(value)
-        if (not key or len(key) > MAX_KEY_CHARS or len(value) > MAX_VALUE_CHARS
+        # Elasticsearch refuses a flattened key holding NUL (its path separator).
+        if (not key or "\x00" in key or len(key) > MAX_KEY_CHARS or len(value) > MAX_VALUE_CHARS
                 or len(self.out) >= MAX_FIELDS or self.chars + size > MAX_FIELDS_CHARS
                 or key in self.out):
             self.dropped += 1

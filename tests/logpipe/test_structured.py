@@ -93,6 +93,12 @@ def test_the_caps_hold() -> None:
     assert s.fields_dropped > 0
 
 
+def test_keys_elasticsearch_refuses_are_left_out() -> None:
+    # A NUL in a flattened key makes Elasticsearch refuse the whole document.
+    s = derive('{"\\u0000k": "v", "a": "1", "": "empty"}')
+    assert s.fields == {"a": "1"} and s.fields_dropped == 2
+
+
 def test_masking_variable_parts() -> None:
     cases = {
         "booking 1234 confirmed for alice@example.com from 10.0.0.12":
