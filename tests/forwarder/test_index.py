@@ -57,7 +57,8 @@ def test_records_land_in_daily_indices_with_template_mappings(
     assert index_name(index_prefix, shifted.ts) == f"{index_prefix}-2026.11.21"
 
     doc = es.get(index=f"{index_prefix}-2026.11.21", id=shifted.id)
-    # The Kafka value, unchanged but for message_bytes (the UTF-8 size of the message).
+    # The Kafka value, unchanged but for message_bytes (the UTF-8 size of the message)
+    # and the structure derived from the message (here a plain line: only its pattern).
     assert doc["_source"] == {
         "id": "f5741ea83447a2e2dbd50594f2015246", "ts": "2026-11-22T01:30:00.5+02:00",
         "ingest_ts": "2026-11-20T10:00:01.000000000Z", "node": "node-1", "source": "docker",
@@ -66,7 +67,8 @@ def test_records_land_in_daily_indices_with_template_mappings(
         "container_id": "c0", "container_name": "web", "image": None, "namespace": "pay",
         "pod": "web-1", "pod_uid": None, "app": "web",
         "labels": {"app.kubernetes.io/name": "web", "team": "pay"}, "attrs": {}, "tags": [],
-        "v": 1, "message_bytes": 18}
+        "v": 1, "message_bytes": 18, "pattern": "line <*> hello world",
+        "pattern_id": "p1-9c4fa617a2682274"}
 
     props = es.indices.get_mapping(index=f"{index_prefix}-2026.11.20")[
         f"{index_prefix}-2026.11.20"]["mappings"]["properties"]
@@ -77,6 +79,8 @@ def test_records_land_in_daily_indices_with_template_mappings(
     assert props["ts"]["type"] == "date_nanos"
     assert props["ingest_ts"]["type"] == "date_nanos"
     assert props["labels"]["type"] == "flattened"
+    assert props["fields"]["type"] == "flattened"
+    assert props["pattern_id"]["type"] == props["request_id"]["type"] == "keyword"
     settings = es.indices.get_settings(index=f"{index_prefix}-2026.11.20")[
         f"{index_prefix}-2026.11.20"]["settings"]["index"]
     assert settings["refresh_interval"] == "200ms"
