@@ -279,7 +279,8 @@ class ExportManager:
         self.runners.clear()
 
     async def sweep(self) -> None:
-        """Delete expired jobs with their archives, and chunks of jobs that are gone."""
+        """Delete expired jobs with their archives, chunks of jobs that are gone, and
+        expired tickets."""
         now = time.time()
         resp = await self.index.search(
             {"bool": {"filter": [{"term": {"kind": "job"}}, {"range": {"expires": {"lt": now}}}]}},
@@ -298,6 +299,9 @@ class ExportManager:
             if job_key(job) not in known:
                 self.metrics.export_orphans.inc(await self._drop_chunks(job))
         self.metrics.export_bytes.set((await self.quotas.usage(None))[1])
+        # Spent download tickets (log_api/tickets.py) past their life.
+        await self.index.delete_matching({"bool": {"filter": [
+            {"term": {"kind": "ticket"}}, {"range": {"expires": {"lt": now}}}]}})
 
     # -- running a job ---------------------------------------------------------------
 

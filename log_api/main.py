@@ -135,7 +135,7 @@ def create_app(settings: ApiSettings | None = None) -> FastAPI:
             settings, tokens, es, reader, hub, jobs, metrics, lag,
             limiter,
             PitTracker(settings, es_duration_s(settings.pit_keep_alive)),
-            TicketBook(secret, settings.ticket_ttl_s))
+            TicketBook(secret, settings.ticket_ttl_s, shared))
         hub.start()
         jobs.start()
         limiter.start()

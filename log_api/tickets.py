@@ -6,9 +6,10 @@ the token that asked for it. It is useless for anything else: another path, anot
 filter, a second fetch, after a minute. The token itself never appears in a URL (URLs
 end up in access logs, proxies and browser history).
 
-Single use is kept by this process; with several API replicas set ``ticket_secret`` to
-the same value on each (otherwise a replica refuses the others' tickets) and, for strict
-single use, route a client to one replica (session affinity).
+With several API replicas set ``ticket_secret`` to the same value on each (otherwise a
+replica refuses the others' tickets). Single use holds over every replica: this process
+remembers the tickets it took, and ``spend`` writes each ticket's nonce once in
+``<prefix>_state`` (log_api/shared.py), so the same ticket on another replica is refused.
 """
 
 from __future__ import annotations
@@ -22,9 +23,11 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import elasticsearch
 import orjson
 
 from log_api.errors import Unauthorized
+from log_api.shared import StateIndex
 
 
 def query_digest(pairs: Iterable[tuple[str, str]]) -> str:
@@ -51,9 +54,11 @@ class Ticket:
 
 
 class TicketBook:
-    def __init__(self, secret: bytes | None, ttl_s: float) -> None:
+    def __init__(self, secret: bytes | None, ttl_s: float,
+                 shared: StateIndex | None = None) -> None:
         self.secret = secret or secrets.token_bytes(32)
         self.ttl_s = ttl_s
+        self.shared = shared
         self.used: dict[str, float] = {}  # nonce -> expiry
 
     def issue(self, token_hash: str, path: str, query: str) -> tuple[str, float]:
@@ -65,9 +70,7 @@ class TicketBook:
 
     def redeem(self, ticket: str, path: str, query: str) -> str:
         """The token hash the ticket stands for; raises Unauthorized otherwise."""
-        bad = Unauthorized("the ticket is not valid here (tickets last "
-                           f"{self.ttl_s:g} s, work once, for the path and query they were "
-                           "made for); ask for a new one with POST /api/v1/tickets")
+        bad = self._bad()
         try:
             raw, _, sig = ticket.partition(".")
             payload = _unb64(raw)
@@ -87,6 +90,26 @@ class TicketBook:
             raise bad
         self.used[parsed.nonce] = parsed.expires
         return parsed.token_hash
+
+    def _bad(self) -> Unauthorized:
+        return Unauthorized("the ticket is not valid here (tickets last "
+                            f"{self.ttl_s:g} s, work once, for the path and query they were "
+                            "made for); ask for a new one with POST /api/v1/tickets")
+
+    async def spend(self, ticket: str) -> None:
+        """Mark a ticket ``redeem`` accepted as used on every replica: Unauthorized when
+        another replica took it first."""
+        if self.shared is None:
+            return
+        try:
+            body = orjson.loads(_unb64(ticket.partition(".")[0]))
+            nonce, expires = str(body["n"]), float(body["e"])
+        except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError):
+            raise self._bad() from None
+        try:
+            await self.shared.create(f"ticket:{nonce}", {"kind": "ticket", "expires": expires})
+        except elasticsearch.ConflictError:
+            raise self._bad() from None
 
     def _forget_expired(self, now: float) -> None:
         if len(self.used) > 1000:

@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
@@ -26,6 +26,7 @@ from log_api.deps import (
     ReaderDep,
     ScopeDep,
     SettingsDep,
+    StateDep,
     query_at_cursor,
 )
 from log_api.errors import ApiError
@@ -33,7 +34,7 @@ from log_api.es import Hit
 from log_api.formats import EXTENSIONS, MEDIA_TYPES, Format, Gzipper, LineRenderer
 from log_api.models import ENTRY_FIELDS
 from log_api.query import ScopedQuery
-from log_api.routes.common import ERRORS
+from log_api.routes.common import ERRORS, by_ticket
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ Order = Literal["oldest", "newest"]
             summary="Download every matching entry, streamed in constant memory")
 async def download(
     scope: ScopeDep, params: FilterParamsDep, reader: ReaderDep, settings: SettingsDep,
-    metrics: MetricsDep, limiter: LimiterDep,
+    metrics: MetricsDep, limiter: LimiterDep, state: StateDep, request: Request,
     format: Annotated[Format, Query(description="ndjson, text (kubectl logs style) or csv.")]
     = "ndjson",
     gzip: Annotated[bool, Query(description="Compress with gzip.")] = False,
@@ -71,6 +72,8 @@ async def download(
         alias="ticket", description="Instead of the Authorization header: a ticket from "
         "POST /api/v1/tickets for exactly this query (plain browser links).")] = None,
 ) -> StreamingResponse:
+    if by_ticket(request, _ticket):
+        await state.tickets_book.spend(_ticket or "")
     cur = SearchCursor.decode(resume) if resume else None
     sq, now = query_at_cursor(scope, params, settings, cur, order, "resume cursor")
     slot = await limiter.acquire("download", scope.token_hash)

@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from log_api.deps import ExportsDep, FilterParamsDep, ScopeDep, SettingsDep, query_at_cursor
+from log_api.deps import (
+    ExportsDep,
+    FilterParamsDep,
+    ScopeDep,
+    SettingsDep,
+    StateDep,
+    query_at_cursor,
+)
 from log_api.exports import Job
-from log_api.routes.common import ERRORS
+from log_api.routes.common import ERRORS, by_ticket
 from logpipe.timefmt import format_ns
 
 router = APIRouter(prefix="/exports", tags=["exports"])
@@ -82,11 +89,13 @@ async def get_export(job_id: JobId, scope: ScopeDep, exports: ExportsDep) -> Exp
             responses={**ERRORS, 200: {"content": {"application/gzip": {}}}},
             summary="The finished export file")
 async def export_file(
-    job_id: JobId, scope: ScopeDep, exports: ExportsDep,
+    job_id: JobId, scope: ScopeDep, exports: ExportsDep, state: StateDep, request: Request,
     _ticket: Annotated[str | None, Query(
         alias="ticket", description="Instead of the Authorization header: a ticket from "
         "POST /api/v1/tickets for this file (plain browser links).")] = None,
 ) -> StreamingResponse:
+    if by_ticket(request, _ticket):
+        await state.tickets_book.spend(_ticket or "")
     job, body = await exports.file(job_id, scope.token_hash)
     # The length is known: a client sees a cut transfer as incomplete.
     return StreamingResponse(body, media_type="application/gzip", headers={

@@ -65,7 +65,8 @@ def replicas(es_url: str, kafka_bootstrap: str,
            # Short leases: a killed replica's work moves within seconds.
            "LOGPIPE_REPLICA_LEASE_S": "2", "LOGPIPE_DOWNLOAD_PAGE_SIZE": "100",
            # Small pieces: a page's archive spans several documents.
-           "LOGPIPE_EXPORT_CHUNK_BYTES": "8192", "LOGPIPE_TAIL_MAX_PER_TOKEN": "2"}
+           "LOGPIPE_EXPORT_CHUNK_BYTES": "8192", "LOGPIPE_TAIL_MAX_PER_TOKEN": "2",
+           "LOGPIPE_TICKET_SECRET": "one secret for every replica"}
     a, b = ApiProcess("a", env, tmp), ApiProcess("b", env, tmp)
     a.start()
     b.start()
@@ -239,3 +240,14 @@ def test_a_per_token_stream_cap_counts_both_replicas(replicas: Replicas) -> None
     assert hotel.status_code == 200
     assert again.status_code == 200
     assert all(n > 0 for n in rep.proxy.sent.values())  # both replicas answered
+
+
+def test_a_ticket_works_once_over_both_replicas(replicas: Replicas) -> None:
+    rep = replicas
+    with client(rep.a.url) as on_a, client(rep.b.url) as on_b:
+        made = on_a.post("/api/v1/tickets", json={"path": "/download", "query": "limit=5"},
+                         headers=auth(PAY)).json()
+        first = on_b.get(made["url"])  # made on one replica, used on the other
+        again = [c.get(made["url"]) for c in (on_a, on_b)]
+    assert first.status_code == 200 and len(first.content.splitlines()) == 5 + 1  # + notice
+    assert [r.status_code for r in again] == [401, 401]
