@@ -1,6 +1,6 @@
 """What the API replicas share, kept in Elasticsearch: one small index ``<prefix>_state``.
 
-It holds three kinds of documents (field ``kind``):
+It holds four kinds of documents (field ``kind``):
 
 * ``slot``: one place of a per-token cap (``slot:<what>:<token>:<n>``, n < cap). A
   request takes a free one with a create (or an overwrite of an expired one, fenced by
@@ -9,6 +9,7 @@ It holds three kinds of documents (field ``kind``):
   frees its places when their lease runs out).
 * ``job``: an export job, its progress, its owner and the owner's lease (log_api/exports.py).
 * ``chunk``: a piece of an export's archive (log_api/exports.py).
+* ``ticket``: a download ticket already used (log_api/tickets.py).
 
 Reads and writes by id are real-time in Elasticsearch, so no refresh is needed for
 slots, leases or progress; only listing jobs searches, and the writes that change the
