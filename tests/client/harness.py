@@ -144,7 +144,7 @@ def live_api(es: Elasticsearch, es_url: str, kafka_bootstrap: str, topic: str, p
     install_template(es, prefix, 1, 0, "1s", 200)
     settings = ApiSettings(
         kafka_bootstrap=kafka_bootstrap, kafka_topic=topic, es_url=es_url, index_prefix=prefix,
-        tokens_file=write_tokens(tmp / "tokens.yaml"), port=port, export_dir=tmp / "exports",
+        tokens_file=write_tokens(tmp / "tokens.yaml"), port=port,
         **{"kafka_start_timeout_s": 10.0, **overrides},
     )
     with serve(settings, port) as url:
