@@ -41,13 +41,15 @@ def test_leader_broker_killed_and_restarted(cluster: Stack, cluster_es: Elastics
 
         tail = Tail(base)
         assert tail.live.wait(120), f"the tail never went live: {tail.error!r}"
-        wait_until(lambda: tail.received() > 200, 120, "lines on the live tail")
+        wait_until(lambda: tail.received() > 200 and set(tail.seqs) == set(writer.names),
+                   120, "lines of every container on the live tail")
 
         # The broker leading the most partitions of the topic (ties: partition 0's).
         led = leaders(admin, p.topic)
         victim_id = Counter(led.values()).most_common(1)[0][0]
         victim = next(b for b in cluster.brokers if b.node_id == victim_id)
         before = writer.total
+        steady = tail.last_seen()
         assert victim.kill() is not None
         wait_until(lambda: victim_id not in leaders(admin, p.topic).values(), 120,
                    "the partitions led by another broker")
@@ -63,6 +65,6 @@ def test_leader_broker_killed_and_restarted(cluster: Stack, cluster_es: Elastics
         assert_every_line_once(cluster_es, p.prefix, writer)
         wait_until(lambda: tail.caught_up(writer), 180, "the tail at the last line written")
         tail.stop()
-        assert_tail_complete(tail, writer)
+        assert_tail_complete(tail, writer, steady)
         assert p.collector is not None and p.collector.poll() is None
         assert all(f.proc.poll() is None for f in p.forwarders)
