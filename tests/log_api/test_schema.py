@@ -38,7 +38,7 @@ def api_base(history: History, kafka_bootstrap: str, es_url: str,
     env = {**os.environ, "LOGPIPE_ES_URL": es_url, "LOGPIPE_KAFKA_BOOTSTRAP": kafka_bootstrap,
            "LOGPIPE_INDEX_PREFIX": history.prefix, "LOGPIPE_KAFKA_TOPIC": history.topic,
            "LOGPIPE_TOKENS_FILE": str(write_tokens(tmp / "tokens.yaml")),
-           "LOGPIPE_EXPORT_DIR": str(tmp / "exports"), "LOGPIPE_PORT": "0",
+           "LOGPIPE_PORT": "0",
            "LOGPIPE_LOG_LEVEL": "warning"}
     # Port 0 would hide the address from us; take a free one instead.
     with socket.socket() as s:
