@@ -188,8 +188,8 @@ def forwarder_rate(fwd: Forwarder, es: Elasticsearch, prefix: str, n: int) -> fl
     return (n - first[1]) / (time.perf_counter() - first[0])
 
 
-def latency(bootstrap: str, es: Elasticsearch, topic: str, prefix: str, rate: int,
-            probes: int) -> list[float]:
+def latency(fwd: Forwarder, bootstrap: str, es: Elasticsearch, topic: str, prefix: str,
+            rate: int, probes: int) -> list[float]:
     """Seconds from produce (acked) to searchable for ``probes`` records under load."""
     stop = threading.Event()
 
@@ -208,7 +208,15 @@ def latency(bootstrap: str, es: Elasticsearch, topic: str, prefix: str, rate: in
 
     loader = threading.Thread(target=load, daemon=True)
     loader.start()
-    time.sleep(3)  # reach the steady state before sampling
+    # The forwarder starts at the end of the topic once it joined: a probe sent before
+    # that would never be read. Wait for the load to be indexed, then for a steady state.
+    deadline = time.monotonic() + 300
+    while fwd.indexed() == 0:
+        if time.monotonic() > deadline:
+            stop.set()
+            raise RuntimeError("the latency forwarder indexed nothing in 300 s")
+        time.sleep(0.1)
+    time.sleep(3)
     out = []
     p = Producer({"bootstrap.servers": bootstrap, "acks": "all", "linger.ms": 0})
     try:
@@ -284,7 +292,7 @@ def main() -> None:
         fwd = Forwarder(info.kafka_bootstrap, info.es_url, lat_topic, prefix("lat"),
                         logdir / "latency.log", LOGPIPE_AUTO_OFFSET_RESET="latest")
         try:
-            lat = latency(info.kafka_bootstrap, es, lat_topic, prefixes[-1], rate, probes)
+            lat = latency(fwd, info.kafka_bootstrap, es, lat_topic, prefixes[-1], rate, probes)
         finally:
             fwd.stop()
         decode_us, derive_us = structure_cost()
