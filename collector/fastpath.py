@@ -158,10 +158,16 @@ def _export(j: StreamJoiner | None, f: TrackedFile,
 def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:
     """Parse, join and send the lines of ``data[:last + 1]`` (``data[last]`` is a
     newline) read at ``f.pos``; returns the number of lines, or -1 when the C path
-    does not apply (no extension, a per-app start pattern or level rule) and the
+    does not apply (no extension, a per-app start pattern or level rule, a stream
+    with learned entry starts) and the
     caller's loop must."""
     rules = host.rules
     if _c is None or rules.start is not None or host.level_rule is not None:
+        return -1
+    # A stream learning or using learned entry starts is Python's (its export_held is
+    # None, so the scan stops at its lines); when every stream is, skip the scan.
+    mine = [j for j in (host.joiners.get(s) for s in STREAMS) if j is not None]
+    if mine and all(j.python_only for j in mine):
         return -1
     fc = host.scan_context
     if fc is None or not fc.fits(host, f):

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import re2  # type: ignore[import-untyped]
 
+from collector.entry_start import OFF, EntryStarts
 from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
 
 # sink(origin, offset, ts, stream, text, tags): origin is the file the entry started in.
@@ -118,7 +119,7 @@ class MultilineRules:
 class StreamJoiner:
     """Partial-piece and multi-line state of one stream (no object per line)."""
 
-    __slots__ = ("_mode", "_rules", "_sink", "deadline", "h_lines", "h_off", "h_origin",
+    __slots__ = ("_mode", "_rules", "_sink", "_starts", "deadline", "h_lines", "h_off", "h_origin",
                  "h_other", "h_parts", "h_size", "h_tags", "h_text", "h_ts", "p_off", "p_origin",
                  "p_other", "p_parts",
                  "p_size", "p_tags", "p_ts", "stream")
@@ -148,6 +149,14 @@ class StreamJoiner:
         self.h_lines = 0
         self._mode = _MODE_NONE
         self.deadline = 0  # monotonic ns after which held state is flushed; 0: none held
+        # Learned entry starts: only where the built-in shapes decide (no start pattern).
+        self._starts = EntryStarts(rules.max_lines, rules.enabled and rules.start is None)
+
+    @property
+    def python_only(self) -> bool:
+        """Learning or using a learned entry start: the C fast path (which knows only
+        the built-in shapes) must leave this stream's lines to ``feed``."""
+        return self._starts.state != OFF
 
     # -- feeding ---------------------------------------------------------------
     def feed(self, origin: Any, off: int, ts: str | None, text: str, partial: bool,
@@ -188,10 +197,11 @@ class StreamJoiner:
         if not rules.enabled:
             self._sink(origin, off, ts, self.stream, text, tags)
             return
+        headerless = self._starts.feed(text)
         if self.h_lines:
             first = text[:1]
             if (((first == " " or first == "\t") and rules.start is None)
-                    or self._continues(text)) and (
+                    or self._continues(text) or headerless) and (
                     self.h_size + len(text) < rules.max_bytes and self.h_lines < rules.max_lines):
                 self.h_parts.append(text)
                 self.h_size += len(text) + 1
@@ -265,7 +275,7 @@ class StreamJoiner:
         of ``origin`` (no tags, no trace mode). None: more than that (partial pieces,
         joined lines, other rules since a pod annotation changed them): only ``feed``
         may go on from this state."""
-        if rules is not self._rules or self.p_parts:
+        if rules is not self._rules or self.p_parts or self._starts.state != OFF:
             return None
         if not self.h_lines:
             return ()

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from collector import fastpath
 from collector import source as source_module
+from collector.entry_start import WINDOW
 from collector.files import TrackedFile
 from collector.multiline import MultilineRules
 from collector.source import Source
@@ -32,7 +33,7 @@ META: dict[str, Any] = {
 
 _JOINER_FIELDS = ("p_parts", "p_origin", "p_off", "p_ts", "p_tags", "p_size", "p_other",
                   "h_text", "h_parts", "h_origin", "h_off", "h_ts", "h_tags", "h_size",
-                  "h_lines", "_mode", "deadline", "h_other")
+                  "h_lines", "_mode", "deadline", "h_other", "python_only")
 
 
 def test_extension_is_built() -> None:
@@ -232,8 +233,8 @@ def test_fast_path_matches_python_path(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bench's shape goes through C (Python sees none of its lines) and still
-    matches the Python path exactly."""
+    """Lines with no header to learn go through C once each stream's learning window
+    (entry_start.WINDOW lines, in Python) is over, and still match the Python path."""
     calls: list[int] = []
     real = Source.feed_line
 
@@ -241,15 +242,44 @@ def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.Monkey
         calls.append(1)
         real(*args)
 
-    body = [f"2026-11-26 07:00:00.123 INFO [http-1] GET /api/{i} 200 user={i}" for i in range(300)]
+    body = [f"GET /api/{i} 200 user={i} took 3 ms" for i in range(300)]
     data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stderr" if i % 7 == 0 else "stdout",
                                   "time": TS}) + b"\n" for i, t in enumerate(body))
     monkeypatch.setattr(Source, "feed_line", spy)
     fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
-    assert calls == [1, 1]  # the first line of each stream creates its joiner
+    # Each stream's first WINDOW lines are learned from in Python (whole chunks while
+    # one stream learns: stderr, one line in 7, takes about 140 lines); then C.
+    assert 2 * WINDOW <= len(calls) < len(body) // 1.5
     slow = _run(tmp_path, data, False, 4096, True, monkeypatch)
     assert fast == slow
     assert len(fast[-1][0]) == 0 and fast[-2][0][-1][0].startswith(b'{"id":"')
+
+
+def test_learned_stream_is_joined_in_python(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stream whose lines start with a timestamp learns it: the C scan leaves it to
+    Python, which joins the header-less lines (not a built-in shape) to their entry."""
+    calls: list[int] = []
+    real = Source.feed_line
+
+    def spy(*args: Any) -> None:
+        calls.append(1)
+        real(*args)
+
+    texts = []
+    for i in range(100):
+        texts.append(f"[2026-11-26 07:00:00,{i:03d}] INFO request {i}")
+        if i % 10 == 9:
+            texts.append("org.example.NodeList: a, b, c")
+    data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stdout", "time": TS}) + b"\n"
+                    for t in texts)
+    monkeypatch.setattr(Source, "feed_line", spy)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
+    assert len(calls) == len(texts)  # every line through Python
+    slow = _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
+    assert fast == slow
+    joined = [v for v, *_ in fast[-2][0] if b"NodeList" in v]
+    assert len(joined) == 10 and all(b"request" in v and b"multiline" in v for v in joined)
 
 
 @pytest.mark.parametrize("texts", [
@@ -333,7 +363,7 @@ def test_context_is_made_once_per_file(tmp_path: Path, monkeypatch: pytest.Monke
         made.append(1)
         real(self, *args)
 
-    data = b"".join(orjson.dumps({"log": f"INFO {i}\n", "stream": "stdout", "time": TS}) + b"\n"
+    data = b"".join(orjson.dumps({"log": f"request {i}\n", "stream": "stdout", "time": TS}) + b"\n"
                     for i in range(200))
     monkeypatch.setattr(fastpath.FileContext, "__init__", spy)
     _run(tmp_path, data, True, 512, True, monkeypatch, split=len(data) // 2 // 64 * 64)
