@@ -36,11 +36,14 @@ KINDS: tuple[tuple[str, str], ...] = (
 _COMPILED = tuple(re.compile(pattern) for _, pattern in KINDS)
 _ANY = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in KINDS))
 _INDEX = {name: i for i, (name, _) in enumerate(KINDS)}
+# The same kinds at the start of a Docker json-file line's "log" value; ASCII only, and
+# a value's end is its closing quote (so any doubt is a line not counted: Python's).
+_CHUNK = tuple(re.compile(rb'\n\{"log":"(?:' + pattern.replace("|$", '|"').encode() + rb")")
+               for _, pattern in KINDS)
 
 WINDOW = 20  # lines learned from (and, once learned, lines per check)
 LEARN_SHARE = 0.8  # the share of a window's lines that must start with the kind
 LEARN_MIN = 2  # lines of the kind before it is used (the first entries join early)
-KEEP_SHARE = 0.2  # below this share of a window's lines the kind is unlearned
 
 LEARNING, LEARNED, OFF = 0, 1, 2
 
@@ -58,14 +61,14 @@ class EntryStarts:
 
     LEARNING: the first WINDOW lines (again after an unlearn) are classified; a kind
     is learned once it heads at least LEARN_MIN lines and LEARN_SHARE of those seen.
-    LEARNED: ``continues`` says a line without the kind continues the held entry;
-    the kind is dropped when a window's lines start with it less than KEEP_SHARE
-    of the time, or ``max_run`` header-less lines come in a row (the layout changed).
+    LEARNED: ``feed`` says a line without the kind continues the held entry; the
+    kind is dropped when more than ``max_run`` header-less lines come in a row (the
+    layout changed).
     OFF: the window went by without a kind; the built-in shapes alone decide (and the
     C fast path may take the stream: it knows only those).
     """
 
-    __slots__ = ("counts", "kind", "matched", "max_run", "run", "seen", "state")
+    __slots__ = ("counts", "kind", "max_run", "run", "seen", "state")
 
     def __init__(self, max_run: int, enabled: bool = True) -> None:
         self.max_run = max_run
@@ -73,7 +76,6 @@ class EntryStarts:
         self.kind = -1
         self.counts = [0] * len(KINDS)
         self.seen = 0
-        self.matched = 0
         self.run = 0
 
     def feed(self, text: str) -> bool:
@@ -83,24 +85,19 @@ class EntryStarts:
         if state == OFF:
             return False
         if state == LEARNED:
-            self.seen += 1
+            # A header line only resets the run (the same after one or many): so the
+            # C fast path may take a chunk whose every line has the header (verify).
             if _COMPILED[self.kind].match(text) is not None:
-                self.matched += 1
                 self.run = 0
-                result = False
-            elif text[:1] == "{" and text.rstrip()[-1:] == "}":
+                return False
+            if text[:1] == "{" and text.rstrip()[-1:] == "}":
                 self.run = 0  # a whole JSON object is an entry of its own (a new layout)
-                result = False
-            else:
-                self.run += 1
-                result = True
-            if self.run > self.max_run or (
-                    self.seen >= WINDOW and self.matched < KEEP_SHARE * self.seen):
+                return False
+            self.run += 1
+            if self.run > self.max_run:
                 self._relearn()
                 return False
-            if self.seen >= WINDOW:
-                self.seen = self.matched = 0
-            return result
+            return True
         kind = header_kind(text)
         self.seen += 1
         if kind >= 0:
@@ -108,7 +105,7 @@ class EntryStarts:
             count = self.counts[kind]
             if count >= LEARN_MIN and count >= LEARN_SHARE * self.seen:
                 self.state, self.kind = LEARNED, kind
-                self.seen = self.matched = self.run = 0
+                self.seen = self.run = 0
                 return False
         if self.seen >= WINDOW:
             self.state = OFF
@@ -117,4 +114,16 @@ class EntryStarts:
     def _relearn(self) -> None:
         self.state, self.kind = LEARNING, -1
         self.counts = [0] * len(KINDS)
-        self.seen = self.matched = self.run = 0
+        self.seen = self.run = 0
+
+    def header_lines(self, chunk: bytes, end: int) -> bool:
+        """Does every line of a Docker json-file ``chunk[:end]`` start with the learned
+        header (``{"log":"<header>``)? Then the learned start joins none of them and the
+        C scan may read them (``hits`` after it). False when unsure."""
+        lines = chunk.count(b"\n", 0, end)
+        body = b"\n" + chunk[:end - 1]  # each line after a newline (a match over two: fewer)
+        return lines > 0 and len(_CHUNK[self.kind].findall(body)) == lines
+
+    def hits(self) -> None:
+        """Header lines of this stream were read elsewhere (the C scan)."""
+        self.run = 0

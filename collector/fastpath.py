@@ -150,9 +150,9 @@ def available() -> bool:
     return _c is not None
 
 
-def _export(j: StreamJoiner | None, f: TrackedFile,
-            rules: MultilineRules) -> HeldLine | tuple[()] | None:
-    return None if j is None else j.export_held(f, rules)
+def _export(j: StreamJoiner | None, f: TrackedFile, rules: MultilineRules,
+            header_chunk: bool) -> HeldLine | tuple[()] | None:
+    return None if j is None else j.export_held(f, rules, header_chunk)
 
 
 def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:
@@ -165,9 +165,14 @@ def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns:
     if _c is None or rules.start is not None or host.level_rule is not None:
         return -1
     # A stream learning or using learned entry starts is Python's (its export_held is
-    # None, so the scan stops at its lines); when every stream is, skip the scan.
+    # None, so the scan stops at its lines), unless every line of the chunk has its
+    # learned header (then the learned start joins nothing); when every stream is, skip
+    # the scan.
+    end = last + 1
     mine = [j for j in (host.joiners.get(s) for s in STREAMS) if j is not None]
-    if mine and all(j.python_only for j in mine):
+    header_chunk = tuple(j is not None and j.header_chunk(data, end)
+                         for j in (host.joiners.get(s) for s in STREAMS))
+    if mine and all(j.python_only for j in mine) and not any(header_chunk):
         return -1
     fc = host.scan_context
     if fc is None or not fc.fits(host, f):
@@ -178,11 +183,10 @@ def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns:
     ingest = dumps(host.ingest_ts)
     joiners = host.joiners
     feed = host.feed_line
-    end = last + 1
     pos, off, total, misses = 0, f.pos, 0, 0
     while pos < end:
-        held = (_export(joiners.get(STREAMS[0]), f, rules),
-                _export(joiners.get(STREAMS[1]), f, rules))
+        held = (_export(joiners.get(STREAMS[0]), f, rules, header_chunk[0]),
+                _export(joiners.get(STREAMS[1]), f, rules, header_chunk[1]))
         values, pos, off, n, stopped, now_held = _c.scan(ctx, data, pos, end, off, ingest, held)
         for stream, line in zip(STREAMS, now_held, strict=True):
             if line is not None:

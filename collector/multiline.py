@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import re2  # type: ignore[import-untyped]
 
-from collector.entry_start import OFF, EntryStarts
+from collector.entry_start import LEARNED, LEARNING, OFF, EntryStarts
 from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
 
 # sink(origin, offset, ts, stream, text, tags): origin is the file the entry started in.
@@ -158,6 +158,11 @@ class StreamJoiner:
         the built-in shapes) must leave this stream's lines to ``feed``."""
         return self._starts.state != OFF
 
+    def header_chunk(self, chunk: bytes, end: int) -> bool:
+        """Learned, and every line of the Docker ``chunk[:end]`` has the header: the
+        learned start joins none of them, so the C scan may read this stream's lines."""
+        return self._starts.state == LEARNED and self._starts.header_lines(chunk, end)
+
     # -- feeding ---------------------------------------------------------------
     def feed(self, origin: Any, off: int, ts: str | None, text: str, partial: bool,
              tags: tuple[str, ...], now_ns: int) -> None:
@@ -269,13 +274,16 @@ class StreamJoiner:
         return False
 
     # -- the fast path's boundary -----------------------------------------------
-    def export_held(self, origin: Any, rules: MultilineRules) -> HeldLine | tuple[()] | None:
+    def export_held(self, origin: Any, rules: MultilineRules,
+                    header_chunk: bool = False) -> HeldLine | tuple[()] | None:
         """The held state as plain values, for a fast path about to read ``origin``
         under ``rules``: ``()`` nothing held, or ``(offset, ts, text)`` one plain line
         of ``origin`` (no tags, no trace mode). None: more than that (partial pieces,
-        joined lines, other rules since a pod annotation changed them): only ``feed``
-        may go on from this state."""
-        if rules is not self._rules or self.p_parts or self._starts.state != OFF:
+        joined lines, other rules since a pod annotation changed them, learning entry
+        starts, or a learned start unless ``header_chunk``): only ``feed`` may go on."""
+        state = self._starts.state
+        if (rules is not self._rules or self.p_parts or state == LEARNING
+                or (state == LEARNED and not header_chunk)):
             return None
         if not self.h_lines:
             return ()
@@ -294,6 +302,7 @@ class StreamJoiner:
         self.h_lines = 1
         self._mode = _MODE_NONE
         self.deadline = now_ns + self._rules.flush_ns
+        self._starts.hits()  # the fast path reads a learned stream's header lines only
 
     # -- flushing --------------------------------------------------------------
     def _emit_held(self) -> None:

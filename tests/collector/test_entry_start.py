@@ -112,13 +112,23 @@ def test_unlearns_after_a_run_longer_than_the_cap() -> None:
     assert starts.state == LEARNING
 
 
-def test_unlearns_when_the_kind_stops_matching_most_lines() -> None:
+def test_header_lines_of_a_docker_chunk() -> None:
     starts = EntryStarts(max_run=1000)
     for line in ["2026-11-26 07:00:00 a", "2026-11-26 07:00:01 b"]:
         starts.feed(line)
-    for i in range(WINDOW):
-        starts.feed(f"x {i}" if i % 10 else "2026-11-26 07:00:02 c")
-    assert starts.state == LEARNING  # 2 of 20 lines: below the share kept
+
+    def chunk(*texts: str) -> bytes:
+        return b"".join(b'{"log":"%s\\n","stream":"stdout","time":"t"}\n' % t.encode()
+                        for t in texts)
+
+    good = chunk("2026-11-26 07:00:02 c", "2026-11-26 07:00:03 d")
+    assert starts.header_lines(good, len(good))
+    bad = chunk("2026-11-26 07:00:02 c", "node list", "2026-11-26 07:00:03 d")
+    assert not starts.header_lines(bad, len(bad))
+    assert not starts.header_lines(b"", 0)
+    starts.run = 3
+    starts.hits()
+    assert starts.run == 0
 
 
 def test_relearns_a_new_layout() -> None:

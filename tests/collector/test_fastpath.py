@@ -255,6 +255,31 @@ def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.Monkey
     assert len(fast[-1][0]) == 0 and fast[-2][0][-1][0].startswith(b'{"id":"')
 
 
+def test_learned_stream_of_header_lines_takes_the_c_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's shape learns its timestamp; a chunk whose every line has it goes
+    through C (the learned start joins none of them), one with a header-less line
+    through Python, which joins it; same records as the Python path."""
+    calls: list[int] = []
+    real = Source.feed_line
+
+    def spy(*args: Any) -> None:
+        calls.append(1)
+        real(*args)
+
+    body = [f"2026-11-26 07:00:00.123 INFO [http-1] GET /api/{i} 200 user={i}" for i in range(600)]
+    body[450] = "node list: a, b, c"
+    data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stderr" if i % 7 == 0 else "stdout",
+                                  "time": TS}) + b"\n" for i, t in enumerate(body))
+    monkeypatch.setattr(Source, "feed_line", spy)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
+    assert 4 <= len(calls) < 150  # learning (2 lines a stream), the chunk with "node list"
+    slow = _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
+    assert fast == slow
+    joined = [v for v, *_ in fast[-2][0] if b"node list" in v]
+    assert len(joined) == 1 and b"user=449" in joined[0] and b"multiline" in joined[0]
+
+
 def test_learned_stream_is_joined_in_python(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     """A stream whose lines start with a timestamp learns it: the C scan leaves it to
