@@ -2,44 +2,94 @@
 word) most lines of a stream begin with, so that a line without it continues the
 previous entry (collector.multiline.StreamJoiner asks ``EntryStarts.feed``).
 
-Every kind is an anchored pattern of bounded length (no nested or unbounded
-repetition): matching costs the same on any line, however long (DESIGN.md: user text).
+A kind is a few *shapes* of fixed length, one byte class per position (``9`` a digit,
+``~`` a date separator ...; see _CLASSES): matching one costs the same on any line,
+however long (DESIGN.md: user text). The C fast path gets the same shapes at import
+(``shape_tables``) and checks a learned stream's lines with them, so both paths agree
+on every line by construction (tests/collector/test_fastpath.py checks it).
 """
 
 from __future__ import annotations
 
 import re
 
+# Position classes of a shape; any other character stands for itself. END also
+# matches past the end of the line (a level word alone on its line).
+END = "$"
+_CLASSES: dict[str, str] = {
+    "9": "0123456789",
+    "~": "-/.",  # a date separator
+    "^": " T_",  # between date and time
+    "_": " 0123456789",  # a space-padded day
+    "%": ".,: ",  # after the seconds
+    "@": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "*": "abcdefghijklmnopqrstuvwxyz",
+    "&": "IWEF",  # klog/glog severities
+    END: "]>:| \t\r",
+}
+_LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL",
+           "SEVERE", "PANIC", "TRC", "DBG", "INF", "WRN", "ERR", "EROR", "CRIT", "FINE",
+           "FINER", "FINEST", "ALERT", "EMERG")
 # The kinds, tried in this order; a line has at most one (the first that matches).
-_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-_DAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)"
-_LEVEL = (r"(?:TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|CRITICAL|FATAL|SEVERE|PANIC"
-          r"|TRC|DBG|INF|WRN|ERR|EROR|CRIT|FINE|FINER|FINEST|ALERT|EMERG)")
-KINDS: tuple[tuple[str, str], ...] = (
+KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # 2016-10-25 14:49:34, 2016/10/25 14:49:34, 2016-10-25T14:49:34Z, 2005.06.03 ...
-    ("iso_ts", r"\d{4}[-/.]\d{2}[-/.]\d{2}[ T_]\d{2}:?\d{2}"),
+    ("iso_ts", ("9999~99~99^99:99", "9999~99~99^9999")),
     # [2018-10-17 12:04:41,718], [2017-04-04 11:16:34 +0200], [2024/01/02 ...
-    ("bracket_iso", r"\[\d{4}[-/.]\d{2}[-/.]\d{2}[ T]\d{2}:\d{2}"),
+    ("bracket_iso", ("[9999~99~99^99:99",)),
     # [Wed Oct 11 14:32:52 2000], [11/Oct/2000:13:55:36 -0700], [17-Oct-2018 ...
-    ("bracket_date", r"\[(?:" + _DAY + " " + _MONTH + r" |\d{2}[-/]" + _MONTH + r"[-/]\d{4})"),
+    ("bracket_date", ("[@** @** ", "[99~@**~9999")),
     # 13.07.2018 07:06:00, 25/10/2016 14:49, 10-17-2018 12:04
-    ("dmy_ts", r"\d{2}[-/.]\d{2}[-/.]\d{4}[ T]\d{2}:\d{2}"),
+    ("dmy_ts", ("99~99~9999^99:99",)),
     # Oct 11 14:32:52 (syslog), Wed Oct 11 14:32:52
-    ("syslog_ts", r"(?:" + _DAY + " )?" + _MONTH + r" [ \d]\d \d{2}:\d{2}:\d{2}"),
+    ("syslog_ts", ("@** _9 99:99:99", "@** @** _9 99:99:99")),
     # 14:32:52.123 (a time of day alone)
-    ("time", r"\d{2}:\d{2}:\d{2}[.,: ]"),
+    ("time", ("99:99:99%",)),
     # klog/glog: I1017 12:04:41.718
-    ("klog", r"[IWEF]\d{4} \d{2}:\d{2}:\d{2}"),
+    ("klog", ("&9999 99:99:99",)),
     # a level word first: INFO ..., [ERROR] ..., <WARN> ...
-    ("level", r"[\[<]?" + _LEVEL + r"(?:[\]>:|\s]|$)"),
+    ("level", tuple(f"{o}{w}{END}" for o in ("", "[", "<") for w in _LEVELS)),
 )
-_COMPILED = tuple(re.compile(pattern) for _, pattern in KINDS)
-_ANY = re.compile("|".join(f"(?P<{name}>{pattern})" for name, pattern in KINDS))
+
+
+def _regex(shape: str) -> str:
+    out = []
+    for ch in shape:
+        members = _CLASSES.get(ch)
+        if members is None:
+            out.append(re.escape(ch))
+        elif ch == END:
+            out.append(f"(?:[{re.escape(members)}]|\\Z)")
+        else:
+            out.append(f"[{re.escape(members)}]")
+    return "".join(out)
+
+
+def _kind_regex(shapes: tuple[str, ...]) -> str:
+    return "|".join(_regex(s) for s in shapes)
+
+
+_COMPILED = tuple(re.compile(_kind_regex(shapes)) for _, shapes in KINDS)
+_ANY = re.compile("|".join(f"(?P<{name}>{_kind_regex(shapes)})" for name, shapes in KINDS))
 _INDEX = {name: i for i, (name, _) in enumerate(KINDS)}
-# The same kinds at the start of a Docker json-file line's "log" value; ASCII only, and
-# a value's end is its closing quote (so any doubt is a line not counted: Python's).
-_CHUNK = tuple(re.compile(rb'\n\{"log":"(?:' + pattern.replace("|$", '|"').encode() + rb")")
-               for _, pattern in KINDS)
+
+
+def shape_tables() -> tuple[tuple[bytes, ...], tuple[tuple[bytes, ...], ...]]:
+    """The kinds for the C fast path: the byte classes (each the bytes it holds; NUL
+    stands for the line's end) and, per kind, its shapes as strings of class indexes."""
+    classes: list[bytes] = []
+    index: dict[str, int] = {}
+
+    def cls(ch: str) -> int:
+        if ch not in index:
+            members = _CLASSES.get(ch, ch).encode("ascii")
+            index[ch] = len(classes)
+            classes.append(members + b"\0" if ch == END else members)
+        return index[ch]
+
+    kinds = tuple(tuple(bytes(cls(ch) for ch in shape) for shape in shapes)
+                  for _, shapes in KINDS)
+    return tuple(classes), kinds
+
 
 WINDOW = 20  # lines learned from (and, once learned, lines per check)
 LEARN_SHARE = 0.8  # the share of a window's lines that must start with the kind
@@ -86,7 +136,7 @@ class EntryStarts:
             return False
         if state == LEARNED:
             # A header line only resets the run (the same after one or many): so the
-            # C fast path may take a chunk whose every line has the header (verify).
+            # C fast path, which reads header lines only, leaves the same state (hits).
             if _COMPILED[self.kind].match(text) is not None:
                 self.run = 0
                 return False
@@ -115,14 +165,6 @@ class EntryStarts:
         self.state, self.kind = LEARNING, -1
         self.counts = [0] * len(KINDS)
         self.seen = self.run = 0
-
-    def header_lines(self, chunk: bytes, end: int) -> bool:
-        """Does every line of a Docker json-file ``chunk[:end]`` start with the learned
-        header (``{"log":"<header>``)? Then the learned start joins none of them and the
-        C scan may read them (``hits`` after it). False when unsure."""
-        lines = chunk.count(b"\n", 0, end)
-        body = b"\n" + chunk[:end - 1]  # each line after a newline (a match over two: fewer)
-        return lines > 0 and len(_CHUNK[self.kind].findall(body)) == lines
 
     def hits(self) -> None:
         """Header lines of this stream were read elsewhere (the C scan)."""

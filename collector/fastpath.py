@@ -8,9 +8,11 @@ holds nothing or one plain line. At any other line it stops and that one line go
 through the host's ``feed_line`` (parse -> join -> emit); then the scan goes on.
 
 The seam is narrow and the C owns no rule: the level words, the continuation shapes
-(``init``, once) and the record layout (a ``Context`` per file) come from Python; the
-joiners' held lines cross it as plain values (``StreamJoiner.export_held`` before a
-scan, ``adopt_held`` after). The records, their order, the joiners' state and so the
+and the learned entry-start shapes (``init``, ``init_starts``, once) and the record
+layout (a ``Context`` per file) come from Python; the joiners' held lines and learned
+entry-start kinds cross it as plain values (``StreamJoiner.export_held`` and
+``learned_start`` before a scan, ``adopt_held`` after). A learned stream's line without
+its header stops the scan: Python joins it. The records, their order, the joiners' state and so the
 checkpoints are the same either way (tests/collector/test_fastpath.py compares them
 byte for byte). Without the extension everything stays in Python.
 """
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from orjson import JSONEncodeError, dumps
 
-from collector import level_detect
+from collector import entry_start, level_detect
 from collector.multiline import (
     CONTINUES,
     GO_DUMP_FOLLOW,
@@ -54,6 +56,7 @@ else:
         continues=tuple(p.encode() for p in CONTINUES),
         dump_heads=tuple(p.encode() for p in GO_DUMP_HEADS),
         dump_follow=tuple(p.encode() for p in GO_DUMP_FOLLOW))
+    _fastpath.init_starts(*entry_start.shape_tables())
 _c = _fastpath  # None: everything stays in Python (the tests set that too)
 
 # The Docker streams the C scan knows, in the order of its ``held`` tuples.
@@ -99,13 +102,14 @@ class FileContext:
     """The C context of one file of a source, and what it was made from: a new one
     when the file, its generation (id prefix), the source's fields or rules change."""
 
-    __slots__ = ("ctx", "f", "id_prefix", "plain_tail", "rules")
+    __slots__ = ("ctx", "f", "id_prefix", "plain_tail", "rules", "starts")
 
     def __init__(self, host: ScanHost, f: TrackedFile) -> None:
         self.f = f
         self.id_prefix = f.id_prefix
         self.plain_tail = host.plain_tail
         self.rules = host.rules
+        self.starts = [-1] * len(STREAMS)  # the streams' learned entry starts, per scan
         self.ctx: _fastpath.Context | None = None
         try:
             layout = record_layout(host.out.node, host.kind, host.wire_path, f.file_id,
@@ -115,7 +119,7 @@ class FileContext:
         self.ctx = _c.Context(
             layout=layout, id_prefix=f.id_prefix, max_line=host.out.max_line_bytes,
             max_record=host.out.max_record_bytes, hold=host.rules.enabled, hint=host.level_hint,
-            detect_level=level_detect.detect_level, shrink=host.shrink)
+            detect_level=level_detect.detect_level, shrink=host.shrink, starts=self.starts)
 
     def fits(self, host: ScanHost, f: TrackedFile) -> bool:
         return (f is self.f and f.id_prefix is self.id_prefix
@@ -150,29 +154,24 @@ def available() -> bool:
     return _c is not None
 
 
-def _export(j: StreamJoiner | None, f: TrackedFile, rules: MultilineRules,
-            header_chunk: bool) -> HeldLine | tuple[()] | None:
-    return None if j is None else j.export_held(f, rules, header_chunk)
+def _export(j: StreamJoiner | None, f: TrackedFile,
+            rules: MultilineRules) -> HeldLine | tuple[()] | None:
+    return None if j is None else j.export_held(f, rules)
 
 
 def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:
     """Parse, join and send the lines of ``data[:last + 1]`` (``data[last]`` is a
     newline) read at ``f.pos``; returns the number of lines, or -1 when the C path
-    does not apply (no extension, a per-app start pattern or level rule, a stream
-    with learned entry starts) and the
-    caller's loop must."""
+    does not apply (no extension, a per-app start pattern or level rule, every stream
+    still learning its entry start) and the caller's loop must."""
     rules = host.rules
     if _c is None or rules.start is not None or host.level_rule is not None:
         return -1
-    # A stream learning or using learned entry starts is Python's (its export_held is
-    # None, so the scan stops at its lines), unless every line of the chunk has its
-    # learned header (then the learned start joins nothing); when every stream is, skip
-    # the scan.
+    # A stream still learning its entry start is Python's (its export_held is None, so
+    # the scan stops at its lines): when every stream is, the scan is skipped.
     end = last + 1
     mine = [j for j in (host.joiners.get(s) for s in STREAMS) if j is not None]
-    header_chunk = tuple(j is not None and j.header_chunk(data, end)
-                         for j in (host.joiners.get(s) for s in STREAMS))
-    if mine and all(j.python_only for j in mine) and not any(header_chunk):
+    if mine and all(j.learning for j in mine):
         return -1
     fc = host.scan_context
     if fc is None or not fc.fits(host, f):
@@ -181,12 +180,16 @@ def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns:
     if ctx is None:
         return -1
     ingest = dumps(host.ingest_ts)
+    starts = fc.starts
     joiners = host.joiners
     feed = host.feed_line
     pos, off, total, misses = 0, f.pos, 0, 0
     while pos < end:
-        held = (_export(joiners.get(STREAMS[0]), f, rules, header_chunk[0]),
-                _export(joiners.get(STREAMS[1]), f, rules, header_chunk[1]))
+        for i, stream in enumerate(STREAMS):
+            j = joiners.get(stream)
+            starts[i] = -1 if j is None else j.learned_start
+        held = (_export(joiners.get(STREAMS[0]), f, rules),
+                _export(joiners.get(STREAMS[1]), f, rules))
         values, pos, off, n, stopped, now_held = _c.scan(ctx, data, pos, end, off, ingest, held)
         for stream, line in zip(STREAMS, now_held, strict=True):
             if line is not None:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import re2  # type: ignore[import-untyped]
 
-from collector.entry_start import LEARNED, LEARNING, OFF, EntryStarts
+from collector.entry_start import LEARNED, LEARNING, EntryStarts
 from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
 
 # sink(origin, offset, ts, stream, text, tags): origin is the file the entry started in.
@@ -153,15 +153,21 @@ class StreamJoiner:
         self._starts = EntryStarts(rules.max_lines, rules.enabled and rules.start is None)
 
     @property
-    def python_only(self) -> bool:
-        """Learning or using a learned entry start: the C fast path (which knows only
-        the built-in shapes) must leave this stream's lines to ``feed``."""
-        return self._starts.state != OFF
+    def learning(self) -> bool:
+        """Still learning its entry start: only ``feed`` may read this stream's lines."""
+        return self._starts.state == LEARNING
 
-    def header_chunk(self, chunk: bytes, end: int) -> bool:
-        """Learned, and every line of the Docker ``chunk[:end]`` has the header: the
-        learned start joins none of them, so the C scan may read this stream's lines."""
-        return self._starts.state == LEARNED and self._starts.header_lines(chunk, end)
+    @property
+    def learned_start(self) -> int:
+        """The learned entry-start kind (collector.entry_start.KINDS), -1 none: a fast
+        path must leave a line without that header to ``feed`` (it continues the entry)."""
+        return self._starts.kind if self._starts.state == LEARNED else -1
+
+    @property
+    def starts_state(self) -> tuple[int, int, int, int, tuple[int, ...]]:
+        """What the stream has learned, as plain values (for the tests)."""
+        st = self._starts
+        return (st.state, st.kind, st.run, st.seen, tuple(st.counts))
 
     # -- feeding ---------------------------------------------------------------
     def feed(self, origin: Any, off: int, ts: str | None, text: str, partial: bool,
@@ -274,16 +280,14 @@ class StreamJoiner:
         return False
 
     # -- the fast path's boundary -----------------------------------------------
-    def export_held(self, origin: Any, rules: MultilineRules,
-                    header_chunk: bool = False) -> HeldLine | tuple[()] | None:
+    def export_held(self, origin: Any, rules: MultilineRules) -> HeldLine | tuple[()] | None:
         """The held state as plain values, for a fast path about to read ``origin``
         under ``rules``: ``()`` nothing held, or ``(offset, ts, text)`` one plain line
         of ``origin`` (no tags, no trace mode). None: more than that (partial pieces,
-        joined lines, other rules since a pod annotation changed them, learning entry
-        starts, or a learned start unless ``header_chunk``): only ``feed`` may go on."""
-        state = self._starts.state
-        if (rules is not self._rules or self.p_parts or state == LEARNING
-                or (state == LEARNED and not header_chunk)):
+        joined lines, other rules since a pod annotation changed them, still learning its
+        entry start): only ``feed`` may go on from this state. A learned start
+        (``learned_start``) the fast path checks itself, line by line."""
+        if rules is not self._rules or self.p_parts or self._starts.state == LEARNING:
             return None
         if not self.h_lines:
             return ()
