@@ -80,6 +80,8 @@ _HEADER = re.compile(
     r"|(?<![\w.-])(?P<tc>Trace|Debug|Info|Information|Notice|Warning|Warn|Error|Fatal|Critical)"
     r"(?=[\s:,\]|])")
 _PG_LEVELS = {"LOG": Level.INFO.value}
+# The first characters of every _HEADER shape but the ``level=`` field's.
+_STARTS = re.compile(r"[\[<|A-Z]")
 # Redis "123:M 26 Nov 2026 07:00:00.123 * msg" (also "[123] 26 Nov ..." and no pid):
 # its marker . - * # is the level (debug, verbose, notice, warning).
 _REDIS = re.compile(r"(?:\d{1,10}:[A-Z] |\[\d{1,10}\] )?\d\d [A-Z][a-z][a-z](?: \d{4})? "
@@ -174,6 +176,38 @@ def _wide_header(text: str, hint: list[int] | None) -> str | None:
     return _name(m.group(1))
 
 
+def _header_level(head: str, hint: list[int] | None) -> str | None:
+    """The earliest _HEADER match in ``head`` that names a level (a Title-case word only
+    before any prose). Every _HEADER shape but ``level=`` begins with one of _STARTS, so
+    without a ``level=`` field only those positions are tried, with an anchored match:
+    several times cheaper than the search (which tries the alternation everywhere)."""
+    searched = "level" in head or "lvl" in head or "severity" in head
+    pos = 0
+    while True:
+        if searched:
+            m = _HEADER.search(head, pos)
+            if m is None:
+                return None
+        else:
+            c = _STARTS.search(head, pos)
+            if c is None:
+                return None
+            m = _HEADER.match(head, c.start())
+            if m is None:
+                pos = c.start() + 1
+                continue
+        kind = m.lastgroup
+        pos = m.end()  # "level=foo" names no level: keep looking
+        if kind == "tc" and _prose_before(head, m.start()):
+            continue
+        word = m.group(m.lastindex or 0)
+        found = _PG_LEVELS.get(word) or _name(word[:5] if kind == "pg" else word)
+        if found != UNKNOWN:
+            if hint is not None:
+                hint[0] = m.start("wd") if kind == "wd" else -1
+            return found
+
+
 def detect_level(text: str, hint: list[int] | None = None) -> str:
     """The level of an entry (its first line decides), one of logpipe.levels.LEVELS.
 
@@ -223,18 +257,9 @@ def detect_level(text: str, hint: list[int] | None = None) -> str:
         m = _LOGCAT_BRIEF.match(head)
         if m is not None:
             return _letter(m.group(1))
-    pos = 0
-    while (m := _HEADER.search(head, pos)) is not None:
-        kind = m.lastgroup
-        pos = m.end()  # "level=foo" names no level: keep looking
-        if kind == "tc" and _prose_before(head, m.start()):
-            continue
-        word = m.group(m.lastindex or 0)
-        found = _PG_LEVELS.get(word) or _name(word[:5] if kind == "pg" else word)
-        if found != UNKNOWN:
-            if hint is not None:
-                hint[0] = m.start("wd") if kind == "wd" else -1
-            return found
+    found = _header_level(head, hint)
+    if found is not None:
+        return found
     if len(text) > HEADER_CHARS:
         found = _wide_header(text, hint)
         if found is not None:
