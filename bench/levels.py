@@ -46,7 +46,7 @@ def _cpu_us(detect: Detect, texts: list[list[str]]) -> float:
     start = time.process_time()
     for _ in range(ROUNDS):
         for stream in texts:
-            hint = [-1]
+            hint: list[object] = [-1, "unknown"]
             for text in stream:
                 detect(text, hint)
     return (time.process_time() - start) / n * 1e6

@@ -771,6 +771,8 @@ static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_
             break;
         }
     }
+    if (!bad && PyList_GET_SIZE(c->hint) > 1) /* the stream's last level, as Python keeps it */
+        bad = PyList_SetItem(c->hint, 1, Py_NewRef(lvl_obj)) < 0;
     Py_DECREF(lvl_obj);
     if (bad) return -1;
     PyObject *value = PyBytes_FromStringAndSize(b->p, b->len);

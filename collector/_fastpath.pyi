@@ -1,6 +1,7 @@
 """Types of the C extension built from collector/_fastpath.c."""
 
 from collections.abc import Callable
+from typing import Any
 
 class Context:
     """What scan() needs of one source file, made once (collector.fastpath.FileContext)."""
@@ -12,7 +13,7 @@ class Context:
     hold: bool
 
     def __init__(self, *, layout: tuple[bytes | str, ...], id_prefix: bytes, max_line: int,
-                 max_record: int, hold: bool, hint: list[int],
+                 max_record: int, hold: bool, hint: list[Any],
                  detect_level: Callable[[str, list[int] | None], str],
                  shrink: Callable[[bytes], bytes], starts: list[int]) -> None: ...
 

@@ -38,10 +38,12 @@ KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("bracket_iso", ("[9999~99~99^99:99",)),
     # [Wed Oct 11 14:32:52 2000], [11/Oct/2000:13:55:36 -0700], [17-Oct-2018 ...
     ("bracket_date", ("[@** @** ", "[99~@**~9999")),
-    # 13.07.2018 07:06:00, 25/10/2016 14:49, 10-17-2018 12:04
-    ("dmy_ts", ("99~99~9999^99:99",)),
+    # 13.07.2018 07:06:00, 25/10/2016 14:49, 10-17-2018 12:04; Tomcat 06-Mar-2023 18:34
+    ("dmy_ts", ("99~99~9999^99:99", "99~@**~9999^99:99")),
     # Oct 11 14:32:52 (syslog), Wed Oct 11 14:32:52
     ("syslog_ts", ("@** _9 99:99:99", "@** @** _9 99:99:99")),
+    # MySQL 5 and mysqld_safe: 161212 12:40:38, 161212  9:05:01
+    ("compact_date", ("999999 _9:99:99",)),
     # 14:32:52.123 (a time of day alone)
     ("time", ("99:99:99%",)),
     # klog/glog: I1017 12:04:41.718
@@ -91,7 +93,9 @@ def shape_tables() -> tuple[tuple[bytes, ...], tuple[tuple[bytes, ...], ...]]:
     return tuple(classes), kinds
 
 
-WINDOW = 20  # lines learned from (and, once learned, lines per check)
+# Lines learned from: after so many with no kind learned, only the built-in shapes
+# decide. Long enough for a first entry with a stack trace.
+WINDOW = 100
 LEARN_SHARE = 0.8  # the share of a window's lines that must start with the kind
 LEARN_MIN = 2  # lines of the kind before it is used (the first entries join early)
 
@@ -111,22 +115,24 @@ class EntryStarts:
 
     LEARNING: the first WINDOW lines (again after an unlearn) are classified; a kind
     is learned once it heads at least LEARN_MIN lines and LEARN_SHARE of those seen.
-    LEARNED: ``feed`` says a line without the kind continues the held entry; the
+    LEARNED: ``feed`` says a line with no header kind continues the held entry; the
     kind is dropped when more than ``max_run`` header-less lines come in a row (the
     layout changed).
     OFF: the window went by without a kind; the built-in shapes alone decide (and the
     C fast path may take the stream: it knows only those).
     """
 
-    __slots__ = ("counts", "kind", "max_run", "run", "seen", "state")
+    __slots__ = ("after_json", "counts", "kind", "lines", "max_run", "run", "seen", "state")
 
     def __init__(self, max_run: int, enabled: bool = True) -> None:
         self.max_run = max_run
         self.state = LEARNING if enabled else OFF
         self.kind = -1
         self.counts = [0] * len(KINDS)
-        self.seen = 0
+        self.seen = 0  # lines seen that may start an entry (not indented, not blank)
+        self.lines = 0  # lines seen while learning
         self.run = 0
+        self.after_json = False  # LEARNED: the last line was a whole JSON object
 
     def feed(self, text: str) -> bool:
         """One line of the stream, in order: True when it must continue the held entry
@@ -139,15 +145,28 @@ class EntryStarts:
             # C fast path, which reads header lines only, leaves the same state (hits).
             if _COMPILED[self.kind].match(text) is not None:
                 self.run = 0
+                self.after_json = False
                 return False
-            if text[:1] == "{" and text.rstrip()[-1:] == "}":
-                self.run = 0  # a whole JSON object is an entry of its own (a new layout)
+            if (text[:1] == "{" and text.rstrip()[-1:] == "}") or _ANY.match(text) is not None:
+                # a whole JSON object, or another kind of header: an entry of its own
+                # (lines of another layout, another logger writing to the stream)
+                self.run = 0
+                self.after_json = text[:1] == "{"
+                return False
+            if self.after_json:  # nothing continues a JSON entry: a line of its own
+                self.after_json = False
+                self.run = 0
                 return False
             self.run += 1
             if self.run > self.max_run:
                 self._relearn()
                 return False
             return True
+        self.lines += 1
+        if self.lines >= WINDOW:
+            self.state = OFF
+        if not text or text[0] in " \t":
+            return False  # continues by the built-in shapes: not a candidate start
         kind = header_kind(text)
         self.seen += 1
         if kind >= 0:
@@ -155,17 +174,17 @@ class EntryStarts:
             count = self.counts[kind]
             if count >= LEARN_MIN and count >= LEARN_SHARE * self.seen:
                 self.state, self.kind = LEARNED, kind
-                self.seen = self.run = 0
+                self.seen = self.run = self.lines = 0
                 return False
-        if self.seen >= WINDOW:
-            self.state = OFF
         return False
 
     def _relearn(self) -> None:
         self.state, self.kind = LEARNING, -1
         self.counts = [0] * len(KINDS)
-        self.seen = self.run = 0
+        self.seen = self.run = self.lines = 0
+        self.after_json = False
 
     def hits(self) -> None:
         """Header lines of this stream were read elsewhere (the C scan)."""
         self.run = 0
+        self.after_json = False

@@ -85,7 +85,7 @@ class ScanHost(Protocol):
     rules: MultilineRules
     joiners: dict[str | None, StreamJoiner]
     ingest_ts: str
-    level_hint: list[int]
+    level_hint: level_detect.Hint
     level_rule: LevelRule | None  # an app's level rule: Python decides every level
     plain_tail: bytes  # the record's end after "stream" for an entry without tags
     scan_context: FileContext | None

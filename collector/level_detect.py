@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import orjson
 
@@ -24,6 +24,14 @@ from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
 from logpipe.levels import Level, bunyan_level, normalize_level, otel_severity
 
 UNKNOWN = Level.UNKNOWN.value
+# A stream's (a source's) memory: [the column of its level word or -1, the level of its
+# last entry]; the C fast path reads the first and writes the second (collector.fastpath).
+Hint = list[Any]
+
+
+def new_hint() -> Hint:
+    return [-1, UNKNOWN]
+
 # How much of the first line counts as the "header" for word shapes.
 HEADER_CHARS = 96
 # A longer prose-free header (BGL RAS, long node names): searched this far.
@@ -33,6 +41,9 @@ _JSON_KEYS = ("level", "severity", "lvl", "loglevel", "log_level", "levelname", 
               "level_name", "severity_text", "severityText", "log.level", "@level", "status",
               "s")  # MongoDB 4.4+ {"s":"I"}
 _OTEL_KEYS = ("severity_number", "severityNumber")
+# Falco "priority":"Warning", journald's JSON export "PRIORITY":"6": read as words or
+# syslog digits, never as a number (a task's "priority": 3 is no severity).
+_PRIORITY_KEYS = ("priority", "PRIORITY")
 # Kibana 6 legacy JSON (and hapi's server.log) carry the level as one of the "tags".
 _TAG_LEVELS = frozenset(("trace", "debug", "info", "warn", "warning", "error", "fatal",
                          "critical"))
@@ -84,9 +95,24 @@ _PG_LEVELS = {"LOG": Level.INFO.value}
 _STARTS = re.compile(r"[\[<|A-Z]")
 # Redis "123:M 26 Nov 2026 07:00:00.123 * msg" (also "[123] 26 Nov ..." and no pid):
 # its marker . - * # is the level (debug, verbose, notice, warning).
-_REDIS = re.compile(r"(?:\d{1,10}:[A-Z] |\[\d{1,10}\] )?\d\d [A-Z][a-z][a-z](?: \d{4})? "
+_REDIS = re.compile(r"(?P<pid>\d{1,10}:[A-Z] |\[\d{1,10}\] )?\d\d [A-Z][a-z][a-z](?: \d{4})? "
                     r"\d\d:\d\d:\d\d(?:\.\d{1,6})? ([.*#-]) ")
 _REDIS_LEVELS = {".": "debug", "-": "debug", "*": "info", "#": "warn"}
+# Redis 1.x wrote no pid and had three levels: "." debug, "-" notice, "*" warning.
+_REDIS1_LEVELS = {".": "debug", "-": "info", "*": "warn"}
+# MongoDB before 4.4: "2018-02-05T13:44:56.657+0100 I CONTROL  [initandlisten] ..."
+# (a severity letter, or D1-D5, then the component in capitals, then the context).
+_MONGO = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]{8,15}(?:[+-]\d{4}|Z) ([FEWI]|D[1-5]?) +"
+                    r"[A-Z][A-Z_]{1,15} +\[")
+_MONGO_LEVELS = {"F": "fatal", "E": "error", "W": "warn", "I": "info"}
+# PostgreSQL csvlog: ...,<session line>,<command tag>,<start>,<vxid>,<txid>,<severity>,
+# <SQLSTATE>,"message" -- the severity is the field before a 5-character SQLSTATE.
+_PG_CSV = re.compile(r",(DEBUG[1-5]|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC),[0-9A-Z]{5},")
+# PostgreSQL's follow-up lines of a message (same prefix, written right after it): the
+# level of the message they belong to, the stream's last entry.
+_PG_SECONDARY = re.compile(r"(?<![\w.-])(?:DETAIL|HINT|STATEMENT|CONTEXT|QUERY|LOCATION):  ")
+# HAProxy's HTTP log: "... [date] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes ..."
+_HAPROXY = re.compile(r" -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ (\d{3}) ")
 _LOWER = re.compile(r"[a-z]")
 # The uppercase-word shape alone, anchored where a stream's hint points.
 _WORD_AT = re.compile(rf"(?<![\w.-])({_WORDS})(?![\w-])")
@@ -142,6 +168,12 @@ def _from_json(text: str) -> str | None:
             lv = otel_severity(number)
             if lv is not Level.UNKNOWN:
                 return lv.value
+    for key in _PRIORITY_KEYS:
+        word = obj.get(key)
+        if isinstance(word, str):
+            lv = normalize_level(word)
+            if lv is not Level.UNKNOWN:
+                return lv.value
     tags = obj.get("tags")
     if isinstance(tags, list):
         for tag in tags:
@@ -159,7 +191,7 @@ def _prose_before(head: str, pos: int) -> bool:
     return _LOWER.search(head, 0, pos) is not None
 
 
-def _wide_header(text: str, hint: list[int] | None) -> str | None:
+def _wide_header(text: str, hint: Hint | None) -> str | None:
     """An uppercase level word past the first HEADER_CHARS characters, in a header with
     no prose before it ("... R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction ...")."""
     line = text[:WIDE_HEADER_CHARS]
@@ -176,7 +208,7 @@ def _wide_header(text: str, hint: list[int] | None) -> str | None:
     return _name(m.group(1))
 
 
-def _header_level(head: str, hint: list[int] | None) -> str | None:
+def _header_level(head: str, hint: Hint | None) -> str | None:
     """The earliest _HEADER match in ``head`` that names a level (a Title-case word only
     before any prose). Every _HEADER shape but ``level=`` begins with one of _STARTS, so
     without a ``level=`` field only those positions are tried, with an anchored match:
@@ -208,13 +240,21 @@ def _header_level(head: str, hint: list[int] | None) -> str | None:
             return found
 
 
-def detect_level(text: str, hint: list[int] | None = None) -> str:
+def detect_level(text: str, hint: Hint | None = None) -> str:
     """The level of an entry (its first line decides), one of logpipe.levels.LEVELS.
 
-    ``hint`` (one per stream, start ``[-1]``) remembers the column where a level word
+    ``hint`` (one per stream: ``new_hint()``) remembers the column where a level word
     was found: lines of one stream share a layout, so the next line is first checked
-    there, which is several times cheaper than searching the header.
+    there, which is several times cheaper than searching the header. It also keeps the
+    level found last (PostgreSQL's HINT/DETAIL lines take their message's).
     """
+    found = _detect(text, hint)
+    if hint is not None and len(hint) > 1:
+        hint[1] = found
+    return found
+
+
+def _detect(text: str, hint: Hint | None) -> str:
     if not text:
         return UNKNOWN
     if hint is not None and hint[0] >= 0:
@@ -252,7 +292,10 @@ def detect_level(text: str, hint: list[int] | None = None) -> str:
             return _letter(m.group(1))
         m = _REDIS.match(head)
         if m is not None:
-            return _REDIS_LEVELS[m.group(1)]
+            return (_REDIS_LEVELS if m.group("pid") else _REDIS1_LEVELS)[m.group(2)]
+        m = _MONGO.match(head)
+        if m is not None:
+            return _MONGO_LEVELS.get(m.group(1), Level.DEBUG.value)
     elif first in "VDIWEFA" and head[1:2] == "/":
         m = _LOGCAT_BRIEF.match(head)
         if m is not None:
@@ -260,6 +303,10 @@ def detect_level(text: str, hint: list[int] | None = None) -> str:
     found = _header_level(head, hint)
     if found is not None:
         return found
+    if ":  " in head:
+        m = _PG_SECONDARY.search(head)
+        if m is not None:
+            return hint[1] if hint is not None and len(hint) > 1 else UNKNOWN
     if len(text) > HEADER_CHARS:
         found = _wide_header(text, hint)
         if found is not None:
@@ -269,12 +316,25 @@ def detect_level(text: str, hint: list[int] | None = None) -> str:
     m = _LEADING.match(head)
     if m is not None:
         return _name(m.group(1))
-    if "HTTP/" in head or "HTTP/" in text[:512]:
-        m = _ACCESS.search(text, 0, 512)
+    window = text[:512]
+    if "HTTP/" in window:
+        m = _ACCESS.search(window)
         if m is not None:
-            code = int(m.group(1))
-            return "error" if code >= 500 else "warn" if code >= 400 else "info"
+            return _status(m.group(1))
+    if "/" in window:
+        m = _HAPROXY.search(window)
+        if m is not None:
+            return _status(m.group(1))
+    if "," in window:
+        m = _PG_CSV.search(window)
+        if m is not None:
+            return _name(m.group(1)[:5])
     return UNKNOWN
+
+
+def _status(code: str) -> str:
+    n = int(code)
+    return "error" if n >= 500 else "warn" if n >= 400 else "info"
 
 
 # -- per-app rules (setting level_rules, pod annotation logpipe.io/level) ------------------
@@ -306,7 +366,7 @@ class LevelRule:
     pattern: _LevelPattern | None
     key: tuple[str, ...]
 
-    def level(self, text: str, hint: list[int] | None = None) -> str:
+    def level(self, text: str, hint: Hint | None = None) -> str:
         line = text[:RULE_CHARS].partition("\n")[0]
         value: object = None
         if self.pattern is not None:

@@ -164,10 +164,10 @@ class StreamJoiner:
         return self._starts.kind if self._starts.state == LEARNED else -1
 
     @property
-    def starts_state(self) -> tuple[int, int, int, int, tuple[int, ...]]:
+    def starts_state(self) -> tuple[int, int, int, int, int, bool, tuple[int, ...]]:
         """What the stream has learned, as plain values (for the tests)."""
         st = self._starts
-        return (st.state, st.kind, st.run, st.seen, tuple(st.counts))
+        return (st.state, st.kind, st.run, st.seen, st.lines, st.after_json, tuple(st.counts))
 
     # -- feeding ---------------------------------------------------------------
     def feed(self, origin: Any, off: int, ts: str | None, text: str, partial: bool,

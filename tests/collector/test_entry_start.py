@@ -83,7 +83,8 @@ def test_blank_and_non_trace_lines_join_once_learned() -> None:
 
 def test_not_learned_below_the_share() -> None:
     # Half the lines have a header: no kind is learned, plain lines stay entries.
-    lines = [f"2016-10-25 14:49:{i:02d} x" if i % 2 else f"plain {i}" for i in range(40)]
+    lines = [f"2016-10-25 14:49:{i % 60:02d} x" if i % 2 else f"plain {i}"
+             for i in range(WINDOW + 20)]
     assert _entries(lines) == lines
     starts = EntryStarts(1000)
     for line in lines[:WINDOW]:
@@ -172,3 +173,29 @@ def test_a_start_pattern_turns_learning_off() -> None:
     assert StreamJoiner("stdout", MultilineRules(), lambda *a: None).learning
     assert not StreamJoiner("stdout", MultilineRules(enabled=False), lambda *a: None).learning
     assert EntryStarts(10).state == LEARNING
+
+
+def test_a_line_with_another_header_kind_is_an_entry() -> None:
+    # Learned "[INFO]"; a line of another layout (a timestamp first) is not joined.
+    lines = ["[INFO] a", "[INFO] b", "2019-03-06T08:55:28.903Z [INFO] c", "[ERROR] d",
+             "plain continuation"]
+    assert _entries(lines) == [*lines[:3], "\n".join(lines[3:])]
+
+
+def test_nothing_continues_a_json_entry() -> None:
+    lines = ["2026-11-26 07:00:00 INFO a", "2026-11-26 07:00:01 INFO b", '{"level":"info"}',
+             "redis: 2024/05/16 15:21:18 pubsub.go:168: x", "2026-11-26 07:00:02 INFO c",
+             "continued"]
+    assert _entries(lines) == [*lines[:4], "\n".join(lines[4:])]
+
+
+def test_trace_lines_do_not_dilute_the_share() -> None:
+    # A first entry with a long indented trace: its header kind is still learned (the
+    # share counts lines that may start an entry), so a plain line joins the second.
+    trace = [f"\tat a.b{i}(C.java:{i})" for i in range(30)]
+    lines = ["06-Mar-2023 18:34:17.383 SEVERE [main] x", *trace,
+             "06-Mar-2023 18:34:18.001 SEVERE [main] y", "An error occurred at line: [18]",
+             "161212 12:40:38 mysqld_safe Starting"]
+    got = _entries(lines)
+    assert got[-2:] == ["\n".join(lines[-3:-1]), lines[-1]]
+    assert header_kind(lines[-1]) == _kind("compact_date")
