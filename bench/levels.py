@@ -4,6 +4,10 @@ gated: the gap stays visible), and the detector's CPU per entry, before
 (collector/level_detect.py at BASE, loaded from a temporary copy) and after (the
 working tree), in the same run.
 
+Then the CPU per line of the whole read path (bench/levels_cpu.py: parse, join, detect,
+build the record; no Kafka) on the corpus as Docker lines and on the collector bench's
+uniform lines, with the C fast path and with Python alone.
+
 Run: ``python -m bench levels``.
 """
 
@@ -17,8 +21,9 @@ import time
 from pathlib import Path
 from types import ModuleType
 
+from bench import levels_cpu
 from collector import level_detect
-from tests.collector.level_corpus import Detect, formats, incoming, load, score
+from tests.collector.level_corpus import CORPUS, Detect, formats, incoming, load, score
 
 # The detector before issue 13 (the commit this work started from).
 BASE = "336943e"
@@ -75,6 +80,8 @@ def main() -> None:
              for path in [*formats(), *incoming()]]
     print(f"CPU per entry: before {_cpu_us(before, texts):.2f} µs, "
           f"after {_cpu_us(after, texts):.2f} µs (Python detector, {ROUNDS} rounds)")
+    print("Read path (parse, join, detect, record) on Docker lines, this tree:")
+    levels_cpu.report(CORPUS)
 
 
 if __name__ == "__main__":
