@@ -20,17 +20,20 @@ from typing import Any, Protocol, cast
 
 import orjson
 
+from collector.level_field import LevelField
 from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
 from logpipe.levels import Level, bunyan_level, normalize_level, otel_severity
 
 UNKNOWN = Level.UNKNOWN.value
 # A stream's (a source's) memory: [the column of its level word or -1, the level of its
-# last entry]; the C fast path reads the first and writes the second (collector.fastpath).
+# last entry, its learned level field]; the C fast path reads the first and writes the
+# second (collector.fastpath), and hands every entry the first does not decide to
+# detect_level, so both paths leave the same memory.
 Hint = list[Any]
 
 
 def new_hint() -> Hint:
-    return [-1, UNKNOWN]
+    return [-1, UNKNOWN, LevelField()]
 
 # How much of the first line counts as the "header" for word shapes.
 HEADER_CHARS = 96
@@ -248,19 +251,25 @@ def detect_level(text: str, hint: Hint | None = None) -> str:
     there, which is several times cheaper than searching the header. It also keeps the
     level found last (PostgreSQL's HINT/DETAIL lines take their message's).
     """
-    found = _detect(text, hint)
+    if hint is None or not text:
+        found = _detect(text, None) if text else UNKNOWN
+    elif hint[0] >= 0 and (m := _WORD_AT.match(text, hint[0])) is not None and (
+            text.find("\n", 0, hint[0]) < 0):
+        found = _name(m.group(1))  # what the C fast path decides alone
+    else:
+        learned: LevelField | None = hint[2] if len(hint) > 2 else None
+        if learned is not None and learned.field >= 0:
+            found = learned.apply(text) or _detect(text, hint)
+        else:
+            found = _detect(text, hint)
+            if learned is not None:
+                learned.observe(text, found)
     if hint is not None and len(hint) > 1:
         hint[1] = found
     return found
 
 
 def _detect(text: str, hint: Hint | None) -> str:
-    if not text:
-        return UNKNOWN
-    if hint is not None and hint[0] >= 0:
-        m = _WORD_AT.match(text, hint[0])
-        if m is not None and text.find("\n", 0, hint[0]) < 0:
-            return _name(m.group(1))
     head = text[:HEADER_CHARS]
     first = head[0]
     if first == "{":

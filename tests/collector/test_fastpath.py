@@ -125,6 +125,8 @@ _BLOCKS = [
     ["Exception in thread main java.lang.X", "\tat a.b(C.java:1)", "Caused by: y",
      "Suppressed: z", "\t... 3 more", "next"],
     ["Traceback (most recent call last):", "During handling of the above exception", "", "x"],
+    # a single-letter level field (learned after level_field.LEARN_RUN entries)
+    [f"2026-11-26 07:00:{i:02d} [main] {'IWED'[i % 4]} msg {i}" for i in range(20)],
 ]
 
 
@@ -344,6 +346,21 @@ def test_learned_streams_match_python_path(tmp_path: Path, monkeypatch: pytest.M
     fast = _run(tmp_path, data, True, chunk, True, monkeypatch, split, flush_ns, max_lines)
     slow = _run(tmp_path, data, False, chunk, True, monkeypatch, split, flush_ns, max_lines)
     assert fast == slow
+
+
+def test_learned_level_field_matches_python_path(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single-letter level field is learned in Python (the C hands it every entry its
+    column hint does not decide), with uppercase level words of another layout between:
+    the same levels and hint on both paths."""
+    texts = [f"2026-11-26 07:00:{i % 60:02d} [main] {'IWED'[i % 4]} msg {i}" for i in range(40)]
+    texts[20:20] = [f"2026-11-26 07:00:00.123 INFO [http-1] GET /{i}" for i in range(5)]
+    data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stdout", "time": TS}) + b"\n"
+                    for t in texts)
+    fast = _run(tmp_path, data, True, 1024, True, monkeypatch)
+    assert fast == _run(tmp_path, data, False, 1024, True, monkeypatch)
+    levels = [orjson.loads(v)["level"] for step in fast for v, *_ in step[0]]
+    assert "warn" in levels and "debug" in levels
 
 
 @pytest.mark.parametrize("texts", [
