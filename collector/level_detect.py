@@ -77,6 +77,8 @@ LEVEL_WORDS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "
                # abbreviated forms (zerolog/serilog/.NET console, log15 "EROR")
                "TRC", "DBG", "INF", "WRN", "EROR", "FTL")
 _WORDS = "|".join(LEVEL_WORDS)
+_TITLE_WORDS = ("Trace", "Debug", "Info", "Information", "Notice", "Warning", "Warn", "Error",
+                "Fatal", "Critical")
 # One pass over the header finds the earliest of: a logfmt/JSON-ish ``level=`` field,
 # a bracketed level ("[error]", "[WARN]", apache 2.4 "[core:error]", "<warning>"), or
 # one of LEVEL_WORDS. The earliest wins: the header comes before the body.
@@ -91,11 +93,14 @@ _HEADER = re.compile(
     # PostgreSQL "LOG:  ", "DEBUG1:  " (its severity words end with a colon and 2 spaces)
     r"|(?<![\w.-])(?P<pg>LOG|DEBUG[1-5]):  "
     # Title-case ("2016-09-28 04:30:30, Info   CBS ..."): only before any prose
-    r"|(?<![\w.-])(?P<tc>Trace|Debug|Info|Information|Notice|Warning|Warn|Error|Fatal|Critical)"
+    rf"|(?<![\w.-])(?P<tc>{'|'.join(_TITLE_WORDS)})"
     r"(?=[\s:,\]|])")
 _PG_LEVELS = {"LOG": Level.INFO.value}
-# The first characters of every _HEADER shape but the ``level=`` field's.
-_STARTS = re.compile(r"[\[<|A-Z]")
+# Where every _HEADER shape but the ``level=`` field's can begin: a bracket or a pipe,
+# or the first two letters of one of its words (uppercase, Title-case, ALERT/EMERG,
+# PostgreSQL's LOG/DEBUG1).
+_STARTS = re.compile(r"[\[<|]|" + "|".join(sorted(
+    {w[:2] for w in (*LEVEL_WORDS, *_TITLE_WORDS, "ALERT", "EMERG", "LOG", "DEBUG1")})))
 # Redis "123:M 26 Nov 2026 07:00:00.123 * msg" (also "[123] 26 Nov ..." and no pid):
 # its marker . - * # is the level (debug, verbose, notice, warning).
 _REDIS = re.compile(r"(?P<pid>\d{1,10}:[A-Z] |\[\d{1,10}\] )?\d\d [A-Z][a-z][a-z](?: \d{4})? "

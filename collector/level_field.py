@@ -27,32 +27,46 @@ _WORDS = frozenset(("trace", "debug", "info", "information", "informational", "n
                     "panic", "emerg", "alert"))
 
 
+def _spellings() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for word in _WORDS:
+        for spelling in (word, word.upper(), word.title()):
+            found[spelling] = normalize_level(word).value
+    return found
+
+
+_WORD_LEVELS = _spellings()  # every accepted spelling: one dict look-up per token
+_LETTER_LEVELS = {c: normalize_level(c).value for c in _LETTERS}
+
+
 def token_level(token: str, letters: bool) -> str | None:
     """The level a header token names (a single letter only if ``letters``), or None."""
     t = token.strip(_STRIP)
-    if len(t) == 1:
-        if not letters or t not in _LETTERS:
-            return None
-    elif t.lower() not in _WORDS or not (t.isupper() or t.islower() or t.istitle()):
-        return None
-    found = normalize_level(t)
-    return None if found is Level.UNKNOWN else found.value
+    found = _WORD_LEVELS.get(t)
+    if found is None and letters:
+        found = _LETTER_LEVELS.get(t)
+    return found
 
 
 def _fields(text: str) -> list[str]:
     return text[:LINE_CHARS].partition("\n")[0].split(None, MAX_FIELDS)[:MAX_FIELDS]
 
 
+def _header_before(fields: list[str], i: int) -> bool:
+    """A field with a digit (a time, a pid) before field ``i`` and no lowercase word:
+    a header, where a single letter may be the level (not the pronoun "I" in prose)."""
+    head = fields[:i]
+    return (any(any(c.isdigit() for c in f) for f in head)
+            and not any(f.isalpha() and f.islower() for f in head))
+
+
 def _first_level_field(text: str) -> int:
-    """The first field holding a level token; a single letter counts only after a
-    field with a digit (a time, a pid) and no lowercase word (a header, not the pronoun
-    "I" in prose)."""
-    prose, stamped = False, False
-    for i, token in enumerate(_fields(text)):
-        if token_level(token, stamped and not prose) is not None:
+    """The first field holding a level token (a single letter only after a header)."""
+    fields = _fields(text)
+    for i, token in enumerate(fields):
+        t = token.strip(_STRIP)
+        if t in _WORD_LEVELS or (t in _LETTER_LEVELS and _header_before(fields, i)):
             return i
-        prose = prose or (token.isalpha() and token.islower())
-        stamped = stamped or any(c.isdigit() for c in token)
     return -1
 
 
