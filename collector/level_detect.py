@@ -84,7 +84,7 @@ _TITLE_WORDS = ("Trace", "Debug", "Info", "Information", "Notice", "Warning", "W
 # one of LEVEL_WORDS. The earliest wins: the header comes before the body.
 _HEADER = re.compile(
     r'(?:^|[\s,{])"?(?:level|lvl|severity|loglevel)"?[=:]\s*"?(?P<lf>[A-Za-z]+)'
-    r"|[\[<](?:\w+:)?(?P<br>(?i:trace[1-8]?|debug|info|notice|warn|warning|error|err|crit|critical|"
+    r"|[\[<](?:\w*:)?(?P<br>(?i:trace[1-8]?|debug|info|notice|warn|warning|error|err|crit|critical|"
     r"alert|emerg|fatal|severe|panic|note)|System)[\]>]"
     rf"|(?<![\w.-])(?P<wd>{_WORDS})(?![\w-])"
     r"|(?<![\w.-])(?P<al>ALERT|EMERG):"
@@ -126,8 +126,13 @@ _LOWER = re.compile(r"[a-z]")
 _WORD_AT = re.compile(rf"(?<![\w.-])({_WORDS})(?![\w-])")
 _LEADING = re.compile(r"(Trace|Debug|Info|Notice|Warning|Warn|Error|Fatal|Critical|Panic)"
                       r"(?::| -) ")
-# Access logs: ... "GET / HTTP/1.1" 503 ... -> the status decides.
+# Access logs: ... "GET / HTTP/1.1" 503 ... -> the status decides; also a request that
+# is not HTTP ("-", a TLS hello) right after the Common Log Format's bracketed date.
 _ACCESS = re.compile(r'HTTP/[\d.]+" (\d{3}) ')
+_CLF = re.compile(r'\[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "(?:[^"\\]|\\.)*" '
+                  r"(\d{3}) ")
+# Cisco IOS / ASA message ids: %FACILITY-SEVERITY-MNEMONIC (syslog severity 0-7).
+_CISCO = re.compile(r"%[A-Z][A-Z0-9_]{1,20}(?:-[A-Za-z]{1,20})?-([0-7])-[A-Z0-9_]{1,30}(?::|\s)")
 
 
 _NAMES: dict[str, str] = {}
@@ -335,6 +340,14 @@ def _detect(text: str, hint: Hint | None) -> str:
         m = _ACCESS.search(window)
         if m is not None:
             return _status(m.group(1))
+    if "] \"" in window:
+        m = _CLF.search(window)
+        if m is not None:
+            return _status(m.group(1))
+    if "%" in head:
+        m = _CISCO.search(head)
+        if m is not None:
+            return normalize_level(int(m.group(1))).value
     if "/" in window:
         m = _HAPROXY.search(window)
         if m is not None:

@@ -139,3 +139,16 @@ def test_postgres_follow_up_lines_take_their_message_level() -> None:
     assert detect_level("2018-11-17 13:41:38 EST [832-2] HINT:  Consider increasing",
                         hint) == "info"
     assert detect_level("2018-11-17 13:41:38 EST [832-2] HINT:  alone") == "unknown"
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("[Fri Sep 09 10:42:29.902022 2011] [:error] [pid 35708] File does not exist", "error"),
+    ('127.0.0.1 - - [02/Feb/2019:05:38:45 +0100] "-" 408 152 "-" "-"', "warn"),
+    ('::1 - - [26/Dec/2016:16:16:48 +0200] "\\x16\\x03" 400 -', "warn"),
+    ("Apr 15 2013 09:36:50: %ASA-4-106023: Deny tcp src dmz:10.1.2.30/63016", "warn"),
+    ("Aug 15 2012 23:30:09 : %ASA-6-302016 Teardown UDP connection 40", "info"),
+    ("*Mar  1 18:46:11: %LINK-3-UPDOWN: Interface FastEthernet0/0, changed state", "error"),
+    ("the discount is 50%-3-OFF: not a message id", "unknown"),
+])
+def test_access_and_network_device_shapes(text: str, want: str) -> None:
+    assert detect_level(text) == want
