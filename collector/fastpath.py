@@ -156,7 +156,7 @@ def available() -> bool:
 
 def _export(j: StreamJoiner | None, f: TrackedFile,
             rules: MultilineRules) -> HeldLine | tuple[()] | None:
-    return None if j is None else j.export_held(f, rules)
+    return None if j is None else j.export_held(f, rules, checks_starts=True)
 
 
 def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:

@@ -280,14 +280,18 @@ class StreamJoiner:
         return False
 
     # -- the fast path's boundary -----------------------------------------------
-    def export_held(self, origin: Any, rules: MultilineRules) -> HeldLine | tuple[()] | None:
+    def export_held(self, origin: Any, rules: MultilineRules,
+                    checks_starts: bool = False) -> HeldLine | tuple[()] | None:
         """The held state as plain values, for a fast path about to read ``origin``
         under ``rules``: ``()`` nothing held, or ``(offset, ts, text)`` one plain line
         of ``origin`` (no tags, no trace mode). None: more than that (partial pieces,
         joined lines, other rules since a pod annotation changed them, still learning its
-        entry start): only ``feed`` may go on from this state. A learned start
-        (``learned_start``) the fast path checks itself, line by line."""
-        if rules is not self._rules or self.p_parts or self._starts.state == LEARNING:
+        entry start, or a learned one unless the fast path ``checks_starts``: stops at a
+        line without the ``learned_start`` header): only ``feed`` may go on from this
+        state."""
+        state = self._starts.state
+        if (rules is not self._rules or self.p_parts or state == LEARNING
+                or (state == LEARNED and not checks_starts)):
             return None
         if not self.h_lines:
             return ()

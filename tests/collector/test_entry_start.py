@@ -199,3 +199,15 @@ def test_trace_lines_do_not_dilute_the_share() -> None:
     got = _entries(lines)
     assert got[-2:] == ["\n".join(lines[-3:-1]), lines[-1]]
     assert header_kind(lines[-1]) == _kind("compact_date")
+
+
+def test_a_learned_stream_is_exported_only_to_a_scan_that_checks_starts() -> None:
+    # A fast path that does not check the learned header (checks_starts=False) must
+    # leave the stream to feed(): it would read a header-less line as an entry.
+    rules = MultilineRules()
+    j = StreamJoiner("stdout", rules, lambda *a: None)
+    for off, line in enumerate(["2026-11-26 07:00:00 a", "2026-11-26 07:00:01 b"]):
+        j.feed("f", off, "T", line, False, (), 0)
+    assert j.learned_start == _kind("iso_ts")
+    assert j.export_held("f", rules) is None
+    assert j.export_held("f", rules, checks_starts=True) == (1, "T", "2026-11-26 07:00:01 b")
