@@ -771,7 +771,8 @@ static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_
             break;
         }
     }
-    if (!bad && PyList_GET_SIZE(c->hint) > 1) /* the stream's last level, as Python keeps it */
+    /* the stream's last level, as Python keeps it (mostly the same object: a cheap test) */
+    if (!bad && PyList_GET_SIZE(c->hint) > 1 && PyList_GET_ITEM(c->hint, 1) != lvl_obj)
         bad = PyList_SetItem(c->hint, 1, Py_NewRef(lvl_obj)) < 0;
     Py_DECREF(lvl_obj);
     if (bad) return -1;
