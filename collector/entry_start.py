@@ -48,6 +48,8 @@ KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("time", ("99:99:99%",)),
     # klog/glog: I1017 12:04:41.718
     ("klog", ("&9999 99:99:99",)),
+    # WebLogic: ####<Mar 24, 2022 10:29:51,636 AM GMT> <Info> ...
+    ("weblogic", ("####<@** ",)),
     # a level word first: INFO ..., [ERROR] ..., <WARN> ...
     ("level", tuple(f"{o}{w}{END}" for o in ("", "[", "<") for w in _LEVELS)),
 )

@@ -47,6 +47,9 @@ _OTEL_KEYS = ("severity_number", "severityNumber")
 # Falco "priority":"Warning", journald's JSON export "PRIORITY":"6": read as words or
 # syslog digits, never as a number (a task's "priority": 3 is no severity).
 _PRIORITY_KEYS = ("priority", "PRIORITY")
+# JSON access logs (Envoy/Istio "response_code", others "status"): an HTTP status
+# number decides as in a text access log, when no level key did.
+_STATUS_KEYS = ("response_code", "status", "status_code")
 # Kibana 6 legacy JSON (and hapi's server.log) carry the level as one of the "tags".
 _TAG_LEVELS = frozenset(("trace", "debug", "info", "warn", "warning", "error", "fatal",
                          "critical"))
@@ -187,6 +190,10 @@ def _from_json(text: str) -> str | None:
             lv = normalize_level(word)
             if lv is not Level.UNKNOWN:
                 return lv.value
+    for key in _STATUS_KEYS:
+        code = obj.get(key)
+        if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
+            return _status(str(code))
     tags = obj.get("tags")
     if isinstance(tags, list):
         for tag in tags:

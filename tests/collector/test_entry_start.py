@@ -47,6 +47,8 @@ def _kind(name: str) -> int:
     ("14:32:52.123 [main] x", "time"),
     ("I1017 12:04:41.718 1 main.go:1] x", "klog"),
     ("ERROR something failed", "level"),
+    ("####<Mar 24, 2022 10:29:51,636 AM GMT> <Info> <Server>", "weblogic"),
+    ("161212  9:05:01 mysqld_safe Starting", "compact_date"),
     ("[WARN] disk", "level"),
 ])
 def test_header_kinds(line: str, kind: str) -> None:
@@ -132,7 +134,7 @@ def test_unlearns_after_a_run_longer_than_the_cap() -> None:
         ["2016-10-25 14:49:34", "2016/10/25T14:49", "[2018-10-17 12:04:41", "[Wed Oct 11 ",
          "[11/Oct/2000:1", "13.07.2018 07:06:00", "Oct 11 14:32:52", "Wed Oct  1 14:32:52",
          "14:32:52.1", "I1017 12:04:41", "INFO", "[WARN", "<ERROR", "ERR", "WARNING",
-         "2016-10-2", "１4:32:52."]),
+         "2016-10-2", "１4:32:52.", "####<Mar 24, 2022", "161212  9:05:01", "06-Mar-2023 18:34"]),
         st.sampled_from(["", " x", "]", ">", ":", "|", "\t", "\r", "\n", "x", "\x00", "é",
                          "\u2028", " "]))))
 def test_c_shapes_agree_with_python(text: str) -> None:

@@ -123,6 +123,10 @@ def test_message_words_after_the_syslog_tag_do_not_count() -> None:
     # Falco's "priority"; a numeric "priority" is no severity
     ('{"output":"x","priority":"Informational","rule":"r"}', "info"),
     ('{"msg":"job queued","priority":3}', "unknown"),
+    # a JSON access log's HTTP status (Envoy/Istio "response_code")
+    ('{"method":"POST","response_code":401,"path":"/x"}', "warn"),
+    ('{"status":503}', "error"),
+    ('{"status":"ok","msg":"x"}', "unknown"),
 ])
 def test_more_server_vocabularies(text: str, want: str) -> None:
     assert detect_level(text) == want
