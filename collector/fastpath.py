@@ -65,7 +65,8 @@ STREAMS = ("stdout", "stderr")
 # per-source field are the same for every record of a file: encoded once).
 _PER_ENTRY = frozenset(("id", "ts", "ingest_ts", "offset", "message", "level", "stream"))
 _PER_FILE = ("node", "source", "path", "file")
-MAX_MISSES = 8  # scans in a row that took no line: the chunk is not for the C path
+MAX_MISSES = 8  # scans in a row that took no line: the next lines are not for the C path
+FALLBACK_LINES = 256  # read in Python then, before the scan is tried again
 
 
 class Caps(Protocol):
@@ -162,16 +163,10 @@ def _export(j: StreamJoiner | None, f: TrackedFile,
 def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:
     """Parse, join and send the lines of ``data[:last + 1]`` (``data[last]`` is a
     newline) read at ``f.pos``; returns the number of lines, or -1 when the C path
-    does not apply (no extension, a per-app start pattern or level rule, every stream
-    still learning its entry start) and the caller's loop must."""
+    does not apply (no extension, a per-app start pattern or level rule) and the
+    caller's loop must."""
     rules = host.rules
     if _c is None or rules.start is not None or host.level_rule is not None:
-        return -1
-    # A stream still learning its entry start is Python's (its export_held is None, so
-    # the scan stops at its lines): when every stream is, the scan is skipped.
-    end = last + 1
-    mine = [j for j in (host.joiners.get(s) for s in STREAMS) if j is not None]
-    if mine and all(j.learning for j in mine):
         return -1
     fc = host.scan_context
     if fc is None or not fc.fits(host, f):
@@ -179,33 +174,46 @@ def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns:
     ctx = fc.ctx
     if ctx is None:
         return -1
+    end = last + 1
     ingest = dumps(host.ingest_ts)
     starts = fc.starts
     joiners = host.joiners
     feed = host.feed_line
     pos, off, total, misses = 0, f.pos, 0, 0
     while pos < end:
-        for i, stream in enumerate(STREAMS):
-            j = joiners.get(stream)
-            starts[i] = -1 if j is None else j.learned_start
-        held = (_export(joiners.get(STREAMS[0]), f, rules),
-                _export(joiners.get(STREAMS[1]), f, rules))
-        values, pos, off, n, stopped, now_held = _c.scan(ctx, data, pos, end, off, ingest, held)
-        for stream, line in zip(STREAMS, now_held, strict=True):
-            if line is not None:
-                joiners[stream].adopt_held(f, *line, now_ns)
-        total += n
-        if values:
-            host.produce_records(f, values)
+        js = (joiners.get(STREAMS[0]), joiners.get(STREAMS[1]))
+        # A stream still learning its entry start (its first lines) is Python's: its
+        # export_held is None and the scan stops at its lines. While every stream is
+        # new or learning, the lines go to Python one by one, without a scan; those
+        # stops are no sign of a file the C cannot read (misses).
+        learning = [j is not None and j.learning for j in js]
+        if all(learning[i] or js[i] is None for i in range(len(STREAMS))):
+            n, stopped = 0, True
+        else:
+            for i, j in enumerate(js):
+                starts[i] = -1 if j is None else j.learned_start
+            held = (_export(js[0], f, rules), _export(js[1], f, rules))
+            values, pos, off, n, stopped, now_held = _c.scan(ctx, data, pos, end, off, ingest,
+                                                             held)
+            for stream, line in zip(STREAMS, now_held, strict=True):
+                if line is not None:
+                    joiners[stream].adopt_held(f, *line, now_ns)
+            total += n
+            if values:
+                host.produce_records(f, values)
+            misses = misses + 1 if n == 0 and not any(learning) else 0
         if stopped:
-            # Lines the C scan keeps refusing (another shape of file): the rest of the
-            # chunk in Python rather than a scan call per line.
-            misses = misses + 1 if n == 0 else 0
-            stop = end if misses >= MAX_MISSES else data.index(b"\n", pos) + 1
-            while pos < stop:
+            # Lines the C scan keeps refusing (a long stack trace, another shape of
+            # file): the next FALLBACK_LINES in Python rather than a scan call per line;
+            # then the scan is tried again.
+            count = FALLBACK_LINES if misses >= MAX_MISSES else 1
+            if count > 1:
+                misses = 0
+            while pos < end and count:
                 nl = data.index(b"\n", pos)
                 feed(f, off, data[pos:nl], now_ns)
                 total += 1
                 off += nl - pos + 1
                 pos = nl + 1
+                count -= 1
     return total
