@@ -122,6 +122,11 @@ _PG_CSV = re.compile(r",(DEBUG[1-5]|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC),[
 # PostgreSQL's follow-up lines of a message (same prefix, written right after it): the
 # level of the message they belong to, the stream's last entry.
 _PG_SECONDARY = re.compile(r"(?<![\w.-])(?:DETAIL|HINT|STATEMENT|CONTEXT|QUERY|LOCATION):  ")
+# A level as its own tab-separated field after the time (zap's console encoder:
+# "2025-04-24T22:09:20.854Z\tinfo\tcaller\tmsg").
+_TABBED = re.compile(r"[^\t\n]{8,40}\t([A-Za-z]{3,8})\t")
+# PHP Monolog's line format: "[2023-05-15 18:19:32] local.ERROR: message".
+_MONOLOG = re.compile(r"\[[^\]]{10,40}\] [\w-]{1,40}\.([A-Z]{4,9}): ")
 # HAProxy's HTTP log: "... [date] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes ..."
 _HAPROXY = re.compile(r" -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ (\d{3}) ")
 _LOWER = re.compile(r"[a-z]")
@@ -326,6 +331,14 @@ def _detect(text: str, hint: Hint | None) -> str:
         m = _LOGCAT_BRIEF.match(head)
         if m is not None:
             return _letter(m.group(1))
+    if "\t" in head:
+        m = _TABBED.match(head)
+        if m is not None and (named := _name(m.group(1))) != UNKNOWN:
+            return named
+    elif first == "[":
+        m = _MONOLOG.match(head)
+        if m is not None and (named := _name(m.group(1))) != UNKNOWN:
+            return named
     found = _header_level(head, hint)
     if found is not None:
         return found

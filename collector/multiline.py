@@ -33,7 +33,10 @@ _PY_FOLLOW = ("During handling of the above exception", "The above exception was
 # them to the C scan at init: it must send exactly these lines back to Python.
 INDENT = (" ", "\t")  # an indented line always continues the held entry
 PY_TRACE_OPENS = ("Traceback (most recent",)  # a held line starting so is in Python mode
-CONTINUES = ("Caused by: ", "Suppressed: ", "Traceback (most recent call last):")
+CONTINUES = ("Caused by: ", "Suppressed: ", "Traceback (most recent call last):",
+             # numbered stack frames (PHP, Laravel, Dart: "#0 /app/x.php(9): f()") and
+             # the lines that open them
+             *(f"#{d}" for d in range(10)), "Stack trace:", "[stacktrace]")
 GO_DUMP_HEADS = ("panic: ", "fatal error: ")  # a held line so; then blank or GO_DUMP_FOLLOW
 GO_DUMP_FOLLOW = ("goroutine ", "[signal ")
 # First characters of the lines that can continue an entry outside a trace mode

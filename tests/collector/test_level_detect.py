@@ -156,3 +156,12 @@ def test_postgres_follow_up_lines_take_their_message_level() -> None:
 ])
 def test_access_and_network_device_shapes(text: str, want: str) -> None:
     assert detect_level(text) == want
+
+
+def test_tabbed_and_monolog_levels() -> None:
+    assert detect_level("2025-04-24T22:09:20.856Z\terror\tinternal/q.go:128\tExporting failed") == (
+        "error")
+    assert detect_level("2025-04-24T22:09:20.856Z\tMetrics\tx\ty") == "unknown"
+    assert detect_level("[2023-05-15 18:19:32] local.ERROR: Target class does not exist.") == (
+        "error")
+    assert detect_level("[2023-05-15 18:19:32] production.WARNING: slow") == "warn"

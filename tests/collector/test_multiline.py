@@ -242,3 +242,15 @@ def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
     j.flush()
     j.feed("f", 50, "T", "tagged", False, ("nul_bytes",), 0)
     assert j.export_held("f", rules) is None
+
+
+def test_numbered_stack_frames_continue() -> None:
+    # PHP / Laravel / Dart frames: "#0 /app/x.php(9): f()", opened by "Stack trace:"
+    out: list[str] = []
+    j = StreamJoiner("stdout", MultilineRules(), lambda *a: out.append(a[4]))
+    lines = ["PHP Fatal error:  Uncaught Exception: boom in /app/x.php:3", "Stack trace:",
+             "#0 /app/x.php(9): f()", "#1 {main}", "next entry"]
+    for off, line in enumerate(lines):
+        j.feed(None, off, None, line, False, (), 0)
+    j.flush()
+    assert out == ["\n".join(lines[:4]), lines[4]]
