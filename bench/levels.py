@@ -4,6 +4,10 @@ gated: the gap stays visible), and the detector's CPU per entry, before
 (collector/level_detect.py at BASE, loaded from a temporary copy) and after (the
 working tree), in the same run.
 
+Then the CPU per line of the whole read path (bench/levels_cpu.py: parse, join, detect,
+build the record; no Kafka) on the corpus as Docker lines and on the collector bench's
+uniform lines, with the C fast path and with Python alone.
+
 Run: ``python -m bench levels``.
 """
 
@@ -14,11 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
+from bench import levels_cpu
 from collector import level_detect
-from tests.collector.level_corpus import Detect, formats, incoming, load, score
+from tests.collector.level_corpus import CORPUS, Detect, formats, incoming, load, score
 
 # The detector before issue 13 (the commit this work started from).
 BASE = "336943e"
@@ -40,15 +47,15 @@ def _base_module() -> ModuleType:
     return module
 
 
-def _cpu_us(detect: Detect, texts: list[list[str]]) -> float:
+def _cpu_us(detect: Detect, texts: list[list[str]], hint: Callable[[], list[Any]]) -> float:
     """CPU µs per entry: each format's first lines as one stream (its own hint)."""
     n = sum(len(t) for t in texts) * ROUNDS
     start = time.process_time()
     for _ in range(ROUNDS):
         for stream in texts:
-            hint = [-1]
+            h = hint()
             for text in stream:
-                detect(text, hint)
+                detect(text, h)
     return (time.process_time() - start) / n * 1e6
 
 
@@ -73,8 +80,11 @@ def main() -> None:
     _table("incoming (not yet gated)", incoming(), before, after)
     texts = [[line for label, line in load(path) if label != "-"]
              for path in [*formats(), *incoming()]]
-    print(f"CPU per entry: before {_cpu_us(before, texts):.2f} µs, "
-          f"after {_cpu_us(after, texts):.2f} µs (Python detector, {ROUNDS} rounds)")
+    print(f"CPU per entry: before {_cpu_us(before, texts, lambda: [-1]):.2f} µs, "
+          f"after {_cpu_us(after, texts, level_detect.new_hint):.2f} µs "
+          f"(Python detector, {ROUNDS} rounds)")
+    print("Read path (parse, join, detect, record) on Docker lines, this tree:")
+    levels_cpu.report(CORPUS)
 
 
 if __name__ == "__main__":

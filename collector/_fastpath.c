@@ -413,6 +413,98 @@ static int starts_any(const char *t, Py_ssize_t n, PyObject *prefixes) {
     return 0;
 }
 
+/* Learned entry starts (collector.entry_start): per kind, a few shapes of fixed
+ * length, each position a byte class; class tables and shapes come from Python
+ * (init_starts). A learned stream's line without its kind's header is Python's (it
+ * continues the held entry there); a line with it the C reads as any other. */
+
+enum { MAX_START_CLASSES = 64 };
+
+static struct {
+    PyObject *kinds; /* tuple (per kind) of tuples of bytes: class indexes per position */
+    Py_ssize_t nclasses;
+    uint8_t cls[MAX_START_CLASSES][256]; /* [class][byte]; byte 0: past the line's end */
+} S;
+
+/* Does t start with one of kind's shapes? Constant time: shapes are short. */
+static int start_matches(Py_ssize_t kind, const uint8_t *t, Py_ssize_t n) {
+    PyObject *shapes = PyTuple_GET_ITEM(S.kinds, kind);
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(shapes); k++) {
+        PyObject *shape = PyTuple_GET_ITEM(shapes, k);
+        const uint8_t *p = (const uint8_t *)PyBytes_AS_STRING(shape);
+        Py_ssize_t len = PyBytes_GET_SIZE(shape), i = 0;
+        for (; i < len; i++) {
+            uint8_t c = i < n ? t[i] : 0; /* the text holds no NUL (parse_line) */
+            if (i < n && c == 0) break;
+            if (!S.cls[p[i]][c]) break;
+        }
+        if (i == len) return 1;
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(init_starts_doc,
+"init_starts(classes, kinds)\n\n"
+"The learned entry-start kinds, from collector.entry_start.shape_tables(): classes, a\n"
+"tuple of bytes (the bytes each class holds; NUL: the line's end), and per kind a\n"
+"tuple of shapes, each a bytes of class indexes.");
+
+static PyObject *init_starts(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyTuple_Check(args[0]) || !PyTuple_Check(args[1])) {
+        PyErr_SetString(PyExc_TypeError, "init_starts(classes, kinds): two tuples");
+        return NULL;
+    }
+    PyObject *classes = args[0], *kinds = args[1];
+    Py_ssize_t nc = PyTuple_GET_SIZE(classes);
+    if (nc > MAX_START_CLASSES) {
+        PyErr_SetString(PyExc_ValueError, "init_starts(): too many classes");
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nc; i++)
+        if (!PyBytes_Check(PyTuple_GET_ITEM(classes, i))) {
+            PyErr_SetString(PyExc_TypeError, "init_starts(): classes are bytes");
+            return NULL;
+        }
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(kinds); k++) {
+        PyObject *shapes = PyTuple_GET_ITEM(kinds, k);
+        if (!PyTuple_Check(shapes)) goto bad;
+        for (Py_ssize_t j = 0; j < PyTuple_GET_SIZE(shapes); j++) {
+            PyObject *shape = PyTuple_GET_ITEM(shapes, j);
+            if (!PyBytes_Check(shape)) goto bad;
+            for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(shape); i++)
+                if ((uint8_t)PyBytes_AS_STRING(shape)[i] >= nc) goto bad;
+        }
+    }
+    memset(S.cls, 0, sizeof S.cls);
+    for (Py_ssize_t i = 0; i < nc; i++) {
+        PyObject *members = PyTuple_GET_ITEM(classes, i);
+        for (Py_ssize_t j = 0; j < PyBytes_GET_SIZE(members); j++)
+            S.cls[i][(uint8_t)PyBytes_AS_STRING(members)[j]] = 1;
+    }
+    S.nclasses = nc;
+    Py_XSETREF(S.kinds, Py_NewRef(kinds));
+    Py_RETURN_NONE;
+bad:
+    PyErr_SetString(PyExc_TypeError, "init_starts(): kinds are tuples of bytes of class indexes");
+    return NULL;
+}
+
+static PyObject *start_matches_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyLong_Check(args[0]) || !PyBytes_Check(args[1]) || S.kinds == NULL) {
+        PyErr_SetString(PyExc_TypeError, "start_matches(kind, text): int, bytes; init_starts first");
+        return NULL;
+    }
+    Py_ssize_t kind = PyLong_AsSsize_t(args[0]);
+    if (kind < 0 || kind >= PyTuple_GET_SIZE(S.kinds)) {
+        PyErr_SetString(PyExc_IndexError, "start_matches(): no such kind");
+        return NULL;
+    }
+    return PyBool_FromLong(start_matches(kind, (const uint8_t *)PyBytes_AS_STRING(args[1]),
+                                         PyBytes_GET_SIZE(args[1])));
+}
+
 /* ------------------------------------------------------------- the context -- */
 /* One per source file (collector.fastpath makes it): the record layout -- literal
  * bytes and the names of the values computed per entry, in the wire order Python
@@ -431,6 +523,7 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     PyObject *layout, *id_prefix, *hint, *detect, *shrink;
+    PyObject *starts; /* [kind per stream]: the learned entry start, -1 none (entry_start) */
     Seg *segs;
     Py_ssize_t nsegs, max_line, max_record;
     int hold;
@@ -442,6 +535,7 @@ static int ctx_traverse(Context *self, visitproc visit, void *arg) {
     Py_VISIT(self->hint);
     Py_VISIT(self->detect);
     Py_VISIT(self->shrink); /* a bound method of the Source that holds this context */
+    Py_VISIT(self->starts);
     return 0;
 }
 
@@ -451,6 +545,7 @@ static int ctx_clear(Context *self) {
     Py_CLEAR(self->hint);
     Py_CLEAR(self->detect);
     Py_CLEAR(self->shrink);
+    Py_CLEAR(self->starts);
     PyMem_Free(self->segs);
     self->segs = NULL;
     self->nsegs = 0;
@@ -465,13 +560,14 @@ static void ctx_dealloc(Context *self) {
 
 static int ctx_init(Context *self, PyObject *args, PyObject *kwds) {
     static char *kw[] = {"layout", "id_prefix", "max_line", "max_record", "hold",
-                         "hint", "detect_level", "shrink", NULL};
-    PyObject *layout, *prefix, *hint, *detect, *shrink;
+                         "hint", "detect_level", "shrink", "starts", NULL};
+    PyObject *layout, *prefix, *hint, *detect, *shrink, *starts;
     Py_ssize_t max_line, max_record;
     int hold;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$O!O!nnpO!OO:Context", kw, &PyTuple_Type,
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$O!O!nnpO!OOO!:Context", kw, &PyTuple_Type,
                                      &layout, &PyBytes_Type, &prefix, &max_line, &max_record,
-                                     &hold, &PyList_Type, &hint, &detect, &shrink))
+                                     &hold, &PyList_Type, &hint, &detect, &shrink,
+                                     &PyList_Type, &starts))
         return -1;
     if (PyList_GET_SIZE(hint) < 1 || !PyCallable_Check(detect) || !PyCallable_Check(shrink)) {
         PyErr_SetString(PyExc_TypeError, "Context(): hint is [int], detect_level and shrink "
@@ -509,6 +605,7 @@ static int ctx_init(Context *self, PyObject *args, PyObject *kwds) {
     self->hint = Py_NewRef(hint);
     self->detect = Py_NewRef(detect);
     self->shrink = Py_NewRef(shrink);
+    self->starts = Py_NewRef(starts);
     self->max_line = max_line;
     self->max_record = max_record;
     self->hold = hold;
@@ -529,7 +626,9 @@ static PyTypeObject ContextType = {
     .tp_basicsize = sizeof(Context),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
     .tp_doc = PyDoc_STR("Context(*, layout, id_prefix, max_line, max_record, hold, hint,\n"
-                        "        detect_level, shrink): what scan() needs of one source file"),
+                        "        detect_level, shrink, starts): what scan() needs of one source file;\n"
+                        "starts: per stream, the learned entry-start kind (-1: none), read\n"
+                        "by each scan"),
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)ctx_init,
     .tp_dealloc = (destructor)ctx_dealloc,
@@ -544,6 +643,7 @@ typedef struct {
     int state;  /* 1 usable, -1 its lines go to Python */
     int held;   /* an entry is held (exported by the joiner, or read here) */
     int dirty;  /* the held entry was read here: the joiner adopts it */
+    Py_ssize_t start; /* the learned entry-start kind, -1 none: other lines are Python's */
     Buf text, ts;
     Py_ssize_t off;
 } Slot;
@@ -605,6 +705,18 @@ static int slot_init(Slot *s, PyObject *held, int hold) {
     return 0;
 }
 
+/* The learned entry-start kind of stream i (Context.starts), -1 none, -2 error. */
+static Py_ssize_t slot_start(Context *ctx, int i) {
+    if (i >= PyList_GET_SIZE(ctx->starts)) return -1;
+    Py_ssize_t kind = PyLong_AsSsize_t(PyList_GET_ITEM(ctx->starts, i));
+    if (kind == -1 && PyErr_Occurred()) return -2;
+    if (kind >= 0 && (S.kinds == NULL || kind >= PyTuple_GET_SIZE(S.kinds))) {
+        PyErr_SetString(PyExc_ValueError, "scan(): Context.starts names no kind (init_starts)");
+        return -2;
+    }
+    return kind < 0 ? -1 : kind;
+}
+
 /* The record of one entry, appended to sc->values. */
 static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_ssize_t tslen,
                 Py_ssize_t off, int stream) {
@@ -659,6 +771,9 @@ static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_
             break;
         }
     }
+    /* the stream's last level, as Python keeps it (mostly the same object: a cheap test) */
+    if (!bad && PyList_GET_SIZE(c->hint) > 1 && PyList_GET_ITEM(c->hint, 1) != lvl_obj)
+        bad = PyList_SetItem(c->hint, 1, Py_NewRef(lvl_obj)) < 0;
     Py_DECREF(lvl_obj);
     if (bad) return -1;
     PyObject *value = PyBytes_FromStringAndSize(b->p, b->len);
@@ -733,8 +848,11 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_INCREF(ctx);
     Py_INCREF(data);
     Py_INCREF(ingest);
-    for (int i = 0; i < 2 && !failed; i++)
+    for (int i = 0; i < 2 && !failed; i++) {
         if (slot_init(&slots[i], PyTuple_GET_ITEM(held, i), hold) < 0) failed = 1;
+        slots[i].start = slot_start(ctx, i);
+        if (slots[i].start == -2) failed = 1;
+    }
     while (pos < end && !failed) {
         const uint8_t *s = base + pos;
         const uint8_t *nl = memchr(s, '\n', (size_t)(end - pos));
@@ -761,7 +879,8 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
                 break;
             }
         } else {
-            if (needs_python(line.p, line.len, sl)) {
+            if ((sl->start >= 0 && !start_matches(sl->start, (const uint8_t *)line.p, line.len)) ||
+                needs_python(line.p, line.len, sl)) {
                 stopped = 1;
                 break;
             }
@@ -885,6 +1004,9 @@ static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
     {"blake2b_hex", blake2b_hex, METH_O, blake_doc},
     {"init", (PyCFunction)(void (*)(void))init, METH_VARARGS | METH_KEYWORDS, init_doc},
+    {"init_starts", (PyCFunction)(void (*)(void))init_starts, METH_FASTCALL, init_starts_doc},
+    {"start_matches", (PyCFunction)(void (*)(void))start_matches_py, METH_FASTCALL,
+     "start_matches(kind, text) -> does text start with the kind's header (for the tests)"},
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "collector._fastpath",

@@ -1,6 +1,7 @@
 """Types of the C extension built from collector/_fastpath.c."""
 
 from collections.abc import Callable
+from typing import Any
 
 class Context:
     """What scan() needs of one source file, made once (collector.fastpath.FileContext)."""
@@ -12,9 +13,9 @@ class Context:
     hold: bool
 
     def __init__(self, *, layout: tuple[bytes | str, ...], id_prefix: bytes, max_line: int,
-                 max_record: int, hold: bool, hint: list[int],
+                 max_record: int, hold: bool, hint: list[Any],
                  detect_level: Callable[[str, list[int] | None], str],
-                 shrink: Callable[[bytes], bytes]) -> None: ...
+                 shrink: Callable[[bytes], bytes], starts: list[int]) -> None: ...
 
 # Per stream (stdout, stderr): what StreamJoiner.export_held gave, in; what its
 # joiner must adopt (None: nothing new), out.
@@ -28,3 +29,5 @@ def blake2b_hex(data: bytes) -> str: ...
 def init(*, words: tuple[bytes, ...], levels: tuple[str, ...], unknown: str, indent: bytes,
          maybe: bytes, opens: tuple[bytes, ...], continues: tuple[bytes, ...],
          dump_heads: tuple[bytes, ...], dump_follow: tuple[bytes, ...]) -> None: ...
+def init_starts(classes: tuple[bytes, ...], kinds: tuple[tuple[bytes, ...], ...], /) -> None: ...
+def start_matches(kind: int, text: bytes, /) -> bool: ...

@@ -8,9 +8,11 @@ holds nothing or one plain line. At any other line it stops and that one line go
 through the host's ``feed_line`` (parse -> join -> emit); then the scan goes on.
 
 The seam is narrow and the C owns no rule: the level words, the continuation shapes
-(``init``, once) and the record layout (a ``Context`` per file) come from Python; the
-joiners' held lines cross it as plain values (``StreamJoiner.export_held`` before a
-scan, ``adopt_held`` after). The records, their order, the joiners' state and so the
+and the learned entry-start shapes (``init``, ``init_starts``, once) and the record
+layout (a ``Context`` per file) come from Python; the joiners' held lines and learned
+entry-start kinds cross it as plain values (``StreamJoiner.export_held`` and
+``learned_start`` before a scan, ``adopt_held`` after). A learned stream's line without
+its header stops the scan: Python joins it. The records, their order, the joiners' state and so the
 checkpoints are the same either way (tests/collector/test_fastpath.py compares them
 byte for byte). Without the extension everything stays in Python.
 """
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from orjson import JSONEncodeError, dumps
 
-from collector import level_detect
+from collector import entry_start, level_detect
 from collector.multiline import (
     CONTINUES,
     GO_DUMP_FOLLOW,
@@ -54,6 +56,7 @@ else:
         continues=tuple(p.encode() for p in CONTINUES),
         dump_heads=tuple(p.encode() for p in GO_DUMP_HEADS),
         dump_follow=tuple(p.encode() for p in GO_DUMP_FOLLOW))
+    _fastpath.init_starts(*entry_start.shape_tables())
 _c = _fastpath  # None: everything stays in Python (the tests set that too)
 
 # The Docker streams the C scan knows, in the order of its ``held`` tuples.
@@ -62,7 +65,8 @@ STREAMS = ("stdout", "stderr")
 # per-source field are the same for every record of a file: encoded once).
 _PER_ENTRY = frozenset(("id", "ts", "ingest_ts", "offset", "message", "level", "stream"))
 _PER_FILE = ("node", "source", "path", "file")
-MAX_MISSES = 8  # scans in a row that took no line: the chunk is not for the C path
+MAX_MISSES = 8  # scans in a row that took no line: the next lines are not for the C path
+FALLBACK_LINES = 256  # read in Python then, before the scan is tried again
 
 
 class Caps(Protocol):
@@ -82,7 +86,7 @@ class ScanHost(Protocol):
     rules: MultilineRules
     joiners: dict[str | None, StreamJoiner]
     ingest_ts: str
-    level_hint: list[int]
+    level_hint: level_detect.Hint
     level_rule: LevelRule | None  # an app's level rule: Python decides every level
     plain_tail: bytes  # the record's end after "stream" for an entry without tags
     scan_context: FileContext | None
@@ -99,13 +103,14 @@ class FileContext:
     """The C context of one file of a source, and what it was made from: a new one
     when the file, its generation (id prefix), the source's fields or rules change."""
 
-    __slots__ = ("ctx", "f", "id_prefix", "plain_tail", "rules")
+    __slots__ = ("ctx", "f", "id_prefix", "plain_tail", "rules", "starts")
 
     def __init__(self, host: ScanHost, f: TrackedFile) -> None:
         self.f = f
         self.id_prefix = f.id_prefix
         self.plain_tail = host.plain_tail
         self.rules = host.rules
+        self.starts = [-1] * len(STREAMS)  # the streams' learned entry starts, per scan
         self.ctx: _fastpath.Context | None = None
         try:
             layout = record_layout(host.out.node, host.kind, host.wire_path, f.file_id,
@@ -115,7 +120,7 @@ class FileContext:
         self.ctx = _c.Context(
             layout=layout, id_prefix=f.id_prefix, max_line=host.out.max_line_bytes,
             max_record=host.out.max_record_bytes, hold=host.rules.enabled, hint=host.level_hint,
-            detect_level=level_detect.detect_level, shrink=host.shrink)
+            detect_level=level_detect.detect_level, shrink=host.shrink, starts=self.starts)
 
     def fits(self, host: ScanHost, f: TrackedFile) -> bool:
         return (f is self.f and f.id_prefix is self.id_prefix
@@ -152,7 +157,7 @@ def available() -> bool:
 
 def _export(j: StreamJoiner | None, f: TrackedFile,
             rules: MultilineRules) -> HeldLine | tuple[()] | None:
-    return None if j is None else j.export_held(f, rules)
+    return None if j is None else j.export_held(f, rules, checks_starts=True)
 
 
 def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:
@@ -169,30 +174,46 @@ def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns:
     ctx = fc.ctx
     if ctx is None:
         return -1
+    end = last + 1
     ingest = dumps(host.ingest_ts)
+    starts = fc.starts
     joiners = host.joiners
     feed = host.feed_line
-    end = last + 1
     pos, off, total, misses = 0, f.pos, 0, 0
     while pos < end:
-        held = (_export(joiners.get(STREAMS[0]), f, rules),
-                _export(joiners.get(STREAMS[1]), f, rules))
-        values, pos, off, n, stopped, now_held = _c.scan(ctx, data, pos, end, off, ingest, held)
-        for stream, line in zip(STREAMS, now_held, strict=True):
-            if line is not None:
-                joiners[stream].adopt_held(f, *line, now_ns)
-        total += n
-        if values:
-            host.produce_records(f, values)
+        js = (joiners.get(STREAMS[0]), joiners.get(STREAMS[1]))
+        # A stream still learning its entry start (its first lines) is Python's: its
+        # export_held is None and the scan stops at its lines. While every stream is
+        # new or learning, the lines go to Python one by one, without a scan; those
+        # stops are no sign of a file the C cannot read (misses).
+        learning = [j is not None and j.learning for j in js]
+        if all(learning[i] or js[i] is None for i in range(len(STREAMS))):
+            n, stopped = 0, True
+        else:
+            for i, j in enumerate(js):
+                starts[i] = -1 if j is None else j.learned_start
+            held = (_export(js[0], f, rules), _export(js[1], f, rules))
+            values, pos, off, n, stopped, now_held = _c.scan(ctx, data, pos, end, off, ingest,
+                                                             held)
+            for stream, line in zip(STREAMS, now_held, strict=True):
+                if line is not None:
+                    joiners[stream].adopt_held(f, *line, now_ns)
+            total += n
+            if values:
+                host.produce_records(f, values)
+            misses = misses + 1 if n == 0 and not any(learning) else 0
         if stopped:
-            # Lines the C scan keeps refusing (another shape of file): the rest of the
-            # chunk in Python rather than a scan call per line.
-            misses = misses + 1 if n == 0 else 0
-            stop = end if misses >= MAX_MISSES else data.index(b"\n", pos) + 1
-            while pos < stop:
+            # Lines the C scan keeps refusing (a long stack trace, another shape of
+            # file): the next FALLBACK_LINES in Python rather than a scan call per line;
+            # then the scan is tried again.
+            count = FALLBACK_LINES if misses >= MAX_MISSES else 1
+            if count > 1:
+                misses = 0
+            while pos < end and count:
                 nl = data.index(b"\n", pos)
                 feed(f, off, data[pos:nl], now_ns)
                 total += 1
                 off += nl - pos + 1
                 pos = nl + 1
+                count -= 1
     return total

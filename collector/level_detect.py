@@ -16,14 +16,25 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import orjson
 
+from collector.level_field import LevelField
 from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
 from logpipe.levels import Level, bunyan_level, normalize_level, otel_severity
 
 UNKNOWN = Level.UNKNOWN.value
+# A stream's (a source's) memory: [the column of its level word or -1, the level of its
+# last entry, its learned level field]; the C fast path reads the first and writes the
+# second (collector.fastpath), and hands every entry the first does not decide to
+# detect_level, so both paths leave the same memory.
+Hint = list[Any]
+
+
+def new_hint() -> Hint:
+    return [-1, UNKNOWN, LevelField()]
+
 # How much of the first line counts as the "header" for word shapes.
 HEADER_CHARS = 96
 # A longer prose-free header (BGL RAS, long node names): searched this far.
@@ -33,6 +44,12 @@ _JSON_KEYS = ("level", "severity", "lvl", "loglevel", "log_level", "levelname", 
               "level_name", "severity_text", "severityText", "log.level", "@level", "status",
               "s")  # MongoDB 4.4+ {"s":"I"}
 _OTEL_KEYS = ("severity_number", "severityNumber")
+# Falco "priority":"Warning", journald's JSON export "PRIORITY":"6": read as words or
+# syslog digits, never as a number (a task's "priority": 3 is no severity).
+_PRIORITY_KEYS = ("priority", "PRIORITY")
+# JSON access logs (Envoy/Istio "response_code", others "status"): an HTTP status
+# number decides as in a text access log, when no level key did.
+_STATUS_KEYS = ("response_code", "status", "status_code")
 # Kibana 6 legacy JSON (and hapi's server.log) carry the level as one of the "tags".
 _TAG_LEVELS = frozenset(("trace", "debug", "info", "warn", "warning", "error", "fatal",
                          "critical"))
@@ -63,12 +80,14 @@ LEVEL_WORDS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "
                # abbreviated forms (zerolog/serilog/.NET console, log15 "EROR")
                "TRC", "DBG", "INF", "WRN", "EROR", "FTL")
 _WORDS = "|".join(LEVEL_WORDS)
+_TITLE_WORDS = ("Trace", "Debug", "Info", "Information", "Notice", "Warning", "Warn", "Error",
+                "Fatal", "Critical")
 # One pass over the header finds the earliest of: a logfmt/JSON-ish ``level=`` field,
 # a bracketed level ("[error]", "[WARN]", apache 2.4 "[core:error]", "<warning>"), or
 # one of LEVEL_WORDS. The earliest wins: the header comes before the body.
 _HEADER = re.compile(
     r'(?:^|[\s,{])"?(?:level|lvl|severity|loglevel)"?[=:]\s*"?(?P<lf>[A-Za-z]+)'
-    r"|[\[<](?:\w+:)?(?P<br>(?i:trace[1-8]?|debug|info|notice|warn|warning|error|err|crit|critical|"
+    r"|[\[<](?:\w*:)?(?P<br>(?i:trace[1-8]?|debug|info|notice|warn|warning|error|err|crit|critical|"
     r"alert|emerg|fatal|severe|panic|note)|System)[\]>]"
     rf"|(?<![\w.-])(?P<wd>{_WORDS})(?![\w-])"
     r"|(?<![\w.-])(?P<al>ALERT|EMERG):"
@@ -77,21 +96,51 @@ _HEADER = re.compile(
     # PostgreSQL "LOG:  ", "DEBUG1:  " (its severity words end with a colon and 2 spaces)
     r"|(?<![\w.-])(?P<pg>LOG|DEBUG[1-5]):  "
     # Title-case ("2016-09-28 04:30:30, Info   CBS ..."): only before any prose
-    r"|(?<![\w.-])(?P<tc>Trace|Debug|Info|Information|Notice|Warning|Warn|Error|Fatal|Critical)"
+    rf"|(?<![\w.-])(?P<tc>{'|'.join(_TITLE_WORDS)})"
     r"(?=[\s:,\]|])")
 _PG_LEVELS = {"LOG": Level.INFO.value}
+# Where every _HEADER shape but the ``level=`` field's can begin: a bracket or a pipe,
+# or the first two letters of one of its words (uppercase, Title-case, ALERT/EMERG,
+# PostgreSQL's LOG/DEBUG1).
+_STARTS = re.compile(r"[\[<|]|" + "|".join(sorted(
+    {w[:2] for w in (*LEVEL_WORDS, *_TITLE_WORDS, "ALERT", "EMERG", "LOG", "DEBUG1")})))
 # Redis "123:M 26 Nov 2026 07:00:00.123 * msg" (also "[123] 26 Nov ..." and no pid):
 # its marker . - * # is the level (debug, verbose, notice, warning).
-_REDIS = re.compile(r"(?:\d{1,10}:[A-Z] |\[\d{1,10}\] )?\d\d [A-Z][a-z][a-z](?: \d{4})? "
+_REDIS = re.compile(r"(?P<pid>\d{1,10}:[A-Z] |\[\d{1,10}\] )?\d\d [A-Z][a-z][a-z](?: \d{4})? "
                     r"\d\d:\d\d:\d\d(?:\.\d{1,6})? ([.*#-]) ")
 _REDIS_LEVELS = {".": "debug", "-": "debug", "*": "info", "#": "warn"}
+# Redis 1.x wrote no pid and had three levels: "." debug, "-" notice, "*" warning.
+_REDIS1_LEVELS = {".": "debug", "-": "info", "*": "warn"}
+# MongoDB before 4.4: "2018-02-05T13:44:56.657+0100 I CONTROL  [initandlisten] ..."
+# (a severity letter, or D1-D5, then the component in capitals, then the context).
+_MONGO = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]{8,15}(?:[+-]\d{4}|Z) ([FEWI]|D[1-5]?) +"
+                    r"[A-Z][A-Z_]{1,15} +\[")
+_MONGO_LEVELS = {"F": "fatal", "E": "error", "W": "warn", "I": "info"}
+# PostgreSQL csvlog: ...,<session line>,<command tag>,<start>,<vxid>,<txid>,<severity>,
+# <SQLSTATE>,"message" -- the severity is the field before a 5-character SQLSTATE.
+_PG_CSV = re.compile(r",(DEBUG[1-5]|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC),[0-9A-Z]{5},")
+# PostgreSQL's follow-up lines of a message (same prefix, written right after it): the
+# level of the message they belong to, the stream's last entry.
+_PG_SECONDARY = re.compile(r"(?<![\w.-])(?:DETAIL|HINT|STATEMENT|CONTEXT|QUERY|LOCATION):  ")
+# A level as its own tab-separated field after the time (zap's console encoder:
+# "2025-04-24T22:09:20.854Z\tinfo\tcaller\tmsg").
+_TABBED = re.compile(r"[^\t\n]{8,40}\t([A-Za-z]{3,8})\t")
+# PHP Monolog's line format: "[2023-05-15 18:19:32] local.ERROR: message".
+_MONOLOG = re.compile(r"\[[^\]]{10,40}\] [\w-]{1,40}\.([A-Z]{4,9}): ")
+# HAProxy's HTTP log: "... [date] frontend backend/server TR/Tw/Tc/Tr/Ta status bytes ..."
+_HAPROXY = re.compile(r" -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ (\d{3}) ")
 _LOWER = re.compile(r"[a-z]")
 # The uppercase-word shape alone, anchored where a stream's hint points.
 _WORD_AT = re.compile(rf"(?<![\w.-])({_WORDS})(?![\w-])")
 _LEADING = re.compile(r"(Trace|Debug|Info|Notice|Warning|Warn|Error|Fatal|Critical|Panic)"
                       r"(?::| -) ")
-# Access logs: ... "GET / HTTP/1.1" 503 ... -> the status decides.
+# Access logs: ... "GET / HTTP/1.1" 503 ... -> the status decides; also a request that
+# is not HTTP ("-", a TLS hello) right after the Common Log Format's bracketed date.
 _ACCESS = re.compile(r'HTTP/[\d.]+" (\d{3}) ')
+_CLF = re.compile(r'\[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "(?:[^"\\]|\\.)*" '
+                  r"(\d{3}) ")
+# Cisco IOS / ASA message ids: %FACILITY-SEVERITY-MNEMONIC (syslog severity 0-7).
+_CISCO = re.compile(r"%[A-Z][A-Z0-9_]{1,20}(?:-[A-Za-z]{1,20})?-([0-7])-[A-Z0-9_]{1,30}(?::|\s)")
 
 
 _NAMES: dict[str, str] = {}
@@ -140,6 +189,16 @@ def _from_json(text: str) -> str | None:
             lv = otel_severity(number)
             if lv is not Level.UNKNOWN:
                 return lv.value
+    for key in _PRIORITY_KEYS:
+        word = obj.get(key)
+        if isinstance(word, str):
+            lv = normalize_level(word)
+            if lv is not Level.UNKNOWN:
+                return lv.value
+    for key in _STATUS_KEYS:
+        code = obj.get(key)
+        if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
+            return _status(str(code))
     tags = obj.get("tags")
     if isinstance(tags, list):
         for tag in tags:
@@ -157,7 +216,7 @@ def _prose_before(head: str, pos: int) -> bool:
     return _LOWER.search(head, 0, pos) is not None
 
 
-def _wide_header(text: str, hint: list[int] | None) -> str | None:
+def _wide_header(text: str, hint: Hint | None) -> str | None:
     """An uppercase level word past the first HEADER_CHARS characters, in a header with
     no prose before it ("... R02-M1-N0-C:J12-U11 RAS KERNEL INFO instruction ...")."""
     line = text[:WIDE_HEADER_CHARS]
@@ -174,19 +233,65 @@ def _wide_header(text: str, hint: list[int] | None) -> str | None:
     return _name(m.group(1))
 
 
-def detect_level(text: str, hint: list[int] | None = None) -> str:
+def _header_level(head: str, hint: Hint | None) -> str | None:
+    """The earliest _HEADER match in ``head`` that names a level (a Title-case word only
+    before any prose). Every _HEADER shape but ``level=`` begins with one of _STARTS, so
+    without a ``level=`` field only those positions are tried, with an anchored match:
+    several times cheaper than the search (which tries the alternation everywhere)."""
+    searched = "level" in head or "lvl" in head or "severity" in head
+    pos = 0
+    while True:
+        if searched:
+            m = _HEADER.search(head, pos)
+            if m is None:
+                return None
+        else:
+            c = _STARTS.search(head, pos)
+            if c is None:
+                return None
+            m = _HEADER.match(head, c.start())
+            if m is None:
+                pos = c.start() + 1
+                continue
+        kind = m.lastgroup
+        pos = m.end()  # "level=foo" names no level: keep looking
+        if kind == "tc" and _prose_before(head, m.start()):
+            continue
+        word = m.group(m.lastindex or 0)
+        found = _PG_LEVELS.get(word) or _name(word[:5] if kind == "pg" else word)
+        if found != UNKNOWN:
+            if hint is not None:
+                hint[0] = m.start("wd") if kind == "wd" else -1
+            return found
+
+
+def detect_level(text: str, hint: Hint | None = None) -> str:
     """The level of an entry (its first line decides), one of logpipe.levels.LEVELS.
 
-    ``hint`` (one per stream, start ``[-1]``) remembers the column where a level word
+    ``hint`` (one per stream: ``new_hint()``) remembers the column where a level word
     was found: lines of one stream share a layout, so the next line is first checked
-    there, which is several times cheaper than searching the header.
+    there, which is several times cheaper than searching the header. It also keeps the
+    level found last (PostgreSQL's HINT/DETAIL lines take their message's).
     """
-    if not text:
-        return UNKNOWN
-    if hint is not None and hint[0] >= 0:
-        m = _WORD_AT.match(text, hint[0])
-        if m is not None and text.find("\n", 0, hint[0]) < 0:
-            return _name(m.group(1))
+    if hint is None or not text:
+        found = _detect(text, None) if text else UNKNOWN
+    elif hint[0] >= 0 and (m := _WORD_AT.match(text, hint[0])) is not None and (
+            text.find("\n", 0, hint[0]) < 0):
+        found = _name(m.group(1))  # what the C fast path decides alone
+    else:
+        learned: LevelField | None = hint[2] if len(hint) > 2 else None
+        if learned is not None and learned.field >= 0:
+            found = learned.apply(text) or _detect(text, hint)
+        else:
+            found = _detect(text, hint)
+            if learned is not None:
+                learned.observe(text, found)
+    if hint is not None and len(hint) > 1:
+        hint[1] = found
+    return found
+
+
+def _detect(text: str, hint: Hint | None) -> str:
     head = text[:HEADER_CHARS]
     first = head[0]
     if first == "{":
@@ -218,23 +323,29 @@ def detect_level(text: str, hint: list[int] | None = None) -> str:
             return _letter(m.group(1))
         m = _REDIS.match(head)
         if m is not None:
-            return _REDIS_LEVELS[m.group(1)]
+            return (_REDIS_LEVELS if m.group("pid") else _REDIS1_LEVELS)[m.group(2)]
+        m = _MONGO.match(head)
+        if m is not None:
+            return _MONGO_LEVELS.get(m.group(1), Level.DEBUG.value)
     elif first in "VDIWEFA" and head[1:2] == "/":
         m = _LOGCAT_BRIEF.match(head)
         if m is not None:
             return _letter(m.group(1))
-    pos = 0
-    while (m := _HEADER.search(head, pos)) is not None:
-        kind = m.lastgroup
-        pos = m.end()  # "level=foo" names no level: keep looking
-        if kind == "tc" and _prose_before(head, m.start()):
-            continue
-        word = m.group(m.lastindex or 0)
-        found = _PG_LEVELS.get(word) or _name(word[:5] if kind == "pg" else word)
-        if found != UNKNOWN:
-            if hint is not None:
-                hint[0] = m.start("wd") if kind == "wd" else -1
-            return found
+    if "\t" in head:
+        m = _TABBED.match(head)
+        if m is not None and (named := _name(m.group(1))) != UNKNOWN:
+            return named
+    elif first == "[":
+        m = _MONOLOG.match(head)
+        if m is not None and (named := _name(m.group(1))) != UNKNOWN:
+            return named
+    found = _header_level(head, hint)
+    if found is not None:
+        return found
+    if ":  " in head:
+        m = _PG_SECONDARY.search(head)
+        if m is not None:
+            return hint[1] if hint is not None and len(hint) > 1 else UNKNOWN
     if len(text) > HEADER_CHARS:
         found = _wide_header(text, hint)
         if found is not None:
@@ -244,12 +355,33 @@ def detect_level(text: str, hint: list[int] | None = None) -> str:
     m = _LEADING.match(head)
     if m is not None:
         return _name(m.group(1))
-    if "HTTP/" in head or "HTTP/" in text[:512]:
-        m = _ACCESS.search(text, 0, 512)
+    window = text[:512]
+    if "HTTP/" in window:
+        m = _ACCESS.search(window)
         if m is not None:
-            code = int(m.group(1))
-            return "error" if code >= 500 else "warn" if code >= 400 else "info"
+            return _status(m.group(1))
+    if "] \"" in window:
+        m = _CLF.search(window)
+        if m is not None:
+            return _status(m.group(1))
+    if "%" in head:
+        m = _CISCO.search(head)
+        if m is not None:
+            return normalize_level(int(m.group(1))).value
+    if "/" in window:
+        m = _HAPROXY.search(window)
+        if m is not None:
+            return _status(m.group(1))
+    if "," in window:
+        m = _PG_CSV.search(window)
+        if m is not None:
+            return _name(m.group(1)[:5])
     return UNKNOWN
+
+
+def _status(code: str) -> str:
+    n = int(code)
+    return "error" if n >= 500 else "warn" if n >= 400 else "info"
 
 
 # -- per-app rules (setting level_rules, pod annotation logpipe.io/level) ------------------
@@ -281,7 +413,7 @@ class LevelRule:
     pattern: _LevelPattern | None
     key: tuple[str, ...]
 
-    def level(self, text: str, hint: list[int] | None = None) -> str:
+    def level(self, text: str, hint: Hint | None = None) -> str:
         line = text[:RULE_CHARS].partition("\n")[0]
         value: object = None
         if self.pattern is not None:

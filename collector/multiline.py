@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import re2  # type: ignore[import-untyped]
 
+from collector.entry_start import LEARNED, LEARNING, EntryStarts
 from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
 
 # sink(origin, offset, ts, stream, text, tags): origin is the file the entry started in.
@@ -32,7 +33,10 @@ _PY_FOLLOW = ("During handling of the above exception", "The above exception was
 # them to the C scan at init: it must send exactly these lines back to Python.
 INDENT = (" ", "\t")  # an indented line always continues the held entry
 PY_TRACE_OPENS = ("Traceback (most recent",)  # a held line starting so is in Python mode
-CONTINUES = ("Caused by: ", "Suppressed: ", "Traceback (most recent call last):")
+CONTINUES = ("Caused by: ", "Suppressed: ", "Traceback (most recent call last):",
+             # numbered stack frames (PHP, Laravel, Dart: "#0 /app/x.php(9): f()") and
+             # the lines that open them
+             *(f"#{d}" for d in range(10)), "Stack trace:", "[stacktrace]")
 GO_DUMP_HEADS = ("panic: ", "fatal error: ")  # a held line so; then blank or GO_DUMP_FOLLOW
 GO_DUMP_FOLLOW = ("goroutine ", "[signal ")
 # First characters of the lines that can continue an entry outside a trace mode
@@ -118,7 +122,7 @@ class MultilineRules:
 class StreamJoiner:
     """Partial-piece and multi-line state of one stream (no object per line)."""
 
-    __slots__ = ("_mode", "_rules", "_sink", "deadline", "h_lines", "h_off", "h_origin",
+    __slots__ = ("_mode", "_rules", "_sink", "_starts", "deadline", "h_lines", "h_off", "h_origin",
                  "h_other", "h_parts", "h_size", "h_tags", "h_text", "h_ts", "p_off", "p_origin",
                  "p_other", "p_parts",
                  "p_size", "p_tags", "p_ts", "stream")
@@ -148,6 +152,25 @@ class StreamJoiner:
         self.h_lines = 0
         self._mode = _MODE_NONE
         self.deadline = 0  # monotonic ns after which held state is flushed; 0: none held
+        # Learned entry starts: only where the built-in shapes decide (no start pattern).
+        self._starts = EntryStarts(rules.max_lines, rules.enabled and rules.start is None)
+
+    @property
+    def learning(self) -> bool:
+        """Still learning its entry start: only ``feed`` may read this stream's lines."""
+        return self._starts.state == LEARNING
+
+    @property
+    def learned_start(self) -> int:
+        """The learned entry-start kind (collector.entry_start.KINDS), -1 none: a fast
+        path must leave a line without that header to ``feed`` (it continues the entry)."""
+        return self._starts.kind if self._starts.state == LEARNED else -1
+
+    @property
+    def starts_state(self) -> tuple[int, int, int, int, int, bool, tuple[int, ...]]:
+        """What the stream has learned, as plain values (for the tests)."""
+        st = self._starts
+        return (st.state, st.kind, st.run, st.seen, st.lines, st.after_json, tuple(st.counts))
 
     # -- feeding ---------------------------------------------------------------
     def feed(self, origin: Any, off: int, ts: str | None, text: str, partial: bool,
@@ -188,10 +211,11 @@ class StreamJoiner:
         if not rules.enabled:
             self._sink(origin, off, ts, self.stream, text, tags)
             return
+        headerless = self._starts.feed(text)
         if self.h_lines:
             first = text[:1]
             if (((first == " " or first == "\t") and rules.start is None)
-                    or self._continues(text)) and (
+                    or self._continues(text) or headerless) and (
                     self.h_size + len(text) < rules.max_bytes and self.h_lines < rules.max_lines):
                 self.h_parts.append(text)
                 self.h_size += len(text) + 1
@@ -259,13 +283,18 @@ class StreamJoiner:
         return False
 
     # -- the fast path's boundary -----------------------------------------------
-    def export_held(self, origin: Any, rules: MultilineRules) -> HeldLine | tuple[()] | None:
+    def export_held(self, origin: Any, rules: MultilineRules,
+                    checks_starts: bool = False) -> HeldLine | tuple[()] | None:
         """The held state as plain values, for a fast path about to read ``origin``
         under ``rules``: ``()`` nothing held, or ``(offset, ts, text)`` one plain line
         of ``origin`` (no tags, no trace mode). None: more than that (partial pieces,
-        joined lines, other rules since a pod annotation changed them): only ``feed``
-        may go on from this state."""
-        if rules is not self._rules or self.p_parts:
+        joined lines, other rules since a pod annotation changed them, still learning its
+        entry start, or a learned one unless the fast path ``checks_starts``: stops at a
+        line without the ``learned_start`` header): only ``feed`` may go on from this
+        state."""
+        state = self._starts.state
+        if (rules is not self._rules or self.p_parts or state == LEARNING
+                or (state == LEARNED and not checks_starts)):
             return None
         if not self.h_lines:
             return ()
@@ -284,6 +313,7 @@ class StreamJoiner:
         self.h_lines = 1
         self._mode = _MODE_NONE
         self.deadline = now_ns + self._rules.flush_ns
+        self._starts.hits()  # the fast path reads a learned stream's header lines only
 
     # -- flushing --------------------------------------------------------------
     def _emit_held(self) -> None:

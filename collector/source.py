@@ -20,7 +20,7 @@ from orjson import JSONEncodeError, dumps, loads
 
 from collector.fastpath import FileContext, docker_lines
 from collector.files import TrackedFile
-from collector.level_detect import LevelRule, detect_level
+from collector.level_detect import LevelRule, detect_level, new_hint
 from collector.multiline import MultilineRules, StreamJoiner
 from collector.parsers import Piece, parse_cri, parse_docker, parse_host
 from collector.wire import wire_text
@@ -100,7 +100,7 @@ class Source:
         self.last_lines = 0
         self.backlog = True  # read it next pass even without an inotify event
         self.holding = False  # a joiner may hold an entry: flush_due has work
-        self.level_hint = [-1]  # where this source's lines put their level word
+        self.level_hint = new_hint()  # where its lines put their level word; the last level
         # The app's own level rule (setting level_rules, annotation logpipe.io/level):
         # tried before the general detection, and it keeps the C fast path off.
         self.level_rule: LevelRule | None = None

@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from collector.level_detect import new_hint
 from collector.multiline import MultilineRules, StreamJoiner
 
 CORPUS = Path(__file__).resolve().parents[1] / "data" / "levels"
 INCOMING = CORPUS / "incoming"
 CONTINUES = "-"  # label of a line that continues the previous entry
 
-Detect = Callable[[str, list[int]], str]
+Detect = Callable[[str, list[Any]], str]
 
 
 @dataclass(frozen=True)
@@ -60,7 +62,7 @@ def score(path: Path, detect: Detect) -> Score:
     gets ``detect(text, hint)`` with the stream's hint, as Source.emit does."""
     rows = load(path)
     got: list[tuple[int, str, str]] = []
-    hint = [-1]
+    hint = new_hint()
 
     def sink(origin: object, off: int, ts: str | None, stream: str | None, text: str,
              tags: tuple[str, ...]) -> None:

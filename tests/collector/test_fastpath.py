@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from collector import fastpath
 from collector import source as source_module
+from collector.entry_start import WINDOW
 from collector.files import TrackedFile
 from collector.multiline import MultilineRules
 from collector.source import Source
@@ -32,7 +33,7 @@ META: dict[str, Any] = {
 
 _JOINER_FIELDS = ("p_parts", "p_origin", "p_off", "p_ts", "p_tags", "p_size", "p_other",
                   "h_text", "h_parts", "h_origin", "h_off", "h_ts", "h_tags", "h_size",
-                  "h_lines", "_mode", "deadline", "h_other")
+                  "h_lines", "_mode", "deadline", "h_other", "starts_state")
 
 
 def test_extension_is_built() -> None:
@@ -55,7 +56,7 @@ _SHAPES = ["", " indented", "\tat com.example.Main(Main.java:1)", "Caused by: bo
            '{"level":"warn","msg":"x"}', "I1126 07:00:00.123456 1 x.go:1] hi",
            "<11>Nov 26 host x", 'GET / HTTP/1.1" 503 12 ', "Sxyz", "Cabc", "gx", "[x] y",
            "Tx", "a\nb", "tab\tin", "quote\"back\\slash/", "ctl\x01\x1f\x7f", "nul\x00x",
-           "é ü 漢字 😀", "\u2028"]
+           "é ü 漢字 😀", "\u2028", "2017-04-07 22:45:30 CEST [1] STATEMENT:  SELECT 1"]
 
 
 @st.composite
@@ -124,6 +125,8 @@ _BLOCKS = [
     ["Exception in thread main java.lang.X", "\tat a.b(C.java:1)", "Caused by: y",
      "Suppressed: z", "\t... 3 more", "next"],
     ["Traceback (most recent call last):", "During handling of the above exception", "", "x"],
+    # a single-letter level field (learned after level_field.LEARN_RUN entries)
+    [f"2026-11-26 07:00:{i:02d} [main] {'IWED'[i % 4]} msg {i}" for i in range(20)],
 ]
 
 
@@ -143,7 +146,8 @@ def block(draw: st.DrawFn) -> list[bytes]:
 
 
 def _run(tmp: Path, data: bytes, fast: bool, chunk: int, enabled: bool,
-         monkeypatch: pytest.MonkeyPatch, split: int = -1, flush_ns: int = 1000) -> list[Any]:
+         monkeypatch: pytest.MonkeyPatch, split: int = -1, flush_ns: int = 1000,
+         max_lines: int = 1000) -> list[Any]:
     """Read ``data`` chunk by chunk; a snapshot of everything observable per step.
     ``split`` >= 0: the bytes from there on are a second file (the log rotated), read
     after the first, so held entries cross files as in a rotation."""
@@ -152,7 +156,7 @@ def _run(tmp: Path, data: bytes, fast: bool, chunk: int, enabled: bool,
     out.read_chunk_bytes = chunk
     out.max_line_bytes = 300
     out.max_record_bytes = 700
-    rules = MultilineRules(enabled=enabled, flush_ns=flush_ns)
+    rules = MultilineRules(enabled=enabled, flush_ns=flush_ns, max_lines=max_lines)
     src = Source(str(tmp / "x-json.log"), "docker", META, rules, out)
     files: list[TrackedFile] = []
     for i, part in enumerate(parts):
@@ -176,7 +180,7 @@ def _run(tmp: Path, data: bytes, fast: bool, chunk: int, enabled: bool,
             return f"F{files.index(v)}" if isinstance(v, TrackedFile) else v
 
         steps.append((
-            [(v, k, cb is None) for v, k, cb in out.sent], src.level_hint[0],
+            [(v, k, cb is None) for v, k, cb in out.sent], list(src.level_hint),
             [(f.pos, f.acked, [(b.count, b.safe, b.held, b.pending, b.closed)
                                for b in f.batches]) for f in files],
             [(s, [norm(getattr(j, a)) for a in _JOINER_FIELDS]) for s, j in src.joiners.items()],
@@ -232,8 +236,8 @@ def test_fast_path_matches_python_path(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The bench's shape goes through C (Python sees none of its lines) and still
-    matches the Python path exactly."""
+    """Lines with no header to learn go through C once each stream's learning window
+    (entry_start.WINDOW lines, in Python) is over, and still match the Python path."""
     calls: list[int] = []
     real = Source.feed_line
 
@@ -241,15 +245,124 @@ def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.Monkey
         calls.append(1)
         real(*args)
 
-    body = [f"2026-11-26 07:00:00.123 INFO [http-1] GET /api/{i} 200 user={i}" for i in range(300)]
+    body = [f"GET /api/{i} 200 user={i} took 3 ms" for i in range(3000)]
     data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stderr" if i % 7 == 0 else "stdout",
                                   "time": TS}) + b"\n" for i, t in enumerate(body))
     monkeypatch.setattr(Source, "feed_line", spy)
     fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
-    assert calls == [1, 1]  # the first line of each stream creates its joiner
+    # Each stream's first WINDOW lines are learned from in Python (whole chunks while
+    # both learn; stderr, one line in 7, learns over about 7 * WINDOW lines); then C.
+    assert 2 * WINDOW <= len(calls) < len(body) // 5
     slow = _run(tmp_path, data, False, 4096, True, monkeypatch)
     assert fast == slow
     assert len(fast[-1][0]) == 0 and fast[-2][0][-1][0].startswith(b'{"id":"')
+
+
+@pytest.mark.parametrize("chunk", [4096, 1 << 20])
+def test_learned_stream_takes_the_c_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        chunk: int) -> None:
+    """The bench's shape learns its timestamp (2 lines a stream, in Python); then the C
+    scan reads every line with the header and stops at a line without it, which Python
+    joins to the held entry; the same records and state as the Python path."""
+    calls: list[int] = []
+    real = Source.feed_line
+
+    def spy(*args: Any) -> None:
+        calls.append(1)
+        real(*args)
+
+    body = [f"2026-11-26 07:00:00.123 INFO [http-1] GET /api/{i} 200 user={i}" for i in range(600)]
+    body[450] = "node list: a, b, c"
+    data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stderr" if i % 7 == 0 else "stdout",
+                                  "time": TS}) + b"\n" for i, t in enumerate(body))
+    monkeypatch.setattr(Source, "feed_line", spy)
+    fast = _run(tmp_path, data, True, chunk, True, monkeypatch, flush_ns=10**9)
+    # learning (stderr, one line in 7, learns after its second line: 8 lines in all),
+    # "node list" and the header line after it (the joiner holds two lines); a whole
+    # first chunk is not Python's because its streams were new
+    assert len(calls) <= 12
+    slow = _run(tmp_path, data, False, chunk, True, monkeypatch, flush_ns=10**9)
+    assert fast == slow
+    joined = [v for v, *_ in fast[-2][0] if b"node list" in v]
+    assert len(joined) == 1 and b"user=449" in joined[0] and b"multiline" in joined[0]
+
+
+def test_learned_stream_joins_header_less_lines(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lines without the learned header (not a built-in shape) continue their entry,
+    on both paths alike."""
+    texts = []
+    for i in range(100):
+        texts.append(f"[2026-11-26 07:00:00,{i:03d}] INFO request {i}")
+        if i % 10 == 9:
+            texts.append("org.example.NodeList: a, b, c")
+    data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stdout", "time": TS}) + b"\n"
+                    for t in texts)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
+    slow = _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
+    assert fast == slow
+    joined = [v for v, *_ in fast[-2][0] if b"NodeList" in v]
+    assert len(joined) == 10 and all(b"request" in v and b"multiline" in v for v in joined)
+
+
+_HEADERS = ["2026-11-26 07:00:00.123 ", "[2026-11-26 07:00:00,123] ", "Nov 26 07:00:00 ",
+            "I1126 07:00:00.123456 ", "13.07.2018 07:06:00 ", "07:00:00.123 ", "INFO ",
+            "[WARN] ", "2026-11-26T07:00", "[Wed Nov 26 "]
+_BODIES = ["INFO x", "WARN [main] y", "ERROR z", "msg", ""]
+_LOOSE = ["node list: a, b", "", "PHP message: x", "Version: 1", "  indented", "\tat x(Y.java:1)",
+          "Caused by: e", '{"level":"warn"}', "Traceback (most recent call last):",
+          "ValueError: v", "2026-11-26", "INFORMATION", "é 07:00:00", "[2026-11-26"]
+
+
+@st.composite
+def learned_stream(draw: st.DrawFn) -> list[bytes]:
+    """Lines of one or two streams that mostly start with one header kind (so it is
+    learned), with header-less lines, other kinds and layout changes among them."""
+    out = []
+    for _ in range(draw(st.integers(1, 3))):  # a layout, then maybe another
+        head = draw(st.sampled_from(_HEADERS))
+        for _ in range(draw(st.integers(1, 14))):
+            r = draw(st.integers(0, 9))
+            text = (head + draw(st.sampled_from(_BODIES)) if r < 6
+                    else draw(st.sampled_from(_LOOSE)) if r < 9
+                    else draw(st.sampled_from(_HEADERS)) + "x")
+            stream = "stderr" if draw(st.integers(0, 5)) == 0 else "stdout"
+            partial = draw(st.integers(0, 30)) == 0
+            out.append(orjson.dumps({"log": text + ("" if partial else "\n"),
+                                     "stream": stream, "time": TS}))
+    return out
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(lines=learned_stream(), chunk=st.integers(300, 4096), max_lines=st.integers(2, 6),
+       split=st.integers(-1, 30), flush_ns=st.sampled_from([1000, 10**9]))
+def test_learned_streams_match_python_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           lines: list[bytes], chunk: int, max_lines: int,
+                                           split: int, flush_ns: int) -> None:
+    """Learning, learned (header lines in C, header-less ones joined in Python), the
+    caps, unlearning (a run over max_lines) and relearning: the same on both paths."""
+    data = b"\n".join(lines) + b"\n"
+    if 0 <= split < len(lines):
+        split = len(b"\n".join(lines[:split])) + 1
+    fast = _run(tmp_path, data, True, chunk, True, monkeypatch, split, flush_ns, max_lines)
+    slow = _run(tmp_path, data, False, chunk, True, monkeypatch, split, flush_ns, max_lines)
+    assert fast == slow
+
+
+def test_learned_level_field_matches_python_path(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A single-letter level field is learned in Python (the C hands it every entry its
+    column hint does not decide), with uppercase level words of another layout between:
+    the same levels and hint on both paths."""
+    texts = [f"2026-11-26 07:00:{i % 60:02d} [main] {'IWED'[i % 4]} msg {i}" for i in range(40)]
+    texts[20:20] = [f"2026-11-26 07:00:00.123 INFO [http-1] GET /{i}" for i in range(5)]
+    data = b"".join(orjson.dumps({"log": t + "\n", "stream": "stdout", "time": TS}) + b"\n"
+                    for t in texts)
+    fast = _run(tmp_path, data, True, 1024, True, monkeypatch)
+    assert fast == _run(tmp_path, data, False, 1024, True, monkeypatch)
+    levels = [orjson.loads(v)["level"] for step in fast for v, *_ in step[0]]
+    assert "warn" in levels and "debug" in levels
 
 
 @pytest.mark.parametrize("texts", [
@@ -333,7 +446,7 @@ def test_context_is_made_once_per_file(tmp_path: Path, monkeypatch: pytest.Monke
         made.append(1)
         real(self, *args)
 
-    data = b"".join(orjson.dumps({"log": f"INFO {i}\n", "stream": "stdout", "time": TS}) + b"\n"
+    data = b"".join(orjson.dumps({"log": f"request {i}\n", "stream": "stdout", "time": TS}) + b"\n"
                     for i in range(200))
     monkeypatch.setattr(fastpath.FileContext, "__init__", spy)
     _run(tmp_path, data, True, 512, True, monkeypatch, split=len(data) // 2 // 64 * 64)
@@ -343,6 +456,7 @@ def test_context_is_made_once_per_file(tmp_path: Path, monkeypatch: pytest.Monke
 def test_context_refuses_an_unknown_value() -> None:
     with pytest.raises(ValueError, match="layout item"):
         fastpath._c.Context(layout=(b"{", "host"), id_prefix=b"", max_line=1, max_record=1,
-                            hold=True, hint=[-1], detect_level=lambda t, h: "", shrink=bytes)
+                            hold=True, hint=[-1], detect_level=lambda t, h: "", shrink=bytes,
+                                starts=[-1, -1])
     with pytest.raises(TypeError):
         fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None))  # type: ignore[arg-type]

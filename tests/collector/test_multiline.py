@@ -7,6 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from collector.entry_start import WINDOW
 from collector.multiline import MultilineRules, StreamJoiner
 
 Out = list[tuple[int, str, tuple[str, ...]]]
@@ -218,6 +219,10 @@ def test_adopting_an_export_gives_the_same_joiner(lines: list[str], last: str) -
 def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
     rules = MultilineRules()
     j, _ = joiner(rules)
+    assert j.export_held("f", rules) is None  # learning its entry starts (entry_start)
+    for i in range(WINDOW):  # lines with no header: nothing learned, the shapes decide
+        j.feed("f", 0, "T", f"plain {i}", False, (), 0)
+    j.flush()
     assert j.export_held("f", rules) == ()  # nothing held
     j.feed("f", 0, "T", "plain", False, (), 0)
     assert j.export_held("f", rules) == (0, "T", "plain")
@@ -237,3 +242,15 @@ def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
     j.flush()
     j.feed("f", 50, "T", "tagged", False, ("nul_bytes",), 0)
     assert j.export_held("f", rules) is None
+
+
+def test_numbered_stack_frames_continue() -> None:
+    # PHP / Laravel / Dart frames: "#0 /app/x.php(9): f()", opened by "Stack trace:"
+    out: list[str] = []
+    j = StreamJoiner("stdout", MultilineRules(), lambda *a: out.append(a[4]))
+    lines = ["PHP Fatal error:  Uncaught Exception: boom in /app/x.php:3", "Stack trace:",
+             "#0 /app/x.php(9): f()", "#1 {main}", "next entry"]
+    for off, line in enumerate(lines):
+        j.feed(None, off, None, line, False, (), 0)
+    j.flush()
+    assert out == ["\n".join(lines[:4]), lines[4]]

@@ -1,0 +1,192 @@
+"""Learned entry starts: the header kind (a timestamp shape, a bracketed date, a level
+word) most lines of a stream begin with, so that a line without it continues the
+previous entry (collector.multiline.StreamJoiner asks ``EntryStarts.feed``).
+
+A kind is a few *shapes* of fixed length, one byte class per position (``9`` a digit,
+``~`` a date separator ...; see _CLASSES): matching one costs the same on any line,
+however long (DESIGN.md: user text). The C fast path gets the same shapes at import
+(``shape_tables``) and checks a learned stream's lines with them, so both paths agree
+on every line by construction (tests/collector/test_fastpath.py checks it).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Position classes of a shape; any other character stands for itself. END also
+# matches past the end of the line (a level word alone on its line).
+END = "$"
+_CLASSES: dict[str, str] = {
+    "9": "0123456789",
+    "~": "-/.",  # a date separator
+    "^": " T_",  # between date and time
+    "_": " 0123456789",  # a space-padded day
+    "%": ".,: ",  # after the seconds
+    "@": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "*": "abcdefghijklmnopqrstuvwxyz",
+    "&": "IWEF",  # klog/glog severities
+    END: "]>:| \t\r",
+}
+_LEVELS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "CRITICAL", "FATAL",
+           "SEVERE", "PANIC", "TRC", "DBG", "INF", "WRN", "ERR", "EROR", "CRIT", "FINE",
+           "FINER", "FINEST", "ALERT", "EMERG")
+# The kinds, tried in this order; a line has at most one (the first that matches).
+KINDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    # 2016-10-25 14:49:34, 2016/10/25 14:49:34, 2016-10-25T14:49:34Z, 2005.06.03 ...
+    ("iso_ts", ("9999~99~99^99:99", "9999~99~99^9999")),
+    # [2018-10-17 12:04:41,718], [2017-04-04 11:16:34 +0200], [2024/01/02 ...
+    ("bracket_iso", ("[9999~99~99^99:99",)),
+    # [Wed Oct 11 14:32:52 2000], [11/Oct/2000:13:55:36 -0700], [17-Oct-2018 ...
+    ("bracket_date", ("[@** @** ", "[99~@**~9999")),
+    # 13.07.2018 07:06:00, 25/10/2016 14:49, 10-17-2018 12:04; Tomcat 06-Mar-2023 18:34
+    ("dmy_ts", ("99~99~9999^99:99", "99~@**~9999^99:99")),
+    # Oct 11 14:32:52 (syslog), Wed Oct 11 14:32:52
+    ("syslog_ts", ("@** _9 99:99:99", "@** @** _9 99:99:99")),
+    # MySQL 5 and mysqld_safe: 161212 12:40:38, 161212  9:05:01
+    ("compact_date", ("999999 _9:99:99",)),
+    # 14:32:52.123 (a time of day alone)
+    ("time", ("99:99:99%",)),
+    # klog/glog: I1017 12:04:41.718
+    ("klog", ("&9999 99:99:99",)),
+    # WebLogic: ####<Mar 24, 2022 10:29:51,636 AM GMT> <Info> ...
+    ("weblogic", ("####<@** ",)),
+    # a level word first: INFO ..., [ERROR] ..., <WARN> ...
+    ("level", tuple(f"{o}{w}{END}" for o in ("", "[", "<") for w in _LEVELS)),
+)
+
+
+def _regex(shape: str) -> str:
+    out = []
+    for ch in shape:
+        members = _CLASSES.get(ch)
+        if members is None:
+            out.append(re.escape(ch))
+        elif ch == END:
+            out.append(f"(?:[{re.escape(members)}]|\\Z)")
+        else:
+            out.append(f"[{re.escape(members)}]")
+    return "".join(out)
+
+
+def _kind_regex(shapes: tuple[str, ...]) -> str:
+    return "|".join(_regex(s) for s in shapes)
+
+
+_COMPILED = tuple(re.compile(_kind_regex(shapes)) for _, shapes in KINDS)
+_ANY = re.compile("|".join(f"(?P<{name}>{_kind_regex(shapes)})" for name, shapes in KINDS))
+_INDEX = {name: i for i, (name, _) in enumerate(KINDS)}
+
+
+def shape_tables() -> tuple[tuple[bytes, ...], tuple[tuple[bytes, ...], ...]]:
+    """The kinds for the C fast path: the byte classes (each the bytes it holds; NUL
+    stands for the line's end) and, per kind, its shapes as strings of class indexes."""
+    classes: list[bytes] = []
+    index: dict[str, int] = {}
+
+    def cls(ch: str) -> int:
+        if ch not in index:
+            members = _CLASSES.get(ch, ch).encode("ascii")
+            index[ch] = len(classes)
+            classes.append(members + b"\0" if ch == END else members)
+        return index[ch]
+
+    kinds = tuple(tuple(bytes(cls(ch) for ch in shape) for shape in shapes)
+                  for _, shapes in KINDS)
+    return tuple(classes), kinds
+
+
+# Lines learned from: after so many with no kind learned, only the built-in shapes
+# decide. Long enough for a first entry with a stack trace.
+WINDOW = 100
+LEARN_SHARE = 0.8  # the share of a window's lines that must start with the kind
+LEARN_MIN = 2  # lines of the kind before it is used (the first entries join early)
+
+LEARNING, LEARNED, OFF = 0, 1, 2
+
+
+def header_kind(text: str) -> int:
+    """The index in KINDS of the header ``text`` starts with, or -1."""
+    match = _ANY.match(text)
+    if match is None or match.lastgroup is None:
+        return -1
+    return _INDEX[match.lastgroup]
+
+
+class EntryStarts:
+    """What one stream has learned of where its entries start.
+
+    LEARNING: the first WINDOW lines (again after an unlearn) are classified; a kind
+    is learned once it heads at least LEARN_MIN lines and LEARN_SHARE of those seen.
+    LEARNED: ``feed`` says a line with no header kind continues the held entry; the
+    kind is dropped when more than ``max_run`` header-less lines come in a row (the
+    layout changed).
+    OFF: the window went by without a kind; the built-in shapes alone decide (and the
+    C fast path may take the stream: it knows only those).
+    """
+
+    __slots__ = ("after_json", "counts", "kind", "lines", "max_run", "run", "seen", "state")
+
+    def __init__(self, max_run: int, enabled: bool = True) -> None:
+        self.max_run = max_run
+        self.state = LEARNING if enabled else OFF
+        self.kind = -1
+        self.counts = [0] * len(KINDS)
+        self.seen = 0  # lines seen that may start an entry (not indented, not blank)
+        self.lines = 0  # lines seen while learning
+        self.run = 0
+        self.after_json = False  # LEARNED: the last line was a whole JSON object
+
+    def feed(self, text: str) -> bool:
+        """One line of the stream, in order: True when it must continue the held entry
+        because it lacks the learned header (only in LEARNED)."""
+        state = self.state
+        if state == OFF:
+            return False
+        if state == LEARNED:
+            # A header line only resets the run (the same after one or many): so the
+            # C fast path, which reads header lines only, leaves the same state (hits).
+            if _COMPILED[self.kind].match(text) is not None:
+                self.run = 0
+                self.after_json = False
+                return False
+            if (text[:1] == "{" and text.rstrip()[-1:] == "}") or _ANY.match(text) is not None:
+                # a whole JSON object, or another kind of header: an entry of its own
+                # (lines of another layout, another logger writing to the stream)
+                self.run = 0
+                self.after_json = text[:1] == "{"
+                return False
+            if self.after_json:  # nothing continues a JSON entry: a line of its own
+                self.after_json = False
+                self.run = 0
+                return False
+            self.run += 1
+            if self.run > self.max_run:
+                self._relearn()
+                return False
+            return True
+        self.lines += 1
+        if self.lines >= WINDOW:
+            self.state = OFF
+        if not text or text[0] in " \t":
+            return False  # continues by the built-in shapes: not a candidate start
+        kind = header_kind(text)
+        self.seen += 1
+        if kind >= 0:
+            self.counts[kind] += 1
+            count = self.counts[kind]
+            if count >= LEARN_MIN and count >= LEARN_SHARE * self.seen:
+                self.state, self.kind = LEARNED, kind
+                self.seen = self.run = self.lines = 0
+                return False
+        return False
+
+    def _relearn(self) -> None:
+        self.state, self.kind = LEARNING, -1
+        self.counts = [0] * len(KINDS)
+        self.seen = self.run = self.lines = 0
+        self.after_json = False
+
+    def hits(self) -> None:
+        """Header lines of this stream were read elsewhere (the C scan)."""
+        self.run = 0
+        self.after_json = False
