@@ -63,12 +63,14 @@ class ConcurrencyLimiter:
         self.held: set[Slot] = set()  # this replica's, until their release is written
         self._tasks: set[asyncio.Task[None]] = set()
         self._renewer: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def cap(self, kind: str) -> int:
         value: int = getattr(self.settings, KINDS[kind])
         return value
 
     async def acquire(self, kind: str, token: str) -> Slot:
+        self._loop = asyncio.get_running_loop()  # where a release from a thread goes
         cap = self.cap(kind)
         place = None
         if kind in SHARED:
@@ -88,6 +90,16 @@ class ConcurrencyLimiter:
         return slot
 
     def release(self, slot: Slot) -> None:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:  # a sync background task runs in Starlette's thread pool
+            running = None
+        if running is None and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._free, slot)
+        else:
+            self._free(slot)
+
+    def _free(self, slot: Slot) -> None:
         place = slot.place
         if place is None:
             self.held.discard(slot)
