@@ -38,6 +38,7 @@ from tenacity import (
 )
 
 from log_api.errors import TooManyRequests
+from log_api.formats import entry_json
 from log_api.lag import ForwarderLag, LagSeconds, lag_seconds, oldest_pending, uncovered
 from log_api.metrics import ApiMetrics
 from log_api.query import ScopedQuery
@@ -59,10 +60,18 @@ class LiveRecord:
     ts_ns: int
     doc: dict[str, Any]
     arrived: float  # monotonic time the hub read it
+    # The entry's JSON, made by the first tail that sends it and reused by the others:
+    # with a thousand tails on one stream, serialising it per tail was most of the work.
+    data: str | None = None
 
     @property
     def id(self) -> str:
         return str(self.doc["id"])
+
+    def entry_data(self) -> str:
+        if self.data is None:
+            self.data = entry_json(self.doc).decode()
+        return self.data
 
 
 @dataclass(eq=False)

@@ -248,7 +248,8 @@ async def tail_events(
             if not seen.add(rec.id):
                 continue
             metrics.tail_events.inc()
-            yield _entry_event(rec.doc, TailCursor(rec.ts_ns, rec.id, dict(vec)))
+            yield {"event": "entry", "id": TailCursor(rec.ts_ns, rec.id, dict(vec)).encode(),
+                   "data": rec.entry_data()}
     finally:
         hub.unsubscribe(sub)
 
