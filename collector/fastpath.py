@@ -1,17 +1,21 @@
-"""The Docker json-file hot path in bulk: ``collector._fastpath`` (C, built by
-``pip install``) turns the common lines of a chunk into record bytes in one call.
+"""The container log hot path in bulk, for Docker json-file and CRI:
+``collector._fastpath`` (C, built by ``pip install``) turns the common lines of a
+chunk into record bytes in one call.
 
 The C scan takes only the shortcut whose outcome the Python path is known to give:
-a complete ``{"log":"...\\n","stream":"stdout|stderr","time":"<30 chars>Z"}`` line,
-valid UTF-8 without NUL, not a possible continuation line, on a stream whose joiner
-holds nothing or one plain line. At any other line it stops and that one line goes
-through the host's ``feed_line`` (parse -> join -> emit); then the scan goes on.
+a complete ``{"log":"...","stream":"stdout|stderr","time":"..."}`` or
+``<time> <stdout|stderr> <P|F> <text>`` line with a plain UTC RFC 3339 time, valid
+UTF-8 without NUL, not a possible continuation line, on a stream whose joiner holds
+nothing or one plain line (and maybe plain partial pieces, which the C goes on
+joining). At any other line it stops and that one line goes through the host's
+``feed_line`` (parse -> join -> emit); then the scan goes on.
 
 The seam is narrow and the C owns no rule: the level words, the continuation shapes
 (``init``, once) and the record layout (a ``Context`` per file) come from Python; the
-joiners' held lines cross it as plain values (``StreamJoiner.export_held`` before a
-scan, ``adopt_held`` after). The records, their order, the joiners' state and so the
-checkpoints are the same either way (tests/collector/test_fastpath.py compares them
+joiners' held lines and pieces cross it as plain values (``StreamJoiner.export_held``
+and ``export_partial`` before a scan, ``adopt_held`` and ``adopt_partial`` after).
+The records, their order, the joiners' state and so the checkpoints are the same
+either way (tests/collector/test_fastpath.py and test_fastpath_cri.py compare them
 byte for byte). Without the extension everything stays in Python.
 """
 
@@ -30,6 +34,7 @@ from collector.multiline import (
     MAYBE,
     PY_TRACE_OPENS,
     HeldLine,
+    HeldPieces,
     MultilineRules,
     StreamJoiner,
 )
@@ -56,7 +61,7 @@ else:
         dump_follow=tuple(p.encode() for p in GO_DUMP_FOLLOW))
 _c = _fastpath  # None: everything stays in Python (the tests set that too)
 
-# The Docker streams the C scan knows, in the order of its ``held`` tuples.
+# The streams the C scan knows, in the order of its ``held`` / ``partial`` tuples.
 STREAMS = ("stdout", "stderr")
 # Record fields whose value the C computes per entry (the others up to the first
 # per-source field are the same for every record of a file: encoded once).
@@ -113,9 +118,10 @@ class FileContext:
         except JSONEncodeError:  # e.g. a path with lone surrogates: Python's own behaviour
             return
         self.ctx = _c.Context(
-            layout=layout, id_prefix=f.id_prefix, max_line=host.out.max_line_bytes,
-            max_record=host.out.max_record_bytes, hold=host.rules.enabled, hint=host.level_hint,
-            detect_level=level_detect.detect_level, shrink=host.shrink)
+            kind=host.kind, layout=layout, id_prefix=f.id_prefix,
+            max_line=host.out.max_line_bytes, max_record=host.out.max_record_bytes,
+            max_joined=host.rules.max_line_bytes, hold=host.rules.enabled,
+            hint=host.level_hint, detect_level=level_detect.detect_level, shrink=host.shrink)
 
     def fits(self, host: ScanHost, f: TrackedFile) -> bool:
         return (f is self.f and f.id_prefix is self.id_prefix
@@ -155,7 +161,12 @@ def _export(j: StreamJoiner | None, f: TrackedFile,
     return None if j is None else j.export_held(f, rules)
 
 
-def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns: int) -> int:
+def _pieces(j: StreamJoiner | None, f: TrackedFile) -> HeldPieces | tuple[()] | None:
+    return None if j is None else j.export_partial(f)
+
+
+def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
+                    now_ns: int) -> int:
     """Parse, join and send the lines of ``data[:last + 1]`` (``data[last]`` is a
     newline) read at ``f.pos``; returns the number of lines, or -1 when the C path
     does not apply (no extension, a per-app start pattern or level rule) and the
@@ -175,12 +186,16 @@ def docker_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int, now_ns:
     end = last + 1
     pos, off, total, misses = 0, f.pos, 0, 0
     while pos < end:
-        held = (_export(joiners.get(STREAMS[0]), f, rules),
-                _export(joiners.get(STREAMS[1]), f, rules))
-        values, pos, off, n, stopped, now_held = _c.scan(ctx, data, pos, end, off, ingest, held)
-        for stream, line in zip(STREAMS, now_held, strict=True):
+        j0, j1 = joiners.get(STREAMS[0]), joiners.get(STREAMS[1])
+        held = (_export(j0, f, rules), _export(j1, f, rules))
+        pieces = (_pieces(j0, f), _pieces(j1, f))
+        values, pos, off, n, stopped, now_held, now_pieces = _c.scan(
+            ctx, data, pos, end, off, ingest, held, pieces)
+        for stream, line, part in zip(STREAMS, now_held, now_pieces, strict=True):
             if line is not None:
                 joiners[stream].adopt_held(f, *line, now_ns)
+            if part is not None:
+                joiners[stream].adopt_partial(f, *part, now_ns)
         total += n
         if values:
             host.produce_records(f, values)
