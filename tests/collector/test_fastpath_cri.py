@@ -54,6 +54,7 @@ def pieces(draw: st.DrawFn) -> list[bytes]:
     stream = draw(st.sampled_from(["stdout", "stderr"]))
     other = "stderr" if stream == "stdout" else "stdout"
     parts = draw(st.lists(st.sampled_from(["", "x", "INFO part", " indented", "é漢字", "y" * 70,
+                                           "é" * 33, "z" * 34, "w" * 50,
                                            "Caused by: z", "Traceback (most recent call last):",
                                            "\tat a.b(C.java:1)"]), min_size=1, max_size=5))
     ts = _pick(draw, TS, ["2026-11-26T07:00:00.5Z", "2026-11-26T07:00:00+01:00"], 20)
@@ -152,6 +153,9 @@ def test_common_cri_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.Mo
     (["P one ", "P two "], ["F three", "F next"]),
     # an entry cut at the joiner's cap (tagged truncated by Python), then the usual again
     (["P " + "a" * 60, "P " + "b" * 60, "F c"], ["F after"]),
+    # exactly at the cap (100 characters), then one past it
+    (["P " + "a" * 50, "P " + "b" * 49, "F é", "P " + "a" * 50, "P " + "b" * 50, "F c"], ["F x"]),
+    (["P " + "é" * 100, "F ", "P " + "é" * 101, "F "], ["F x"]),
     # pieces whose joined entry opens a Python traceback
     (["P Traceback (most ", "F recent call last):", "F   File x", "F ValueError: x"], ["F z"]),
 ])
