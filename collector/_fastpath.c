@@ -149,6 +149,7 @@ static int buf_reserve(Buf *b, Py_ssize_t extra) {
 }
 
 static int buf_put(Buf *b, const void *s, Py_ssize_t n) {
+    if (n == 0) return 0; /* b->p or s may be NULL then: memcpy must not see them */
     if (buf_reserve(b, n) < 0) return -1;
     memcpy(b->p + b->len, s, (size_t)n);
     b->len += n;
@@ -969,11 +970,11 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             failed = 1;
             break;
         }
-        Slot *sl = &slots[ln.stream];
-        if (r == 0 || sl->state < 0) {
+        if (r == 0 || slots[ln.stream].state < 0) { /* ln is only set when r == 1 */
             stopped = 1;
             break;
         }
+        Slot *sl = &slots[ln.stream];
         /* the entry this line completes: itself, or the pieces before it and itself */
         Py_ssize_t e_off = off;
         const char *e_ts = ln.ts;
