@@ -67,7 +67,10 @@ STREAMS = ("stdout", "stderr")
 # per-source field are the same for every record of a file: encoded once).
 _PER_ENTRY = frozenset(("id", "ts", "ingest_ts", "offset", "message", "level", "stream"))
 _PER_FILE = ("node", "source", "path", "file")
-MAX_MISSES = 8  # scans in a row that took no line: the chunk is not for the C path
+MAX_MISSES = 8  # scans in a row that took no line: the next lines are not for the C path
+# Lines then fed to Python before the C scan is tried again. Bounded: a run of stack
+# traces must not send the rest of a 1 MiB chunk of common lines to Python.
+PY_RUN = 64
 
 
 class Caps(Protocol):
@@ -200,11 +203,14 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
         if values:
             host.produce_records(f, values)
         if stopped:
-            # Lines the C scan keeps refusing (another shape of file): the rest of the
-            # chunk in Python rather than a scan call per line.
+            # Lines the C scan keeps refusing (another shape of file): a run of them in
+            # Python rather than a scan call per line.
             misses = misses + 1 if n == 0 else 0
-            stop = end if misses >= MAX_MISSES else data.index(b"\n", pos) + 1
-            while pos < stop:
+            run = 1
+            if misses >= MAX_MISSES:
+                run, misses = PY_RUN, 0
+            while run and pos < end:
+                run -= 1
                 nl = data.index(b"\n", pos)
                 feed(f, off, data[pos:nl], now_ns)
                 total += 1

@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +138,7 @@ def measure(layout: str, lines: int, files: int, seed: int = 1) -> tuple[float, 
     from collector.agent import Agent
     from collector.settings import CollectorSettings
 
-    producer_module.Producer = NullProducer  # type: ignore[misc,assignment]
+    setattr(producer_module, "Producer", NullProducer)  # noqa: B010 - a stand-in, on purpose
     rng = random.Random(seed)
     fmts = formats()
     with tempfile.TemporaryDirectory() as tmp:
@@ -168,6 +169,30 @@ def measure(layout: str, lines: int, files: int, seed: int = 1) -> tuple[float, 
     return cpu / total * 1e6, seconds, total
 
 
+def summarize(raw: Path, top: int = 25) -> None:
+    """The samples of the Agent's read loop: where they were (own frame) and under
+    which frames (inclusive), as shares of the loop's samples."""
+    own: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    total = 0
+    for row in raw.read_text().splitlines():
+        stack, _, count = row.rpartition(" ")
+        frames = stack.split(";")
+        at = next((i for i, fr in enumerate(frames) if fr.startswith("Agent.run ")), -1)
+        if at < 0:
+            continue
+        n = int(count)
+        total += n
+        own[frames[-1]] += n
+        for fr in set(frames[at:]):
+            incl[fr] += n
+    print(f"{total} samples in Agent.run; raw stacks: {raw}")
+    for title, counter in (("own", own), ("inclusive", incl)):
+        print(f"-- {title}")
+        for frame, n in counter.most_common(top):
+            print(f"{100 * n / max(total, 1):5.1f}%  {frame[:110]}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--layout", default="both", choices=["docker", "cri", "both"])
@@ -177,10 +202,11 @@ def main() -> None:
     a = ap.parse_args()
     if a.profile:
         out = Path(tempfile.gettempdir()) / f"collector-cpu-{a.layout}.txt"
-        subprocess.run(["py-spy", "record", "-r", "500", "-f", "raw", "-o", str(out), "--",
-                        sys.executable, __file__, "--layout", a.layout, "--lines",
+        spy = Path(sys.executable).with_name("py-spy")
+        subprocess.run([str(spy), "record", "--native", "-r", "250", "-f", "raw", "-o", str(out),
+                        "--", sys.executable, __file__, "--layout", a.layout, "--lines",
                         str(a.lines), "--files", str(a.files)], check=True)
-        print(f"py-spy raw stacks: {out}")
+        summarize(out)
         return
     os.environ.setdefault("LOGPIPE_LOG_LEVEL", "WARNING")
     for layout in (["docker", "cri"] if a.layout == "both" else [a.layout]):
