@@ -352,6 +352,10 @@ def test_context_refuses_an_unknown_value() -> None:
         fastpath._c.Context(kind="docker", layout=(b"{", "host"), id_prefix=b"", max_line=1,
                             max_record=1, max_joined=1, hold=True, hint=[-1],
                             detect_level=lambda t, h: "", shrink=bytes)
+    with pytest.raises(ValueError, match="kind"):
+        fastpath._c.Context(kind="file", layout=(b"{", "id"), id_prefix=b"", max_line=1,
+                            max_record=1, max_joined=1, hold=True, hint=[-1],
+                            detect_level=lambda t, h: "", shrink=bytes)
     with pytest.raises(TypeError):
         fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None),  # type: ignore[arg-type]
                          (None, None))
