@@ -203,8 +203,9 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
         if values:
             host.produce_records(f, values)
         if stopped:
-            # Lines the C scan keeps refusing (another shape of file): a run of them in
-            # Python rather than a scan call per line.
+            # Lines the C scan keeps refusing (another shape of file, a long trace): a
+            # run of them in Python rather than a scan call per line; the run ends early
+            # once every joiner is back to what the C can carry (a new entry began).
             misses = misses + 1 if n == 0 else 0
             run = 1
             if misses >= MAX_MISSES:
@@ -216,4 +217,16 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
                 total += 1
                 off += nl - pos + 1
                 pos = nl + 1
+                if run and _carried(joiners, f, rules):
+                    break
     return total
+
+
+def _carried(joiners: dict[str | None, StreamJoiner], f: TrackedFile,
+             rules: MultilineRules) -> bool:
+    """Would the C scan take over every stream's joiner state now?"""
+    for stream in STREAMS:
+        j = joiners.get(stream)
+        if j is not None and (j.export_held(f, rules) is None or j.export_partial(f) is None):
+            return False
+    return True
