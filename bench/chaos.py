@@ -232,7 +232,7 @@ def main() -> None:
             {"name": "admin", "sha256": hash_token(token), "admin": True}]}))
         api = ServiceProc(work, ["api"], aport, {
             **common, "LOGPIPE_PORT": str(aport), "LOGPIPE_TOKENS_FILE": str(tokens),
-            "LOGPIPE_FORWARDER_GROUP": topic, "LOGPIPE_EXPORT_DIR": str(work / "exports")})
+            "LOGPIPE_FORWARDER_GROUP": topic})
         try:
             for name, plan in (("kill -9 5 times in 15 s while files rotate", "kill-5-in-15s"),
                                ("kill -9 3 times; every file rotates twice before restart",

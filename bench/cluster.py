@@ -13,7 +13,7 @@ the single-node stack, or reused; ``stack.config.local_cluster``):
 Environment: BENCH_CLUSTER_RECORDS (per run, default 100000), BENCH_CLUSTER_ROUNDS
 (default 2; the best of each member count is shown), BENCH_CLUSTER_TAILS (1000),
 BENCH_CLUSTER_EVENTS (100, sent at BENCH_CLUSTER_RATE = 5 per second), read by
-BENCH_CLUSTER_TAIL_PROCS (4) client processes. The cluster is
+BENCH_CLUSTER_TAIL_PROCS (4) client processes, for BENCH_CLUSTER_TOKENS (100) tokens. The cluster is
 left running for the next run; `CLUSTER_HOME=... logpipe stack down` or the stack home
 printed below stops it.
 """
@@ -25,6 +25,7 @@ import contextlib
 import itertools
 import multiprocessing
 import os
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -44,6 +45,7 @@ from elasticsearch import ApiError, Elasticsearch
 
 from logpipe.record import Record, encode, stable_id
 from logpipe.timefmt import now_ts
+from logpipe.tokens import hash_token
 from stack.config import local_cluster
 from stack.manager import Stack
 from stack.proc import port_open
@@ -55,6 +57,9 @@ TAILS = int(os.environ.get("BENCH_CLUSTER_TAILS", "1000"))
 EVENTS = int(os.environ.get("BENCH_CLUSTER_EVENTS", "100"))
 RATE = float(os.environ.get("BENCH_CLUSTER_RATE", "5"))
 TAIL_PROCS = int(os.environ.get("BENCH_CLUSTER_TAIL_PROCS", "4"))
+# The tails belong to this many users (tokens), round robin: 1,000 tails of one token is
+# not what a team does, and the per-token cap's shared places are per token.
+TOKENS = int(os.environ.get("BENCH_CLUSTER_TOKENS", "100"))
 PARTITIONS = 6  # 1, 2 and 3 members each get an even share
 
 
@@ -206,14 +211,23 @@ def proxy_main(port: int, backends: list[int]) -> None:
     asyncio.run(serve())
 
 
-def start_api(stack: Stack, topic: str, prefix: str) -> tuple[subprocess.Popen[bytes], int]:
+def write_tokens(path: Path, tokens: list[str]) -> Path:
+    path.write_bytes(orjson.dumps({"tokens": [
+        {"name": f"user-{i}", "sha256": hash_token(t), "admin": True}
+        for i, t in enumerate(tokens)]}))  # JSON is YAML
+    return path
+
+
+def start_api(stack: Stack, topic: str, prefix: str,
+              tokens_file: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LOGPIPE_")}
     env.update({"LOGPIPE_ES_URL": stack.settings.es_url,
                 "LOGPIPE_KAFKA_BOOTSTRAP": stack.settings.kafka_bootstrap,
-                "LOGPIPE_INDEX_PREFIX": prefix, "LOGPIPE_ANONYMOUS_ADMIN": "true",
+                "LOGPIPE_INDEX_PREFIX": prefix, "LOGPIPE_TOKENS_FILE": str(tokens_file),
                 "LOGPIPE_KAFKA_TOPIC": topic, "LOGPIPE_PORT": str(port),
-                "LOGPIPE_TAIL_MAX_PER_TOKEN": str(TAILS + 10), "LOGPIPE_LOG_LEVEL": "warning"})
+                "LOGPIPE_TAIL_MAX_PER_TOKEN": str(TAILS // TOKENS + 10),
+                "LOGPIPE_LOG_LEVEL": "warning"})
     proc = subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()",
                              "api", "run"], env=env, cwd=ROOT)
     base = f"http://127.0.0.1:{port}"
@@ -231,16 +245,18 @@ def pct(xs: list[float], q: float) -> float:
     return sorted(xs)[min(len(xs) - 1, int(q * len(xs)))]
 
 
-def _tail_worker(base: str, marker: str, count: int, ready: Any, out: Any) -> None:
-    """``count`` SSE tails in this process; puts their produce -> event latencies (ms)."""
+def _tail_worker(base: str, marker: str, tokens: list[str], ready: Any, out: Any) -> None:
+    """One SSE tail per token given (a token may repeat) in this process; puts their
+    produce -> event latencies (ms)."""
+    count = len(tokens)
 
     async def run() -> list[float]:
         lat: list[float] = []
         limits = httpx.Limits(max_connections=count + 10, max_keepalive_connections=0)
 
-        async def one(c: httpx.AsyncClient) -> None:
-            async with c.stream("GET", f"{base}/api/v1/tail",
-                                params={"backfill": 0, "q": marker}) as resp:
+        async def one(c: httpx.AsyncClient, token: str) -> None:
+            async with c.stream("GET", f"{base}/api/v1/tail", params={"backfill": 0, "q": marker},
+                                headers={"Authorization": f"Bearer {token}"}) as resp:
                 resp.raise_for_status()
                 got = 0
                 async for line in resp.aiter_lines():
@@ -256,7 +272,7 @@ def _tail_worker(base: str, marker: str, count: int, ready: Any, out: Any) -> No
 
         async with httpx.AsyncClient(timeout=httpx.Timeout(60, read=600),
                                      limits=limits) as c:
-            await asyncio.gather(*(one(c) for _ in range(count)))
+            await asyncio.gather(*(one(c, t) for t in tokens))
         return lat
 
     out.put(asyncio.run(run()))
@@ -289,16 +305,18 @@ def _raw_worker(bootstrap: str, topic: str, ready: Any, out: Any) -> None:
     out.put(asyncio.run(run()))
 
 
-def tail_latency(stack: Stack, base: str, topic: str) -> tuple[list[float], list[float]]:
+def tail_latency(stack: Stack, base: str, topic: str,
+                 tokens: list[str]) -> tuple[list[float], list[float]]:
     """TAILS tails spread over TAIL_PROCS client processes (one event loop cannot read
     1,000 streams without becoming the bottleneck it would then measure)."""
     ctx = multiprocessing.get_context("spawn")
     ready = ctx.Value("i", 0)
     tails_out, raw_out = ctx.Queue(), ctx.Queue()
     marker = uuid.uuid4().hex
-    shares = [TAILS // TAIL_PROCS + (k < TAILS % TAIL_PROCS) for k in range(TAIL_PROCS)]
-    procs = [ctx.Process(target=_tail_worker, args=(base, marker, n, ready, tails_out))
-             for n in shares]
+    owners = [tokens[i % len(tokens)] for i in range(TAILS)]
+    shares = [owners[k::TAIL_PROCS] for k in range(TAIL_PROCS)]
+    procs = [ctx.Process(target=_tail_worker, args=(base, marker, share, ready, tails_out))
+             for share in shares]
     procs.append(ctx.Process(target=_raw_worker, args=(stack.settings.kafka_bootstrap,
                                                        topic, ready, raw_out)))
     for proc in procs:
@@ -346,7 +364,9 @@ def main() -> None:
 
     topic = f"lpbench-cltail-{uuid.uuid4().hex[:8]}"
     create_topic(admin, topic, 3)
-    apis = [start_api(stack, topic, "lpbench-cltail") for _ in range(2)]
+    tokens = [secrets.token_urlsafe(16) for _ in range(TOKENS)]
+    tokens_file = write_tokens(logdir / "tokens.yaml", tokens)
+    apis = [start_api(stack, topic, "lpbench-cltail", tokens_file) for _ in range(2)]
     proxy_port = free_port()
     # The proxy in a process of its own: it must not share the clients' event loop.
     proxy = subprocess.Popen([sys.executable, "-c", "import sys; from bench.cluster import "
@@ -359,7 +379,7 @@ def main() -> None:
             if time.monotonic() > deadline or proxy.poll() is not None:
                 raise RuntimeError("the round-robin proxy did not start")
             time.sleep(0.2)
-        api_lat, raw_lat = tail_latency(stack, f"http://127.0.0.1:{proxy_port}", topic)
+        api_lat, raw_lat = tail_latency(stack, f"http://127.0.0.1:{proxy_port}", topic, tokens)
     finally:
         procs = [proxy, *(proc for proc, _ in apis)]
         for proc in procs:
@@ -378,5 +398,6 @@ def main() -> None:
     print(f"{f'produce -> SSE p99 ms ({TAILS} tails, 2 replicas)':52} "
           f"{pct(api_lat, 0.99):12.1f} {pct(raw_lat, 0.99):12.1f}   raw aiokafka consumer")
     print(f"  ({N:,} records per run, best of {ROUNDS}; {len(api_lat):,} SSE events, "
-          f"{EVENTS} sent at {RATE:g}/s, {TAIL_PROCS} client processes; {PARTITIONS} "
-          f"partitions, RF 3, min ISR 2, one replica per index; forwarder logs in {logdir})")
+          f"{EVENTS} sent at {RATE:g}/s, {TAIL_PROCS} client processes, {TOKENS} tokens; "
+          f"{PARTITIONS} partitions, RF 3, min ISR 2, one replica per index; forwarder logs "
+          f"in {logdir})")

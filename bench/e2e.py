@@ -141,8 +141,7 @@ def main() -> None:
         port = free_port()
         api = ServiceProc(work, ["api", "run"], port, {
             **common, "LOGPIPE_ANONYMOUS_ADMIN": "true", "LOGPIPE_PORT": str(port),
-            "LOGPIPE_TAIL_MAX_PER_TOKEN": str(clients + 10),
-            "LOGPIPE_EXPORT_DIR": str(work / "exports")})
+            "LOGPIPE_TAIL_MAX_PER_TOKEN": str(clients + 10)})
         threads = [threading.Thread(target=_tails, args=(api.url, marker, in_tails, stop),
                                     daemon=True),
                    threading.Thread(target=_kafka, args=(bootstrap, topic, in_kafka, stop),

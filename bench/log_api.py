@@ -107,9 +107,10 @@ BY_APP_AGG = {"c": {"composite": {"size": 1000, "sources": [
 APPS_AGG = {"c": {"composite": {"size": 1000, "sources": [
     {"app": {"terms": {"field": "app", "missing_bucket": True}}}]},
     "aggs": {"b": {"sum": {"field": "message_bytes"}}}}}
-PATTERNS_AGG = {"c": {"composite": {"size": patterns_route.COMPOSITE_PAGE,
-                                    "sources": patterns_route.COMPOSITE_SOURCES},
-                     "aggs": patterns_route.COMPOSITE_TIMES}}
+# The peer is the composite alone (the API also looks up the listed patterns' first and
+# last entries).
+PATTERNS_AGG: dict[str, Any] = {"c": {"composite": {
+    "size": patterns_route.COMPOSITE_PAGE, "sources": patterns_route.COMPOSITE_SOURCES}}}
 HIST_AGG = {"h": {"date_histogram": {"field": "ts", "fixed_interval": "1h"},
                   "aggs": LEVELS_AGG}}
 # A realistic narrower question: one namespace over one day (the API builds this query).

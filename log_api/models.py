@@ -184,9 +184,8 @@ class Pattern(BaseModel):
     percent: float
     level: str = Field(description="The level most of its entries have.")
     levels: dict[str, int] = Field(description="Entries per level (exact).")
-    first_seen: str = Field(description="Its oldest entry's time inside the range (to the "
-                            "millisecond: Elasticsearch's min of a date).")
-    last_seen: str = Field(description="Its newest entry's time inside the range (ms).")
+    first_seen: str = Field(description="Its oldest entry's time inside the range.")
+    last_seen: str = Field(description="Its newest entry's time inside the range.")
     new: bool | None = Field(description="Not seen in the lookback before `since`; null "
                              "without since (the range then has no before).")
     apps: list[PatternApp] = Field(description="Its apps, most entries first (top 5).")

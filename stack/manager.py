@@ -135,10 +135,20 @@ class Stack:
             time.sleep(1.0)
 
     def down(self) -> list[str]:
-        # All at once: an Elasticsearch node may take many seconds to shut down cleanly,
-        # and six of them one after the other add up.
-        with ThreadPoolExecutor(max_workers=len(self.servers)) as pool:
-            results = list(pool.map(lambda s: s.down(), self.servers))
+        # Elasticsearch nodes all at once (each may take many seconds to shut down), and
+        # beside them the brokers one after the other: brokers stopped together lose
+        # their controller quorum and each waits out its controlled shutdown. The last
+        # broker of a cluster has lost its quorum whatever we do: a short grace, then
+        # SIGKILL (it recovers its logs at the next start).
+        def brokers_in_turn() -> list[bool]:
+            last = len(self.brokers) - 1
+            return [b.down(10.0 if i == last and last > 0 else 60.0)
+                    for i, b in enumerate(self.brokers)]
+
+        with ThreadPoolExecutor(max_workers=len(self.es_nodes) + 1) as pool:
+            kafka = pool.submit(brokers_in_turn)
+            es = list(pool.map(lambda n: n.down(), self.es_nodes))
+            results = [*kafka.result(), *es]
         self.forget_ports()
         return [s.name for s, was_running in zip(self.servers, results, strict=True)
                 if was_running]

@@ -120,15 +120,16 @@ class Server(ABC):
         self.pidfile.unlink(missing_ok=True)
         return pid
 
-    def down(self) -> bool:
-        """Stop our server by pid (its whole process group). True if one was running."""
+    def down(self, grace_s: float = 60.0) -> bool:
+        """Stop our server by pid (its whole process group): SIGTERM, SIGKILL after
+        ``grace_s``. True if one was running."""
         pid = self.pid
         if pid is None:
             self.pidfile.unlink(missing_ok=True)
             return False
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGTERM)
-        stop_pid(pid)
+        stop_pid(pid, grace_s)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)  # stragglers of the group, if any
         child = _CHILDREN.pop(pid, None)

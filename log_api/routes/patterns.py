@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 
 from log_api.deps import RangedQueryDep, ReaderDep
 from log_api.errors import BadRequest
-from log_api.es import EsReader
+from log_api.es import EsReader, guarded
 from log_api.models import Pattern, PatternApp, PatternOther, Patterns
 from log_api.query import NANOS_FORMAT, ScopedQuery
 from log_api.routes.common import ERRORS
@@ -30,8 +30,6 @@ COMPOSITE_SOURCES: list[dict[str, Any]] = [
     {"level": {"terms": {"field": "level"}}},
     {"app": {"terms": {"field": "app", "missing_bucket": True}}},
 ]
-COMPOSITE_TIMES: dict[str, Any] = {"lo": {"min": {"field": "ts", "format": NANOS_FORMAT}},
-                          "hi": {"max": {"field": "ts", "format": NANOS_FORMAT}}}
 COMPOSITE_PAGE = 10_000
 MAX_NEW_IDS = 10_000  # ids looked up in the lookback at once
 MAX_LOOKBACK_S = 366 * 86400
@@ -57,13 +55,6 @@ class _Acc:
         self.count += n
         self.levels[key["level"]] = self.levels.get(key["level"], 0) + n
         self.apps[key.get("app")] = self.apps.get(key.get("app"), 0) + n
-        lo = bucket["lo"].get("value_as_string")
-        hi = bucket["hi"].get("value_as_string")
-        # Canonical nanosecond strings sort as the times do.
-        if lo is not None and (self.lo is None or lo < self.lo):
-            self.lo = lo
-        if hi is not None and (self.hi is None or hi > self.hi):
-            self.hi = hi
 
 
 @router.get("/patterns", response_model=Patterns, responses=ERRORS,
@@ -78,7 +69,8 @@ async def patterns(
 ) -> Patterns:
     no_regex(sq)
     lookback_ns = _duration(lookback)
-    rows = await _every_bucket(reader, sq.es_query())
+    query = sq.es_query()
+    rows = await _every_bucket(reader, query)
     found: dict[str | None, _Acc] = {}
     for bucket in rows:
         found.setdefault(bucket["key"].get("pattern_id"), _Acc()).add(bucket)
@@ -90,6 +82,7 @@ async def patterns(
     if since is not None:
         ids = [pid for pid, _ in top if pid is not None]
         seen_before = await _seen_before(reader, sq, ids, max(since - lookback_ns, 0), since)
+    await _seen_times(reader, query, top)
     out = [_pattern(pid, acc, total, seen_before) for pid, acc in top]
     rest = ranked[limit:]
     other = (PatternOther(patterns=len(rest), count=sum(acc.count for _, acc in rest))
@@ -108,8 +101,7 @@ async def _every_bucket(reader: EsReader, query: dict[str, Any]) -> list[dict[st
         comp: dict[str, Any] = {"size": COMPOSITE_PAGE, "sources": COMPOSITE_SOURCES}
         if after is not None:
             comp["after"] = after
-        resp = await reader.aggregate(
-            query, {"c": {"composite": comp, "aggs": COMPOSITE_TIMES}}, total=False)
+        resp = await reader.aggregate(query, {"c": {"composite": comp}}, total=False)
         part = resp.get("aggregations", {}).get("c", {})
         page = part.get("buckets", [])
         buckets.extend(page)
@@ -127,6 +119,38 @@ def _duration(text: str) -> int:
     if seconds > MAX_LOOKBACK_S:
         raise BadRequest(f"lookback={text!r} is longer than {MAX_LOOKBACK_S // 86400} days")
     return seconds * 1_000_000_000
+
+
+async def _seen_times(reader: EsReader, query: dict[str, Any],
+                      top: list[tuple[str | None, _Acc]]) -> None:
+    """First and last seen of the listed patterns: for each, its oldest and its newest
+    entry (a sorted search of one hit, which Elasticsearch answers from the time index
+    without reading every entry's time, unlike a min/max per composite bucket), exact
+    to the nanosecond. One multi-search for all of them."""
+    searches: list[dict[str, Any]] = []
+    for pid, _ in top:
+        only = ({"term": {"pattern_id": pid}} if pid is not None
+                else {"bool": {"must_not": {"exists": {"field": "pattern_id"}}}})
+        for order in ("asc", "desc"):
+            searches.append({"index": reader.index, "ignore_unavailable": True,
+                             "allow_no_indices": True})
+            searches.append({"query": {"bool": {"filter": [query, only]}}, "size": 1,
+                             "_source": False, "track_total_hits": False,
+                             "sort": [{"ts": {"order": order, "format": NANOS_FORMAT}}]})
+    if not searches:
+        return
+    resp = await guarded(lambda: reader.client.msearch(searches=searches))
+    answers = resp["responses"]
+    for i, (_, acc) in enumerate(top):
+        acc.lo = _first_sort(answers[2 * i])
+        acc.hi = _first_sort(answers[2 * i + 1])
+
+
+def _first_sort(answer: dict[str, Any]) -> str | None:
+    if "error" in answer:
+        raise BadRequest(f"Elasticsearch refused the query: {answer['error']}")
+    hits = answer.get("hits", {}).get("hits", [])
+    return str(hits[0]["sort"][0]) if hits else None
 
 
 async def _seen_before(reader: EsReader, sq: ScopedQuery, ids: list[str], lo: int,
@@ -148,7 +172,6 @@ async def _seen_before(reader: EsReader, sq: ScopedQuery, ids: list[str], lo: in
 
 
 def _canonical(ts: str | None) -> str:
-    # min/max of a date_nanos field come back in milliseconds, in a shorter form.
     return format_ns(parse_ns(ts)) if ts else ""
 
 

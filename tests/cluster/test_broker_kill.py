@@ -50,6 +50,7 @@ def test_leader_broker_killed_and_restarted(cluster: Stack, cluster_es: Elastics
         victim = next(b for b in cluster.brokers if b.node_id == victim_id)
         before = writer.total
         steady = tail.last_seen()
+        fault_ns = time.time_ns()
         assert victim.kill() is not None
         wait_until(lambda: victim_id not in leaders(admin, p.topic).values(), 120,
                    "the partitions led by another broker")
@@ -65,6 +66,6 @@ def test_leader_broker_killed_and_restarted(cluster: Stack, cluster_es: Elastics
         assert_every_line_once(cluster_es, p.prefix, writer)
         wait_until(lambda: tail.caught_up(writer), 180, "the tail at the last line written")
         tail.stop()
-        assert_tail_complete(tail, writer, steady)
+        assert_tail_complete(tail, writer, steady, fault_ns)
         assert p.collector is not None and p.collector.poll() is None
         assert all(f.proc.poll() is None for f in p.forwarders)

@@ -56,8 +56,7 @@ def log_api(tmp_path: Path, kafka: str, es_url: str, topic: str, prefix: str,
         "LOGPIPE_KAFKA_BOOTSTRAP": kafka, "LOGPIPE_ES_URL": es_url,
         "LOGPIPE_KAFKA_TOPIC": topic, "LOGPIPE_INDEX_PREFIX": prefix,
         "LOGPIPE_FORWARDER_GROUP": group, "LOGPIPE_PORT": str(port),
-        "LOGPIPE_TOKENS_FILE": str(write_tokens(tmp_path / "tokens.yaml")),
-        "LOGPIPE_EXPORT_DIR": str(tmp_path / "exports")})
+        "LOGPIPE_TOKENS_FILE": str(write_tokens(tmp_path / "tokens.yaml"))})
     log = tmp_path / "api.log"
     with log.open("ab") as out:
         proc = subprocess.Popen([sys.executable, "-c", "from cli.main import main; main()",

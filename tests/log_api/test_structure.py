@@ -238,7 +238,6 @@ async def test_pattern_counts_are_exact_and_new_means_unseen_before_the_range(
     get = next(p for p in body["patterns"] if p["pattern"] == "GET <*> <*> <*>")
     assert get["count"] == 20 and get["new"] is False  # seen 10 minutes before the range
     assert get["levels"] == {"info": 20} and get["level"] == "info"
-    # Elasticsearch's min/max of a date_nanos field keep milliseconds.
     assert get["first_seen"] == format_ns(T0 + 50 * S)
     assert get["last_seen"] == format_ns(T0 + 69 * S)
     assert coupon_first(body) == T0 + 10 * S
