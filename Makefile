@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down status test test-cluster unit lint bench clean
+.PHONY: install up down status test test-cluster unit lint bench clean asan
 
 # The C hot path is compiled by the install, so a change to it re-installs too.
 $(STAMP): pyproject.toml collector/_fastpath.c
@@ -36,6 +36,7 @@ test: install
 	bash tools/install-openssl.sh
 	bash tools/build-validators.sh
 	$(BIN)/logpipe stack up
+	bash tools/asan.sh
 	$(BIN)/pytest -q -m "not cluster"
 
 # The fault tests on a 3-broker Kafka and 3-node Elasticsearch (tests/cluster): started
@@ -43,6 +44,10 @@ test: install
 # unless KEEP_CLUSTER=1. About 8 minutes; .ci/run runs it after `make test`.
 test-cluster: install
 	$(BIN)/pytest -q -m cluster tests/cluster
+
+# The C fast path's differential tests under AddressSanitizer and UBSan (a temporary build).
+asan: install
+	bash tools/asan.sh
 
 unit: install
 	$(BIN)/pytest -q -m "not integration and not browser and not tools"

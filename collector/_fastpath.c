@@ -1,19 +1,24 @@
-/* The Docker json-file hot path in C: split a chunk into lines, parse the common
- * shape {"log":"...\n","stream":"stdout|stderr","time":"<30 chars>Z"}, join (hold
- * each line until the next one of its stream shows it is not a continuation),
- * detect the level through the stream's column hint, compute the id and write the
- * record bytes exactly as collector.source.Source.emit would.
+/* The container log hot path in C, for both layouts: Docker json-file
+ * {"log":"...\n","stream":"stdout|stderr","time":"..."} and CRI
+ * "<RFC3339Nano> <stdout|stderr> <P|F> <text>". It splits a chunk into lines,
+ * parses the common shapes, joins partial pieces (Docker's 16 KiB pieces without
+ * "\n", CRI "P") and lines (hold each line until the next one of its stream shows
+ * it is not a continuation), detects the level through the stream's column hint,
+ * computes the id and writes the record bytes exactly as
+ * collector.source.Source.emit would.
  *
  * (Docker's optional "attrs" object is accepted: the Python path ignores it too.)
- * Anything else -- a partial piece, invalid JSON or UTF-8, \u0000, other keys, an
- * over-long line, a possible continuation line, a joiner holding something other
- * than one plain line -- stops the scan *before* that line so the Python path
- * handles it; see collector/fastpath.py. The C path only ever takes the shortcut
- * where the Python code's outcome is known.
+ * Anything else -- invalid JSON or UTF-8, NUL, other keys, a time that is not
+ * plain UTC RFC 3339, an over-long line or joined entry, a possible continuation
+ * line, a joiner holding something other than one plain line and plain pieces --
+ * stops the scan *before* that line so the Python path handles it; see
+ * collector/fastpath.py. The C path only ever takes the shortcut where the Python
+ * code's outcome is known.
  *
  * It owns no rule and no Python object's insides: the level words, the
  * continuation shapes (init) and the record layout (Context) are handed in by
- * Python, and the joiners' held lines come in and go out as plain tuples. */
+ * Python, and the joiners' held lines and pieces come in and go out as plain
+ * tuples. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -144,6 +149,7 @@ static int buf_reserve(Buf *b, Py_ssize_t extra) {
 }
 
 static int buf_put(Buf *b, const void *s, Py_ssize_t n) {
+    if (n == 0) return 0; /* b->p or s may be NULL then: memcpy must not see them */
     if (buf_reserve(b, n) < 0) return -1;
     memcpy(b->p + b->len, s, (size_t)n);
     b->len += n;
@@ -255,11 +261,57 @@ static const uint8_t *skip_string(const uint8_t *p, const uint8_t *end) {
     return NULL;
 }
 
-/* Parse one line (no newline). On success: text = the unescaped log without its
- * final '\n', *stream, *ts -> 30 bytes. Returns 1, 0 (not the common shape: the
- * Python path decides), -1 (error set). */
-static int parse_line(const uint8_t *s, Py_ssize_t n, Buf *text, int *stream,
-                      const uint8_t **ts) {
+/* ---------------------------------------------------------------- timestamps -- */
+
+static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+static int days_in(int y, int m) {
+    static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (m == 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)) return 29;
+    return dim[m - 1];
+}
+
+/* The common shape YYYY-MM-DDTHH:MM:SS[.digits]Z (ASCII digits, a real date) as
+ * logpipe.timefmt.normalize_ts writes it -- the fraction cut or padded to 9 digits --
+ * into out[30]. 0 for any other text: only Python judges it (offsets, 't', 'z',
+ * Unicode digits, dates datetime refuses). Docker and containerd write
+ * RFC3339Nano, which drops trailing zeros: one stamp in ten is shorter than 30. */
+static int ts_canonical(const uint8_t *s, Py_ssize_t n, char *out) {
+    static const char shape[] = "dddd-dd-ddTdd:dd:dd";
+    if (n < 20 || s[n - 1] != 'Z') return 0;
+    for (int i = 0; i < 19; i++)
+        if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != (uint8_t)shape[i]) return 0;
+    memcpy(out, s, 19);
+    out[19] = '.';
+    int k = 0;
+    if (n > 20) {
+        if (s[19] != '.' || n == 21) return 0;
+        for (Py_ssize_t i = 20; i < n - 1; i++) {
+            if (!is_digit(s[i])) return 0;
+            if (k < 9) out[20 + k++] = (char)s[i];
+        }
+    }
+    while (k < 9) out[20 + k++] = '0';
+    out[29] = 'Z';
+#define NUM2(i) ((s[i] - '0') * 10 + (s[(i) + 1] - '0'))
+    int year = NUM2(0) * 100 + NUM2(2), month = NUM2(5), day = NUM2(8);
+    if (year < 1 || month < 1 || month > 12 || day < 1 || day > days_in(year, month) ||
+        NUM2(11) > 23 || NUM2(14) > 59 || NUM2(17) > 59)
+        return 0;
+#undef NUM2
+    return 1;
+}
+
+/* The parsed line, for the joining below. */
+typedef struct {
+    int stream, partial;
+    char ts[30];
+} Line;
+
+/* Parse one Docker line (no newline). On success: text = the unescaped log (without
+ * its final '\n': else it is a partial piece), ln. Returns 1, 0 (not the common
+ * shape: the Python path decides), -1 (error set). */
+static int parse_docker(const uint8_t *s, Py_ssize_t n, Buf *text, Line *ln) {
     const uint8_t *end = s + n;
     if (n < 8 || memcmp(s, "{\"log\":\"", 8) != 0) return 0;
     const uint8_t *p = s + 8;
@@ -319,15 +371,15 @@ static int parse_line(const uint8_t *s, Py_ssize_t n, Buf *text, int *stream,
         p += k;
     }
     text->len = o - text->p;
-    if (text->len == 0 || text->p[text->len - 1] != '\n') return 0; /* partial piece */
-    text->len -= 1;
+    ln->partial = text->len == 0 || text->p[text->len - 1] != '\n';
+    if (!ln->partial) text->len -= 1;
     /* p is at the closing quote of "log" */
-    if (end - p < (Py_ssize_t)sizeof(K_STREAM) - 1 + 6 + (Py_ssize_t)sizeof(K_TIME) - 1 + 30 + 2)
+    if (end - p < (Py_ssize_t)sizeof(K_STREAM) - 1 + 6 + (Py_ssize_t)sizeof(K_TIME) - 1 + 2)
         return 0;
     if (memcmp(p, K_STREAM, sizeof(K_STREAM) - 1) != 0) return 0;
     p += sizeof(K_STREAM) - 1;
-    if (memcmp(p, "stdout", 6) == 0) *stream = ST_STDOUT;
-    else if (memcmp(p, "stderr", 6) == 0) *stream = ST_STDERR;
+    if (memcmp(p, "stdout", 6) == 0) ln->stream = ST_STDOUT;
+    else if (memcmp(p, "stderr", 6) == 0) ln->stream = ST_STDERR;
     else return 0;
     p += 6;
     if (end - p > (Py_ssize_t)sizeof(K_ATTRS) - 1 && memcmp(p, K_ATTRS, sizeof(K_ATTRS) - 1) == 0) {
@@ -352,11 +404,75 @@ static int parse_line(const uint8_t *s, Py_ssize_t n, Buf *text, int *stream,
         if (memcmp(p, K_TIME, sizeof(K_TIME) - 1) != 0) return 0;
         p += sizeof(K_TIME) - 1;
     }
-    if (end - p != 32 || p[29] != 'Z' || p[30] != '"' || p[31] != '}') return 0;
-    for (int i = 0; i < 29; i++)
+    /* the time string, then "} */
+    Py_ssize_t tn = end - p - 2;
+    if (tn < 1 || end[-2] != '"' || end[-1] != '}') return 0;
+    for (Py_ssize_t i = 0; i < tn; i++)
         if (p[i] < 0x20 || p[i] > 0x7E || p[i] == '"' || p[i] == '\\') return 0;
-    *ts = p;
+    /* parse_docker keeps any 30 characters ending in Z as they are, else normalizes */
+    if (tn == 30 && p[29] == 'Z') memcpy(ln->ts, p, 30);
+    else if (!ts_canonical(p, tn, ln->ts)) return 0;
     return 1;
+}
+
+/* Is s[0:n] valid UTF-8 without NUL (what decode_text passes untagged)? */
+static int clean_utf8(const uint8_t *s, Py_ssize_t n) {
+    const uint8_t *p = s, *end = s + n;
+    while (p < end) {
+        while (end - p >= 8) {
+            uint64_t w;
+            memcpy(&w, p, 8);
+            /* any byte >= 0x80, or any zero byte */
+            if ((w & 0x8080808080808080ULL) ||
+                ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
+                break;
+            p += 8;
+        }
+        if (p >= end) break;
+        uint8_t c = *p;
+        if (c == 0) return 0;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        int k = utf8_len(p, end);
+        if (k == 0) return 0;
+        p += k;
+    }
+    return 1;
+}
+
+/* Parse one CRI line "<ts> <stdout|stderr> <P|F> <text>" (no newline) as
+ * collector.parsers.parse_cri does: 1 (text = the content, copied to the buffer),
+ * 0 (anything else: the Python path decides), -1 (error set). */
+static int parse_cri(const uint8_t *s, Py_ssize_t n, Buf *text, Line *ln) {
+    const uint8_t *end = s + n, *sp = memchr(s, ' ', (size_t)n);
+    if (sp == NULL || end - sp < 9) return 0; /* " stdout F" */
+    Py_ssize_t tn = sp - s;
+    const uint8_t *p = sp + 1;
+    if (memcmp(p, "stdout ", 7) == 0) ln->stream = ST_STDOUT;
+    else if (memcmp(p, "stderr ", 7) == 0) ln->stream = ST_STDERR;
+    else return 0;
+    p += 7;
+    if (*p == 'P') ln->partial = 1;
+    else if (*p == 'F') ln->partial = 0;
+    else return 0;
+    p++;
+    if (p < end) {
+        if (*p != ' ') return 0;
+        p++;
+    }
+    if (!clean_utf8(s, n)) return 0;
+    /* normalize_ts: 30 characters, Z last and '.' at 19 are kept as they are */
+    if (tn == 30 && s[29] == 'Z' && s[19] == '.') {
+        for (int i = 0; i < 30; i++)
+            if (s[i] >= 0x80) return 0; /* 30 bytes, fewer characters: Python */
+        memcpy(ln->ts, s, 30);
+    } else if (!ts_canonical(s, tn, ln->ts)) {
+        return 0;
+    }
+    text->len = 0;
+    return buf_put(text, p, end - p) < 0 ? -1 : 1;
 }
 
 /* -------------------------------------------------------------------- rules -- */
@@ -506,9 +622,11 @@ static PyObject *start_matches_py(PyObject *self, PyObject *const *args, Py_ssiz
 }
 
 /* ------------------------------------------------------------- the context -- */
-/* One per source file (collector.fastpath makes it): the record layout -- literal
- * bytes and the names of the values computed per entry, in the wire order Python
- * chose -- the id prefix, the caps, the stream's level hint and the callbacks. */
+/* One per source file (collector.fastpath makes it): its line format, the record
+ * layout -- literal bytes and the names of the values computed per entry, in the wire
+ * order Python chose -- the id prefix, the caps (a raw line's bytes, a record's bytes,
+ * the characters of an entry joined from partial pieces), the stream's level hint and
+ * the callbacks. */
 
 enum { V_LIT, V_ID, V_TS, V_INGEST_TS, V_OFFSET, V_MESSAGE, V_LEVEL, V_STREAM, V_COUNT };
 static const char *const VALUE_NAMES[V_COUNT] = {
@@ -525,8 +643,8 @@ typedef struct {
     PyObject *layout, *id_prefix, *hint, *detect, *shrink;
     PyObject *starts; /* [kind per stream]: the learned entry start, -1 none (entry_start) */
     Seg *segs;
-    Py_ssize_t nsegs, max_line, max_record;
-    int hold;
+    Py_ssize_t nsegs, max_line, max_record, max_joined;
+    int hold, cri;
 } Context;
 
 static int ctx_traverse(Context *self, visitproc visit, void *arg) {
@@ -559,16 +677,22 @@ static void ctx_dealloc(Context *self) {
 }
 
 static int ctx_init(Context *self, PyObject *args, PyObject *kwds) {
-    static char *kw[] = {"layout", "id_prefix", "max_line", "max_record", "hold",
-                         "hint", "detect_level", "shrink", "starts", NULL};
+    static char *kw[] = {"kind", "layout", "id_prefix", "max_line", "max_record",
+                         "max_joined", "hold", "hint", "detect_level", "shrink", "starts",
+                         NULL};
     PyObject *layout, *prefix, *hint, *detect, *shrink, *starts;
-    Py_ssize_t max_line, max_record;
+    const char *kind;
+    Py_ssize_t max_line, max_record, max_joined;
     int hold;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$O!O!nnpO!OOO!:Context", kw, &PyTuple_Type,
-                                     &layout, &PyBytes_Type, &prefix, &max_line, &max_record,
-                                     &hold, &PyList_Type, &hint, &detect, &shrink,
-                                     &PyList_Type, &starts))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$sO!O!nnnpO!OOO!:Context", kw, &kind,
+                                     &PyTuple_Type, &layout, &PyBytes_Type, &prefix, &max_line,
+                                     &max_record, &max_joined, &hold, &PyList_Type, &hint,
+                                     &detect, &shrink, &PyList_Type, &starts))
         return -1;
+    if (strcmp(kind, "docker") != 0 && strcmp(kind, "cri") != 0) {
+        PyErr_SetString(PyExc_ValueError, "Context(): kind is 'docker' or 'cri'");
+        return -1;
+    }
     if (PyList_GET_SIZE(hint) < 1 || !PyCallable_Check(detect) || !PyCallable_Check(shrink)) {
         PyErr_SetString(PyExc_TypeError, "Context(): hint is [int], detect_level and shrink "
                                          "are callables");
@@ -608,7 +732,9 @@ static int ctx_init(Context *self, PyObject *args, PyObject *kwds) {
     self->starts = Py_NewRef(starts);
     self->max_line = max_line;
     self->max_record = max_record;
+    self->max_joined = max_joined;
     self->hold = hold;
+    self->cri = kind[0] == 'c';
     return 0;
 }
 
@@ -617,6 +743,7 @@ static PyMemberDef ctx_members[] = {
     {"id_prefix", T_OBJECT, offsetof(Context, id_prefix), READONLY, NULL},
     {"max_line", T_PYSSIZET, offsetof(Context, max_line), READONLY, NULL},
     {"max_record", T_PYSSIZET, offsetof(Context, max_record), READONLY, NULL},
+    {"max_joined", T_PYSSIZET, offsetof(Context, max_joined), READONLY, NULL},
     {"hold", T_BOOL, offsetof(Context, hold), READONLY, NULL},
     {NULL, 0, 0, 0, NULL}};
 
@@ -625,10 +752,10 @@ static PyTypeObject ContextType = {
     .tp_name = "collector._fastpath.Context",
     .tp_basicsize = sizeof(Context),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = PyDoc_STR("Context(*, layout, id_prefix, max_line, max_record, hold, hint,\n"
-                        "        detect_level, shrink, starts): what scan() needs of one source file;\n"
-                        "starts: per stream, the learned entry-start kind (-1: none), read\n"
-                        "by each scan"),
+    .tp_doc = PyDoc_STR("Context(*, kind, layout, id_prefix, max_line, max_record, max_joined,\n"
+                        "        hold, hint, detect_level, shrink, starts): what scan() needs of\n"
+                        "one source file (kind: 'docker' json-file or 'cri'); starts: per\n"
+                        "stream, the learned entry-start kind (-1: none), read by each scan"),
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)ctx_init,
     .tp_dealloc = (destructor)ctx_dealloc,
@@ -646,6 +773,14 @@ typedef struct {
     Py_ssize_t start; /* the learned entry-start kind, -1 none: other lines are Python's */
     Buf text, ts;
     Py_ssize_t off;
+    /* The partial pieces (Docker 16 KiB / CRI "P") of the entry being assembled:
+     * joined in ptext, where each piece ends in pends; psize counts characters as
+     * StreamJoiner.p_size does. pdirty: changed here, the joiner adopts it; pbump:
+     * a partial piece was read here (the joiner's flush deadline moves). */
+    Buf ptext, pends;
+    Py_ssize_t poff, psize, npieces;
+    char pts[30];
+    int pdirty, pbump;
 } Slot;
 
 typedef struct {
@@ -659,6 +794,7 @@ typedef struct {
 /* Would StreamJoiner._continues (built-in shapes, mode none) join t to the held
  * entry, or would t as the held entry be in a trace mode? Then Python must handle t. */
 static int needs_python(const char *t, Py_ssize_t n, const Slot *s) {
+    if (s->start >= 0 && !start_matches(s->start, (const uint8_t *)t, n)) return 1;
     if (starts_any(t, n, R.opens)) return 1;
     if (!s->held) return 0;
     uint8_t c = n ? (uint8_t)t[0] : 0;
@@ -701,6 +837,63 @@ static int slot_init(Slot *s, PyObject *held, int hold) {
     int r;
     if ((r = copy_utf8(ts, &s->ts)) <= 0 || (r = copy_utf8(text, &s->text)) <= 0) return r;
     s->held = 1;
+    s->state = 1;
+    return 0;
+}
+
+/* Characters of UTF-8 text (what len() of the str gives). */
+static Py_ssize_t n_chars(const char *t, Py_ssize_t n) {
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) k += ((uint8_t)t[i] & 0xC0) != 0x80;
+    return k;
+}
+
+static int piece_end(Slot *s) {
+    if (buf_put(&s->pends, &s->ptext.len, sizeof(Py_ssize_t)) < 0) return -1;
+    s->npieces++;
+    return 0;
+}
+
+/* What StreamJoiner.export_partial gave: None (Python only), () or
+ * (off, ts, pieces, size) with a canonical 30-character ts. */
+static int partial_init(Slot *s, PyObject *part) {
+    if (s->state < 0) return 0;
+    s->state = -1;
+    if (!PyTuple_Check(part)) return 0;
+    Py_ssize_t size = PyTuple_GET_SIZE(part);
+    if (size == 0) {
+        s->state = 1;
+        return 0;
+    }
+    if (size != 4) return 0;
+    PyObject *off = PyTuple_GET_ITEM(part, 0), *ts = PyTuple_GET_ITEM(part, 1),
+             *pieces = PyTuple_GET_ITEM(part, 2), *chars = PyTuple_GET_ITEM(part, 3);
+    if (!PyLong_Check(off) || !PyUnicode_Check(ts) || !PyTuple_Check(pieces) ||
+        !PyLong_Check(chars))
+        return 0;
+    s->poff = PyLong_AsSsize_t(off);
+    s->psize = PyLong_AsSsize_t(chars);
+    if (PyErr_Occurred()) return -1;
+    if (s->poff < 0 || s->psize < 0) return 0;
+    Py_ssize_t tslen;
+    const char *t = PyUnicode_AsUTF8AndSize(ts, &tslen);
+    if (t == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    if (tslen != 30) return 0;
+    memcpy(s->pts, t, 30);
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(pieces); i++) {
+        PyObject *piece = PyTuple_GET_ITEM(pieces, i);
+        if (!PyUnicode_Check(piece)) return 0;
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(piece, &n);
+        if (u == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (buf_put(&s->ptext, u, n) < 0 || piece_end(s) < 0) return -1;
+    }
     s->state = 1;
     return 0;
 }
@@ -792,32 +985,56 @@ static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_
 /* (off, ts, text) of a stream's held line read here, for StreamJoiner.adopt_held. */
 static PyObject *held_line(const Slot *s) {
     if (!s->dirty) Py_RETURN_NONE;
-    return Py_BuildValue("(ns#s#)", s->off, s->ts.p, s->ts.len, s->text.p, s->text.len);
+    /* an empty buffer may never have been allocated: "s#" would give None */
+    return Py_BuildValue("(ns#s#)", s->off, s->ts.p ? s->ts.p : "", s->ts.len,
+                         s->text.p ? s->text.p : "", s->text.len);
+}
+
+/* (off, ts, pieces, size, bump) of a stream's partial pieces changed here, for
+ * StreamJoiner.adopt_partial; pieces () when the entry was completed here. */
+static PyObject *partial_state(const Slot *s) {
+    if (!s->pdirty) Py_RETURN_NONE;
+    PyObject *pieces = PyTuple_New(s->npieces);
+    if (pieces == NULL) return NULL;
+    const Py_ssize_t *ends = (const Py_ssize_t *)s->pends.p;
+    for (Py_ssize_t i = 0, at = 0; i < s->npieces; i++) {
+        PyObject *u = PyUnicode_DecodeUTF8(s->ptext.p + at, ends[i] - at, NULL);
+        if (u == NULL) {
+            Py_DECREF(pieces);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(pieces, i, u);
+        at = ends[i];
+    }
+    return Py_BuildValue("(ns#NnO)", s->poff, s->pts, (Py_ssize_t)30, pieces, s->psize,
+                         s->pbump ? Py_True : Py_False);
 }
 
 PyDoc_STRVAR(scan_doc,
-"scan(ctx, data, pos, end, off, ingest_ts, held)\n"
-"-> (values, pos, off, lines, stopped, held)\n\n"
+"scan(ctx, data, pos, end, off, ingest_ts, held, partial)\n"
+"-> (values, pos, off, lines, stopped, held, partial)\n\n"
 "Lines of data[pos:end] (end is just past a newline) starting at file offset off.\n"
-"ingest_ts: the JSON-encoded ingest time of this chunk. held: per stream (stdout,\n"
-"stderr), what StreamJoiner.export_held gave. values: the records, in the order\n"
-"Python would produce them. stopped: the line at pos (at file offset off) is for\n"
-"the Python path. The held returned: per stream, None (the joiner's state stands)\n"
-"or the (off, ts, text) its joiner must adopt before anything else is fed to it.");
+"ingest_ts: the JSON-encoded ingest time of this chunk. held and partial: per stream\n"
+"(stdout, stderr), what StreamJoiner.export_held and export_partial gave. values: the\n"
+"records, in the order Python would produce them. stopped: the line at pos (at file\n"
+"offset off) is for the Python path. The held and partial returned: per stream, None\n"
+"(the joiner's state stands) or the (off, ts, text) / (off, ts, pieces, size, bump)\n"
+"its joiner must adopt before anything else is fed to it.");
 
 static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 7) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes 7 arguments");
+    if (nargs != 8) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes 8 arguments");
         return NULL;
     }
     if (!R.ready) {
         PyErr_SetString(PyExc_RuntimeError, "scan(): init() first");
         return NULL;
     }
-    PyObject *data = args[1], *ingest = args[5], *held = args[6];
+    PyObject *data = args[1], *ingest = args[5], *held = args[6], *part = args[7];
     if (!PyObject_TypeCheck(args[0], &ContextType) || !PyBytes_Check(data) ||
-        !PyBytes_Check(ingest) || !PyTuple_Check(held) || PyTuple_GET_SIZE(held) != 2) {
+        !PyBytes_Check(ingest) || !PyTuple_Check(held) || PyTuple_GET_SIZE(held) != 2 ||
+        !PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 2) {
         PyErr_SetString(PyExc_TypeError, "scan(): bad argument types");
         return NULL;
     }
@@ -844,12 +1061,16 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     const uint8_t *base = (const uint8_t *)PyBytes_AS_STRING(data);
     Py_ssize_t lines = 0;
     int stopped = 0, failed = 0, hold = ctx->hold;
+    int (*parse)(const uint8_t *, Py_ssize_t, Buf *, Line *) =
+        ctx->cri ? parse_cri : parse_docker;
     /* callbacks must not free these under us */
     Py_INCREF(ctx);
     Py_INCREF(data);
     Py_INCREF(ingest);
     for (int i = 0; i < 2 && !failed; i++) {
-        if (slot_init(&slots[i], PyTuple_GET_ITEM(held, i), hold) < 0) failed = 1;
+        if (slot_init(&slots[i], PyTuple_GET_ITEM(held, i), hold) < 0 ||
+            partial_init(&slots[i], PyTuple_GET_ITEM(part, i)) < 0)
+            failed = 1;
         slots[i].start = slot_start(ctx, i);
         if (slots[i].start == -2) failed = 1;
     }
@@ -857,35 +1078,83 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         const uint8_t *s = base + pos;
         const uint8_t *nl = memchr(s, '\n', (size_t)(end - pos));
         Py_ssize_t n = nl - s;
-        int stream;
-        const uint8_t *ts;
+        Line ln;
         if (n > ctx->max_line) {
             stopped = 1;
             break;
         }
-        int r = parse_line(s, n, &line, &stream, &ts);
+        int r = parse(s, n, &line, &ln);
         if (r < 0) {
             failed = 1;
             break;
         }
-        Slot *sl = &slots[stream];
-        if (r == 0 || sl->state < 0) {
+        if (r == 0 || slots[ln.stream].state < 0) { /* ln is only set when r == 1 */
+            stopped = 1;
+            break;
+        }
+        Slot *sl = &slots[ln.stream];
+        /* the entry this line completes: itself, or the pieces before it and itself */
+        Py_ssize_t e_off = off;
+        const char *e_ts = ln.ts;
+        if (ln.partial || sl->npieces) {
+            /* StreamJoiner.feed: a piece past max_joined characters is cut and tagged
+             * (Python's); a piece read here starts, extends or ends the entry */
+            Py_ssize_t room = ctx->max_joined - (sl->npieces ? sl->psize : 0);
+            Py_ssize_t chars = n_chars(line.p, line.len);
+            if (chars > room) {
+                stopped = 1;
+                break;
+            }
+            if (ln.partial) {
+                if (!sl->npieces) {
+                    sl->poff = off;
+                    memcpy(sl->pts, ln.ts, 30);
+                    sl->psize = 0;
+                    sl->ptext.len = sl->pends.len = 0;
+                }
+                if (line.len && (buf_put(&sl->ptext, line.p, line.len) < 0 ||
+                                 piece_end(sl) < 0)) {
+                    failed = 1;
+                    break;
+                }
+                sl->psize += chars;
+                sl->pdirty = sl->pbump = 1;
+                lines++;
+                off += n + 1;
+                pos += n + 1;
+                continue;
+            }
+            Py_ssize_t before = sl->ptext.len;
+            if (buf_put(&sl->ptext, line.p, line.len) < 0) {
+                failed = 1;
+                break;
+            }
+            if (hold && needs_python(sl->ptext.p, sl->ptext.len, sl)) {
+                sl->ptext.len = before;
+                stopped = 1;
+                break;
+            }
+            if (line.len) sl->psize += chars;
+            Buf tmp = line; /* the joined pieces are the entry now */
+            line = sl->ptext;
+            sl->ptext = tmp;
+            sl->ptext.len = sl->pends.len = 0;
+            sl->npieces = 0;
+            sl->pdirty = 1;
+            e_off = sl->poff;
+            e_ts = sl->pts;
+        } else if (hold && needs_python(line.p, line.len, sl)) {
             stopped = 1;
             break;
         }
         if (!hold) {
-            if (emit(&sc, line.p, line.len, (const char *)ts, 30, off, stream) < 0) {
+            if (emit(&sc, line.p, line.len, e_ts, 30, e_off, ln.stream) < 0) {
                 failed = 1;
                 break;
             }
         } else {
-            if ((sl->start >= 0 && !start_matches(sl->start, (const uint8_t *)line.p, line.len)) ||
-                needs_python(line.p, line.len, sl)) {
-                stopped = 1;
-                break;
-            }
             if (sl->held && emit(&sc, sl->text.p, sl->text.len, sl->ts.p, sl->ts.len, sl->off,
-                                 stream) < 0) {
+                                 ln.stream) < 0) {
                 failed = 1;
                 break;
             }
@@ -893,11 +1162,11 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             sl->text = line;
             line = tmp;
             sl->ts.len = 0;
-            if (buf_put(&sl->ts, ts, 30) < 0) {
+            if (buf_put(&sl->ts, e_ts, 30) < 0) {
                 failed = 1;
                 break;
             }
-            sl->off = off;
+            sl->off = e_off;
             sl->held = sl->dirty = 1;
         }
         lines++;
@@ -906,22 +1175,31 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     }
     PyObject *result = NULL;
     if (!failed) {
-        PyObject *out = PyTuple_New(2);
-        for (int i = 0; out != NULL && i < 2; i++) {
+        PyObject *hout = PyTuple_New(2), *pout = PyTuple_New(2);
+        for (int i = 0; hout != NULL && pout != NULL && i < 2; i++) {
             PyObject *h = held_line(&slots[i]);
-            if (h == NULL) {
-                Py_CLEAR(out);
+            PyObject *q = h == NULL ? NULL : partial_state(&slots[i]);
+            if (q == NULL) {
+                Py_XDECREF(h);
+                Py_CLEAR(hout);
                 break;
             }
-            PyTuple_SET_ITEM(out, i, h);
+            PyTuple_SET_ITEM(hout, i, h);
+            PyTuple_SET_ITEM(pout, i, q);
         }
-        if (out != NULL)
-            result = Py_BuildValue("(OnnnON)", sc.values, pos, off, lines,
-                                   stopped ? Py_True : Py_False, out);
+        if (hout != NULL && pout != NULL)
+            result = Py_BuildValue("(OnnnONN)", sc.values, pos, off, lines,
+                                   stopped ? Py_True : Py_False, hout, pout);
+        else {
+            Py_XDECREF(hout);
+            Py_XDECREF(pout);
+        }
     }
     for (int i = 0; i < 2; i++) {
         PyMem_Free(slots[i].text.p);
         PyMem_Free(slots[i].ts.p);
+        PyMem_Free(slots[i].ptext.p);
+        PyMem_Free(slots[i].pends.p);
     }
     PyMem_Free(line.p);
     PyMem_Free(sc.rec.p);
@@ -1010,7 +1288,7 @@ static PyMethodDef methods[] = {
     {NULL, NULL, 0, NULL}};
 
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "collector._fastpath",
-                                    "Docker json-file hot path (see collector/fastpath.py).",
+                                    "Docker json-file and CRI hot path (see collector/fastpath.py).",
                                     -1, methods, NULL, NULL, NULL, NULL};
 
 PyMODINIT_FUNC PyInit__fastpath(void) {

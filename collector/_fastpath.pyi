@@ -10,21 +10,25 @@ class Context:
     id_prefix: bytes
     max_line: int
     max_record: int
+    max_joined: int
     hold: bool
 
-    def __init__(self, *, layout: tuple[bytes | str, ...], id_prefix: bytes, max_line: int,
-                 max_record: int, hold: bool, hint: list[Any],
+    def __init__(self, *, kind: str, layout: tuple[bytes | str, ...], id_prefix: bytes,
+                 max_line: int, max_record: int, max_joined: int, hold: bool, hint: list[Any],
                  detect_level: Callable[[str, list[int] | None], str],
                  shrink: Callable[[bytes], bytes], starts: list[int]) -> None: ...
 
-# Per stream (stdout, stderr): what StreamJoiner.export_held gave, in; what its
-# joiner must adopt (None: nothing new), out.
+# Per stream (stdout, stderr): what StreamJoiner.export_held / export_partial gave, in;
+# what its joiner must adopt (None: nothing new), out.
 Held = tuple[int, str, str] | tuple[()] | None
+Pieces = tuple[int, str, tuple[str, ...], int] | tuple[()] | None
+NowHeld = tuple[int, str, str] | None
+NowPieces = tuple[int, str, tuple[str, ...], int, bool] | None
 
 def scan(ctx: Context, data: bytes, pos: int, end: int, off: int, ingest_ts: bytes,
-         held: tuple[Held, Held]
-         ) -> tuple[list[bytes], int, int, int, bool,
-                    tuple[tuple[int, str, str] | None, tuple[int, str, str] | None]]: ...
+         held: tuple[Held, Held], partial: tuple[Pieces, Pieces]
+         ) -> tuple[list[bytes], int, int, int, bool, tuple[NowHeld, NowHeld],
+                    tuple[NowPieces, NowPieces]]: ...
 def blake2b_hex(data: bytes) -> str: ...
 def init(*, words: tuple[bytes, ...], levels: tuple[str, ...], unknown: str, indent: bytes,
          maybe: bytes, opens: tuple[bytes, ...], continues: tuple[bytes, ...],

@@ -45,6 +45,8 @@ MAYBE = frozenset({p[:1] for p in (*CONTINUES, *GO_DUMP_FOLLOW)} | {""})
 
 # What export_held hands a fast path: () nothing held, or the one plain line held.
 HeldLine = tuple[int, str, str]  # (offset, ts, text)
+# What export_partial hands it: () no pieces, or the plain pieces of the entry so far.
+HeldPieces = tuple[int, str, tuple[str, ...], int]  # (offset, ts, pieces, characters)
 # Every built-in pattern runs in linear time on any line (DESIGN.md: user text):
 # a backtracking shape like r"[\w.*/()]+\(.*\)$" took 0.83 s on 32,000 "(" and
 # about a minute on a 256 KiB line, stopping the node's collector.
@@ -291,9 +293,9 @@ class StreamJoiner:
         joined lines, other rules since a pod annotation changed them, still learning its
         entry start, or a learned one unless the fast path ``checks_starts``: stops at a
         line without the ``learned_start`` header): only ``feed`` may go on from this
-        state."""
+        state. Partial pieces are export_partial's."""
         state = self._starts.state
-        if (rules is not self._rules or self.p_parts or state == LEARNING
+        if (rules is not self._rules or state == LEARNING
                 or (state == LEARNED and not checks_starts)):
             return None
         if not self.h_lines:
@@ -314,6 +316,28 @@ class StreamJoiner:
         self._mode = _MODE_NONE
         self.deadline = now_ns + self._rules.flush_ns
         self._starts.hits()  # the fast path reads a learned stream's header lines only
+
+    def export_partial(self, origin: Any) -> HeldPieces | tuple[()] | None:
+        """The partial pieces as plain values, for a fast path about to read ``origin``:
+        ``()`` none, or ``(offset, ts, pieces, characters)`` untagged pieces of
+        ``origin`` with a canonical time. None: only ``feed`` may go on from them."""
+        if not self.p_parts:
+            return ()
+        if (self.p_tags or self.p_other is not None or self.p_origin is not origin
+                or self.p_ts is None or len(self.p_ts) != 30):
+            return None
+        return (self.p_off, self.p_ts, tuple(self.p_parts), self.p_size)
+
+    def adopt_partial(self, origin: Any, off: int, ts: str, pieces: tuple[str, ...],
+                      size: int, bump: bool, now_ns: int) -> None:
+        """The pieces a fast path left, as ``feed`` would have: ``pieces`` () when the
+        entry they began was completed there; ``bump``: a piece was read there."""
+        self.p_parts = list(pieces)
+        self.p_origin, self.p_off, self.p_ts, self.p_tags = origin, off, ts, ()
+        self.p_size = size
+        self.p_other = None
+        if bump:
+            self.deadline = now_ns + self._rules.flush_ns
 
     # -- flushing --------------------------------------------------------------
     def _emit_held(self) -> None:

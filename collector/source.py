@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from orjson import JSONEncodeError, dumps, loads
 
-from collector.fastpath import FileContext, docker_lines
+from collector.fastpath import FileContext, container_lines
 from collector.files import TrackedFile
 from collector.level_detect import LevelRule, detect_level, new_hint
 from collector.multiline import MultilineRules, StreamJoiner
@@ -243,8 +243,8 @@ class Source:
             self.close_batch(f)
             return len(data)
         f.tail_len = 0
-        if self.kind == "docker":  # the common lines in bulk, in C (collector.fastpath)
-            n = docker_lines(self, f, data, last, now_ns)
+        if self.kind != "file":  # the common lines in bulk, in C (collector.fastpath)
+            n = container_lines(self, f, data, last, now_ns)
             if n >= 0:
                 f.pos += last + 1
                 self.last_lines = n

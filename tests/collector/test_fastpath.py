@@ -147,24 +147,27 @@ def block(draw: st.DrawFn) -> list[bytes]:
 
 def _run(tmp: Path, data: bytes, fast: bool, chunk: int, enabled: bool,
          monkeypatch: pytest.MonkeyPatch, split: int = -1, flush_ns: int = 1000,
-         max_lines: int = 1000) -> list[Any]:
+         max_lines: int = 1000, kind: str = "docker", max_joined: int = 256 << 10
+         ) -> list[Any]:
     """Read ``data`` chunk by chunk; a snapshot of everything observable per step.
     ``split`` >= 0: the bytes from there on are a second file (the log rotated), read
-    after the first, so held entries cross files as in a rotation."""
+    after the first, so held entries cross files as in a rotation. ``kind``: the
+    layout (docker, cri); ``max_joined``: the joiner's cap on an entry's characters."""
     parts = [data] if split < 0 else [data[:split], data[split:]]
     out = Recorder()
     out.read_chunk_bytes = chunk
     out.max_line_bytes = 300
     out.max_record_bytes = 700
-    rules = MultilineRules(enabled=enabled, flush_ns=flush_ns, max_lines=max_lines)
-    src = Source(str(tmp / "x-json.log"), "docker", META, rules, out)
+    rules = MultilineRules(enabled=enabled, flush_ns=flush_ns, max_lines=max_lines,
+                           max_line_bytes=max_joined)
+    src = Source(str(tmp / "x-json.log"), kind, META, rules, out)
     files: list[TrackedFile] = []
     for i, part in enumerate(parts):
         path = tmp / f"{'fast' if fast else 'slow'}-{i}.log"
         path.write_bytes(part)
         fd = os.open(path, os.O_RDONLY)
         # the same identity in both runs, so the same ids; each file its own
-        files.append(TrackedFile("/var/lib/docker/x-json.log", "docker", fd, 1, 2 + i, "fp",
+        files.append(TrackedFile("/var/lib/docker/x-json.log", kind, fd, 1, 2 + i, "fp",
                                  0, "node-1", lambda *a: None, [0]))
     src.ingest_ts = TS
     # the same ingest time in both runs
@@ -177,6 +180,8 @@ def _run(tmp: Path, data: bytes, fast: bool, chunk: int, enabled: bool,
         def norm(v: Any) -> Any:
             if isinstance(v, tuple):  # h_other / p_other: (file, offset)
                 return tuple(norm(x) for x in v)
+            if isinstance(v, list):  # p_parts / h_parts: as they are now, not as they end
+                return list(v)
             return f"F{files.index(v)}" if isinstance(v, TrackedFile) else v
 
         steps.append((
@@ -218,11 +223,12 @@ def _run(tmp: Path, data: bytes, fast: bool, chunk: int, enabled: bool,
 @given(items=st.lists(st.one_of(docker_line().map(lambda x: [x]), block()), max_size=25),
        chunk=st.integers(300, 2048),
        enabled=st.booleans(), long_at=st.integers(-1, 40), end_nl=st.booleans(),
-       split=st.integers(-1, 40), flush_ns=st.sampled_from([1000, 10**9]))
+       split=st.integers(-1, 40), flush_ns=st.sampled_from([1000, 10**9]),
+       max_joined=st.sampled_from([256 << 10, 120]))
 def test_fast_path_matches_python_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                        items: list[list[bytes]], chunk: int, enabled: bool,
                                        long_at: int, end_nl: bool, split: int,
-                                       flush_ns: int) -> None:
+                                       flush_ns: int, max_joined: int) -> None:
     lines = [line for item in items for line in item]
     if 0 <= long_at < len(lines):  # an over-long line (truncated and skipped)
         lines[long_at] = orjson.dumps({"log": "INFO " + "x" * 400 + "\n", "stream": "stdout",
@@ -230,8 +236,10 @@ def test_fast_path_matches_python_path(tmp_path: Path, monkeypatch: pytest.Monke
     data = b"\n".join(lines) + (b"\n" if end_nl and lines else b"")
     if 0 <= split < len(lines):  # rotated after line ``split``
         split = len(b"\n".join(lines[:split])) + 1
-    fast = _run(tmp_path, data, True, chunk, enabled, monkeypatch, split, flush_ns)
-    slow = _run(tmp_path, data, False, chunk, enabled, monkeypatch, split, flush_ns)
+    fast = _run(tmp_path, data, True, chunk, enabled, monkeypatch, split, flush_ns,
+                max_joined=max_joined)
+    slow = _run(tmp_path, data, False, chunk, enabled, monkeypatch, split, flush_ns,
+                max_joined=max_joined)
     assert fast == slow
 
 
@@ -455,8 +463,13 @@ def test_context_is_made_once_per_file(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_context_refuses_an_unknown_value() -> None:
     with pytest.raises(ValueError, match="layout item"):
-        fastpath._c.Context(layout=(b"{", "host"), id_prefix=b"", max_line=1, max_record=1,
-                            hold=True, hint=[-1], detect_level=lambda t, h: "", shrink=bytes,
-                                starts=[-1, -1])
+        fastpath._c.Context(kind="docker", layout=(b"{", "host"), id_prefix=b"", max_line=1,
+                            max_record=1, max_joined=1, hold=True, hint=[-1],
+                            detect_level=lambda t, h: "", shrink=bytes, starts=[-1, -1])
+    with pytest.raises(ValueError, match="kind"):
+        fastpath._c.Context(kind="file", layout=(b"{", "id"), id_prefix=b"", max_line=1,
+                            max_record=1, max_joined=1, hold=True, hint=[-1],
+                            detect_level=lambda t, h: "", shrink=bytes, starts=[-1, -1])
     with pytest.raises(TypeError):
-        fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None))  # type: ignore[arg-type]
+        fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None),  # type: ignore[arg-type]
+                         (None, None))

@@ -216,6 +216,29 @@ def test_adopting_an_export_gives_the_same_joiner(lines: list[str], last: str) -
     assert adopter_out == fed_out[len(fed_out) - len(adopter_out):]
 
 
+def test_export_partial_carries_plain_pieces_of_this_file_only() -> None:
+    ts = "2026-11-26T07:00:00.000000000Z"
+    j, out = joiner()
+    assert j.export_partial("f") == ()
+    j.feed("f", 0, ts, "ab", True, (), 0)
+    j.feed("f", 3, ts, "cé", True, (), 0)
+    assert j.export_partial("f") == (0, ts, ("ab", "cé"), 4)
+    assert j.export_partial("g") is None  # pieces of another file (a rotation)
+    # what a fast path hands back is what feed would have left
+    k, k_out = joiner()
+    k.adopt_partial("f", 0, ts, ("ab", "cé"), 4, True, 0)
+    assert k.deadline == j.deadline
+    for x in (j, k):
+        x.feed("f", 6, ts, "d", False, (), 0)
+        x.flush()
+    assert out == k_out == [(0, "abcéd", ())]
+    j.feed("f", 9, ts, "x", True, ("invalid_utf8",), 0)
+    assert j.export_partial("f") is None  # tagged
+    j.flush()
+    j.feed("f", 12, None, "x", True, (), 0)
+    assert j.export_partial("f") is None  # no time
+
+
 def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
     rules = MultilineRules()
     j, _ = joiner(rules)
@@ -235,7 +258,8 @@ def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
     assert j.export_held("f", rules) is None  # a trace mode
     j.flush()
     j.feed("f", 30, "T", "piece", True, (), 0)
-    assert j.export_held("f", rules) is None  # a partial piece
+    assert j.export_held("f", rules) == ()  # partial pieces are export_partial's
+    assert j.export_partial("f") is None  # ... and "T" is not a canonical time
     j.flush()
     j.feed("f", 40, None, "no time", False, (), 0)
     assert j.export_held("f", rules) is None
