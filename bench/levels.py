@@ -72,12 +72,39 @@ def _table(title: str, paths: list[Path], before: Detect, after: Detect) -> None
     print(f"  {'overall':26} {totals[0]:7d} {totals[1] / n:8.1%} {totals[2] / n:8.1%}")
 
 
+def _markdown(before: Detect, after: Detect) -> None:
+    """The README's accuracy table, gated formats then incoming ones."""
+    print("| format | entries | before | after |\n| --- | --- | --- | --- |")
+    lines = entries = right = right_before = 0
+    rows: list[str] = []
+    for path in formats():
+        b, a = score(path, before), score(path, after)
+        lines += len(load(path))
+        entries += a.entries + a.extra
+        right += a.right
+        right_before += b.right
+        print(f"| {path.stem} | {a.entries:,} | {b.accuracy:.1%} | {a.accuracy:.1%} |"
+              .replace("%", " %"))
+    for path in incoming():
+        b, a = score(path, before), score(path, after)
+        split = f" ({a.extra} lines split off)" if a.extra else ""
+        rows.append(f"| *incoming:* {path.stem} | {a.entries:,} | {b.accuracy:.1%} | "
+                    f"{a.accuracy:.1%}{split} |".replace("%", " %"))
+    print(f"| **overall, gated ({len(formats())} formats)** | {entries:,} | "
+          f"{right_before / (entries or 1):.1%} | {right / (entries or 1):.2%} |"
+          .replace("%", " %"))
+    print("\n".join(rows))
+    print(f"\n{lines:,} labelled lines in the gated formats")
+
+
 def main() -> None:
     base = _base_module()
     before: Detect = base.detect_level
     after: Detect = level_detect.detect_level
     _table("gated (tests/data/levels)", formats(), before, after)
     _table("incoming (not yet gated)", incoming(), before, after)
+    print("\nAs Markdown (README, Levels):")
+    _markdown(before, after)
     texts = [[line for label, line in load(path) if label != "-"]
              for path in [*formats(), *incoming()]]
     print(f"CPU per entry: before {_cpu_us(before, texts, lambda: [-1]):.2f} µs, "
