@@ -156,6 +156,7 @@ def test_container_lines_reach_search_tail_download_and_statistics(
             doc = orjson.loads(line)
             assert doc["id"] == page["entries"][2]["id"]
             del doc["id"], doc["ingest_ts"], doc["path"]
+            assert doc.pop("pattern_id").startswith("p1-")  # derived by the forwarder
             assert doc == {
                 "ts": "2026-12-01T10:00:03.000000003Z", "node": "node-7", "source": "docker",
                 "message": "ERROR payment declined for order 1002\n"
