@@ -22,33 +22,10 @@ from typing import Any
 
 from bench import corpus
 from bench.collector_peers import make_containers
+from bench.levels_cpu import CountingOutput
 from collector.files import Batch, TrackedFile
 from collector.multiline import MultilineRules
-from collector.source import Output, Source
-
-
-class Counting(Output):
-    """An output that only counts: the collector's Kafka settings, no Kafka."""
-
-    def __init__(self) -> None:
-        self.node = "bench"
-        self.max_line_bytes = 256 << 10
-        self.max_record_bytes = 900_000
-        self.read_chunk_bytes = 1 << 20
-        self.idle_tail_ns = 5_000_000_000
-        self.records = 0
-
-    def produce(self, value: bytes, key: bytes, on_delivery: Any) -> None:
-        self.records += 1
-
-    def produce_many(self, values: list[bytes], key: bytes) -> None:
-        self.records += len(values)
-
-    def count_read(self, kind: str, lines: int, nbytes: int) -> None:
-        pass
-
-    def count_truncated(self) -> None:
-        pass
+from collector.source import Source
 
 
 def _no_failure(err: Any, msg: Any, batch: Batch) -> None:
@@ -61,7 +38,9 @@ def read_file(path: Path, kind: str, profile: bool) -> tuple[float, int]:
         "container_id": path.parent.name if kind == "docker" else None,
         "container_name": "app", "image": "app:1", "namespace": "bench", "pod": None,
         "pod_uid": None, "app": "app", "labels": {}, "attrs": {}}
-    out = Counting()
+    # the collector's Kafka settings, no Kafka
+    out = CountingOutput(chunk=1 << 20, max_record_bytes=900_000,
+                         idle_tail_ns=5_000_000_000, node="bench")
     src = Source(str(path), kind, meta, MultilineRules(), out)
     fd = os.open(path, os.O_RDONLY)
     try:
