@@ -8,6 +8,15 @@ import socket
 import threading
 
 
+def pipe(src: socket.socket, dst: socket.socket) -> None:
+    """Copy one direction of a proxied connection until it ends, then pass the end on."""
+    with contextlib.suppress(OSError):
+        while data := src.recv(65536):
+            dst.sendall(data)
+    with contextlib.suppress(OSError):
+        dst.shutdown(socket.SHUT_WR)
+
+
 class CuttableProxy:
     def __init__(self, upstream_port: int) -> None:
         self.upstream = ("127.0.0.1", upstream_port)
@@ -38,16 +47,8 @@ class CuttableProxy:
             with self._lock:
                 self.accepted += 1
                 self._socks += [client, server]
-            threading.Thread(target=self._pipe, args=(client, server), daemon=True).start()
-            threading.Thread(target=self._pipe, args=(server, client), daemon=True).start()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
+            threading.Thread(target=pipe, args=(client, server), daemon=True).start()
+            threading.Thread(target=pipe, args=(server, client), daemon=True).start()
 
     def cut(self) -> None:
         """Go down: close every open connection and refuse new ones until ``restore``."""

@@ -16,13 +16,10 @@ from pathlib import Path
 
 import httpx
 
+from tests.client.proxy import pipe
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ApiProcess:
@@ -104,21 +101,13 @@ class RoundRobinProxy:
             server.settimeout(None)
             with self._lock:
                 self.sent[port] += 1
-            back = threading.Thread(target=self._pipe, args=(server, client), daemon=True)
+            back = threading.Thread(target=pipe, args=(server, client), daemon=True)
             back.start()
-            self._pipe(client, server)
+            pipe(client, server)
             back.join()
             server.close()
             break
         client.close()
-
-    @staticmethod
-    def _pipe(src: socket.socket, dst: socket.socket) -> None:
-        with contextlib.suppress(OSError):
-            while data := src.recv(65536):
-                dst.sendall(data)
-        with contextlib.suppress(OSError):
-            dst.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
         self.listener.close()
