@@ -781,6 +781,7 @@ typedef struct {
     Py_ssize_t poff, psize, npieces;
     char pts[30];
     int pdirty, pbump;
+    Py_ssize_t starts_read; /* lines read here that start an entry (StreamJoiner.read_elsewhere) */
 } Slot;
 
 typedef struct {
@@ -1012,14 +1013,15 @@ static PyObject *partial_state(const Slot *s) {
 
 PyDoc_STRVAR(scan_doc,
 "scan(ctx, data, pos, end, off, ingest_ts, held, partial)\n"
-"-> (values, pos, off, lines, stopped, held, partial)\n\n"
+"-> (values, pos, off, lines, stopped, held, partial, starts)\n\n"
 "Lines of data[pos:end] (end is just past a newline) starting at file offset off.\n"
 "ingest_ts: the JSON-encoded ingest time of this chunk. held and partial: per stream\n"
 "(stdout, stderr), what StreamJoiner.export_held and export_partial gave. values: the\n"
 "records, in the order Python would produce them. stopped: the line at pos (at file\n"
 "offset off) is for the Python path. The held and partial returned: per stream, None\n"
 "(the joiner's state stands) or the (off, ts, text) / (off, ts, pieces, size, bump)\n"
-"its joiner must adopt before anything else is fed to it.");
+"its joiner must adopt before anything else is fed to it. starts: per stream, the\n"
+"lines read here that start an entry (StreamJoiner.read_elsewhere).");
 
 static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
@@ -1147,6 +1149,7 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             stopped = 1;
             break;
         }
+        sl->starts_read++;
         if (!hold) {
             if (emit(&sc, line.p, line.len, e_ts, 30, e_off, ln.stream) < 0) {
                 failed = 1;
@@ -1188,8 +1191,9 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             PyTuple_SET_ITEM(pout, i, q);
         }
         if (hout != NULL && pout != NULL)
-            result = Py_BuildValue("(OnnnONN)", sc.values, pos, off, lines,
-                                   stopped ? Py_True : Py_False, hout, pout);
+            result = Py_BuildValue("(OnnnONN(nn))", sc.values, pos, off, lines,
+                                   stopped ? Py_True : Py_False, hout, pout,
+                                   slots[0].starts_read, slots[1].starts_read);
         else {
             Py_XDECREF(hout);
             Py_XDECREF(pout);

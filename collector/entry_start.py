@@ -119,12 +119,16 @@ class EntryStarts:
     is learned once it heads at least LEARN_MIN lines and LEARN_SHARE of those seen.
     LEARNED: ``feed`` says a line with no header kind continues the held entry; the
     kind is dropped when more than ``max_run`` header-less lines come in a row (the
-    layout changed).
+    layout changed), and the stream goes OFF when more than 1 - LEARN_SHARE of a
+    WINDOW of its header lines carry another kind (or are JSON): several layouts mixed
+    on one stream, where a header-less line is as likely another layout's entry as a
+    continuation (a container running two programs, a proxy and its app).
     OFF: the window went by without a kind; the built-in shapes alone decide (and the
     C fast path may take the stream: it knows only those).
     """
 
-    __slots__ = ("after_json", "counts", "kind", "lines", "max_run", "run", "seen", "state")
+    __slots__ = ("after_json", "counts", "kind", "lines", "max_run", "other", "own", "run",
+                 "seen", "state")
 
     def __init__(self, max_run: int, enabled: bool = True) -> None:
         self.max_run = max_run
@@ -135,6 +139,10 @@ class EntryStarts:
         self.lines = 0  # lines seen while learning
         self.run = 0
         self.after_json = False  # LEARNED: the last line was a whole JSON object
+        # LEARNED: header lines of the learned kind / of another kind or JSON, since
+        # the last check of the mix (every WINDOW of them)
+        self.own = 0
+        self.other = 0
 
     def feed(self, text: str) -> bool:
         """One line of the stream, in order: True when it must continue the held entry
@@ -146,14 +154,15 @@ class EntryStarts:
             # A header line only resets the run (the same after one or many): so the
             # C fast path, which reads header lines only, leaves the same state (hits).
             if _COMPILED[self.kind].match(text) is not None:
-                self.run = 0
-                self.after_json = False
+                self.hits(1)
                 return False
             if (text[:1] == "{" and text.rstrip()[-1:] == "}") or _ANY.match(text) is not None:
                 # a whole JSON object, or another kind of header: an entry of its own
                 # (lines of another layout, another logger writing to the stream)
                 self.run = 0
                 self.after_json = text[:1] == "{"
+                self.other += 1
+                self._check_mix()
                 return False
             if self.after_json:  # nothing continues a JSON entry: a line of its own
                 self.after_json = False
@@ -183,10 +192,23 @@ class EntryStarts:
     def _relearn(self) -> None:
         self.state, self.kind = LEARNING, -1
         self.counts = [0] * len(KINDS)
-        self.seen = self.run = self.lines = 0
+        self.seen = self.run = self.lines = self.own = self.other = 0
         self.after_json = False
 
-    def hits(self) -> None:
-        """Header lines of this stream were read elsewhere (the C scan)."""
+    def _check_mix(self) -> None:
+        """Every WINDOW header lines: too many of another kind -> OFF for good (the
+        stream mixes layouts; the built-in shapes alone decide, as for a stream where
+        no kind was learned)."""
+        if self.own + self.other < WINDOW:
+            return
+        if self.own < LEARN_SHARE * (self.own + self.other):  # the learning rule's share
+            self.state, self.kind = OFF, -1
+        self.own = self.other = 0
+
+    def hits(self, lines: int) -> None:
+        """``lines`` header lines of the learned kind, in order: read by ``feed``, or
+        elsewhere (the C scan reads a learned stream's header lines only)."""
         self.run = 0
         self.after_json = False
+        self.own += lines
+        self._check_mix()

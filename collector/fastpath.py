@@ -210,13 +210,16 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
                 starts[i] = -1 if j is None else j.learned_start
             held = (_export(js[0], f, rules), _export(js[1], f, rules))
             pieces = (_pieces(js[0], f), _pieces(js[1], f))
-            values, pos, off, n, stopped, now_held, now_pieces = _c.scan(
+            values, pos, off, n, stopped, now_held, now_pieces, read = _c.scan(
                 ctx, data, pos, end, off, ingest, held, pieces)
-            for stream, line, part in zip(STREAMS, now_held, now_pieces, strict=True):
+            for stream, line, part, heads in zip(STREAMS, now_held, now_pieces, read,
+                                                 strict=True):
                 if line is not None:
                     joiners[stream].adopt_held(f, *line, now_ns)
                 if part is not None:
                     joiners[stream].adopt_partial(f, *part, now_ns)
+                if heads:
+                    joiners[stream].read_elsewhere(heads)
             total += n
             if values:
                 host.produce_records(f, values)

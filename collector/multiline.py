@@ -315,7 +315,13 @@ class StreamJoiner:
         self.h_lines = 1
         self._mode = _MODE_NONE
         self.deadline = now_ns + self._rules.flush_ns
-        self._starts.hits()  # the fast path reads a learned stream's header lines only
+
+    def read_elsewhere(self, starts: int) -> None:
+        """A fast path read ``starts`` lines of this stream that start an entry: on a
+        learned stream all have its header (it leaves the others to ``feed``), and
+        count as ``feed`` would count them."""
+        if self._starts.state == LEARNED and starts:
+            self._starts.hits(starts)
 
     def export_partial(self, origin: Any) -> HeldPieces | tuple[()] | None:
         """The partial pieces as plain values, for a fast path about to read ``origin``:

@@ -149,7 +149,7 @@ def test_fast_path_leaves_the_same_learned_state() -> None:
     for line in ["2026-11-26 07:00:00 a", "2026-11-26 07:00:01 b", "node list"]:
         starts.feed(line)
     assert starts.run == 1
-    starts.hits()  # header lines read by the C scan: as feed() of them would leave it
+    starts.hits(1)  # a header line read by the C scan: as feed() of it would leave it
     assert starts.run == 0
 
 
@@ -213,3 +213,45 @@ def test_a_learned_stream_is_exported_only_to_a_scan_that_checks_starts() -> Non
     assert j.learned_start == _kind("iso_ts")
     assert j.export_held("f", rules) is None
     assert j.export_held("f", rules, checks_starts=True) == (1, "T", "2026-11-26 07:00:01 b")
+
+
+def test_a_stream_mixing_layouts_stops_joining() -> None:
+    # Two programs on one stream: an ISO-stamped app and a bracketed-date one, plus an
+    # access log with no header kind. After a WINDOW of header lines with a third of
+    # another kind the stream is OFF: the access lines are entries, not continuations.
+    iso = "2026-11-26 07:00:00 INFO app"
+    bracket = "[2026-11-26 07:00:00] other"
+    access = '10.0.0.1 - - "GET / HTTP/1.1" 200 12'
+    lines = [iso, iso, *([iso, iso, bracket] * (WINDOW // 3 + 1)), access, iso, access]
+    starts = EntryStarts(max_run=1000)
+    joined = [starts.feed(line) for line in lines]
+    assert starts.state == OFF
+    assert joined[-3:] == [False, False, False]
+    # the same lines before the check: the access line was joined to the entry before
+    assert EntryStarts(max_run=1000).feed(iso) is False
+    early = EntryStarts(max_run=1000)
+    assert [early.feed(x) for x in (iso, iso, bracket, access)] == [False, False, False, True]
+
+
+def test_a_few_lines_of_another_layout_keep_the_learned_kind() -> None:
+    iso = "2026-11-26 07:00:00 INFO app"
+    starts = EntryStarts(max_run=1000)
+    for i in range(3 * WINDOW):
+        starts.feed("[2026-11-26 07:00:00] banner" if i % 10 == 5 else iso)
+    assert starts.state == LEARNED
+    assert starts.feed("continued")
+
+
+def test_header_lines_read_by_the_c_scan_count_towards_the_mix() -> None:
+    starts = EntryStarts(max_run=1000)
+    starts.feed("2026-11-26 07:00:00 a")
+    starts.feed("2026-11-26 07:00:01 b")
+    for _ in range(WINDOW // 5):
+        starts.feed("[2026-11-26 07:00:00] other")
+    assert starts.state == LEARNED
+    starts.hits(WINDOW)  # the scan read a WINDOW of ISO lines: a sixth are other kinds
+    assert starts.state == LEARNED
+    for _ in range(WINDOW // 2):
+        starts.feed("[2026-11-26 07:00:00] other")
+    starts.hits(WINDOW // 2)
+    assert starts.state == OFF
