@@ -173,7 +173,7 @@ def build(tmp: Path, chosen: list[str], files: int, lines: int) -> list[Corpus]:
     if "uniform" in chosen:
         nbytes = make_containers(tmp / "uniform", files, lines)
         n = lines // files * files
-        out.append(Corpus("uniform, Docker", "docker", tmp / "uniform", n, n, n, nbytes))
+        out.append(Corpus("uniform, Docker", "docker", tmp / "uniform", n, n, n, n, n, nbytes))
     if "varied" in chosen or "cri" in chosen:
         varied, cri = build_varied(tmp / "varied", tmp / "cri", files, lines)
         out += [c for c, name in ((varied, "varied"), (cri, "cri")) if name in chosen]
@@ -262,7 +262,9 @@ def main() -> None:
                   f"{sum(map(len, entries.values())):,} entries, {multi} of them multi-line")
         for c in corpora:
             print(f"  {c.name}: {c.lines:,} lines in {files} files, {c.nbytes / c.lines:.0f} "
-                  f"B/line, {c.records:,} records, {c.messages:,} file lines", flush=True)
+                  f"B/line, {c.records:,} records, {c.messages:,} file lines; the apps "
+                  f"wrote {c.entries:,} entries, {c.exact / c.entries:.1%} of them are "
+                  "exactly one record", flush=True)
         if not rsyslog_available():
             print("rsyslog (rsyslogd + omkafka) not installed (tools/install-rsyslog.sh): "
                   "no rsyslog rows", flush=True)

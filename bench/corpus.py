@@ -50,6 +50,7 @@ class AppLine(NamedTuple):
     stream: str
     text: str
     fmt: str  # the corpus file (format) it came from
+    first: bool = True  # the first line of an entry (False: it continues one)
 
 
 Entry = tuple[str, ...]  # a first line and the lines that continue it
@@ -148,11 +149,11 @@ def app_lines(k: int, lines: int, corpus: dict[str, list[Entry]],
                 next_long += LONG_EVERY
                 entry = (_long_line(rng, entries, cursor[name]),)
             stream = "stderr" if entry[0] in errors else "stdout"
-            for text in entry:
+            for i, text in enumerate(entry):
                 if len(out) == lines:
                     break
                 ts = START_NS + len(out) * STEP_NS + k
-                out.append(AppLine(ts, stream, restamp(text, ts), name))
+                out.append(AppLine(ts, stream, restamp(text, ts), name, i == 0))
     return out
 
 
@@ -162,20 +163,33 @@ def error_lines(paths: Iterable[Path] | None = None) -> frozenset[str]:
                      for label, text in load(path) if label in ("error", "fatal"))
 
 
-def expected_records(lines: list[AppLine]) -> int:
-    """How many records the collector makes of these lines: the entries its own joiner
-    (default rules, one per stream) finds, as partial pieces reassemble to the lines."""
-    count = [0]
+class Joined(NamedTuple):
+    """What the collector's joiner makes of an application's lines."""
 
-    def sink(*_: object) -> None:
-        count[0] += 1
+    records: int  # the entries the joiner finds: the records the collector sends
+    entries: int  # the entries the applications wrote
+    exact: int  # records that are exactly one written entry (not split, not merged)
+
+
+def expected_records(lines: list[AppLine]) -> Joined:
+    """The entries the collector's own joiner (default rules, one per stream) finds in
+    these lines, as partial pieces reassemble to the lines, scored against the entries
+    written: a record is exact when it starts at an entry's first line and holds all of
+    that entry's lines and no other."""
+    starts = [i for i, line in enumerate(lines) if line.first]
+    truth = {(a, b - a) for a, b in zip(starts, [*starts[1:], len(lines)], strict=True)}
+    found: list[tuple[int, int]] = []
+
+    def sink(origin: object, off: int, ts: object, stream: object, text: str,
+             tags: object) -> None:
+        found.append((off, text.count("\n") + 1))
 
     joiners = {s: StreamJoiner(s, MultilineRules(), sink) for s in ("stdout", "stderr")}
     for off, line in enumerate(lines):
         joiners[line.stream].feed(None, off, None, line.text, False, (), 0)
     for joiner in joiners.values():
         joiner.flush()
-    return count[0]
+    return Joined(len(found), len(truth), sum(1 for f in found if f in truth))
 
 
 # -- writers -----------------------------------------------------------------------
@@ -279,6 +293,8 @@ class Corpus(NamedTuple):
     staging: Path
     lines: int  # lines the applications wrote
     records: int  # records the collector makes of them (joined entries)
+    entries: int  # entries the applications wrote
+    exact: int  # records that are exactly one written entry
     messages: int  # lines in the files (pieces included): what rsyslog and raw send
     nbytes: int
 
@@ -294,16 +310,16 @@ def build_varied(docker: Path, cri: Path, files: int, lines: int) -> tuple[Corpu
     """The varied corpus, ``lines`` lines in ``files`` files, in both layouts."""
     entries, errors = load_entries(), error_lines()
     per = lines // files
-    records = 0
+    joined = [0, 0, 0]  # records, entries, exact
     sizes = {"docker": [0, 0], "cri": [0, 0]}  # messages, bytes
     for k in range(files):
         written = app_lines(k, per, entries, errors)
-        records += expected_records(written)
+        joined = [a + b for a, b in zip(joined, expected_records(written), strict=True)]
         for kind, data in (("docker", docker_bytes(written)), ("cri", cri_bytes(written, k))):
             (write_docker if kind == "docker" else write_cri)(
                 docker if kind == "docker" else cri, k, data)
             sizes[kind][0] += data.count(b"\n")
             sizes[kind][1] += len(data)
     n = per * files
-    return (Corpus("varied, Docker", "docker", docker, n, records, *sizes["docker"]),
-            Corpus("varied, CRI", "cri", cri, n, records, *sizes["cri"]))
+    return (Corpus("varied, Docker", "docker", docker, n, *joined, *sizes["docker"]),
+            Corpus("varied, CRI", "cri", cri, n, *joined, *sizes["cri"]))

@@ -28,8 +28,8 @@ def test_table_rates_and_ratios_per_corpus() -> None:
 
 
 def test_short_names_runs_whose_count_differs(tmp_path: Path) -> None:
-    corpora = [Corpus("varied, CRI", "cri", tmp_path, 1000, 990, 1010, 4_000_000),
-               Corpus("uniform, Docker", "docker", tmp_path, 500, 500, 500, 1_000_000)]
+    corpora = [Corpus("varied, CRI", "cri", tmp_path, 1000, 990, 995, 980, 1010, 4_000_000),
+               Corpus("uniform, Docker", "docker", tmp_path, 500, 500, 500, 500, 500, 1_000_000)]
     assert short(rows(), corpora) == []
     changed = [*rows()[:3], rows()[3]._replace(sent=499)]
     assert short(changed, corpora) == [

@@ -56,15 +56,22 @@ def test_multi_line_entries_are_kept_whole(entries: dict[str, list[corpus.Entry]
                 found += 1
                 break
     assert found >= 1
-    assert corpus.expected_records(one_file) < len(one_file)  # some lines join an entry
+    joined = corpus.expected_records(one_file)
+    assert joined.records < len(one_file)  # some lines join an entry
+    assert joined.entries == sum(line.first for line in one_file) < len(one_file)
+    # Formats mixed on one stream: 95.4 % of entries come out exactly (67 % when a
+    # stream kept the header kind it learned from its first lines and joined the other
+    # layouts' header-less lines); the rest are split traces whose continuation lines
+    # only a learned header would join.
+    assert 0.94 * joined.entries < joined.exact < joined.entries
 
 
 def test_expected_records_follow_the_joiner() -> None:
-    lines = [AppLine(i, "stdout", text, "t") for i, text in enumerate(
+    lines = [AppLine(i, "stdout", text, "t", not text.startswith("\t")) for i, text in enumerate(
         ["2026-11-26 07:00:00 LOG: select a,", "\tfrom b;", "2026-11-26 07:00:01 LOG: ok"])]
-    assert corpus.expected_records(lines) == 2
+    assert corpus.expected_records(lines) == (2, 2, 2)
     lines[1] = lines[1]._replace(stream="stderr")  # another stream: not a continuation
-    assert corpus.expected_records(lines) == 3
+    assert corpus.expected_records(lines) == (3, 2, 1)  # the entry was split
 
 
 def test_time_only_moves_forward(one_file: list[AppLine]) -> None:
