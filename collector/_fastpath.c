@@ -3,7 +3,8 @@
  * "<RFC3339Nano> <stdout|stderr> <P|F> <text>". It splits a chunk into lines,
  * parses the common shapes, joins partial pieces (Docker's 16 KiB pieces without
  * "\n", CRI "P") and lines (hold each line until the next one of its stream shows
- * it is not a continuation), detects the level through the stream's column hint,
+ * it is not a continuation), detects the level
+ * (the C detector of _levels.h: level_detect.detect_level's cascade and hint),
  * computes the id and writes the record bytes exactly as
  * collector.source.Source.emit would.
  *
@@ -25,6 +26,8 @@
 #include <structmember.h>
 #include <stdint.h>
 #include <string.h>
+
+#include "_levels.h" /* the level detector (init_levels, entry_level) */
 
 /* ------------------------------------------------------------------ BLAKE2b -- */
 /* RFC 7693, unkeyed, 16-byte digest (what hashlib.blake2b(digest_size=16) gives). */
@@ -482,43 +485,11 @@ static int parse_cri(const uint8_t *s, Py_ssize_t n, Buf *text, Line *ln) {
 
 static struct {
     int ready;
-    PyObject *words;   /* tuple of bytes: collector.level_detect.LEVEL_WORDS */
-    PyObject *levels;  /* tuple of str: the level name of each word */
     PyObject *unknown; /* str: the level of an empty entry */
     /* tuples of bytes, from collector.multiline */
     PyObject *opens, *continues, *dump_heads, *dump_follow;
     uint8_t indent[256], maybe[256]; /* by first byte */
 } R;
-
-static int is_word_ascii(uint8_t c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           c == '_';
-}
-
-/* The hint shortcut of level_detect.detect_level: the level word at the stream's
- * remembered column. Returns the index into R.words, or -1 when only the Python
- * function can say (no hint, non-ASCII around it, no word there). */
-static Py_ssize_t hinted_word(const uint8_t *t, Py_ssize_t n, Py_ssize_t hint) {
-    if (hint < 0 || hint >= n) return -1;
-    for (Py_ssize_t i = 0; i < hint; i++)
-        if (t[i] >= 0x80 || t[i] == '\n') return -1; /* columns are characters */
-    if (hint > 0) {
-        uint8_t b = t[hint - 1];
-        if (is_word_ascii(b) || b == '.' || b == '-') return -1;
-    }
-    Py_ssize_t nw = PyTuple_GET_SIZE(R.words);
-    for (Py_ssize_t w = 0; w < nw; w++) {
-        PyObject *word = PyTuple_GET_ITEM(R.words, w);
-        Py_ssize_t len = PyBytes_GET_SIZE(word);
-        if (hint + len > n || memcmp(t + hint, PyBytes_AS_STRING(word), (size_t)len) != 0)
-            continue;
-        if (hint + len == n) return w;
-        uint8_t a = t[hint + len];
-        if (a >= 0x80) return -1; /* a Unicode letter would be \w: ask Python */
-        if (!is_word_ascii(a) && a != '-') return w;
-    }
-    return -1;
-}
 
 static int starts_any(const char *t, Py_ssize_t n, PyObject *prefixes) {
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(prefixes); i++) {
@@ -922,28 +893,15 @@ static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_
     b2_hex((const uint8_t *)PyBytes_AS_STRING(c->id_prefix), PyBytes_GET_SIZE(c->id_prefix),
            (const uint8_t *)digits, nd, hex + 1);
 
-    /* the level, at emission time like Python (the hint is shared by the streams) */
-    Py_ssize_t hint = PyLong_AsSsize_t(PyList_GET_ITEM(c->hint, 0));
-    if (hint == -1 && PyErr_Occurred()) return -1;
-    PyObject *lvl_obj = NULL;
-    if (tlen == 0) {
-        lvl_obj = Py_NewRef(R.unknown);
-    } else {
-        Py_ssize_t w = hinted_word((const uint8_t *)text, tlen, hint);
-        if (w >= 0) {
-            lvl_obj = Py_NewRef(PyTuple_GET_ITEM(R.levels, w));
-        } else {
-            PyObject *str = PyUnicode_DecodeUTF8(text, tlen, NULL);
-            if (str == NULL) return -1;
-            lvl_obj = PyObject_CallFunctionObjArgs(c->detect, str, c->hint, NULL);
-            Py_DECREF(str);
-            if (lvl_obj == NULL) return -1;
-            if (!PyUnicode_Check(lvl_obj)) {
-                Py_DECREF(lvl_obj);
-                PyErr_SetString(PyExc_TypeError, "detect_level returned a non-str");
-                return -1;
-            }
-        }
+    /* the level, at emission time like Python (the hint is shared by the streams):
+     * the C detector, or detect_level itself where only it can tell (_levels.h) */
+    PyObject *lvl_obj = tlen == 0 ? Py_NewRef(R.unknown)
+                                  : entry_level(c->detect, text, tlen, c->hint);
+    if (lvl_obj == NULL) return -1;
+    if (!PyUnicode_Check(lvl_obj)) {
+        Py_DECREF(lvl_obj);
+        PyErr_SetString(PyExc_TypeError, "detect_level returned a non-str");
+        return -1;
     }
     Py_ssize_t lvl_len;
     const char *lvl = PyUnicode_AsUTF8AndSize(lvl_obj, &lvl_len);
@@ -1238,29 +1196,23 @@ static int all_of(PyObject *tuple, PyTypeObject *type, const char *what) {
 }
 
 PyDoc_STRVAR(init_doc,
-"init(*, words, levels, unknown, indent, maybe, opens, continues, dump_heads, dump_follow)\n\n"
-"The rules, from Python: the level words (bytes) and the level name of each (str), the\n"
-"level of an empty entry; the continuation shapes of collector.multiline: first bytes\n"
+"init(*, unknown, indent, maybe, opens, continues, dump_heads, dump_follow)\n\n"
+"The rules, from Python (the level detector's: init_levels): the level of an empty\n"
+"entry; the continuation shapes of collector.multiline: first bytes\n"
 "that always continue (indent) or may (maybe), prefixes of a line that opens a trace\n"
 "mode, that continue the held entry, of a held Go dump head and what follows it.");
 
 static PyObject *init(PyObject *self, PyObject *args, PyObject *kwds) {
     (void)self;
-    static char *kw[] = {"words", "levels", "unknown", "indent", "maybe", "opens",
-                         "continues", "dump_heads", "dump_follow", NULL};
-    PyObject *words, *levels, *unknown, *indent, *maybe, *opens, *continues, *heads, *follow;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$O!O!UO!O!O!O!O!O!:init", kw, &PyTuple_Type,
-                                     &words, &PyTuple_Type, &levels, &unknown, &PyBytes_Type,
-                                     &indent, &PyBytes_Type, &maybe, &PyTuple_Type, &opens,
-                                     &PyTuple_Type, &continues, &PyTuple_Type, &heads,
-                                     &PyTuple_Type, &follow))
+    static char *kw[] = {"unknown", "indent", "maybe", "opens", "continues", "dump_heads",
+                         "dump_follow", NULL};
+    PyObject *unknown, *indent, *maybe, *opens, *continues, *heads, *follow;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$UO!O!O!O!O!O!:init", kw, &unknown,
+                                     &PyBytes_Type, &indent, &PyBytes_Type, &maybe,
+                                     &PyTuple_Type, &opens, &PyTuple_Type, &continues,
+                                     &PyTuple_Type, &heads, &PyTuple_Type, &follow))
         return NULL;
-    if (PyTuple_GET_SIZE(words) != PyTuple_GET_SIZE(levels)) {
-        PyErr_SetString(PyExc_ValueError, "init(): one level name per word");
-        return NULL;
-    }
-    if (!all_of(words, &PyBytes_Type, "words") || !all_of(levels, &PyUnicode_Type, "levels") ||
-        !all_of(opens, &PyBytes_Type, "opens") ||
+    if (!all_of(opens, &PyBytes_Type, "opens") ||
         !all_of(continues, &PyBytes_Type, "continues") ||
         !all_of(heads, &PyBytes_Type, "dump_heads") ||
         !all_of(follow, &PyBytes_Type, "dump_follow"))
@@ -1271,8 +1223,6 @@ static PyObject *init(PyObject *self, PyObject *args, PyObject *kwds) {
         R.indent[(uint8_t)PyBytes_AS_STRING(indent)[i]] = 1;
     for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(maybe); i++)
         R.maybe[(uint8_t)PyBytes_AS_STRING(maybe)[i]] = 1;
-    Py_XSETREF(R.words, Py_NewRef(words));
-    Py_XSETREF(R.levels, Py_NewRef(levels));
     Py_XSETREF(R.unknown, Py_NewRef(unknown));
     Py_XSETREF(R.opens, Py_NewRef(opens));
     Py_XSETREF(R.continues, Py_NewRef(continues));
@@ -1286,6 +1236,7 @@ static PyMethodDef methods[] = {
     {"scan", (PyCFunction)(void (*)(void))scan, METH_FASTCALL, scan_doc},
     {"blake2b_hex", blake2b_hex, METH_O, blake_doc},
     {"init", (PyCFunction)(void (*)(void))init, METH_VARARGS | METH_KEYWORDS, init_doc},
+    LEVELS_METHODS
     {"init_starts", (PyCFunction)(void (*)(void))init_starts, METH_FASTCALL, init_starts_doc},
     {"start_matches", (PyCFunction)(void (*)(void))start_matches_py, METH_FASTCALL,
      "start_matches(kind, text) -> does text start with the kind's header (for the tests)"},

@@ -10,8 +10,11 @@ nothing or one plain line (and maybe plain partial pieces, which the C goes on
 joining). At any other line it stops and that one line goes through the host's
 ``feed_line`` (parse -> join -> emit); then the scan goes on.
 
-The seam is narrow and the C owns no rule: the level words, the continuation shapes
-and the learned entry-start shapes (``init``, ``init_starts``, once) and the record
+The seam is narrow and the C owns no rule: the level words and tables
+(``init_levels``: the C detector of ``collector/_levels.h`` mirrors
+``level_detect.detect_level``, hint and learned level field included, and hands it
+what it cannot be sure of), the continuation shapes and the learned entry-start shapes
+(``init``, ``init_starts``, once) and the record
 layout (a ``Context`` per file) come from Python; the joiners' held lines and pieces
 and learned entry-start kinds cross it as plain values (``StreamJoiner.export_held``,
 ``export_partial`` and ``learned_start`` before a scan, ``adopt_held`` and
@@ -40,7 +43,6 @@ from collector.multiline import (
     MultilineRules,
     StreamJoiner,
 )
-from logpipe.levels import normalize_level
 from logpipe.record import Record
 
 if TYPE_CHECKING:
@@ -53,8 +55,6 @@ except ImportError:  # pragma: no cover - a build without a C compiler
     _fastpath = None  # type: ignore[assignment]
 else:
     _fastpath.init(
-        words=tuple(w.encode() for w in level_detect.LEVEL_WORDS),
-        levels=tuple(normalize_level(w).value for w in level_detect.LEVEL_WORDS),
         unknown=level_detect.UNKNOWN,
         indent="".join(INDENT).encode("ascii"), maybe="".join(MAYBE).encode("ascii"),
         opens=tuple(p.encode() for p in PY_TRACE_OPENS),
@@ -62,6 +62,7 @@ else:
         dump_heads=tuple(p.encode() for p in GO_DUMP_HEADS),
         dump_follow=tuple(p.encode() for p in GO_DUMP_FOLLOW))
     _fastpath.init_starts(*entry_start.shape_tables())
+    _fastpath.init_levels(level_detect.c_tables())
 _c = _fastpath  # None: everything stays in Python (the tests set that too)
 
 # The streams the C scan knows, in the order of its ``held`` / ``partial`` tuples.

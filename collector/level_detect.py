@@ -20,9 +20,10 @@ from typing import Any, Protocol, cast
 
 import orjson
 
+from collector import level_field
 from collector.level_field import LevelField
 from collector.multiline import START_MAX_CHARS, PatternRefused, compile_start
-from logpipe.levels import Level, bunyan_level, normalize_level, otel_severity
+from logpipe.levels import Level, bunyan_level, normalize_level, otel_severity, spellings
 
 UNKNOWN = Level.UNKNOWN.value
 # A stream's (a source's) memory: [the column of its level word or -1, the level of its
@@ -39,6 +40,8 @@ def new_hint() -> Hint:
 HEADER_CHARS = 96
 # A longer prose-free header (BGL RAS, long node names): searched this far.
 WIDE_HEADER_CHARS = 256
+# Access logs, Cisco ids, HAProxy, PostgreSQL csvlog: their fields are searched this far.
+WINDOW_CHARS = 512
 
 _JSON_KEYS = ("level", "severity", "lvl", "loglevel", "log_level", "levelname", "@l",
               "level_name", "severity_text", "severityText", "log.level", "@level", "status",
@@ -60,16 +63,20 @@ _ES_DATASET_KEYS = ("event.dataset", "data_stream.dataset", "type")
 
 # klog/glog "I1126 07:00:00.123456   1 file.go:12] msg"; logcat threadtime
 # "11-26 07:00:00.123  123  456 W Tag: msg"; logcat brief "W/Tag( 123): msg".
-_KLOG = re.compile(r"([IWEF])\d{4} \d\d:\d\d:\d\d")
-_LOGCAT = re.compile(r"\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s+\d+\s+\d+ ([VDIWEFA]) ")
-_LOGCAT_BRIEF = re.compile(r"([VDIWEFA])/[^\s(]+\s*\(\s*\d+\)")
+_KLOG_LETTERS = "IWEF"
+_LOGCAT_LETTERS = "VDIWEFA"
+_KLOG = re.compile(rf"([{_KLOG_LETTERS}])\d{{4}} \d\d:\d\d:\d\d")
+_LOGCAT = re.compile(rf"\d\d-\d\d \d\d:\d\d:\d\d\.\d{{3}}\s+\d+\s+\d+ ([{_LOGCAT_LETTERS}]) ")
+_LOGCAT_BRIEF = re.compile(rf"([{_LOGCAT_LETTERS}])/[^\s(]+\s*\(\s*\d+\)")
 _SYSLOG_PRI = re.compile(r"<(\d{1,3})>")
 # A daemon's own lowercase level prefix right after the syslog tag: OpenSSH
 # "sshd[123]: error: ...", Postfix "postfix/smtpd[1]: warning: ...".
+_TAG_WORDS = ("error", "fatal", "warning", "panic", "debug1", "debug2", "debug3", "debug")
 _SYSLOG_TAG = re.compile(r"(?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ "
-                         r"[^\s:]+: (error|fatal|warning|panic|debug[1-3]?): ")
+                         rf"[^\s:]+: ({'|'.join(_TAG_WORDS)}): ")
 # Icinga 2 "[2017-04-04 11:16:34 +0200] information/Notification: ..." (severity/facility)
-_SLASHED = re.compile(r"\[[^\]]{8,40}\] (debug|notice|information|warning|critical)/\w")
+_SLASHED_WORDS = ("debug", "notice", "information", "warning", "critical")
+_SLASHED = re.compile(rf"\[[^\]]{{8,40}}\] ({'|'.join(_SLASHED_WORDS)})/\w")
 # The uppercase level words as loggers print them (log4j, logback, python, zap,
 # env_logger); collector.fastpath hands the same tuple to the C hint shortcut.
 # ALERT and EMERG are not among them: bare, they are as often message text ("logrotate:
@@ -82,19 +89,29 @@ LEVEL_WORDS = ("TRACE", "DEBUG", "INFO", "NOTICE", "WARN", "WARNING", "ERROR", "
 _WORDS = "|".join(LEVEL_WORDS)
 _TITLE_WORDS = ("Trace", "Debug", "Info", "Information", "Notice", "Warning", "Warn", "Error",
                 "Fatal", "Critical")
+# The other word lists of the shapes below (collector.fastpath hands them to the C
+# detector too, c_tables): a level field's keys, bracketed words (any case; the last
+# only as written), the words that count with a colon, PostgreSQL's severities.
+_FIELD_KEYS = ("level", "lvl", "severity", "loglevel")
+_BRACKETED = ("trace", *(f"trace{n}" for n in range(1, 9)), "debug", "info", "notice", "warn",
+              "warning", "error", "err", "crit", "critical", "alert", "emerg", "fatal", "severe",
+              "panic", "note")
+_BRACKETED_CASED = ("System",)
+_COLON_WORDS = ("ALERT", "EMERG")
+_PIPE_LETTERS = "TDIWEFV"
+_PG_WORDS = ("LOG", *(f"DEBUG{n}" for n in range(1, 6)))
 # One pass over the header finds the earliest of: a logfmt/JSON-ish ``level=`` field,
 # a bracketed level ("[error]", "[WARN]", apache 2.4 "[core:error]", "<warning>"), or
 # one of LEVEL_WORDS. The earliest wins: the header comes before the body.
 _HEADER = re.compile(
-    r'(?:^|[\s,{])"?(?:level|lvl|severity|loglevel)"?[=:]\s*"?(?P<lf>[A-Za-z]+)'
-    r"|[\[<](?:\w*:)?(?P<br>(?i:trace[1-8]?|debug|info|notice|warn|warning|error|err|crit|critical|"
-    r"alert|emerg|fatal|severe|panic|note)|System)[\]>]"
+    rf'(?:^|[\s,{{])"?(?:{"|".join(_FIELD_KEYS)})"?[=:]\s*"?(?P<lf>[A-Za-z]+)'
+    rf"|[\[<](?:\w*:)?(?P<br>(?i:{'|'.join(_BRACKETED)})|{'|'.join(_BRACKETED_CASED)})[\]>]"
     rf"|(?<![\w.-])(?P<wd>{_WORDS})(?![\w-])"
-    r"|(?<![\w.-])(?P<al>ALERT|EMERG):"
+    rf"|(?<![\w.-])(?P<al>{'|'.join(_COLON_WORDS)}):"
     # a single-letter level as a pipe-separated field ("... 11:38:49.414 | I | Voip ...")
-    r"|\| (?P<pl>[TDIWEFV]) \|"
+    rf"|\| (?P<pl>[{_PIPE_LETTERS}]) \|"
     # PostgreSQL "LOG:  ", "DEBUG1:  " (its severity words end with a colon and 2 spaces)
-    r"|(?<![\w.-])(?P<pg>LOG|DEBUG[1-5]):  "
+    rf"|(?<![\w.-])(?P<pg>{'|'.join(_PG_WORDS)}):  "
     # Title-case ("2016-09-28 04:30:30, Info   CBS ..."): only before any prose
     rf"|(?<![\w.-])(?P<tc>{'|'.join(_TITLE_WORDS)})"
     r"(?=[\s:,\]|])")
@@ -103,25 +120,31 @@ _PG_LEVELS = {"LOG": Level.INFO.value}
 # or the first two letters of one of its words (uppercase, Title-case, ALERT/EMERG,
 # PostgreSQL's LOG/DEBUG1).
 _STARTS = re.compile(r"[\[<|]|" + "|".join(sorted(
-    {w[:2] for w in (*LEVEL_WORDS, *_TITLE_WORDS, "ALERT", "EMERG", "LOG", "DEBUG1")})))
+    {w[:2] for w in (*LEVEL_WORDS, *_TITLE_WORDS, *_COLON_WORDS, *_PG_WORDS)})))
 # Redis "123:M 26 Nov 2026 07:00:00.123 * msg" (also "[123] 26 Nov ..." and no pid):
 # its marker . - * # is the level (debug, verbose, notice, warning).
+_REDIS_MARKS = ".*#-"
 _REDIS = re.compile(r"(?P<pid>\d{1,10}:[A-Z] |\[\d{1,10}\] )?\d\d [A-Z][a-z][a-z](?: \d{4})? "
-                    r"\d\d:\d\d:\d\d(?:\.\d{1,6})? ([.*#-]) ")
+                    rf"\d\d:\d\d:\d\d(?:\.\d{{1,6}})? ([{re.escape(_REDIS_MARKS)}]) ")
 _REDIS_LEVELS = {".": "debug", "-": "debug", "*": "info", "#": "warn"}
 # Redis 1.x wrote no pid and had three levels: "." debug, "-" notice, "*" warning.
 _REDIS1_LEVELS = {".": "debug", "-": "info", "*": "warn"}
 # MongoDB before 4.4: "2018-02-05T13:44:56.657+0100 I CONTROL  [initandlisten] ..."
 # (a severity letter, or D1-D5, then the component in capitals, then the context).
-_MONGO = re.compile(r"\d{4}-\d\d-\d\dT[\d:.]{8,15}(?:[+-]\d{4}|Z) ([FEWI]|D[1-5]?) +"
-                    r"[A-Z][A-Z_]{1,15} +\[")
 _MONGO_LEVELS = {"F": "fatal", "E": "error", "W": "warn", "I": "info"}
+_MONGO_DEBUG = "D"  # D, D1-D5: debug (the default of _MONGO_LEVELS.get)
+_MONGO_DEFAULT = Level.DEBUG.value
+_MONGO = re.compile(rf"\d{{4}}-\d\d-\d\dT[\d:.]{{8,15}}(?:[+-]\d{{4}}|Z) "
+                    rf"([{''.join(_MONGO_LEVELS)}]|{_MONGO_DEBUG}[1-5]?) +[A-Z][A-Z_]{{1,15}} +\[")
 # PostgreSQL csvlog: ...,<session line>,<command tag>,<start>,<vxid>,<txid>,<severity>,
 # <SQLSTATE>,"message" -- the severity is the field before a 5-character SQLSTATE.
-_PG_CSV = re.compile(r",(DEBUG[1-5]|LOG|INFO|NOTICE|WARNING|ERROR|FATAL|PANIC),[0-9A-Z]{5},")
+_CSV_WORDS = (*(f"DEBUG{n}" for n in range(1, 6)), "LOG", "INFO", "NOTICE", "WARNING", "ERROR",
+              "FATAL", "PANIC")
+_PG_CSV = re.compile(rf",({'|'.join(_CSV_WORDS)}),[0-9A-Z]{{5}},")
 # PostgreSQL's follow-up lines of a message (same prefix, written right after it): the
 # level of the message they belong to, the stream's last entry.
-_PG_SECONDARY = re.compile(r"(?<![\w.-])(?:DETAIL|HINT|STATEMENT|CONTEXT|QUERY|LOCATION):  ")
+_SECONDARY_WORDS = ("DETAIL", "HINT", "STATEMENT", "CONTEXT", "QUERY", "LOCATION")
+_PG_SECONDARY = re.compile(rf"(?<![\w.-])(?:{'|'.join(_SECONDARY_WORDS)}):  ")
 # A level as its own tab-separated field after the time (zap's console encoder:
 # "2025-04-24T22:09:20.854Z\tinfo\tcaller\tmsg").
 _TABBED = re.compile(r"[^\t\n]{8,40}\t([A-Za-z]{3,8})\t")
@@ -132,8 +155,9 @@ _HAPROXY = re.compile(r" -?\d+/-?\d+/-?\d+/-?\d+/\+?-?\d+ (\d{3}) ")
 _LOWER = re.compile(r"[a-z]")
 # The uppercase-word shape alone, anchored where a stream's hint points.
 _WORD_AT = re.compile(rf"(?<![\w.-])({_WORDS})(?![\w-])")
-_LEADING = re.compile(r"(Trace|Debug|Info|Notice|Warning|Warn|Error|Fatal|Critical|Panic)"
-                      r"(?::| -) ")
+_LEADING_WORDS = ("Trace", "Debug", "Info", "Notice", "Warning", "Warn", "Error", "Fatal",
+                  "Critical", "Panic")
+_LEADING = re.compile(rf"({'|'.join(_LEADING_WORDS)})(?::| -) ")
 # Access logs: ... "GET / HTTP/1.1" 503 ... -> the status decides; also a request that
 # is not HTTP ("-", a TLS hello) right after the Common Log Format's bracketed date.
 _ACCESS = re.compile(r'HTTP/[\d.]+" (\d{3}) ')
@@ -326,7 +350,7 @@ def _detect(text: str, hint: Hint | None) -> str:
             return (_REDIS_LEVELS if m.group("pid") else _REDIS1_LEVELS)[m.group(2)]
         m = _MONGO.match(head)
         if m is not None:
-            return _MONGO_LEVELS.get(m.group(1), Level.DEBUG.value)
+            return _MONGO_LEVELS.get(m.group(1), _MONGO_DEFAULT)
     elif first in "VDIWEFA" and head[1:2] == "/":
         m = _LOGCAT_BRIEF.match(head)
         if m is not None:
@@ -355,7 +379,7 @@ def _detect(text: str, hint: Hint | None) -> str:
     m = _LEADING.match(head)
     if m is not None:
         return _name(m.group(1))
-    window = text[:512]
+    window = text[:WINDOW_CHARS]
     if "HTTP/" in window:
         m = _ACCESS.search(window)
         if m is not None:
@@ -382,6 +406,30 @@ def _detect(text: str, hint: Hint | None) -> str:
 def _status(code: str) -> str:
     n = int(code)
     return "error" if n >= 500 else "warn" if n >= 400 else "info"
+
+
+def c_tables() -> dict[str, object]:
+    """What collector.fastpath hands the C detector (collector/_levels.h, init_levels):
+    every word, letter and level table of the cascade above, its sizes, and the function
+    and type whose results and state it must reproduce. The shapes themselves are C code
+    mirroring the regexes here; tests/collector/test_level_c.py holds both to the same
+    results and hint state."""
+    return {
+        "detect": detect_level, "field_type": LevelField, "unknown": UNKNOWN,
+        "aliases": spellings(),
+        "syslog": tuple(normalize_level(n).value for n in range(8)),
+        "status": tuple(_status(f"{d}00") for d in range(10)),  # by the code's first digit
+        "sizes": (HEADER_CHARS, WIDE_HEADER_CHARS, WINDOW_CHARS),
+        "words": LEVEL_WORDS, "title": _TITLE_WORDS, "keys": _FIELD_KEYS,
+        "bracketed": _BRACKETED, "bracketed_cased": _BRACKETED_CASED, "colon": _COLON_WORDS,
+        "pipe": _PIPE_LETTERS, "pg": _PG_WORDS, "pg_levels": _PG_LEVELS,
+        "tag": _TAG_WORDS, "slashed": _SLASHED_WORDS, "klog": _KLOG_LETTERS,
+        "logcat": {c: _letter(c) for c in _LOGCAT_LETTERS},
+        "redis_marks": _REDIS_MARKS, "redis": _REDIS_LEVELS, "redis1": _REDIS1_LEVELS,
+        "mongo": _MONGO_LEVELS, "mongo_debug": _MONGO_DEBUG, "mongo_default": _MONGO_DEFAULT,
+        "csv": _CSV_WORDS, "secondary": _SECONDARY_WORDS, "leading": _LEADING_WORDS,
+        **level_field.c_tables(),
+    }
 
 
 # -- per-app rules (setting level_rules, pod annotation logpipe.io/level) ------------------

@@ -39,6 +39,13 @@ _WORD_LEVELS = _spellings()  # every accepted spelling: one dict look-up per tok
 _LETTER_LEVELS = {c: normalize_level(c).value for c in _LETTERS}
 
 
+def c_tables() -> dict[str, object]:
+    """What the C detector needs to learn and apply a level field as LevelField does
+    (collector.level_detect.c_tables)."""
+    return {"field_words": _WORD_LEVELS, "field_letters": _LETTER_LEVELS, "field_strip": _STRIP,
+            "field_sizes": (MAX_FIELDS, LINE_CHARS, LEARN_RUN, UNLEARN_RUN)}
+
+
 def token_level(token: str, letters: bool) -> str | None:
     """The level a header token names (a single letter only if ``letters``), or None."""
     t = token.strip(_STRIP)

@@ -113,6 +113,12 @@ def normalize_level(value: object) -> Level:
     return Level.UNKNOWN
 
 
+def spellings() -> dict[str, str]:
+    """Every spelling normalize_level knows by name (lowercase, after stripping), with
+    its level's name: the C level detector's table (collector.level_detect.c_tables)."""
+    return {name: level.value for name, level in _ALIASES.items()}
+
+
 def otel_severity(number: int) -> Level:
     """An OpenTelemetry ``severity_number`` (1-4 trace ... 21-24 fatal) as a Level."""
     if isinstance(number, bool) or not 1 <= number <= 24:

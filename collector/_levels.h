@@ -1,0 +1,1159 @@
+/* The level of an entry in C: collector.level_detect.detect_level(text, hint) with the
+ * same result and the same effect on the stream's hint ([column, last level,
+ * LevelField]), for the entries where that can be known without Python; the others
+ * (JSON, a non-ASCII character where the cascade looks, an unusual hint) go to the
+ * Python function itself. Included by _fastpath.c (tools/asan.sh builds it with it).
+ *
+ * One source of truth: every word, letter and level table comes from Python
+ * (collector.level_detect.c_tables, handed in once by init_levels). What is C here is
+ * the *structure* of the regexes of level_detect.py, written out as matchers that
+ * mirror Python's re on ASCII text: leftmost match, alternatives in order, greedy
+ * quantifiers with the backtracking each pattern allows (each matcher says why a
+ * maximal run decides), lookbehind at the start position, endpos as the subject's end.
+ * tests/collector/test_level_c.py compares the two on the level corpus and on
+ * generated lines, result and hint after every entry: change a regex in
+ * level_detect.py and its matcher here together.
+ *
+ * ASCII only: Python's \w, \s, \d and (?i) are Unicode-aware, and columns are
+ * characters. Every read goes through at(), which gives up (bail) at the first
+ * non-ASCII byte the cascade would look at; nothing is written to the hint before the
+ * whole entry is decided, so giving up leaves Python a clean slate. */
+
+#ifndef LOGPIPE_LEVELS_H
+#define LOGPIPE_LEVELS_H
+
+#define LV_END (-1)
+#define LV_MAXW 31
+
+typedef struct {
+    char s[LV_MAXW + 1];
+    Py_ssize_t len;
+    PyObject *level; /* a map's value (strong), NULL for a set */
+} LWord;
+
+typedef struct {
+    LWord *w;
+    Py_ssize_t n;
+} LWords;
+
+static struct {
+    int ready;
+    PyObject *detect;     /* collector.level_detect.detect_level */
+    PyObject *field_type; /* collector.level_field.LevelField */
+    PyObject *unknown;
+    PyObject *n_field, *n_candidate, *n_run; /* its attribute names */
+    LWords aliases;                          /* normalize_level: lowercase spelling -> level */
+    LWords words, title, keys, bracketed, cased, colon, pg, pg_levels, tag, slashed, csv,
+        secondary, leading, fwords;
+    uint8_t klog[128], pipe[128], marks[128], fstrip[128];
+    PyObject *logcat[128], *redis[128], *redis1[128], *mongo[128], *fletters[128];
+    int mongo_debug;
+    PyObject *mongo_default;
+    PyObject *syslog[8], *status[10];
+    Py_ssize_t header, wide, window, max_fields, line_chars, learn_run, unlearn_run;
+    unsigned long long calls, fallbacks;
+} LV;
+
+/* ------------------------------------------------------------- the subject -- */
+
+/* text[:n] as Python's slice or endpos would cut it; asc: bytes before the first
+ * non-ASCII byte (or the end of what was checked). A read at or past asc inside the
+ * subject sets *bail: the answer is Python's. */
+typedef struct {
+    const uint8_t *s;
+    Py_ssize_t n, asc;
+    int *bail;
+} Subj;
+
+static inline int at(const Subj *S, Py_ssize_t i) {
+    if (i < S->n && i < S->asc) return S->s[i];
+    if (i >= S->n && S->n <= S->asc) return LV_END;
+    *S->bail = 1;
+    return LV_END;
+}
+
+static inline int c_digit(int c) { return c >= '0' && c <= '9'; }
+static inline int c_upper(int c) { return c >= 'A' && c <= 'Z'; }
+static inline int c_lower(int c) { return c >= 'a' && c <= 'z'; }
+static inline int c_alpha(int c) { return c_upper(c) || c_lower(c); }
+static inline int c_word(int c) { return c_alpha(c) || c_digit(c) || c == '_'; } /* \w */
+/* \s and str.split(): Python counts \x1c-\x1f as whitespace too */
+static inline int c_space(int c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+static inline int in_class(const uint8_t *cls, int c) { return c >= 0 && c < 128 && cls[c]; }
+
+/* (?<![\w.-]) at p */
+static inline int lb_free(const Subj *S, Py_ssize_t p) {
+    if (p <= 0) return 1;
+    int c = at(S, p - 1);
+    return !(c_word(c) || c == '.' || c == '-');
+}
+
+static int lit(const Subj *S, Py_ssize_t p, const char *w, Py_ssize_t len) {
+    for (Py_ssize_t k = 0; k < len; k++)
+        if (at(S, p + k) != (uint8_t)w[k]) return 0;
+    return 1;
+}
+
+static int lit_ci(const Subj *S, Py_ssize_t p, const char *w, Py_ssize_t len) {
+    for (Py_ssize_t k = 0; k < len; k++) {
+        int c = at(S, p + k);
+        if (c_upper(c)) c += 'a' - 'A';
+        int d = (uint8_t)w[k];
+        if (c_upper(d)) d += 'a' - 'A';
+        if (c != d) return 0;
+    }
+    return 1;
+}
+
+/* A fixed shape at p: '9' a digit, 'A' [A-Z], 'a' [a-z], '?' [ \d], else the byte. */
+static int shape(const Subj *S, Py_ssize_t p, const char *sh) {
+    for (Py_ssize_t k = 0; sh[k]; k++) {
+        int c = at(S, p + k);
+        switch (sh[k]) {
+        case '9': if (!c_digit(c)) return 0; break;
+        case 'A': if (!c_upper(c)) return 0; break;
+        case 'a': if (!c_lower(c)) return 0; break;
+        case '?': if (c != ' ' && !c_digit(c)) return 0; break;
+        default: if (c != (uint8_t)sh[k]) return 0;
+        }
+    }
+    return 1;
+}
+
+/* The length of the run at p of bytes pred accepts, looking at most cap bytes. */
+static inline Py_ssize_t run(const Subj *S, Py_ssize_t p, Py_ssize_t cap,
+                             int (*pred)(int)) {
+    Py_ssize_t k = 0;
+    for (int c; k < cap && (c = at(S, p + k)) != LV_END && pred(c);) k++;
+    return k;
+}
+
+/* the byte classes of those runs */
+static int p_alpha(int c) { return c_alpha(c); }
+static int p_blank(int c) { return c_space(c) && c != '\n'; }
+static int p_channel(int c) { return c_word(c) || c == '-'; }
+static int p_clock(int c) { return c_digit(c) || c == ':' || c == '.'; }
+static int p_component(int c) { return c_upper(c) || c == '_'; }
+static int p_digit(int c) { return c_digit(c); }
+static int p_mnemonic(int c) { return c_upper(c) || c_digit(c) || c == '_'; }
+static int p_nonspace(int c) { return !c_space(c); }
+static int p_notclose(int c) { return c != ']'; }
+static int p_notlower(int c) { return !c_lower(c); }
+static int p_tagbrief(int c) { return !c_space(c) && c != '('; }
+static int p_nottab(int c) { return c != '\t' && c != '\n'; }
+static int p_sp(int c) { return c == ' '; }
+static int p_space(int c) { return c_space(c); }
+static int p_sqlstate(int c) { return c_upper(c) || c_digit(c); }
+static int p_tagname(int c) { return !c_space(c) && c != ':'; }
+static int p_upper(int c) { return c_upper(c); }
+static int p_version(int c) { return c_digit(c) || c == '.'; }
+static int p_word(int c) { return c_word(c); }
+
+/* `needle in subject` from `from`: its position or -1; gives up when the subject goes
+ * on past the ASCII bytes without it. */
+static Py_ssize_t find(const Subj *S, Py_ssize_t from, const char *needle, Py_ssize_t k) {
+    Py_ssize_t lim = S->n < S->asc ? S->n : S->asc;
+    for (Py_ssize_t i = from; i + k <= lim; i++) {
+        const uint8_t *p = memchr(S->s + i, needle[0], (size_t)(lim - i));
+        if (p == NULL) break;
+        i = p - S->s;
+        if (i + k <= lim && memcmp(p, needle, (size_t)k) == 0) return i;
+    }
+    if (S->n > S->asc) *S->bail = 1;
+    return -1;
+}
+
+/* ------------------------------------------------------------------ tables -- */
+
+static Py_ssize_t lw_find(const LWords *L, const uint8_t *s, Py_ssize_t len) {
+    for (Py_ssize_t i = 0; i < L->n; i++)
+        if (L->w[i].len == len && memcmp(L->w[i].s, s, (size_t)len) == 0) return i;
+    return -1;
+}
+
+/* normalize_level(token).value for a token of letters and digits (what every group
+ * the cascade names holds): lowercase, then the alias table. */
+static PyObject *name_of(const uint8_t *s, Py_ssize_t len) {
+    uint8_t low[LV_MAXW + 1];
+    if (len > LV_MAXW) return LV.unknown;
+    for (Py_ssize_t i = 0; i < len; i++) low[i] = c_upper(s[i]) ? s[i] + ('a' - 'A') : s[i];
+    Py_ssize_t i = lw_find(&LV.aliases, low, len);
+    return i < 0 ? LV.unknown : LV.aliases.w[i].level;
+}
+
+/* ---------------------------------------------------------------- matchers -- */
+/* Each mirrors the regex of level_detect.py named in its comment; the level it names,
+ * or NULL (no match). */
+
+/* _KLOG.match(head): ([IWEF])\d{4} \d\d:\d\d:\d\d */
+static PyObject *m_klog(const Subj *S) {
+    int c = at(S, 0);
+    if (!in_class(LV.klog, c) || !shape(S, 1, "9999 99:99:99")) return NULL;
+    return name_of(S->s, 1);
+}
+
+/* _SYSLOG_PRI.match(head): <(\d{1,3})> -- more digits leave a digit where > must be */
+static PyObject *m_syslog_pri(const Subj *S) {
+    Py_ssize_t k = run(S, 1, 3, p_digit);
+    if (at(S, 0) != '<' || k < 1 || at(S, 1 + k) != '>') return NULL;
+    int v = 0;
+    for (Py_ssize_t i = 0; i < k; i++) v = v * 10 + (S->s[1 + i] - '0');
+    return LV.syslog[v % 8];
+}
+
+/* _SLASHED.match(head): \[[^\]]{8,40}\] (words)/\w -- the run must end at the first ] */
+static PyObject *m_slashed(const Subj *S) {
+    Py_ssize_t k = run(S, 1, 41, p_notclose);
+    if (k < 8 || k > 40 || at(S, 1 + k) != ']' || at(S, 2 + k) != ' ') return NULL;
+    Py_ssize_t p = 3 + k;
+    for (Py_ssize_t i = 0; i < LV.slashed.n; i++) {
+        const LWord *w = &LV.slashed.w[i];
+        if (lit(S, p, w->s, w->len) && at(S, p + w->len) == '/' && c_word(at(S, p + w->len + 1)))
+            return name_of(S->s + p, w->len);
+    }
+    return NULL;
+}
+
+/* _SYSLOG_TAG.match(text, 0, 256):
+ * (?:[A-Z][a-z]{2} [ \d]\d \d\d:\d\d:\d\d|\d{4}-\d\d-\d\dT\S+) \S+ [^\s:]+: (words):
+ * Each run is followed by a byte it cannot hold: only its maximal length can go on. */
+static PyObject *m_syslog_tag(const Subj *S) {
+    Py_ssize_t p;
+    if (shape(S, 0, "Aaa ?9 99:99:99")) {
+        p = 15;
+    } else if (shape(S, 0, "9999-99-99T")) {
+        Py_ssize_t k = run(S, 11, PY_SSIZE_T_MAX, p_nonspace);
+        if (k < 1) return NULL;
+        p = 11 + k;
+    } else {
+        return NULL;
+    }
+    if (at(S, p) != ' ') return NULL;
+    Py_ssize_t k = run(S, p + 1, PY_SSIZE_T_MAX, p_nonspace);
+    if (k < 1 || at(S, p + 1 + k) != ' ') return NULL;
+    p += 2 + k;
+    k = run(S, p, PY_SSIZE_T_MAX, p_tagname);
+    if (k < 1 || at(S, p + k) != ':' || at(S, p + k + 1) != ' ') return NULL;
+    p += k + 2;
+    for (Py_ssize_t i = 0; i < LV.tag.n; i++) {
+        const LWord *w = &LV.tag.w[i];
+        if (lit(S, p, w->s, w->len) && at(S, p + w->len) == ':' && at(S, p + w->len + 1) == ' ')
+            return name_of(S->s + p, w->len);
+    }
+    return NULL;
+}
+
+/* _LOGCAT.match(head): \d\d-\d\d \d\d:\d\d:\d\d\.\d{3}\s+\d+\s+\d+ ([letters]) */
+static PyObject *m_logcat(const Subj *S) {
+    if (!shape(S, 0, "99-99 99:99:99.999")) return NULL;
+    Py_ssize_t p = 18, k;
+    if ((k = run(S, p, PY_SSIZE_T_MAX, p_space)) < 1) return NULL;
+    p += k;
+    if ((k = run(S, p, PY_SSIZE_T_MAX, p_digit)) < 1) return NULL;
+    p += k;
+    if ((k = run(S, p, PY_SSIZE_T_MAX, p_space)) < 1) return NULL;
+    p += k;
+    if ((k = run(S, p, PY_SSIZE_T_MAX, p_digit)) < 1) return NULL;
+    p += k;
+    int c = at(S, p + 1);
+    if (at(S, p) != ' ' || c < 0 || LV.logcat[c] == NULL || at(S, p + 2) != ' ') return NULL;
+    return LV.logcat[c];
+}
+
+/* _REDIS from the day on: \d\d [A-Z][a-z][a-z](?: \d{4})? \d\d:\d\d:\d\d
+ * (?:\.\d{1,6})? ([marks]) ; each optional group tried with, then without (a longer
+ * fraction leaves a digit where the space must be). The marker's position, or -1. */
+static Py_ssize_t redis_mark(const Subj *S, Py_ssize_t p) {
+    if (at(S, p) == ' ' && in_class(LV.marks, at(S, p + 1)) && at(S, p + 2) == ' ') return p + 1;
+    return -1;
+}
+
+static Py_ssize_t redis_time(const Subj *S, Py_ssize_t p) {
+    if (!shape(S, p, " 99:99:99")) return -1;
+    p += 9;
+    if (at(S, p) == '.') {
+        Py_ssize_t k = run(S, p + 1, 6, p_digit), m;
+        if (k >= 1 && (m = redis_mark(S, p + 1 + k)) >= 0) return m;
+    }
+    return redis_mark(S, p);
+}
+
+static Py_ssize_t redis_day(const Subj *S, Py_ssize_t p) {
+    if (!shape(S, p, "99 Aaa")) return -1;
+    p += 6;
+    Py_ssize_t m;
+    if (shape(S, p, " 9999") && (m = redis_time(S, p + 5)) >= 0) return m;
+    return redis_time(S, p);
+}
+
+/* _REDIS.match(head): (?P<pid>\d{1,10}:[A-Z] |\[\d{1,10}\] )?<redis_day>; a marker its
+ * table lacks is Python's (a KeyError there). */
+static PyObject *m_redis(const Subj *S) {
+    Py_ssize_t p = -1, k;
+    if (c_digit(at(S, 0))) {
+        k = run(S, 0, 10, p_digit);
+        if (at(S, k) == ':' && c_upper(at(S, k + 1)) && at(S, k + 2) == ' ') p = k + 3;
+    } else if (at(S, 0) == '[') {
+        k = run(S, 1, 10, p_digit);
+        if (k >= 1 && at(S, 1 + k) == ']' && at(S, 2 + k) == ' ') p = k + 3;
+    }
+    int pid = 1;
+    Py_ssize_t m = p < 0 ? -1 : redis_day(S, p);
+    if (m < 0) {
+        pid = 0;
+        m = redis_day(S, 0);
+    }
+    if (m < 0) return NULL;
+    PyObject *lvl = (pid ? LV.redis : LV.redis1)[S->s[m]];
+    if (lvl == NULL) *S->bail = 1;
+    return lvl;
+}
+
+/* _MONGO's end: ' +[A-Z][A-Z_]{1,15} +\[' */
+static int mongo_end(const Subj *S, Py_ssize_t p) {
+    Py_ssize_t k = run(S, p, PY_SSIZE_T_MAX, p_sp);
+    if (k < 1 || !c_upper(at(S, p + k))) return 0;
+    p += k + 1;
+    k = run(S, p, 16, p_component);
+    if (k < 1 || k > 15) return 0;
+    p += k;
+    Py_ssize_t s = run(S, p, PY_SSIZE_T_MAX, p_sp);
+    return s >= 1 && at(S, p + s) == '[';
+}
+
+/* _MONGO.match(head): \d{4}-\d\d-\d\dT[\d:.]{8,15}(?:[+-]\d{4}|Z) ([keys]|D[1-5]?) +... */
+static PyObject *m_mongo(const Subj *S) {
+    if (!shape(S, 0, "9999-99-99T")) return NULL;
+    Py_ssize_t k = run(S, 11, 16, p_clock);
+    if (k < 8 || k > 15) return NULL;
+    Py_ssize_t p = 11 + k;
+    int c = at(S, p);
+    if ((c == '+' || c == '-') && shape(S, p + 1, "9999")) p += 5;
+    else if (c == 'Z') p += 1;
+    else return NULL;
+    if (at(S, p) != ' ') return NULL;
+    p++;
+    c = at(S, p);
+    if (c >= 0 && LV.mongo[c] != NULL && mongo_end(S, p + 1)) return LV.mongo[c];
+    if (c >= 0 && c == LV.mongo_debug) {
+        int d = at(S, p + 1);
+        if (d >= '1' && d <= '5' && mongo_end(S, p + 2)) return LV.mongo_default;
+        if (mongo_end(S, p + 1)) return LV.mongo[c] ? LV.mongo[c] : LV.mongo_default;
+    }
+    return NULL;
+}
+
+/* _LOGCAT_BRIEF.match(head): ([letters])/[^\s(]+\s*\(\s*\d+\) */
+static PyObject *m_logcat_brief(const Subj *S) {
+    int c = at(S, 0);
+    if (c < 0 || LV.logcat[c] == NULL || at(S, 1) != '/') return NULL;
+    Py_ssize_t p = 2, k = run(S, p, PY_SSIZE_T_MAX, p_tagbrief);
+    if (k < 1) return NULL;
+    p += k;
+    p += run(S, p, PY_SSIZE_T_MAX, p_space);
+    if (at(S, p) != '(') return NULL;
+    p++;
+    p += run(S, p, PY_SSIZE_T_MAX, p_space);
+    if ((k = run(S, p, PY_SSIZE_T_MAX, p_digit)) < 1 || at(S, p + k) != ')') return NULL;
+    return LV.logcat[c];
+}
+
+/* _TABBED.match(head): [^\t\n]{8,40}\t([A-Za-z]{3,8})\t -- runs end at the next tab */
+static PyObject *m_tabbed(const Subj *S) {
+    Py_ssize_t k = run(S, 0, 41, p_nottab);
+    if (k < 8 || k > 40 || at(S, k) != '\t') return NULL;
+    Py_ssize_t m = run(S, k + 1, 9, p_alpha);
+    if (m < 3 || m > 8 || at(S, k + 1 + m) != '\t') return NULL;
+    return name_of(S->s + k + 1, m);
+}
+
+/* _MONOLOG.match(head): \[[^\]]{10,40}\] [\w-]{1,40}\.([A-Z]{4,9}): */
+static PyObject *m_monolog(const Subj *S) {
+    if (at(S, 0) != '[') return NULL;
+    Py_ssize_t k = run(S, 1, 41, p_notclose);
+    if (k < 10 || k > 40 || at(S, 1 + k) != ']' || at(S, 2 + k) != ' ') return NULL;
+    Py_ssize_t p = 3 + k, j = run(S, p, 41, p_channel);
+    if (j < 1 || j > 40 || at(S, p + j) != '.') return NULL;
+    p += j + 1;
+    Py_ssize_t m = run(S, p, 10, p_upper);
+    if (m < 4 || m > 9 || at(S, p + m) != ':' || at(S, p + m + 1) != ' ') return NULL;
+    return name_of(S->s + p, m);
+}
+
+/* ----------------------------------------------------------------- _HEADER -- */
+
+enum { H_NONE, H_LF, H_BR, H_WD, H_AL, H_PL, H_PG, H_TC };
+
+typedef struct {
+    int kind;
+    Py_ssize_t end, word, wlen; /* m.end(), the named group's start and length */
+} HMatch;
+
+/* lf's rest at q: "?(?:keys)"?[=:]\s*"?(?P<lf>[A-Za-z]+) -- each optional quote is
+ * taken when there (without it the next item would face the quote and fail) */
+static int lf_at(const Subj *S, Py_ssize_t q, HMatch *m) {
+    if (at(S, q) == '"') q++;
+    for (Py_ssize_t i = 0; i < LV.keys.n; i++) {
+        const LWord *w = &LV.keys.w[i];
+        if (!lit(S, q, w->s, w->len)) continue;
+        Py_ssize_t p = q + w->len;
+        if (at(S, p) == '"') p++;
+        int c = at(S, p);
+        if (c != '=' && c != ':') continue;
+        p++;
+        p += run(S, p, PY_SSIZE_T_MAX, p_space);
+        if (at(S, p) == '"') p++;
+        Py_ssize_t k = run(S, p, PY_SSIZE_T_MAX, p_alpha);
+        if (k < 1) continue;
+        *m = (HMatch){H_LF, p + k, p, k};
+        return 1;
+    }
+    return 0;
+}
+
+/* br's word at q, then [\]>]: the (?i:) words in order, then the cased ones */
+static int br_word(const Subj *S, Py_ssize_t q, HMatch *m) {
+    for (int cased = 0; cased < 2; cased++) {
+        const LWords *L = cased ? &LV.cased : &LV.bracketed;
+        for (Py_ssize_t i = 0; i < L->n; i++) {
+            const LWord *w = &L->w[i];
+            if (!(cased ? lit(S, q, w->s, w->len) : lit_ci(S, q, w->s, w->len))) continue;
+            int c = at(S, q + w->len);
+            if (c != ']' && c != '>') continue;
+            *m = (HMatch){H_BR, q + w->len + 1, q, w->len};
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* wd / _WORD_AT at p (lookbehind checked by the caller): (WORDS)(?![\w-]). A word
+ * followed by no \w is the whole \w run at p. */
+static int word_at(const Subj *S, Py_ssize_t p, Py_ssize_t *len) {
+    Py_ssize_t k = run(S, p, LV_MAXW + 1, p_word);
+    if (k < 1 || k > LV_MAXW || at(S, p + k) == '-') return 0;
+    if (lw_find(&LV.words, S->s + p, k) < 0) return 0;
+    *len = k;
+    return 1;
+}
+
+/* _HEADER.match(head, p): its alternatives in their order */
+static int header_at(const Subj *S, Py_ssize_t p, HMatch *m) {
+    int c = at(S, p);
+    if (c == LV_END) return 0;
+    /* lf: (?:^|[\s,{]) */
+    if (p == 0 && lf_at(S, 0, m)) return 1;
+    if ((c_space(c) || c == ',' || c == '{') && lf_at(S, p + 1, m)) return 1;
+    if (c == '[' || c == '<') { /* br: [\[<](?:\w*:)?(words)[\]>] */
+        Py_ssize_t k = run(S, p + 1, PY_SSIZE_T_MAX, p_word);
+        if (at(S, p + 1 + k) == ':' && br_word(S, p + 2 + k, m)) return 1;
+        return br_word(S, p + 1, m);
+    }
+    if (c == '|') { /* pl: \| ([letters]) \| */
+        if (at(S, p + 1) == ' ' && in_class(LV.pipe, at(S, p + 2)) && at(S, p + 3) == ' ' &&
+            at(S, p + 4) == '|') {
+            *m = (HMatch){H_PL, p + 5, p + 2, 1};
+            return 1;
+        }
+        return 0;
+    }
+    if (!c_upper(c) || !lb_free(S, p)) return 0; /* every other word starts uppercase */
+    Py_ssize_t len;
+    if (word_at(S, p, &len)) {
+        *m = (HMatch){H_WD, p + len, p, len};
+        return 1;
+    }
+    for (Py_ssize_t i = 0; i < LV.colon.n; i++) { /* al: (ALERT|EMERG): */
+        const LWord *w = &LV.colon.w[i];
+        if (lit(S, p, w->s, w->len) && at(S, p + w->len) == ':') {
+            *m = (HMatch){H_AL, p + w->len + 1, p, w->len};
+            return 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < LV.pg.n; i++) { /* pg: (LOG|DEBUG[1-5]):__ */
+        const LWord *w = &LV.pg.w[i];
+        if (lit(S, p, w->s, w->len) && lit(S, p + w->len, ":  ", 3)) {
+            *m = (HMatch){H_PG, p + w->len + 3, p, w->len};
+            return 1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < LV.title.n; i++) { /* tc: (words)(?=[\s:,\]|]) */
+        const LWord *w = &LV.title.w[i];
+        if (!lit(S, p, w->s, w->len)) continue;
+        int a = at(S, p + w->len);
+        if (c_space(a) || a == ':' || a == ',' || a == ']' || a == '|') {
+            *m = (HMatch){H_TC, p + w->len, p, w->len};
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* _header_level(head, hint): the earliest match naming a level, each search going on
+ * at the last match's end; a Title-case word only before any prose. */
+static PyObject *header_level(const Subj *S, Py_ssize_t *hint0) {
+    Py_ssize_t pos = 0;
+    while (pos < S->n) {
+        HMatch m;
+        Py_ssize_t p = pos;
+        for (; p < S->n; p++) {
+            if (header_at(S, p, &m)) break;
+            if (*S->bail) return NULL;
+        }
+        if (p >= S->n) return NULL;
+        pos = m.end;
+        if (m.kind == H_TC && run(S, 0, p, p_notlower) < p) continue; /* _prose_before */
+        const uint8_t *word = S->s + m.word;
+        Py_ssize_t i = lw_find(&LV.pg_levels, word, m.wlen);
+        PyObject *found = i >= 0 ? LV.pg_levels.w[i].level : NULL;
+        if (found == NULL || PyUnicode_GET_LENGTH(found) == 0) /* `or`: "" is falsy */
+            found = name_of(word, m.kind == H_PG && m.wlen > 5 ? 5 : m.wlen);
+        if (found != LV.unknown) {
+            *hint0 = m.kind == H_WD ? m.word : -1;
+            return found;
+        }
+    }
+    return NULL;
+}
+
+/* _PG_SECONDARY.search(head): (?<![\w.-])(?:words):__ */
+static int m_secondary(const Subj *S) {
+    for (Py_ssize_t p = 0; p < S->n; p++) {
+        if (at(S, p) == LV_END) return 0;
+        if (!lb_free(S, p)) continue;
+        for (Py_ssize_t i = 0; i < LV.secondary.n; i++) {
+            const LWord *w = &LV.secondary.w[i];
+            if (lit(S, p, w->s, w->len) && lit(S, p + w->len, ":  ", 3)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* _LEADING.match(head): (words)(?::| -) */
+static PyObject *m_leading(const Subj *S) {
+    for (Py_ssize_t i = 0; i < LV.leading.n; i++) {
+        const LWord *w = &LV.leading.w[i];
+        if (!lit(S, 0, w->s, w->len)) continue;
+        Py_ssize_t p = w->len;
+        if (at(S, p) == ':') p += 1;
+        else if (at(S, p) == ' ' && at(S, p + 1) == '-') p += 2;
+        else continue;
+        if (at(S, p) == ' ') return name_of(S->s, w->len);
+    }
+    return NULL;
+}
+
+/* _ACCESS.search(window): HTTP/[\d.]+" (\d{3}) */
+static PyObject *m_access(const Subj *S) {
+    for (Py_ssize_t p = find(S, 0, "HTTP/", 5); p >= 0; p = find(S, p + 1, "HTTP/", 5)) {
+        Py_ssize_t q = p + 5, k = run(S, q, PY_SSIZE_T_MAX, p_version);
+        if (k >= 1 && lit(S, q + k, "\" ", 2) && shape(S, q + k + 2, "999 "))
+            return LV.status[S->s[q + k + 2] - '0'];
+    }
+    return NULL;
+}
+
+/* _CLF.search(window): \[\d\d/[A-Z][a-z]{2}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}\] "
+ * (?:[^"\\]|\\.)*" (\d{3})  -- the quoted part can only end at its first unescaped
+ * quote: an earlier stop faces a backslash, not a quote. */
+static PyObject *m_clf(const Subj *S) {
+    for (Py_ssize_t p = find(S, 0, "[", 1); p >= 0; p = find(S, p + 1, "[", 1)) {
+        if (!shape(S, p, "[99/Aaa/9999:99:99:99 ")) continue;
+        int c = at(S, p + 22);
+        if ((c != '+' && c != '-') || !shape(S, p + 23, "9999] \"")) continue;
+        Py_ssize_t q = p + 30;
+        for (;;) {
+            c = at(S, q);
+            if (c == LV_END || c == '"') break;
+            if (c == '\\') {
+                int e = at(S, q + 1);
+                if (e == LV_END || e == '\n') break;
+                q += 2;
+            } else {
+                q++;
+            }
+        }
+        if (at(S, q) == '"' && shape(S, q + 1, " 999 ")) return LV.status[S->s[q + 2] - '0'];
+    }
+    return NULL;
+}
+
+/* _CISCO's end at p: -([0-7])-[A-Z0-9_]{1,30}(?::|\s) */
+static PyObject *cisco_end(const Subj *S, Py_ssize_t p) {
+    int d = at(S, p + 1);
+    if (at(S, p) != '-' || d < '0' || d > '7' || at(S, p + 2) != '-') return NULL;
+    Py_ssize_t k = run(S, p + 3, 31, p_mnemonic);
+    int c = at(S, p + 3 + k);
+    if (k < 1 || k > 30 || (c != ':' && !c_space(c))) return NULL;
+    return LV.syslog[d - '0'];
+}
+
+/* _CISCO.search(head): %[A-Z][A-Z0-9_]{1,20}(?:-[A-Za-z]{1,20})?<cisco_end> */
+static PyObject *m_cisco(const Subj *S) {
+    for (Py_ssize_t p = find(S, 0, "%", 1); p >= 0; p = find(S, p + 1, "%", 1)) {
+        if (!c_upper(at(S, p + 1))) continue;
+        Py_ssize_t k = run(S, p + 2, 21, p_mnemonic);
+        if (k < 1 || k > 20) continue;
+        Py_ssize_t q = p + 2 + k;
+        PyObject *lvl;
+        if (at(S, q) == '-') {
+            Py_ssize_t j = run(S, q + 1, 21, p_alpha);
+            if (j >= 1 && j <= 20 && (lvl = cisco_end(S, q + 1 + j)) != NULL) return lvl;
+        }
+        if ((lvl = cisco_end(S, q)) != NULL) return lvl;
+    }
+    return NULL;
+}
+
+/* _HAPROXY.search(window): ( -?\d+/){4}\+?-?\d+ (\d{3}) */
+static PyObject *m_haproxy(const Subj *S) {
+    for (Py_ssize_t p = find(S, 0, " ", 1); p >= 0; p = find(S, p + 1, " ", 1)) {
+        Py_ssize_t q = p + 1, k;
+        int i = 0;
+        for (; i < 4; i++) {
+            if (at(S, q) == '-') q++;
+            if ((k = run(S, q, PY_SSIZE_T_MAX, p_digit)) < 1 || at(S, q + k) != '/') break;
+            q += k + 1;
+        }
+        if (i < 4) continue;
+        if (at(S, q) == '+') q++;
+        if (at(S, q) == '-') q++;
+        if ((k = run(S, q, PY_SSIZE_T_MAX, p_digit)) < 1) continue;
+        q += k;
+        if (shape(S, q, " 999 ")) return LV.status[S->s[q + 1] - '0'];
+    }
+    return NULL;
+}
+
+/* _PG_CSV.search(window): ,(words),[0-9A-Z]{5}, ; named by its first 5 letters */
+static PyObject *m_pg_csv(const Subj *S) {
+    for (Py_ssize_t p = find(S, 0, ",", 1); p >= 0; p = find(S, p + 1, ",", 1)) {
+        for (Py_ssize_t i = 0; i < LV.csv.n; i++) {
+            const LWord *w = &LV.csv.w[i];
+            if (!lit(S, p + 1, w->s, w->len)) continue;
+            Py_ssize_t q = p + 1 + w->len;
+            if (at(S, q) != ',' ||
+                run(S, q + 1, 5, p_sqlstate) != 5 || at(S, q + 6) != ',')
+                continue;
+            return name_of(S->s + p + 1, w->len > 5 ? 5 : w->len);
+        }
+    }
+    return NULL;
+}
+
+/* -------------------------------------------------------------- the cascade -- */
+
+typedef struct {
+    const uint8_t *t;
+    Py_ssize_t n, asc; /* asc == n: all ASCII */
+    int bail;
+    Py_ssize_t hint0; /* hint[0] as the entry leaves it */
+    PyObject *hint;
+} Det;
+
+static Subj subj(Det *D, Py_ssize_t k) {
+    return (Subj){D->t, k < D->n ? k : D->n, D->asc, &D->bail};
+}
+
+/* the subject up to its first newline (head.find("\n"), partition) */
+static Subj first_line(Subj S) {
+    Py_ssize_t lim = S.n < S.asc ? S.n : S.asc;
+    const uint8_t *nl = memchr(S.s, '\n', (size_t)lim);
+    if (nl != NULL) S.n = nl - S.s;
+    return S;
+}
+
+/* len(text) > k (characters) */
+static int longer_than(const Det *D, Py_ssize_t k) {
+    if (D->asc > k || D->asc == D->n) return D->n > k;
+    Py_ssize_t chars = 0;
+    for (Py_ssize_t i = 0; i < D->n; i++) chars += (D->t[i] & 0xC0) != 0x80;
+    return chars > k;
+}
+
+/* _wide_header(text, hint) */
+static PyObject *wide_header(Det *D) {
+    Subj L = first_line(subj(D, LV.wide));
+    L.n = run(&L, 0, PY_SSIZE_T_MAX, p_notlower); /* _WORD_AT.search(line, 0, end) */
+    for (Py_ssize_t p = 0; p < L.n && !D->bail; p++) {
+        Py_ssize_t len;
+        if (lb_free(&L, p) && word_at(&L, p, &len)) {
+            D->hint0 = p;
+            return name_of(D->t + p, len);
+        }
+    }
+    return NULL;
+}
+
+/* _detect(text, hint): the level, or NULL when D->bail (Python decides) */
+static PyObject *detect(Det *D) {
+    Subj H = subj(D, LV.header);
+    int first = at(&H, 0);
+    PyObject *lvl = NULL;
+    if (first == LV_END || first == '{') { /* JSON: Python's */
+        D->bail = 1;
+        return NULL;
+    }
+    if (in_class(LV.klog, first)) lvl = m_klog(&H);
+    else if (first == '<') lvl = m_syslog_pri(&H);
+    else if (first == '[') lvl = m_slashed(&H);
+    if (lvl != NULL) return lvl;
+    if (c_upper(first) || c_digit(first)) {
+        Subj W = subj(D, LV.wide);
+        if ((lvl = m_syslog_tag(&W)) != NULL) return lvl;
+    }
+    Subj L = first_line(H);
+    if (c_digit(first) || first == '[') {
+        if (first != '[' && (lvl = m_logcat(&L)) != NULL) return lvl;
+        if ((lvl = m_redis(&L)) != NULL || (lvl = m_mongo(&L)) != NULL) return lvl;
+    } else if (LV.logcat[first] != NULL && at(&L, 1) == '/') {
+        if ((lvl = m_logcat_brief(&L)) != NULL) return lvl;
+    }
+    if (find(&L, 0, "\t", 1) >= 0) {
+        if ((lvl = m_tabbed(&L)) != NULL && lvl != LV.unknown) return lvl;
+    } else if (first == '[') {
+        if ((lvl = m_monolog(&L)) != NULL && lvl != LV.unknown) return lvl;
+    }
+    if ((lvl = header_level(&L, &D->hint0)) != NULL) return lvl;
+    if (D->bail) return NULL;
+    if (find(&L, 0, ":  ", 3) >= 0 && m_secondary(&L))
+        return PyList_GET_SIZE(D->hint) > 1 ? PyList_GET_ITEM(D->hint, 1) : LV.unknown;
+    if (longer_than(D, LV.header) && (lvl = wide_header(D)) != NULL) return lvl;
+    D->hint0 = -1;
+    if ((lvl = m_leading(&L)) != NULL) return lvl;
+    Subj W = subj(D, LV.window);
+    if (find(&W, 0, "HTTP/", 5) >= 0 && (lvl = m_access(&W)) != NULL) return lvl;
+    if (find(&W, 0, "] \"", 3) >= 0 && (lvl = m_clf(&W)) != NULL) return lvl;
+    if (find(&L, 0, "%", 1) >= 0 && (lvl = m_cisco(&L)) != NULL) return lvl;
+    if (find(&W, 0, "/", 1) >= 0 && (lvl = m_haproxy(&W)) != NULL) return lvl;
+    if (find(&W, 0, ",", 1) >= 0 && (lvl = m_pg_csv(&W)) != NULL) return lvl;
+    return LV.unknown;
+}
+
+/* ------------------------------------------------------------- LevelField -- */
+
+typedef struct {
+    Py_ssize_t s, len;
+} Tok;
+
+/* _fields(text): the first max_fields whitespace-separated fields of text[:192]'s
+ * first line */
+static int fields(Det *D, Tok *out) {
+    Subj S = subj(D, LV.line_chars);
+    int nt = 0;
+    Py_ssize_t i = 0;
+    while (nt < LV.max_fields) {
+        i += run(&S, i, PY_SSIZE_T_MAX, p_blank);
+        int c = at(&S, i);
+        if (c == LV_END || c == '\n') break;
+        Py_ssize_t k = run(&S, i, PY_SSIZE_T_MAX, p_nonspace);
+        out[nt++] = (Tok){i, k};
+        i += k;
+    }
+    return nt;
+}
+
+/* token_level(token, letters) */
+static PyObject *token_level(const uint8_t *t, Tok tok, int letters) {
+    Py_ssize_t a = tok.s, b = tok.s + tok.len;
+    while (a < b && LV.fstrip[t[a]]) a++;
+    while (b > a && LV.fstrip[t[b - 1]]) b--;
+    Py_ssize_t i = lw_find(&LV.fwords, t + a, b - a);
+    if (i >= 0) return LV.fwords.w[i].level;
+    if (letters && b - a == 1 && t[a] < 128) return LV.fletters[t[a]];
+    return NULL;
+}
+
+/* _header_before(fields, i) */
+static int header_before(const uint8_t *t, const Tok *f, int i) {
+    int digit = 0;
+    for (int j = 0; j < i; j++) {
+        int lower = 1;
+        for (Py_ssize_t k = 0; k < f[j].len; k++) {
+            uint8_t c = t[f[j].s + k];
+            digit |= c_digit(c);
+            lower &= c_lower(c);
+        }
+        if (lower && f[j].len > 0) return 0; /* f.isalpha() and f.islower() */
+    }
+    return digit;
+}
+
+/* _first_level_field(text) */
+static int first_level_field(const uint8_t *t, const Tok *f, int nt) {
+    for (int i = 0; i < nt; i++) {
+        if (token_level(t, f[i], 0) != NULL) return i;
+        if (token_level(t, f[i], 1) != NULL && header_before(t, f, i)) return i;
+    }
+    return -1;
+}
+
+/* A LevelField's three ints, read once and written back only where they changed. */
+typedef struct {
+    PyObject *obj;
+    Py_ssize_t v[3], was[3]; /* field, candidate, run */
+} Field;
+
+static int field_read(Field *F) {
+    PyObject *names[3] = {LV.n_field, LV.n_candidate, LV.n_run};
+    for (int i = 0; i < 3; i++) {
+        PyObject *v = PyObject_GetAttr(F->obj, names[i]);
+        if (v == NULL) return -1;
+        F->v[i] = PyLong_CheckExact(v) ? PyLong_AsSsize_t(v) : -2;
+        Py_DECREF(v);
+        if (F->v[i] == -1 && PyErr_Occurred()) return -1;
+        if (F->v[i] < -1) return 0; /* not what LevelField keeps: Python's */
+        F->was[i] = F->v[i];
+    }
+    return 1;
+}
+
+static int field_write(Field *F) {
+    PyObject *names[3] = {LV.n_field, LV.n_candidate, LV.n_run};
+    for (int i = 0; i < 3; i++) {
+        if (F->v[i] == F->was[i]) continue;
+        PyObject *v = PyLong_FromSsize_t(F->v[i]);
+        int r = v == NULL ? -1 : PyObject_SetAttr(F->obj, names[i], v);
+        Py_XDECREF(v);
+        if (r < 0) return -1;
+    }
+    return 0;
+}
+
+/* ----------------------------------------------------------- detect_level -- */
+
+static Py_ssize_t ascii_prefix(const uint8_t *t, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t w;
+        memcpy(&w, t + i, 8);
+        if (w & 0x8080808080808080ULL) break;
+    }
+    while (i < n && t[i] < 0x80) i++;
+    return i;
+}
+
+/* detect_level(text, hint) for a non-empty text: 1 decided (*out: a new reference;
+ * hint[0] and the LevelField as Python leaves them; hint[1] is the caller's), 0 only
+ * Python can say (nothing changed), -1 error. */
+static int level_of(const uint8_t *t, Py_ssize_t n, PyObject *hint, PyObject **out) {
+    PyObject *h0 = PyList_GET_ITEM(hint, 0);
+    if (!PyLong_CheckExact(h0)) return 0;
+    Py_ssize_t h = PyLong_AsSsize_t(h0);
+    if (h == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 0;
+    }
+    Det D = {t, n, 0, 0, h, hint};
+    Py_ssize_t need = LV.window > h + LV_MAXW + 2 ? LV.window : h + LV_MAXW + 2;
+    D.asc = ascii_prefix(t, n < need ? n : need);
+    Subj T = subj(&D, n);
+    PyObject *found = NULL;
+    Py_ssize_t len;
+    /* the column hint: _WORD_AT.match(text, hint[0]) and no newline before it */
+    if (h >= 0 && lb_free(&T, h) && word_at(&T, h, &len) && memchr(t, '\n', (size_t)h) == NULL)
+        found = name_of(t + h, len);
+    if (D.bail) return 0;
+    Field F = {NULL, {-1, -1, 0}, {-1, -1, 0}};
+    if (found == NULL) {
+        if (PyList_GET_SIZE(hint) > 2 && PyList_GET_ITEM(hint, 2) != Py_None) {
+            F.obj = PyList_GET_ITEM(hint, 2);
+            if (Py_TYPE(F.obj) != (PyTypeObject *)LV.field_type) return 0;
+            int r = field_read(&F);
+            if (r <= 0) return r;
+        }
+        Tok f[16];
+        if (F.obj != NULL && F.v[0] >= 0) { /* LevelField.apply, then _detect */
+            int nt = fields(&D, f);
+            found = F.v[0] < nt ? token_level(t, f[F.v[0]], 1) : NULL;
+            if (found != NULL) {
+                F.v[2] = 0;
+            } else if (++F.v[2] >= LV.unlearn_run) {
+                F.v[0] = -1;
+                F.v[2] = 0;
+            }
+            if (found == NULL) found = detect(&D);
+        } else {
+            found = detect(&D);
+            if (F.obj != NULL && found != NULL && !D.bail) { /* LevelField.observe */
+                if (!PyUnicode_Check(found)) return 0;
+                Py_ssize_t fi = -1;
+                if (found == LV.unknown || PyUnicode_Compare(found, LV.unknown) == 0)
+                    fi = first_level_field(t, f, fields(&D, f));
+                if (fi < 0 || fi != F.v[1]) {
+                    F.v[1] = fi;
+                    F.v[2] = fi >= 0;
+                } else if (++F.v[2] >= LV.learn_run) {
+                    F.v[0] = fi;
+                    F.v[1] = -1;
+                    F.v[2] = 0;
+                }
+            }
+        }
+    }
+    if (D.bail || found == NULL || !PyUnicode_Check(found)) return 0;
+    if (D.hint0 != h) {
+        PyObject *v = PyLong_FromSsize_t(D.hint0);
+        if (v == NULL || PyList_SetItem(hint, 0, v) < 0) return -1;
+    }
+    if (F.obj != NULL && field_write(&F) < 0) return -1;
+    *out = Py_NewRef(found);
+    return 1;
+}
+
+/* The level of an entry (hint: the stream's list, at least one item) as `detect`
+ * gives it: the C detector where it can tell and detect is level_detect.detect_level,
+ * else detect(text, hint) itself. A new reference, or NULL (error set). */
+static PyObject *entry_level(PyObject *detect_fn, const char *text, Py_ssize_t tlen,
+                             PyObject *hint) {
+    if (tlen == 0 && LV.ready) return Py_NewRef(LV.unknown);
+    if (LV.ready && detect_fn == LV.detect) {
+        PyObject *lvl = NULL;
+        LV.calls++;
+        int r = level_of((const uint8_t *)text, tlen, hint, &lvl);
+        if (r != 0) return r < 0 ? NULL : lvl;
+        LV.fallbacks++;
+    }
+    PyObject *str = PyUnicode_DecodeUTF8(text, tlen, NULL);
+    if (str == NULL) return NULL;
+    PyObject *lvl = PyObject_CallFunctionObjArgs(detect_fn, str, hint, NULL);
+    Py_DECREF(str);
+    return lvl;
+}
+
+/* ------------------------------------------------------------ init_levels -- */
+
+static void lw_free(LWords *L) {
+    for (Py_ssize_t i = 0; i < L->n; i++) Py_XDECREF(L->w[i].level);
+    PyMem_Free(L->w);
+    L->w = NULL;
+    L->n = 0;
+}
+
+static int ascii_key(PyObject *k, const char **s, Py_ssize_t *len, Py_ssize_t max) {
+    if (!PyUnicode_Check(k) || !PyUnicode_IS_ASCII(k) || PyUnicode_GET_LENGTH(k) > max) {
+        PyErr_Format(PyExc_ValueError, "init_levels(): %R is no ASCII word of at most %zd "
+                     "characters", k, max);
+        return -1;
+    }
+    *s = PyUnicode_AsUTF8AndSize(k, len);
+    return *s == NULL ? -1 : 0;
+}
+
+/* a level name as the tables hold it: `unknown` itself where equal, for pointer tests */
+static PyObject *level_ref(PyObject *v) {
+    if (!PyUnicode_Check(v)) {
+        PyErr_Format(PyExc_TypeError, "init_levels(): level %R is no str", v);
+        return NULL;
+    }
+    return Py_NewRef(PyUnicode_Compare(v, LV.unknown) == 0 ? LV.unknown : v);
+}
+
+/* a tuple of words (a set) or a dict word -> level name (a map) */
+static int lw_load(PyObject *tables, const char *key, LWords *L) {
+    PyObject *obj = PyDict_GetItemString(tables, key);
+    int map = obj != NULL && PyDict_Check(obj);
+    if (obj == NULL || !(map || PyTuple_Check(obj))) {
+        PyErr_Format(PyExc_TypeError, "init_levels(): %s is a tuple or a dict", key);
+        return -1;
+    }
+    lw_free(L);
+    Py_ssize_t n = map ? PyDict_GET_SIZE(obj) : PyTuple_GET_SIZE(obj);
+    L->w = PyMem_Calloc(n ? (size_t)n : 1, sizeof(LWord));
+    if (L->w == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (map) PyDict_Next(obj, &pos, &k, &v);
+        else k = PyTuple_GET_ITEM(obj, i);
+        const char *s;
+        Py_ssize_t len;
+        if (ascii_key(k, &s, &len, LV_MAXW) < 0) return -1;
+        memcpy(L->w[i].s, s, (size_t)len);
+        L->w[i].len = len;
+        L->n = i + 1;
+        if (map && (L->w[i].level = level_ref(v)) == NULL) return -1;
+    }
+    return 0;
+}
+
+/* a str of letters as a byte class */
+static int class_load(PyObject *tables, const char *key, uint8_t *cls) {
+    PyObject *obj = PyDict_GetItemString(tables, key);
+    const char *s;
+    Py_ssize_t len;
+    if (obj == NULL || ascii_key(obj, &s, &len, 127) < 0) {
+        if (!PyErr_Occurred()) PyErr_Format(PyExc_TypeError, "init_levels(): %s missing", key);
+        return -1;
+    }
+    memset(cls, 0, 128);
+    for (Py_ssize_t i = 0; i < len; i++) cls[(uint8_t)s[i]] = 1;
+    return 0;
+}
+
+/* a dict letter -> level name as a table by byte */
+static int letters_load(PyObject *tables, const char *key, PyObject **tab) {
+    PyObject *obj = PyDict_GetItemString(tables, key);
+    if (obj == NULL || !PyDict_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "init_levels(): %s is a dict", key);
+        return -1;
+    }
+    for (int i = 0; i < 128; i++) Py_CLEAR(tab[i]);
+    PyObject *k, *v;
+    Py_ssize_t pos = 0;
+    while (PyDict_Next(obj, &pos, &k, &v)) {
+        const char *s;
+        Py_ssize_t len;
+        if (ascii_key(k, &s, &len, 1) < 0) return -1;
+        if (len != 1) {
+            PyErr_Format(PyExc_ValueError, "init_levels(): %s keys are single letters", key);
+            return -1;
+        }
+        if ((tab[(uint8_t)s[0]] = level_ref(v)) == NULL) return -1;
+    }
+    return 0;
+}
+
+/* a tuple of k level names (k == 0: of ints, into sizes) */
+static int tuple_load(PyObject *tables, const char *key, Py_ssize_t k, PyObject **levels,
+                      Py_ssize_t *sizes, Py_ssize_t nsizes) {
+    PyObject *obj = PyDict_GetItemString(tables, key);
+    Py_ssize_t want = levels ? k : nsizes;
+    if (obj == NULL || !PyTuple_Check(obj) || PyTuple_GET_SIZE(obj) != want) {
+        PyErr_Format(PyExc_TypeError, "init_levels(): %s is a tuple of %zd", key, want);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < want; i++) {
+        PyObject *v = PyTuple_GET_ITEM(obj, i);
+        if (levels) {
+            Py_XSETREF(levels[i], level_ref(v));
+            if (levels[i] == NULL) return -1;
+        } else {
+            sizes[i] = PyLong_AsSsize_t(v);
+            if (sizes[i] == -1 && PyErr_Occurred()) return -1;
+        }
+    }
+    return 0;
+}
+
+PyDoc_STRVAR(init_levels_doc,
+"init_levels(tables)\n\n"
+"The C level detector's words and tables: collector.level_detect.c_tables().");
+
+static PyObject *init_levels(PyObject *self, PyObject *tables) {
+    (void)self;
+    if (!PyDict_Check(tables)) {
+        PyErr_SetString(PyExc_TypeError, "init_levels(tables): a dict");
+        return NULL;
+    }
+    LV.ready = 0;
+    PyObject *detect_fn = PyDict_GetItemString(tables, "detect");
+    PyObject *ftype = PyDict_GetItemString(tables, "field_type");
+    PyObject *unknown = PyDict_GetItemString(tables, "unknown");
+    PyObject *mdebug = PyDict_GetItemString(tables, "mongo_debug");
+    PyObject *mdefault = PyDict_GetItemString(tables, "mongo_default");
+    if (detect_fn == NULL || !PyCallable_Check(detect_fn) || ftype == NULL ||
+        !PyType_Check(ftype) || unknown == NULL || !PyUnicode_Check(unknown) ||
+        mdebug == NULL || !PyUnicode_Check(mdebug) || PyUnicode_GET_LENGTH(mdebug) != 1 ||
+        PyUnicode_READ_CHAR(mdebug, 0) >= 128 || mdefault == NULL) {
+        PyErr_SetString(PyExc_TypeError, "init_levels(): detect, field_type, unknown, "
+                        "mongo_debug (a letter) and mongo_default are needed");
+        return NULL;
+    }
+    Py_XSETREF(LV.detect, Py_NewRef(detect_fn));
+    Py_XSETREF(LV.field_type, Py_NewRef(ftype));
+    Py_XSETREF(LV.unknown, Py_NewRef(unknown));
+    Py_XSETREF(LV.mongo_default, level_ref(mdefault));
+    if (LV.mongo_default == NULL) return NULL;
+    LV.mongo_debug = (int)PyUnicode_READ_CHAR(mdebug, 0);
+    if (LV.n_field == NULL) {
+        LV.n_field = PyUnicode_InternFromString("field");
+        LV.n_candidate = PyUnicode_InternFromString("candidate");
+        LV.n_run = PyUnicode_InternFromString("run");
+        if (LV.n_field == NULL || LV.n_candidate == NULL || LV.n_run == NULL) return NULL;
+    }
+    Py_ssize_t sizes[3], fsizes[4];
+    if (lw_load(tables, "aliases", &LV.aliases) < 0 || lw_load(tables, "words", &LV.words) < 0 ||
+        lw_load(tables, "title", &LV.title) < 0 || lw_load(tables, "keys", &LV.keys) < 0 ||
+        lw_load(tables, "bracketed", &LV.bracketed) < 0 ||
+        lw_load(tables, "bracketed_cased", &LV.cased) < 0 ||
+        lw_load(tables, "colon", &LV.colon) < 0 || lw_load(tables, "pg", &LV.pg) < 0 ||
+        lw_load(tables, "pg_levels", &LV.pg_levels) < 0 || lw_load(tables, "tag", &LV.tag) < 0 ||
+        lw_load(tables, "slashed", &LV.slashed) < 0 || lw_load(tables, "csv", &LV.csv) < 0 ||
+        lw_load(tables, "secondary", &LV.secondary) < 0 ||
+        lw_load(tables, "leading", &LV.leading) < 0 ||
+        lw_load(tables, "field_words", &LV.fwords) < 0 ||
+        class_load(tables, "klog", LV.klog) < 0 || class_load(tables, "pipe", LV.pipe) < 0 ||
+        class_load(tables, "redis_marks", LV.marks) < 0 ||
+        class_load(tables, "field_strip", LV.fstrip) < 0 ||
+        letters_load(tables, "logcat", LV.logcat) < 0 ||
+        letters_load(tables, "redis", LV.redis) < 0 ||
+        letters_load(tables, "redis1", LV.redis1) < 0 ||
+        letters_load(tables, "mongo", LV.mongo) < 0 ||
+        letters_load(tables, "field_letters", LV.fletters) < 0 ||
+        tuple_load(tables, "syslog", 8, LV.syslog, NULL, 0) < 0 ||
+        tuple_load(tables, "status", 10, LV.status, NULL, 0) < 0 ||
+        tuple_load(tables, "sizes", 0, NULL, sizes, 3) < 0 ||
+        tuple_load(tables, "field_sizes", 0, NULL, fsizes, 4) < 0)
+        return NULL;
+    if (fsizes[0] < 1 || fsizes[0] > 16) {
+        PyErr_SetString(PyExc_ValueError, "init_levels(): at most 16 level fields");
+        return NULL;
+    }
+    LV.header = sizes[0];
+    LV.wide = sizes[1];
+    LV.window = sizes[2];
+    LV.max_fields = fsizes[0];
+    LV.line_chars = fsizes[1];
+    LV.learn_run = fsizes[2];
+    LV.unlearn_run = fsizes[3];
+    LV.ready = 1;
+    Py_RETURN_NONE;
+}
+
+PyDoc_STRVAR(detect_level_doc,
+"detect_level(text, hint) -> str\n\n"
+"collector.level_detect.detect_level(text, hint) through the C detector, as the scan\n"
+"runs it: the Python function for what the C leaves to it.");
+
+static PyObject *detect_level_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
+    (void)self;
+    if (nargs != 2 || !PyUnicode_Check(args[0]) || !LV.ready) {
+        PyErr_SetString(PyExc_TypeError, "detect_level(text, hint): str, list; init_levels first");
+        return NULL;
+    }
+    PyObject *hint = args[1];
+    Py_ssize_t n;
+    const char *t = PyList_CheckExact(hint) && PyList_GET_SIZE(hint) > 0
+                        ? PyUnicode_AsUTF8AndSize(args[0], &n)
+                        : NULL;
+    if (t == NULL) { /* lone surrogates, an unusual hint: Python's */
+        PyErr_Clear();
+        return PyObject_CallFunctionObjArgs(LV.detect, args[0], hint, NULL);
+    }
+    PyObject *lvl = entry_level(LV.detect, t, n, hint);
+    if (lvl != NULL && PyList_GET_SIZE(hint) > 1 && PyList_GET_ITEM(hint, 1) != lvl &&
+        PyList_SetItem(hint, 1, Py_NewRef(lvl)) < 0)
+        Py_CLEAR(lvl);
+    return lvl;
+}
+
+static PyObject *level_stats(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return Py_BuildValue("(KK)", LV.calls, LV.fallbacks);
+}
+
+#define LEVELS_METHODS                                                                    \
+    {"init_levels", init_levels, METH_O, init_levels_doc},                                \
+    {"detect_level", (PyCFunction)(void (*)(void))detect_level_py, METH_FASTCALL,         \
+     detect_level_doc},                                                                   \
+    {"level_stats", level_stats, METH_NOARGS,                                             \
+     "level_stats() -> (entries the C detector saw, entries it left to Python)"},
+
+#endif
