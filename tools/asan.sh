@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The C fast path's differential tests (Docker and CRI, C against Python) with the
-# extension built under AddressSanitizer and UndefinedBehaviorSanitizer, in a temporary
-# folder: the installed build is left alone. `make asan`; `make test` runs it once.
+# The C fast path's differential tests (Docker and CRI, and its level detector, C against
+# Python) with the extension built under AddressSanitizer and UndefinedBehaviorSanitizer,
+# in a temporary folder: the installed build is left alone. `make asan`; `make test` runs it once.
 # CPython itself is not instrumented, so libasan is preloaded, leak checks are off
 # (the interpreter's own allocations at exit are not ours) and PYTHONMALLOC=malloc
 # puts the extension's PyMem buffers where ASan sees every byte.
@@ -28,4 +28,5 @@ LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.s
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1${ASAN_LOG:+:log_path=$ASAN_LOG} UBSAN_OPTIONS=print_stacktrace=1 \
 PYTHONMALLOC=malloc PYTHONPATH="$tmp" \
     $PY -m pytest -q -p asan_fastpath -p no:cacheprovider "$@" \
-    tests/collector/test_fastpath.py tests/collector/test_fastpath_cri.py
+    tests/collector/test_fastpath.py tests/collector/test_fastpath_cri.py \
+    tests/collector/test_level_c.py
