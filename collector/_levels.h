@@ -430,13 +430,12 @@ static int br_word(const Subj *S, Py_ssize_t q, HMatch *m) {
 }
 
 /* wd / _WORD_AT at p (lookbehind checked by the caller): (WORDS)(?![\w-]). A word
- * followed by no \w is the whole \w run at p. */
-static int word_at(const Subj *S, Py_ssize_t p, Py_ssize_t *len) {
+ * followed by no \w is the whole \w run at p. The word, or NULL. */
+static const LWord *word_at(const Subj *S, Py_ssize_t p) {
     Py_ssize_t k = run(S, p, LV_MAXW + 1, p_word);
-    if (k < 1 || k > LV_MAXW || at(S, p + k) == '-') return 0;
-    if (lw_find(&LV.words, S->s + p, k) < 0) return 0;
-    *len = k;
-    return 1;
+    if (k < 1 || k > LV_MAXW || at(S, p + k) == '-') return NULL;
+    Py_ssize_t i = lw_find(&LV.words, S->s + p, k);
+    return i < 0 ? NULL : &LV.words.w[i];
 }
 
 /* _HEADER.match(head, p): its alternatives in their order */
@@ -460,9 +459,9 @@ static int header_at(const Subj *S, Py_ssize_t p, HMatch *m) {
         return 0;
     }
     if (!c_upper(c) || !lb_free(S, p)) return 0; /* every other word starts uppercase */
-    Py_ssize_t len;
-    if (word_at(S, p, &len)) {
-        *m = (HMatch){H_WD, p + len, p, len};
+    const LWord *w = word_at(S, p);
+    if (w != NULL) {
+        *m = (HMatch){H_WD, p + w->len, p, w->len};
         return 1;
     }
     for (Py_ssize_t i = 0; i < LV.colon.n; i++) { /* al: (ALERT|EMERG): */
@@ -678,10 +677,10 @@ static PyObject *wide_header(Det *D) {
     Subj L = first_line(subj(D, LV.wide));
     L.n = run(&L, 0, PY_SSIZE_T_MAX, p_notlower); /* _WORD_AT.search(line, 0, end) */
     for (Py_ssize_t p = 0; p < L.n && !D->bail; p++) {
-        Py_ssize_t len;
-        if (lb_free(&L, p) && word_at(&L, p, &len)) {
+        const LWord *w = lb_free(&L, p) ? word_at(&L, p) : NULL;
+        if (w != NULL) {
             D->hint0 = p;
-            return name_of(D->t + p, len);
+            return w->level;
         }
     }
     return NULL;
@@ -847,15 +846,19 @@ static int level_of(const uint8_t *t, Py_ssize_t n, PyObject *hint, PyObject **o
         return 0;
     }
     Det D = {t, n, 0, 0, h, hint};
-    Py_ssize_t need = LV.window > h + LV_MAXW + 2 ? LV.window : h + LV_MAXW + 2;
-    D.asc = ascii_prefix(t, n < need ? n : need);
-    Subj T = subj(&D, n);
     PyObject *found = NULL;
-    Py_ssize_t len;
-    /* the column hint: _WORD_AT.match(text, hint[0]) and no newline before it */
-    if (h >= 0 && lb_free(&T, h) && word_at(&T, h, &len) && memchr(t, '\n', (size_t)h) == NULL)
-        found = name_of(t + h, len);
-    if (D.bail) return 0;
+    /* the column hint: _WORD_AT.match(text, hint[0]) and no newline before it; only
+     * the bytes up to just past the word need to be ASCII */
+    if (h >= 0) {
+        Py_ssize_t need = h + LV_MAXW + 2;
+        D.asc = ascii_prefix(t, n < need ? n : need);
+        Subj T = subj(&D, n);
+        const LWord *w = lb_free(&T, h) ? word_at(&T, h) : NULL;
+        if (w != NULL && memchr(t, '\n', (size_t)h) == NULL) found = w->level;
+        if (D.bail) return 0;
+    }
+    if (found == NULL && D.asc < n && D.asc < LV.window) /* the cascade reads this far */
+        D.asc += ascii_prefix(t + D.asc, (n < LV.window ? n : LV.window) - D.asc);
     Field F = {NULL, {-1, -1, 0}, {-1, -1, 0}};
     if (found == NULL) {
         if (PyList_GET_SIZE(hint) > 2 && PyList_GET_ITEM(hint, 2) != Py_None) {
@@ -1101,6 +1104,9 @@ static PyObject *init_levels(PyObject *self, PyObject *tables) {
         tuple_load(tables, "sizes", 0, NULL, sizes, 3) < 0 ||
         tuple_load(tables, "field_sizes", 0, NULL, fsizes, 4) < 0)
         return NULL;
+    for (Py_ssize_t i = 0; i < LV.words.n; i++) /* _name(word), once */
+        LV.words.w[i].level =
+            Py_NewRef(name_of((const uint8_t *)LV.words.w[i].s, LV.words.w[i].len));
     if (fsizes[0] < 1 || fsizes[0] > 16) {
         PyErr_SetString(PyExc_ValueError, "init_levels(): at most 16 level fields");
         return NULL;
