@@ -626,7 +626,7 @@ static PyObject *m_haproxy(const Subj *S) {
     return NULL;
 }
 
-/* _PG_CSV.search(window): ,(words),[0-9A-Z]{5}, ; named by its first 5 letters */
+/* _PG_CSV.search(window): ,(words),[0-9A-Z]{5}, ; the word's level (_CSV_LEVELS) */
 static PyObject *m_pg_csv(const Subj *S) {
     for (Py_ssize_t p = find(S, 0, ",", 1); p >= 0; p = find(S, p + 1, ",", 1)) {
         for (Py_ssize_t i = 0; i < LV.csv.n; i++) {
@@ -636,7 +636,7 @@ static PyObject *m_pg_csv(const Subj *S) {
             if (at(S, q) != ',' ||
                 run(S, q + 1, 5, p_sqlstate) != 5 || at(S, q + 6) != ',')
                 continue;
-            return name_of(S->s + p + 1, w->len > 5 ? 5 : w->len);
+            return w->level;
         }
     }
     return NULL;

@@ -128,7 +128,8 @@ _REDIS = re.compile(r"(?P<pid>\d{1,10}:[A-Z] |\[\d{1,10}\] )?\d\d [A-Z][a-z][a-z
                     rf"\d\d:\d\d:\d\d(?:\.\d{{1,6}})? ([{re.escape(_REDIS_MARKS)}]) ")
 _REDIS_LEVELS = {".": "debug", "-": "debug", "*": "info", "#": "warn"}
 # Redis 1.x wrote no pid and had three levels: "." debug, "-" notice, "*" warning.
-_REDIS1_LEVELS = {".": "debug", "-": "info", "*": "warn"}
+# A line without a pid marked "#" is a later Redis's warning (1.x never wrote "#").
+_REDIS1_LEVELS = {".": "debug", "-": "info", "*": "warn", "#": "warn"}
 # MongoDB before 4.4: "2018-02-05T13:44:56.657+0100 I CONTROL  [initandlisten] ..."
 # (a severity letter, or D1-D5, then the component in capitals, then the context).
 _MONGO_LEVELS = {"F": "fatal", "E": "error", "W": "warn", "I": "info"}
@@ -141,6 +142,8 @@ _MONGO = re.compile(rf"\d{{4}}-\d\d-\d\dT[\d:.]{{8,15}}(?:[+-]\d{{4}}|Z) "
 _CSV_WORDS = (*(f"DEBUG{n}" for n in range(1, 6)), "LOG", "INFO", "NOTICE", "WARNING", "ERROR",
               "FATAL", "PANIC")
 _PG_CSV = re.compile(rf",({'|'.join(_CSV_WORDS)}),[0-9A-Z]{{5}},")
+# each severity's level: DEBUG1-5 are debug (WARNING and NOTICE are words of their own)
+_CSV_LEVELS = {w: normalize_level(w.rstrip("12345")).value for w in _CSV_WORDS}
 # PostgreSQL's follow-up lines of a message (same prefix, written right after it): the
 # level of the message they belong to, the stream's last entry.
 _SECONDARY_WORDS = ("DETAIL", "HINT", "STATEMENT", "CONTEXT", "QUERY", "LOCATION")
@@ -399,7 +402,7 @@ def _detect(text: str, hint: Hint | None) -> str:
     if "," in window:
         m = _PG_CSV.search(window)
         if m is not None:
-            return _name(m.group(1)[:5])
+            return _CSV_LEVELS[m.group(1)]
     return UNKNOWN
 
 
@@ -427,7 +430,7 @@ def c_tables() -> dict[str, object]:
         "logcat": {c: _letter(c) for c in _LOGCAT_LETTERS},
         "redis_marks": _REDIS_MARKS, "redis": _REDIS_LEVELS, "redis1": _REDIS1_LEVELS,
         "mongo": _MONGO_LEVELS, "mongo_debug": _MONGO_DEBUG, "mongo_default": _MONGO_DEFAULT,
-        "csv": _CSV_WORDS, "secondary": _SECONDARY_WORDS, "leading": _LEADING_WORDS,
+        "csv": _CSV_LEVELS, "secondary": _SECONDARY_WORDS, "leading": _LEADING_WORDS,
         **level_field.c_tables(),
     }
 

@@ -106,6 +106,7 @@ def test_message_words_after_the_syslog_tag_do_not_count() -> None:
     # Redis 1.x (no pid): "-" notice, "*" warning; Redis 2+ (a pid): "*" notice
     ("30 May 10:03:19 - Server started, Redis version 1.2.6", "info"),
     ("30 May 10:03:19 * WARNING overcommit_memory is set to 0!", "warn"),
+    ("26 Nov 07:00:00.123 # Server initialized", "warn"),  # no pid, a later Redis
     ("1:M 30 May 2020 10:03:19.123 * Ready to accept connections", "info"),
     # MongoDB before 4.4: a severity letter (D1-D5 debug) before the component
     ("2018-02-05T13:44:56.657+0100 I CONTROL  [initandlisten] modules: none", "info"),
@@ -115,6 +116,10 @@ def test_message_words_after_the_syslog_tag_do_not_count() -> None:
     ('2021-01-03 20:01:02.727 UTC,"postgres","postgres",36,"172.24.0.1:38356",5ff2227e.24,2,'
      '"authentication",2021-01-03 20:01:02 UTC,3/2,0,ERROR,42P01,"relation does not exist"',
      "error"),
+    ('2021-01-03 20:01:02.727 UTC,"postgres","postgres",36,"172.24.0.1:38356",5ff2227e.24,2,'
+     '"idle",2021-01-03 20:01:02 UTC,3/2,0,WARNING,01000,"there is no transaction"', "warn"),
+    ('2021-01-03 20:01:02.727 UTC,"postgres","postgres",36,"172.24.0.1:38356",5ff2227e.24,2,'
+     '"idle",2021-01-03 20:01:02 UTC,3/2,0,DEBUG2,00000,"autovacuum: processing"', "debug"),
     # HAProxy's HTTP log: the status after the five timers
     ("Feb  6 12:14:14 localhost haproxy[14389]: 10.0.1.2:33317 [06/Feb/2009:12:14:14.655] "
      "https-in static/srv1 10/0/30/69/109 503 2750 - - ---- 1/1/1/1/0 0/0", "error"),
