@@ -595,9 +595,11 @@ static PyObject *start_matches_py(PyObject *self, PyObject *const *args, Py_ssiz
 /* ------------------------------------------------------------- the context -- */
 /* One per source file (collector.fastpath makes it): its line format, the record
  * layout -- literal bytes and the names of the values computed per entry, in the wire
- * order Python chose -- the id prefix, the caps (a raw line's bytes, a record's bytes,
- * the characters of an entry joined from partial pieces), the stream's level hint and
- * the callbacks. */
+ * order Python chose; for an entry joined from several lines the last literal is
+ * mtail instead (its tags differ) -- the id prefix, the caps (a raw line's bytes, a
+ * record's bytes, the characters of an entry joined from partial pieces, the
+ * characters and lines of a multi-line entry), the stream's level hint and the
+ * callbacks. */
 
 enum { V_LIT, V_ID, V_TS, V_INGEST_TS, V_OFFSET, V_MESSAGE, V_LEVEL, V_STREAM, V_COUNT };
 static const char *const VALUE_NAMES[V_COUNT] = {
@@ -612,9 +614,9 @@ typedef struct {
 typedef struct {
     PyObject_HEAD
     PyObject *layout, *id_prefix, *hint, *detect, *shrink;
-    PyObject *starts; /* [kind per stream]: the learned entry start, -1 none (entry_start) */
+    PyObject *mtail; /* bytes: the layout's last literal for a multi-line entry */
     Seg *segs;
-    Py_ssize_t nsegs, max_line, max_record, max_joined;
+    Py_ssize_t nsegs, max_line, max_record, max_joined, max_bytes, max_lines;
     int hold, cri;
 } Context;
 
@@ -624,7 +626,7 @@ static int ctx_traverse(Context *self, visitproc visit, void *arg) {
     Py_VISIT(self->hint);
     Py_VISIT(self->detect);
     Py_VISIT(self->shrink); /* a bound method of the Source that holds this context */
-    Py_VISIT(self->starts);
+    Py_VISIT(self->mtail);
     return 0;
 }
 
@@ -634,7 +636,7 @@ static int ctx_clear(Context *self) {
     Py_CLEAR(self->hint);
     Py_CLEAR(self->detect);
     Py_CLEAR(self->shrink);
-    Py_CLEAR(self->starts);
+    Py_CLEAR(self->mtail);
     PyMem_Free(self->segs);
     self->segs = NULL;
     self->nsegs = 0;
@@ -648,17 +650,18 @@ static void ctx_dealloc(Context *self) {
 }
 
 static int ctx_init(Context *self, PyObject *args, PyObject *kwds) {
-    static char *kw[] = {"kind", "layout", "id_prefix", "max_line", "max_record",
-                         "max_joined", "hold", "hint", "detect_level", "shrink", "starts",
-                         NULL};
-    PyObject *layout, *prefix, *hint, *detect, *shrink, *starts;
+    static char *kw[] = {"kind", "layout", "multiline_tail", "id_prefix", "max_line",
+                         "max_record", "max_joined", "max_bytes", "max_lines", "hold", "hint",
+                         "detect_level", "shrink", NULL};
+    PyObject *layout, *mtail, *prefix, *hint, *detect, *shrink;
     const char *kind;
-    Py_ssize_t max_line, max_record, max_joined;
+    Py_ssize_t max_line, max_record, max_joined, max_bytes, max_lines;
     int hold;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$sO!O!nnnpO!OOO!:Context", kw, &kind,
-                                     &PyTuple_Type, &layout, &PyBytes_Type, &prefix, &max_line,
-                                     &max_record, &max_joined, &hold, &PyList_Type, &hint,
-                                     &detect, &shrink, &PyList_Type, &starts))
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$sO!O!O!nnnnnpO!OO:Context", kw, &kind,
+                                     &PyTuple_Type, &layout, &PyBytes_Type, &mtail,
+                                     &PyBytes_Type, &prefix, &max_line, &max_record,
+                                     &max_joined, &max_bytes, &max_lines, &hold, &PyList_Type,
+                                     &hint, &detect, &shrink))
         return -1;
     if (strcmp(kind, "docker") != 0 && strcmp(kind, "cri") != 0) {
         PyErr_SetString(PyExc_ValueError, "Context(): kind is 'docker' or 'cri'");
@@ -670,6 +673,11 @@ static int ctx_init(Context *self, PyObject *args, PyObject *kwds) {
         return -1;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(layout);
+    if (n == 0 || !PyBytes_Check(PyTuple_GET_ITEM(layout, n - 1))) {
+        PyErr_SetString(PyExc_ValueError, "Context(): the layout ends with literal bytes "
+                                          "(multiline_tail replaces them)");
+        return -1;
+    }
     Seg *segs = PyMem_New(Seg, n ? (size_t)n : 1);
     if (segs == NULL) {
         PyErr_NoMemory();
@@ -700,10 +708,12 @@ static int ctx_init(Context *self, PyObject *args, PyObject *kwds) {
     self->hint = Py_NewRef(hint);
     self->detect = Py_NewRef(detect);
     self->shrink = Py_NewRef(shrink);
-    self->starts = Py_NewRef(starts);
+    self->mtail = Py_NewRef(mtail);
     self->max_line = max_line;
     self->max_record = max_record;
     self->max_joined = max_joined;
+    self->max_bytes = max_bytes;
+    self->max_lines = max_lines;
     self->hold = hold;
     self->cri = kind[0] == 'c';
     return 0;
@@ -715,6 +725,9 @@ static PyMemberDef ctx_members[] = {
     {"max_line", T_PYSSIZET, offsetof(Context, max_line), READONLY, NULL},
     {"max_record", T_PYSSIZET, offsetof(Context, max_record), READONLY, NULL},
     {"max_joined", T_PYSSIZET, offsetof(Context, max_joined), READONLY, NULL},
+    {"max_bytes", T_PYSSIZET, offsetof(Context, max_bytes), READONLY, NULL},
+    {"max_lines", T_PYSSIZET, offsetof(Context, max_lines), READONLY, NULL},
+    {"multiline_tail", T_OBJECT, offsetof(Context, mtail), READONLY, NULL},
     {"hold", T_BOOL, offsetof(Context, hold), READONLY, NULL},
     {NULL, 0, 0, 0, NULL}};
 
@@ -723,10 +736,11 @@ static PyTypeObject ContextType = {
     .tp_name = "collector._fastpath.Context",
     .tp_basicsize = sizeof(Context),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC,
-    .tp_doc = PyDoc_STR("Context(*, kind, layout, id_prefix, max_line, max_record, max_joined,\n"
-                        "        hold, hint, detect_level, shrink, starts): what scan() needs of\n"
-                        "one source file (kind: 'docker' json-file or 'cri'); starts: per\n"
-                        "stream, the learned entry-start kind (-1: none), read by each scan"),
+    .tp_doc = PyDoc_STR("Context(*, kind, layout, multiline_tail, id_prefix, max_line,\n"
+                        "        max_record, max_joined, max_bytes, max_lines, hold, hint,\n"
+                        "        detect_level, shrink): what scan() needs of one source file\n"
+                        "(kind: 'docker' json-file or 'cri'); multiline_tail: the layout's\n"
+                        "last literal for an entry joined from several lines"),
     .tp_new = PyType_GenericNew,
     .tp_init = (initproc)ctx_init,
     .tp_dealloc = (destructor)ctx_dealloc,
@@ -740,10 +754,20 @@ static PyTypeObject ContextType = {
 typedef struct {
     int state;  /* 1 usable, -1 its lines go to Python */
     int held;   /* an entry is held (exported by the joiner, or read here) */
-    int dirty;  /* the held entry was read here: the joiner adopts it */
-    Py_ssize_t start; /* the learned entry-start kind, -1 none: other lines are Python's */
-    Buf text, ts;
-    Py_ssize_t off;
+    int dirty;  /* the held entry was read or extended here: the joiner adopts it */
+    /* The held entry as StreamJoiner keeps it: text is its lines joined with "\n" (what
+     * is emitted), first the bytes of its first line, hends where each continuation
+     * line ends in text; hsize its characters (StreamJoiner.h_size: the first line's
+     * characters plus 1 + those of each continuation line, which is the joined text's
+     * length), -1 while not counted yet; hlines its lines. */
+    Buf text, ts, hends;
+    Py_ssize_t off, first, hsize, hlines;
+    /* The stream's learned entry start (collector.entry_start.EntryStarts in LEARNED):
+     * its kind (-1: none, the built-in shapes alone decide), its run of header-less
+     * lines and after_json, as feed leaves them, and max_run; heads: lines read here
+     * with the kind's header (EntryStarts.hits); sdirty: run / after_json moved here. */
+    Py_ssize_t start, run, max_run, heads;
+    int after_json, sdirty;
     /* The partial pieces (Docker 16 KiB / CRI "P") of the entry being assembled:
      * joined in ptext, where each piece ends in pends; psize counts characters as
      * StreamJoiner.p_size does. pdirty: changed here, the joiner adopts it; pbump:
@@ -752,7 +776,6 @@ typedef struct {
     Py_ssize_t poff, psize, npieces;
     char pts[30];
     int pdirty, pbump;
-    Py_ssize_t starts_read; /* lines read here that start an entry (StreamJoiner.read_elsewhere) */
 } Slot;
 
 typedef struct {
@@ -763,20 +786,72 @@ typedef struct {
     Buf rec;
 } Scan;
 
-/* Would StreamJoiner._continues (built-in shapes, mode none) join t to the held
- * entry, or would t as the held entry be in a trace mode? Then Python must handle t. */
-static int needs_python(const char *t, Py_ssize_t n, const Slot *s) {
-    if (s->start >= 0 && !start_matches(s->start, (const uint8_t *)t, n)) return 1;
-    if (starts_any(t, n, R.opens)) return 1;
-    if (!s->held) return 0;
-    uint8_t c = n ? (uint8_t)t[0] : 0;
-    if (n && R.indent[c]) return 1;
-    if (n && !R.maybe[c]) return 0;
-    if (starts_any(t, n, R.continues)) return 1;
-    if (starts_any(s->text.p, s->text.len, R.dump_heads) &&
-        (n == 0 || starts_any(t, n, R.dump_follow)))
-        return 1;
+/* Characters of UTF-8 text (what len() of the str gives). */
+static Py_ssize_t n_chars(const char *t, Py_ssize_t n) {
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) k += ((uint8_t)t[i] & 0xC0) != 0x80;
+    return k;
+}
+
+/* Does t start with the header of any learned-start kind (entry_start._ANY)? */
+static int any_start(const uint8_t *t, Py_ssize_t n) {
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(S.kinds); k++)
+        if (start_matches(k, t, n)) return 1;
     return 0;
+}
+
+/* What StreamJoiner._line (rules on, no start pattern) does with the whole line t:
+ * hold it as a new entry, join it to the held one, or leave it to Python. */
+enum { A_PYTHON, A_NEW, A_JOIN };
+/* What EntryStarts.feed does on a learned stream for a line read here. */
+enum { E_NONE, E_HEAD, E_RUN, E_RESET };
+
+/* The action for t on slot s, and in *effect what EntryStarts.feed did (only
+ * applied by the caller when the line is read here). chars: len(t) in characters, or
+ * -1 when not counted yet. Python's are: a line that opens or enters a trace mode
+ * (Python traceback, Go dump), a continuation line past the joiner's caps, and on a
+ * learned stream a JSON object or another kind's header (the mix is counted there)
+ * and a header-less line that ends the learned start (run > max_run: relearn). */
+static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
+                    const Context *ctx, int *effect) {
+    const uint8_t *u = (const uint8_t *)t;
+    int headerless = 0;
+    *effect = E_NONE;
+    if (s->start >= 0) { /* EntryStarts.feed, LEARNED */
+        if (start_matches(s->start, u, n)) {
+            *effect = E_HEAD;
+        } else if ((n && t[0] == '{') || any_start(u, n)) {
+            return A_PYTHON;
+        } else if (s->after_json) {
+            *effect = E_RESET;
+        } else if (s->run >= s->max_run) {
+            return A_PYTHON;
+        } else {
+            *effect = E_RUN;
+            headerless = 1;
+        }
+    }
+    /* a trace opener is in Python mode, held alone or joined (PY_TRACE_OPENS) */
+    if (starts_any(t, n, R.opens)) return A_PYTHON;
+    if (!s->held) return A_NEW;
+    /* StreamJoiner._continues, mode none: indented, a CONTINUES prefix, a Go dump */
+    uint8_t c = n ? u[0] : 0;
+    int joins = headerless;
+    if (n && R.indent[c]) {
+        joins = 1;
+    } else if (n == 0 || R.maybe[c]) {
+        if (starts_any(t, n, R.continues))
+            joins = 1;
+        else if (starts_any(s->text.p, s->text.len, R.dump_heads) &&
+                 (n == 0 || starts_any(t, n, R.dump_follow)))
+            return A_PYTHON;
+    }
+    if (!joins) return A_NEW;
+    /* the joiner's caps, as _line checks them; past them Python starts a new entry */
+    if (chars < 0) chars = n_chars(t, n);
+    if (s->hsize < 0) s->hsize = n_chars(s->text.p, s->text.len);
+    if (!(s->hsize + chars < ctx->max_bytes && s->hlines < ctx->max_lines)) return A_PYTHON;
+    return A_JOIN;
 }
 
 static int copy_utf8(PyObject *v, Buf *b) {
@@ -790,7 +865,12 @@ static int copy_utf8(PyObject *v, Buf *b) {
     return buf_put(b, s, n) < 0 ? -1 : 1;
 }
 
-/* What StreamJoiner.export_held gave: None (Python only), () or (off, ts, text). */
+static int mark_end(Buf *ends, Py_ssize_t at) {
+    return buf_put(ends, &at, sizeof(Py_ssize_t));
+}
+
+/* What StreamJoiner.export_held gave: None (Python only), () or
+ * (off, ts, text, parts, size, lines). */
 static int slot_init(Slot *s, PyObject *held, int hold) {
     s->state = -1;
     if (!PyTuple_Check(held)) return 0;
@@ -799,29 +879,41 @@ static int slot_init(Slot *s, PyObject *held, int hold) {
         s->state = 1;
         return 0;
     }
-    if (size != 3 || !hold) return 0;
+    if (size != 6 || !hold) return 0;
     PyObject *off = PyTuple_GET_ITEM(held, 0), *ts = PyTuple_GET_ITEM(held, 1),
-             *text = PyTuple_GET_ITEM(held, 2);
-    if (!PyLong_Check(off) || !PyUnicode_Check(ts) || !PyUnicode_Check(text)) return 0;
+             *text = PyTuple_GET_ITEM(held, 2), *parts = PyTuple_GET_ITEM(held, 3),
+             *chars = PyTuple_GET_ITEM(held, 4), *lines = PyTuple_GET_ITEM(held, 5);
+    if (!PyLong_Check(off) || !PyUnicode_Check(ts) || !PyUnicode_Check(text) ||
+        !PyTuple_Check(parts) || !PyLong_Check(chars) || !PyLong_Check(lines))
+        return 0;
     s->off = PyLong_AsSsize_t(off);
-    if (s->off == -1 && PyErr_Occurred()) return -1;
-    if (s->off < 0) return 0;
+    s->hsize = PyLong_AsSsize_t(chars);
+    s->hlines = PyLong_AsSsize_t(lines);
+    if (PyErr_Occurred()) return -1;
+    if (s->off < 0 || s->hsize < 0 || s->hlines != 1 + PyTuple_GET_SIZE(parts)) return 0;
     int r;
     if ((r = copy_utf8(ts, &s->ts)) <= 0 || (r = copy_utf8(text, &s->text)) <= 0) return r;
+    s->first = s->text.len;
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(parts); i++) {
+        PyObject *part = PyTuple_GET_ITEM(parts, i);
+        if (!PyUnicode_Check(part)) return 0;
+        Py_ssize_t n;
+        const char *u = PyUnicode_AsUTF8AndSize(part, &n);
+        if (u == NULL) {
+            PyErr_Clear();
+            return 0;
+        }
+        if (buf_put(&s->text, "\n", 1) < 0 || buf_put(&s->text, u, n) < 0 ||
+            mark_end(&s->hends, s->text.len) < 0)
+            return -1;
+    }
     s->held = 1;
     s->state = 1;
     return 0;
 }
 
-/* Characters of UTF-8 text (what len() of the str gives). */
-static Py_ssize_t n_chars(const char *t, Py_ssize_t n) {
-    Py_ssize_t k = 0;
-    for (Py_ssize_t i = 0; i < n; i++) k += ((uint8_t)t[i] & 0xC0) != 0x80;
-    return k;
-}
-
 static int piece_end(Slot *s) {
-    if (buf_put(&s->pends, &s->ptext.len, sizeof(Py_ssize_t)) < 0) return -1;
+    if (mark_end(&s->pends, s->ptext.len) < 0) return -1;
     s->npieces++;
     return 0;
 }
@@ -870,21 +962,31 @@ static int partial_init(Slot *s, PyObject *part) {
     return 0;
 }
 
-/* The learned entry-start kind of stream i (Context.starts), -1 none, -2 error. */
-static Py_ssize_t slot_start(Context *ctx, int i) {
-    if (i >= PyList_GET_SIZE(ctx->starts)) return -1;
-    Py_ssize_t kind = PyLong_AsSsize_t(PyList_GET_ITEM(ctx->starts, i));
-    if (kind == -1 && PyErr_Occurred()) return -2;
-    if (kind >= 0 && (S.kinds == NULL || kind >= PyTuple_GET_SIZE(S.kinds))) {
-        PyErr_SetString(PyExc_ValueError, "scan(): Context.starts names no kind (init_starts)");
-        return -2;
+/* What StreamJoiner.export_starts gave: (kind, run, after_json, max_run), kind -1
+ * when no learned start is in force. 0, or -1 (error set). */
+static int starts_init(Slot *s, PyObject *starts) {
+    s->start = -1;
+    if (!PyTuple_Check(starts) || PyTuple_GET_SIZE(starts) != 4) {
+        PyErr_SetString(PyExc_TypeError, "scan(): starts are (kind, run, after_json, max_run)");
+        return -1;
     }
-    return kind < 0 ? -1 : kind;
+    Py_ssize_t kind = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 0));
+    s->run = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 1));
+    int after_json = PyObject_IsTrue(PyTuple_GET_ITEM(starts, 2));
+    s->max_run = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 3));
+    if (PyErr_Occurred() || after_json < 0) return -1;
+    if (kind >= 0 && (S.kinds == NULL || kind >= PyTuple_GET_SIZE(S.kinds))) {
+        PyErr_SetString(PyExc_ValueError, "scan(): starts name no kind (init_starts)");
+        return -1;
+    }
+    s->after_json = after_json;
+    s->start = kind < 0 ? -1 : kind;
+    return 0;
 }
-
-/* The record of one entry, appended to sc->values. */
+/* The record of one entry, appended to sc->values; multiline: joined from several
+ * lines (the layout's last literal is then the context's mtail: other tags). */
 static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_ssize_t tslen,
-                Py_ssize_t off, int stream) {
+                Py_ssize_t off, int stream, int multiline) {
     Context *c = sc->ctx;
     char digits[24];
     int nd = snprintf(digits, sizeof digits, "%zd", off);
@@ -911,7 +1013,12 @@ static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_
     for (Py_ssize_t i = 0; i < c->nsegs && !bad; i++) {
         const Seg *g = &c->segs[i];
         switch (g->kind) {
-        case V_LIT: bad = buf_put(b, g->p, g->len) < 0; break;
+        case V_LIT:
+            if (multiline && i == c->nsegs - 1)
+                bad = buf_put(b, PyBytes_AS_STRING(c->mtail), PyBytes_GET_SIZE(c->mtail)) < 0;
+            else
+                bad = buf_put(b, g->p, g->len) < 0;
+            break;
         case V_ID: bad = buf_put(b, hex, 34) < 0; break;
         case V_TS: bad = buf_json_str(b, (const uint8_t *)ts, tslen) < 0; break;
         case V_INGEST_TS: bad = buf_put(b, sc->ingest, sc->ingest_len) < 0; break;
@@ -942,59 +1049,156 @@ static int emit(Scan *sc, const char *text, Py_ssize_t tlen, const char *ts, Py_
 }
 
 /* (off, ts, text) of a stream's held line read here, for StreamJoiner.adopt_held. */
-static PyObject *held_line(const Slot *s) {
+
+/* A tuple of the str between the ends in ends (Py_ssize_t each), from at on. */
+static PyObject *split_at(const char *p, Py_ssize_t at, const Buf *ends, Py_ssize_t count,
+                          Py_ssize_t skip) {
+    PyObject *out = PyTuple_New(count);
+    if (out == NULL) return NULL;
+    const Py_ssize_t *e = (const Py_ssize_t *)ends->p;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *u = PyUnicode_DecodeUTF8(p + at, e[i] - at, NULL);
+        if (u == NULL) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(out, i, u);
+        at = e[i] + skip;
+    }
+    return out;
+}
+
+/* (off, ts, text, parts, size, lines) of a stream's held entry read or extended here,
+ * for StreamJoiner.adopt_held. */
+static PyObject *held_line(Slot *s) {
     if (!s->dirty) Py_RETURN_NONE;
+    if (s->hsize < 0) s->hsize = n_chars(s->text.p, s->text.len);
+    /* continuation lines start past the "\n" after the line before them */
+    PyObject *parts = split_at(s->text.p, s->first + 1, &s->hends, s->hlines - 1, 1);
+    if (parts == NULL) return NULL;
     /* an empty buffer may never have been allocated: "s#" would give None */
-    return Py_BuildValue("(ns#s#)", s->off, s->ts.p ? s->ts.p : "", s->ts.len,
-                         s->text.p ? s->text.p : "", s->text.len);
+    return Py_BuildValue("(ns#s#Nnn)", s->off, s->ts.p ? s->ts.p : "", s->ts.len,
+                         s->text.p ? s->text.p : "", s->first, parts, s->hsize, s->hlines);
 }
 
 /* (off, ts, pieces, size, bump) of a stream's partial pieces changed here, for
  * StreamJoiner.adopt_partial; pieces () when the entry was completed here. */
 static PyObject *partial_state(const Slot *s) {
     if (!s->pdirty) Py_RETURN_NONE;
-    PyObject *pieces = PyTuple_New(s->npieces);
+    PyObject *pieces = split_at(s->ptext.p, 0, &s->pends, s->npieces, 0);
     if (pieces == NULL) return NULL;
-    const Py_ssize_t *ends = (const Py_ssize_t *)s->pends.p;
-    for (Py_ssize_t i = 0, at = 0; i < s->npieces; i++) {
-        PyObject *u = PyUnicode_DecodeUTF8(s->ptext.p + at, ends[i] - at, NULL);
-        if (u == NULL) {
-            Py_DECREF(pieces);
-            return NULL;
-        }
-        PyTuple_SET_ITEM(pieces, i, u);
-        at = ends[i];
-    }
     return Py_BuildValue("(ns#NnO)", s->poff, s->pts, (Py_ssize_t)30, pieces, s->psize,
                          s->pbump ? Py_True : Py_False);
 }
 
+/* (heads, run, after_json) of a learned stream whose start state moved here, for
+ * StreamJoiner.read_elsewhere. */
+static PyObject *starts_state(const Slot *s) {
+    if (s->start < 0 || (!s->heads && !s->sdirty)) Py_RETURN_NONE;
+    return Py_BuildValue("(nnO)", s->heads, s->run, s->after_json ? Py_True : Py_False);
+}
+
+/* EntryStarts.feed's effect on a learned stream, for a line read here. */
+static void apply_effect(Slot *s, int effect) {
+    switch (effect) {
+    case E_HEAD:
+        s->heads++;
+        s->run = 0;
+        s->after_json = 0;
+        break;
+    case E_RUN:
+        s->run++;
+        s->sdirty = 1;
+        break;
+    case E_RESET:
+        s->run = 0;
+        s->after_json = 0;
+        s->sdirty = 1;
+        break;
+    }
+}
+
+/* Hold the line in *line (swapped in: *line gets the old buffer) as a new entry. */
+static int hold_new(Slot *s, Buf *line, const char *ts, Py_ssize_t off) {
+    Buf tmp = s->text;
+    s->text = *line;
+    *line = tmp;
+    s->ts.len = 0;
+    if (buf_put(&s->ts, ts, 30) < 0) return -1;
+    s->off = off;
+    s->first = s->text.len;
+    s->hends.len = 0;
+    s->hsize = -1;
+    s->hlines = 1;
+    s->held = s->dirty = 1;
+    return 0;
+}
+
+/* Join t (chars characters) to the held entry as a continuation line. */
+static int join_line(Slot *s, const char *t, Py_ssize_t n, Py_ssize_t chars) {
+    if (buf_put(&s->text, "\n", 1) < 0 || buf_put(&s->text, t, n) < 0 ||
+        mark_end(&s->hends, s->text.len) < 0)
+        return -1;
+    s->hsize += chars + 1; /* counted by classify */
+    s->hlines++;
+    s->dirty = 1;
+    return 0;
+}
+
+/* Lines of stream in a row from pos on (the line the scan stopped at first), at most
+ * FOLLOW_MAX; -1: error set. */
+enum { FOLLOW_MAX = 64 };
+static Py_ssize_t follow_lines(const uint8_t *base, Py_ssize_t pos, Py_ssize_t end,
+                               const Context *ctx,
+                               int (*parse)(const uint8_t *, Py_ssize_t, Buf *, Line *),
+                               Buf *scratch, int stream) {
+    Py_ssize_t count = 0;
+    while (pos < end && count < FOLLOW_MAX) {
+        const uint8_t *s = base + pos;
+        const uint8_t *nl = memchr(s, '\n', (size_t)(end - pos));
+        Py_ssize_t n = nl - s;
+        Line ln;
+        int r = n > ctx->max_line ? 0 : parse(s, n, scratch, &ln);
+        if (r < 0) return -1;
+        if (r == 0 || ln.stream != stream) break;
+        count++;
+        pos += n + 1;
+    }
+    return count;
+}
+
 PyDoc_STRVAR(scan_doc,
-"scan(ctx, data, pos, end, off, ingest_ts, held, partial)\n"
-"-> (values, pos, off, lines, stopped, held, partial, starts)\n\n"
+"scan(ctx, data, pos, end, off, ingest_ts, held, partial, starts)\n"
+"-> (values, pos, off, lines, stopped, held, partial, starts, follow)\n\n"
 "Lines of data[pos:end] (end is just past a newline) starting at file offset off.\n"
-"ingest_ts: the JSON-encoded ingest time of this chunk. held and partial: per stream\n"
-"(stdout, stderr), what StreamJoiner.export_held and export_partial gave. values: the\n"
-"records, in the order Python would produce them. stopped: the line at pos (at file\n"
-"offset off) is for the Python path. The held and partial returned: per stream, None\n"
-"(the joiner's state stands) or the (off, ts, text) / (off, ts, pieces, size, bump)\n"
-"its joiner must adopt before anything else is fed to it. starts: per stream, the\n"
-"lines read here that start an entry (StreamJoiner.read_elsewhere).");
+"ingest_ts: the JSON-encoded ingest time of this chunk. held, partial and starts: per\n"
+"stream (stdout, stderr), what StreamJoiner.export_held, export_partial and\n"
+"export_starts gave. values: the records, in the order Python would produce them.\n"
+"stopped: the line at pos (at file offset off) is for the Python path. The held,\n"
+"partial and starts returned: per stream, None (the joiner's state stands) or the\n"
+"(off, ts, text, parts, size, lines) / (off, ts, pieces, size, bump) / (heads, run,\n"
+"after_json) its joiner must take with adopt_held / adopt_partial / read_elsewhere\n"
+"before anything else is fed to it. follow: (stream, count) when the scan stopped at\n"
+"a line of stream (0 stdout, 1 stderr), the lines of that stream in a row from pos\n"
+"on (at most 64; the stop line first), else (-1, 0): the ones after the first are\n"
+"Python's too while its joiner holds what the scan cannot carry.");
 
 static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     (void)self;
-    if (nargs != 8) {
-        PyErr_SetString(PyExc_TypeError, "scan() takes 8 arguments");
+    if (nargs != 9) {
+        PyErr_SetString(PyExc_TypeError, "scan() takes 9 arguments");
         return NULL;
     }
-    if (!R.ready) {
-        PyErr_SetString(PyExc_RuntimeError, "scan(): init() first");
+    if (!R.ready || S.kinds == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "scan(): init() and init_starts() first");
         return NULL;
     }
-    PyObject *data = args[1], *ingest = args[5], *held = args[6], *part = args[7];
+    PyObject *data = args[1], *ingest = args[5], *held = args[6], *part = args[7],
+             *starts = args[8];
     if (!PyObject_TypeCheck(args[0], &ContextType) || !PyBytes_Check(data) ||
         !PyBytes_Check(ingest) || !PyTuple_Check(held) || PyTuple_GET_SIZE(held) != 2 ||
-        !PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 2) {
+        !PyTuple_Check(part) || PyTuple_GET_SIZE(part) != 2 || !PyTuple_Check(starts) ||
+        PyTuple_GET_SIZE(starts) != 2) {
         PyErr_SetString(PyExc_TypeError, "scan(): bad argument types");
         return NULL;
     }
@@ -1020,7 +1224,7 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Buf line = {0};
     const uint8_t *base = (const uint8_t *)PyBytes_AS_STRING(data);
     Py_ssize_t lines = 0;
-    int stopped = 0, failed = 0, hold = ctx->hold;
+    int stopped = 0, failed = 0, hold = ctx->hold, stop_stream = -1;
     int (*parse)(const uint8_t *, Py_ssize_t, Buf *, Line *) =
         ctx->cri ? parse_cri : parse_docker;
     /* callbacks must not free these under us */
@@ -1029,10 +1233,9 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
     Py_INCREF(ingest);
     for (int i = 0; i < 2 && !failed; i++) {
         if (slot_init(&slots[i], PyTuple_GET_ITEM(held, i), hold) < 0 ||
-            partial_init(&slots[i], PyTuple_GET_ITEM(part, i)) < 0)
+            partial_init(&slots[i], PyTuple_GET_ITEM(part, i)) < 0 ||
+            starts_init(&slots[i], PyTuple_GET_ITEM(starts, i)) < 0)
             failed = 1;
-        slots[i].start = slot_start(ctx, i);
-        if (slots[i].start == -2) failed = 1;
     }
     while (pos < end && !failed) {
         const uint8_t *s = base + pos;
@@ -1048,21 +1251,28 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             failed = 1;
             break;
         }
-        if (r == 0 || slots[ln.stream].state < 0) { /* ln is only set when r == 1 */
+        if (r == 0) {
             stopped = 1;
+            break;
+        }
+        if (slots[ln.stream].state < 0) {
+            stopped = 1;
+            stop_stream = ln.stream;
             break;
         }
         Slot *sl = &slots[ln.stream];
         /* the entry this line completes: itself, or the pieces before it and itself */
-        Py_ssize_t e_off = off;
+        Py_ssize_t e_off = off, chars = -1;
         const char *e_ts = ln.ts;
+        int action = A_NEW, effect = E_NONE;
         if (ln.partial || sl->npieces) {
             /* StreamJoiner.feed: a piece past max_joined characters is cut and tagged
              * (Python's); a piece read here starts, extends or ends the entry */
             Py_ssize_t room = ctx->max_joined - (sl->npieces ? sl->psize : 0);
-            Py_ssize_t chars = n_chars(line.p, line.len);
-            if (chars > room) {
+            Py_ssize_t piece = n_chars(line.p, line.len);
+            if (piece > room) {
                 stopped = 1;
+                stop_stream = ln.stream;
                 break;
             }
             if (ln.partial) {
@@ -1077,7 +1287,7 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
                     failed = 1;
                     break;
                 }
-                sl->psize += chars;
+                sl->psize += piece;
                 sl->pdirty = sl->pbump = 1;
                 lines++;
                 off += n + 1;
@@ -1089,12 +1299,15 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
                 failed = 1;
                 break;
             }
-            if (hold && needs_python(sl->ptext.p, sl->ptext.len, sl)) {
+            chars = (line.len ? piece : 0) + sl->psize; /* len() of the joined pieces */
+            if (hold && (action = classify(sl->ptext.p, sl->ptext.len, chars, sl, ctx,
+                                           &effect)) == A_PYTHON) {
                 sl->ptext.len = before;
                 stopped = 1;
+                stop_stream = ln.stream;
                 break;
             }
-            if (line.len) sl->psize += chars;
+            sl->psize = chars;
             Buf tmp = line; /* the joined pieces are the entry now */
             line = sl->ptext;
             sl->ptext = tmp;
@@ -1103,63 +1316,75 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             sl->pdirty = 1;
             e_off = sl->poff;
             e_ts = sl->pts;
-        } else if (hold && needs_python(line.p, line.len, sl)) {
+        } else if (hold && (action = classify(line.p, line.len, -1, sl, ctx, &effect)) ==
+                               A_PYTHON) {
             stopped = 1;
+            stop_stream = ln.stream;
             break;
         }
-        sl->starts_read++;
+        apply_effect(sl, effect);
         if (!hold) {
-            if (emit(&sc, line.p, line.len, e_ts, 30, e_off, ln.stream) < 0) {
+            if (emit(&sc, line.p, line.len, e_ts, 30, e_off, ln.stream, 0) < 0) {
+                failed = 1;
+                break;
+            }
+        } else if (action == A_JOIN) {
+            if (chars < 0) chars = n_chars(line.p, line.len);
+            if (join_line(sl, line.p, line.len, chars) < 0) {
                 failed = 1;
                 break;
             }
         } else {
             if (sl->held && emit(&sc, sl->text.p, sl->text.len, sl->ts.p, sl->ts.len, sl->off,
-                                 ln.stream) < 0) {
+                                 ln.stream, sl->hlines > 1) < 0) {
                 failed = 1;
                 break;
             }
-            Buf tmp = sl->text; /* the line becomes the held entry */
-            sl->text = line;
-            line = tmp;
-            sl->ts.len = 0;
-            if (buf_put(&sl->ts, e_ts, 30) < 0) {
+            if (hold_new(sl, &line, e_ts, e_off) < 0) {
                 failed = 1;
                 break;
             }
-            sl->off = e_off;
-            sl->held = sl->dirty = 1;
         }
         lines++;
         off += n + 1;
         pos += n + 1;
     }
+    Py_ssize_t follow = 0;
+    if (!failed && stop_stream >= 0 &&
+        (follow = follow_lines(base, pos, end, ctx, parse, &line, stop_stream)) < 0)
+        failed = 1;
     PyObject *result = NULL;
     if (!failed) {
-        PyObject *hout = PyTuple_New(2), *pout = PyTuple_New(2);
-        for (int i = 0; hout != NULL && pout != NULL && i < 2; i++) {
+        PyObject *hout = PyTuple_New(2), *pout = PyTuple_New(2), *sout = PyTuple_New(2);
+        int ok = hout != NULL && pout != NULL && sout != NULL;
+        for (int i = 0; ok && i < 2; i++) {
             PyObject *h = held_line(&slots[i]);
             PyObject *q = h == NULL ? NULL : partial_state(&slots[i]);
-            if (q == NULL) {
+            PyObject *t = q == NULL ? NULL : starts_state(&slots[i]);
+            if (t == NULL) {
                 Py_XDECREF(h);
-                Py_CLEAR(hout);
+                Py_XDECREF(q);
+                ok = 0;
                 break;
             }
             PyTuple_SET_ITEM(hout, i, h);
             PyTuple_SET_ITEM(pout, i, q);
+            PyTuple_SET_ITEM(sout, i, t);
         }
-        if (hout != NULL && pout != NULL)
-            result = Py_BuildValue("(OnnnONN(nn))", sc.values, pos, off, lines,
-                                   stopped ? Py_True : Py_False, hout, pout,
-                                   slots[0].starts_read, slots[1].starts_read);
-        else {
+        if (ok) {
+            result = Py_BuildValue("(OnnnONNN(in))", sc.values, pos, off, lines,
+                                   stopped ? Py_True : Py_False, hout, pout, sout, stop_stream,
+                                   follow);
+        } else {
             Py_XDECREF(hout);
             Py_XDECREF(pout);
+            Py_XDECREF(sout);
         }
     }
     for (int i = 0; i < 2; i++) {
         PyMem_Free(slots[i].text.p);
         PyMem_Free(slots[i].ts.p);
+        PyMem_Free(slots[i].hends.p);
         PyMem_Free(slots[i].ptext.p);
         PyMem_Free(slots[i].pends.p);
     }

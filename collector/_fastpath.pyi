@@ -11,24 +11,33 @@ class Context:
     max_line: int
     max_record: int
     max_joined: int
+    max_bytes: int
+    max_lines: int
+    multiline_tail: bytes
     hold: bool
 
-    def __init__(self, *, kind: str, layout: tuple[bytes | str, ...], id_prefix: bytes,
-                 max_line: int, max_record: int, max_joined: int, hold: bool, hint: list[Any],
+    def __init__(self, *, kind: str, layout: tuple[bytes | str, ...], multiline_tail: bytes,
+                 id_prefix: bytes, max_line: int, max_record: int, max_joined: int,
+                 max_bytes: int, max_lines: int, hold: bool, hint: list[Any],
                  detect_level: Callable[[str, list[int] | None], str],
-                 shrink: Callable[[bytes], bytes], starts: list[int]) -> None: ...
+                 shrink: Callable[[bytes], bytes]) -> None: ...
 
-# Per stream (stdout, stderr): what StreamJoiner.export_held / export_partial gave, in;
-# what its joiner must adopt (None: nothing new), out.
-Held = tuple[int, str, str] | tuple[()] | None
+# Per stream (stdout, stderr): what StreamJoiner.export_held / export_partial /
+# export_starts gave, in; what its joiner must adopt / read_elsewhere (None: nothing
+# new), out. A held entry: (offset, ts, first line, continuation lines, size, lines).
+Entry = tuple[int, str, str, tuple[str, ...], int, int]
+Held = Entry | tuple[()] | None
 Pieces = tuple[int, str, tuple[str, ...], int] | tuple[()] | None
-NowHeld = tuple[int, str, str] | None
+Starts = tuple[int, int, bool, int]  # (learned kind or -1, run, after_json, max_run)
+NowHeld = Entry | None
 NowPieces = tuple[int, str, tuple[str, ...], int, bool] | None
+NowStarts = tuple[int, int, bool] | None  # (header lines read, run, after_json)
 
 def scan(ctx: Context, data: bytes, pos: int, end: int, off: int, ingest_ts: bytes,
-         held: tuple[Held, Held], partial: tuple[Pieces, Pieces]
+         held: tuple[Held, Held], partial: tuple[Pieces, Pieces], starts: tuple[Starts, Starts]
          ) -> tuple[list[bytes], int, int, int, bool, tuple[NowHeld, NowHeld],
-                    tuple[NowPieces, NowPieces], tuple[int, int]]: ...
+                    tuple[NowPieces, NowPieces], tuple[NowStarts, NowStarts],
+                    tuple[int, int]]: ...
 def blake2b_hex(data: bytes) -> str: ...
 def init(*, unknown: str, indent: bytes, maybe: bytes, opens: tuple[bytes, ...],
          continues: tuple[bytes, ...], dump_heads: tuple[bytes, ...],

@@ -206,9 +206,29 @@ class EntryStarts:
         self.own = self.other = 0
 
     def hits(self, lines: int) -> None:
-        """``lines`` header lines of the learned kind, in order: read by ``feed``, or
-        elsewhere (the C scan reads a learned stream's header lines only)."""
+        """``lines`` header lines of the learned kind, in order, counted as ``feed``
+        counts them one by one: the mix is checked at each WINDOW of header lines (a
+        stream may go OFF at one of them; the rest are not counted then)."""
         self.run = 0
         self.after_json = False
-        self.own += lines
-        self._check_mix()
+        while lines > 0 and self.state == LEARNED:
+            # own + other < WINDOW between lines (_check_mix resets them)
+            take = min(lines, WINDOW - self.own - self.other)
+            self.own += take
+            lines -= take
+            self._check_mix()
+
+    def read_elsewhere(self, heads: int, run: int, after_json: bool) -> None:
+        """Lines of a LEARNED stream read elsewhere (the C scan): ``heads`` with the
+        learned header, the others header-less lines that ``feed`` would have counted
+        in ``run`` (or cleared ``after_json`` with); the fast path leaves every line
+        that moves ``other`` or relearns to ``feed``. The header lines' place among the
+        others only matters if the mix check turns the stream OFF at one of them, and
+        then ``feed`` would have counted nothing after it."""
+        if self.state != LEARNED:
+            return
+        if heads:
+            self.hits(heads)
+        if self.state == LEARNED:
+            self.run = run
+            self.after_json = after_json

@@ -5,23 +5,26 @@ chunk into record bytes in one call.
 The C scan takes only the shortcut whose outcome the Python path is known to give:
 a complete ``{"log":"...","stream":"stdout|stderr","time":"..."}`` or
 ``<time> <stdout|stderr> <P|F> <text>`` line with a plain UTC RFC 3339 time, valid
-UTF-8 without NUL, not a possible continuation line, on a stream whose joiner holds
-nothing or one plain line (and maybe plain partial pieces, which the C goes on
-joining). At any other line it stops and that one line goes through the host's
-``feed_line`` (parse -> join -> emit); then the scan goes on.
+UTF-8 without NUL, on a stream whose joiner holds nothing or a plain entry of this
+file (and maybe plain partial pieces, which the C goes on joining). It joins the
+lines that continue a plain entry (indented, a ``CONTINUES`` prefix, on a learned
+stream a header-less line) within the joiner's caps. At any other line (a trace
+mode, a cap, another kind's header on a learned stream ...) it stops and that one
+line goes through the host's ``feed_line`` (parse -> join -> emit); then the scan
+goes on.
 
 The seam is narrow and the C owns no rule: the level words and tables
 (``init_levels``: the C detector of ``collector/_levels.h`` mirrors
 ``level_detect.detect_level``, hint and learned level field included, and hands it
 what it cannot be sure of), the continuation shapes and the learned entry-start shapes
-(``init``, ``init_starts``, once) and the record
-layout (a ``Context`` per file) come from Python; the joiners' held lines and pieces
-and learned entry-start kinds cross it as plain values (``StreamJoiner.export_held``,
-``export_partial`` and ``learned_start`` before a scan, ``adopt_held`` and
-``adopt_partial`` after). A learned stream's line without its header stops the scan:
-Python joins it. The records, their order, the joiners' state and so the checkpoints
-are the same either way (tests/collector/test_fastpath.py and test_fastpath_cri.py
-compare them byte for byte). Without the extension everything stays in Python.
+(``init``, ``init_starts``, once) and the record layout with its tails (a ``Context``
+per file) come from Python; the joiners' held entries and pieces and learned
+entry-start state cross it as plain values (``StreamJoiner.export_held``,
+``export_partial`` and ``export_starts`` before a scan, ``adopt_held``,
+``adopt_partial`` and ``read_elsewhere`` after). The records, their order, the
+joiners' state and so the checkpoints are the same either way
+(tests/collector/test_fastpath.py and test_fastpath_cri.py compare them byte for
+byte). Without the extension everything stays in Python.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from collector.multiline import (
     HeldLine,
     HeldPieces,
     MultilineRules,
+    StartsState,
     StreamJoiner,
 )
 from logpipe.record import Record
@@ -72,6 +76,7 @@ STREAMS = ("stdout", "stderr")
 _PER_ENTRY = frozenset(("id", "ts", "ingest_ts", "offset", "message", "level", "stream"))
 _PER_FILE = ("node", "source", "path", "file")
 MAX_MISSES = 8  # scans in a row that took no line: the next lines are not for the C path
+_NO_STARTS: StartsState = (-1, 0, False, 0)  # a stream without a joiner yet
 # Lines then fed to Python before the C scan is tried again. Bounded: a run of stack
 # traces must not send the rest of a 1 MiB chunk of common lines to Python. Not ended
 # early when the joiners could be carried again (cri15's rule): with learned entry
@@ -99,6 +104,7 @@ class ScanHost(Protocol):
     level_hint: level_detect.Hint
     level_rule: LevelRule | None  # an app's level rule: Python decides every level
     plain_tail: bytes  # the record's end after "stream" for an entry without tags
+    multiline_tail: bytes  # the same for an entry joined from several lines
     scan_context: FileContext | None
 
     @property
@@ -113,30 +119,35 @@ class FileContext:
     """The C context of one file of a source, and what it was made from: a new one
     when the file, its generation (id prefix), the source's fields or rules change."""
 
-    __slots__ = ("ctx", "f", "id_prefix", "plain_tail", "rules", "starts")
+    __slots__ = ("ctx", "f", "id_prefix", "multiline_tail", "plain_tail", "rules")
 
     def __init__(self, host: ScanHost, f: TrackedFile) -> None:
         self.f = f
         self.id_prefix = f.id_prefix
         self.plain_tail = host.plain_tail
-        self.rules = host.rules
-        self.starts = [-1] * len(STREAMS)  # the streams' learned entry starts, per scan
+        self.multiline_tail = host.multiline_tail
+        self.rules = rules = host.rules
         self.ctx: _fastpath.Context | None = None
         try:
             layout = record_layout(host.out.node, host.kind, host.wire_path, f.file_id,
                                    host.plain_tail)
+            # the same record but for its tags: only the last literal differs
+            joined = record_layout(host.out.node, host.kind, host.wire_path, f.file_id,
+                                   host.multiline_tail)[-1]
         except JSONEncodeError:  # e.g. a path with lone surrogates: Python's own behaviour
             return
+        assert isinstance(joined, bytes)  # record_layout ends with literal bytes
         self.ctx = _c.Context(
-            kind=host.kind, layout=layout, id_prefix=f.id_prefix,
+            kind=host.kind, layout=layout, multiline_tail=joined, id_prefix=f.id_prefix,
             max_line=host.out.max_line_bytes, max_record=host.out.max_record_bytes,
-            max_joined=host.rules.max_line_bytes, hold=host.rules.enabled,
-            hint=host.level_hint, detect_level=level_detect.detect_level, shrink=host.shrink,
-            starts=self.starts)
+            max_joined=rules.max_line_bytes, max_bytes=rules.max_bytes,
+            max_lines=rules.max_lines, hold=rules.enabled, hint=host.level_hint,
+            detect_level=level_detect.detect_level, shrink=host.shrink)
 
     def fits(self, host: ScanHost, f: TrackedFile) -> bool:
         return (f is self.f and f.id_prefix is self.id_prefix
-                and host.plain_tail is self.plain_tail and host.rules is self.rules)
+                and host.plain_tail is self.plain_tail
+                and host.multiline_tail is self.multiline_tail and host.rules is self.rules)
 
 
 def record_layout(node: str, kind: str, path: str, file_id: str,
@@ -176,6 +187,10 @@ def _pieces(j: StreamJoiner | None, f: TrackedFile) -> HeldPieces | tuple[()] | 
     return None if j is None else j.export_partial(f)
 
 
+def _starts(j: StreamJoiner | None) -> StartsState:
+    return _NO_STARTS if j is None else j.export_starts()
+
+
 def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
                     now_ns: int) -> int:
     """Parse, join and send the lines of ``data[:last + 1]`` (``data[last]`` is a
@@ -193,7 +208,6 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
         return -1
     end = last + 1
     ingest = dumps(host.ingest_ts)
-    starts = fc.starts
     joiners = host.joiners
     feed = host.feed_line
     pos, off, total, misses = 0, f.pos, 0, 0
@@ -205,33 +219,32 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
         # stops are no sign of a file the C cannot read (misses).
         learning = [j is not None and j.learning for j in js]
         if all(learning[i] or js[i] is None for i in range(len(STREAMS))):
-            n, stopped = 0, True
+            n, stopped, follow = 0, True, 0
         else:
-            for i, j in enumerate(js):
-                starts[i] = -1 if j is None else j.learned_start
             held = (_export(js[0], f, rules), _export(js[1], f, rules))
             pieces = (_pieces(js[0], f), _pieces(js[1], f))
-            values, pos, off, n, stopped, now_held, now_pieces, read = _c.scan(
-                ctx, data, pos, end, off, ingest, held, pieces)
-            for stream, line, part, heads in zip(STREAMS, now_held, now_pieces, read,
-                                                 strict=True):
-                if line is not None:
-                    joiners[stream].adopt_held(f, *line, now_ns)
+            values, pos, off, n, stopped, now_held, now_pieces, read, (stream_at, follow) = (
+                _c.scan(ctx, data, pos, end, off, ingest, held, pieces,
+                        (_starts(js[0]), _starts(js[1]))))
+            for stream, entry, part, learned in zip(STREAMS, now_held, now_pieces, read,
+                                                    strict=True):
+                if entry is not None:
+                    joiners[stream].adopt_held(f, *entry, now_ns)
                 if part is not None:
                     joiners[stream].adopt_partial(f, *part, now_ns)
-                if heads:
-                    joiners[stream].read_elsewhere(heads)
+                if learned is not None:
+                    joiners[stream].read_elsewhere(*learned)
             total += n
             if values:
                 host.produce_records(f, values)
             misses = misses + 1 if n == 0 and not any(learning) else 0
         if stopped:
-            # Lines the C scan keeps refusing (a long stack trace, another shape of
-            # file): the next FALLBACK_LINES in Python rather than a scan call per line;
-            # then the scan is tried again.
+            # Lines the C scan keeps refusing (another shape of file, a trace longer
+            # than its follow): the next FALLBACK_LINES in Python rather than a scan call
+            # per line; then the scan is tried again.
             count = 1
             if misses >= MAX_MISSES:
-                count, misses = FALLBACK_LINES, 0
+                count, misses, follow = FALLBACK_LINES, 0, 0
             while pos < end and count:
                 count -= 1
                 nl = data.index(b"\n", pos)
@@ -239,5 +252,12 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
                 total += 1
                 off += nl - pos + 1
                 pos = nl + 1
+                # The stopped stream's next lines in a row, while its joiner holds what
+                # the scan cannot carry (a Python traceback, a Go dump, learning):
+                # Python's anyway, so without a scan call each.
+                if not count and follow > 1:
+                    follow -= 1
+                    j = joiners.get(STREAMS[stream_at])
+                    count = 1 if j is not None and j.feed_only(f) else 0
     return total
 

@@ -43,8 +43,11 @@ GO_DUMP_FOLLOW = ("goroutine ", "[signal ")
 # (and blank lines): any other line is decided by its first character alone.
 MAYBE = frozenset({p[:1] for p in (*CONTINUES, *GO_DUMP_FOLLOW)} | {""})
 
-# What export_held hands a fast path: () nothing held, or the one plain line held.
-HeldLine = tuple[int, str, str]  # (offset, ts, text)
+# What export_held hands a fast path: () nothing held, or the plain entry held:
+# (offset, ts, first line, continuation lines, h_size, h_lines).
+HeldLine = tuple[int, str, str, tuple[str, ...], int, int]
+# What export_starts hands it: (learned kind or -1, run, after_json, max_run).
+StartsState = tuple[int, int, bool, int]
 # What export_partial hands it: () no pieces, or the plain pieces of the entry so far.
 HeldPieces = tuple[int, str, tuple[str, ...], int]  # (offset, ts, pieces, characters)
 # Every built-in pattern runs in linear time on any line (DESIGN.md: user text):
@@ -169,10 +172,11 @@ class StreamJoiner:
         return self._starts.kind if self._starts.state == LEARNED else -1
 
     @property
-    def starts_state(self) -> tuple[int, int, int, int, int, bool, tuple[int, ...]]:
+    def starts_state(self) -> tuple[int, int, int, int, int, bool, tuple[int, ...], int, int]:
         """What the stream has learned, as plain values (for the tests)."""
         st = self._starts
-        return (st.state, st.kind, st.run, st.seen, st.lines, st.after_json, tuple(st.counts))
+        return (st.state, st.kind, st.run, st.seen, st.lines, st.after_json, tuple(st.counts),
+                st.own, st.other)
 
     # -- feeding ---------------------------------------------------------------
     def feed(self, origin: Any, off: int, ts: str | None, text: str, partial: bool,
@@ -288,40 +292,71 @@ class StreamJoiner:
     def export_held(self, origin: Any, rules: MultilineRules,
                     checks_starts: bool = False) -> HeldLine | tuple[()] | None:
         """The held state as plain values, for a fast path about to read ``origin``
-        under ``rules``: ``()`` nothing held, or ``(offset, ts, text)`` one plain line
-        of ``origin`` (no tags, no trace mode). None: more than that (partial pieces,
-        joined lines, other rules since a pod annotation changed them, still learning its
-        entry start, or a learned one unless the fast path ``checks_starts``: stops at a
-        line without the ``learned_start`` header): only ``feed`` may go on from this
-        state. Partial pieces are export_partial's."""
+        under ``rules``: ``()`` nothing held, or ``(offset, ts, text, parts, size,
+        lines)`` a plain entry whose lines are all of ``origin`` (no tags, no trace mode;
+        ``parts`` its continuation lines, ``size`` and ``lines`` h_size and h_lines).
+        None: anything else (lines of another file, other rules since a pod annotation
+        changed them, still learning its entry start, or a learned one unless the fast
+        path ``checks_starts``: it follows ``export_starts``): only ``feed`` may go on
+        from this state. Partial pieces are export_partial's."""
         state = self._starts.state
         if (rules is not self._rules or state == LEARNING
                 or (state == LEARNED and not checks_starts)):
             return None
         if not self.h_lines:
             return ()
-        if (self.h_lines != 1 or self.h_tags or self.h_other is not None
-                or self.h_origin is not origin or self._mode != _MODE_NONE or self.h_ts is None):
+        if not self._held_plain(origin):
             return None
-        return (self.h_off, self.h_ts, self.h_text)
+        return (self.h_off, self.h_ts, self.h_text, tuple(self.h_parts), self.h_size,
+                self.h_lines)
 
-    def adopt_held(self, origin: Any, off: int, ts: str, text: str, now_ns: int) -> None:
-        """Hold the plain line a fast path read last, as ``feed`` would have left it
-        (the line before it, if any, the fast path has emitted)."""
+    def _held_plain(self, origin: Any) -> bool:
+        """The held entry is one a fast path reading ``origin`` may carry."""
+        return not (self.h_tags or self.h_other is not None or self.h_origin is not origin
+                    or self._mode != _MODE_NONE or self.h_ts is None)
+
+    def _pieces_plain(self, origin: Any) -> bool:
+        """The partial pieces are ones a fast path reading ``origin`` may carry."""
+        return not (self.p_tags or self.p_other is not None or self.p_origin is not origin
+                    or self.p_ts is None or len(self.p_ts) != 30)
+
+    def feed_only(self, origin: Any) -> bool:
+        """Only ``feed`` may read this stream's next line of ``origin``: it is still
+        learning its entry start, or holds what a fast path cannot carry (a trace mode,
+        tags, lines or pieces of another file). A fast path that stopped at a line of
+        the stream hands it the lines after it too while this holds."""
+        return (self._starts.state == LEARNING
+                or (self.h_lines > 0 and not self._held_plain(origin))
+                or (bool(self.p_parts) and not self._pieces_plain(origin)))
+
+    def adopt_held(self, origin: Any, off: int, ts: str, text: str, parts: tuple[str, ...],
+                   size: int, lines: int, now_ns: int) -> None:
+        """Hold the plain entry a fast path read or extended last (its first line, its
+        continuation lines, h_size, h_lines), as ``feed`` would have left it (the entry
+        before it, if any, the fast path has emitted)."""
         self.h_text = text
+        self.h_parts = list(parts)
         self.h_origin, self.h_off, self.h_ts, self.h_tags = origin, off, ts, ()
         self.h_other = None
-        self.h_size = len(text)
-        self.h_lines = 1
+        self.h_size = size
+        self.h_lines = lines
         self._mode = _MODE_NONE
         self.deadline = now_ns + self._rules.flush_ns
 
-    def read_elsewhere(self, starts: int) -> None:
-        """A fast path read ``starts`` lines of this stream that start an entry: on a
-        learned stream all have its header (it leaves the others to ``feed``), and
-        count as ``feed`` would count them."""
-        if self._starts.state == LEARNED and starts:
-            self._starts.hits(starts)
+    def export_starts(self) -> StartsState:
+        """The learned entry start as plain values, for a fast path that checks it:
+        (kind, run, after_json, max_run), kind -1 when none is in force (the built-in
+        shapes alone decide)."""
+        st = self._starts
+        if st.state != LEARNED:
+            return (-1, 0, False, 0)
+        return (st.kind, st.run, st.after_json, st.max_run)
+
+    def read_elsewhere(self, heads: int, run: int, after_json: bool) -> None:
+        """A fast path read lines of this learned stream: ``heads`` of them with its
+        header, and left ``run`` and ``after_json`` as ``feed`` would have (it leaves
+        other kinds' headers, JSON objects and a relearn to ``feed``)."""
+        self._starts.read_elsewhere(heads, run, after_json)
 
     def export_partial(self, origin: Any) -> HeldPieces | tuple[()] | None:
         """The partial pieces as plain values, for a fast path about to read ``origin``:
@@ -329,8 +364,7 @@ class StreamJoiner:
         ``origin`` with a canonical time. None: only ``feed`` may go on from them."""
         if not self.p_parts:
             return ()
-        if (self.p_tags or self.p_other is not None or self.p_origin is not origin
-                or self.p_ts is None or len(self.p_ts) != 30):
+        if not self._pieces_plain(origin):
             return None
         return (self.p_off, self.p_ts, tuple(self.p_parts), self.p_size)
 

@@ -25,7 +25,7 @@ from collector.level_detect import LevelRule, detect_level, new_hint
 from collector.multiline import MultilineRules, StreamJoiner
 from collector.parsers import Piece, parse_cri, parse_docker, parse_host
 from collector.wire import wire_text
-from logpipe.record import SCHEMA_VERSION, TAG_NO_TIMESTAMP, TAG_TRUNCATED
+from logpipe.record import SCHEMA_VERSION, TAG_MULTILINE, TAG_NO_TIMESTAMP, TAG_TRUNCATED
 from logpipe.timefmt import format_ns
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class Source:
         self.meta: dict[str, Any] = {}
         self._tail = b""
         self.plain_tail = b""
+        self.multiline_tail = b""
         self.set_meta(meta)
         self.base_meta = meta  # from the path / config.v2.json, before pod metadata
         self.pod: PodMeta | None = None  # the pod metadata applied to self.meta
@@ -319,6 +320,9 @@ class Source:
         self.meta = meta
         self._tail = (b"," + inner if inner else b"") + b',"tags":'
         self.plain_tail = self._tail + b"[]" + _V_TAIL
+        # what emit writes for an entry the joiner joined from several lines (the C
+        # fast path writes it too: collector.fastpath)
+        self.multiline_tail = self._tail + dumps((TAG_MULTILINE,)) + _V_TAIL
 
     def level(self, text: str) -> str:
         """The entry's level: the app's rule, else detect_level -- through the C

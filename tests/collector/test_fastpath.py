@@ -463,13 +463,20 @@ def test_context_is_made_once_per_file(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_context_refuses_an_unknown_value() -> None:
     with pytest.raises(ValueError, match="layout item"):
-        fastpath._c.Context(kind="docker", layout=(b"{", "host"), id_prefix=b"", max_line=1,
-                            max_record=1, max_joined=1, hold=True, hint=[-1],
-                            detect_level=lambda t, h: "", shrink=bytes, starts=[-1, -1])
+        fastpath._c.Context(kind="docker", layout=(b"{", "host", b"}"), multiline_tail=b"}",
+                            id_prefix=b"", max_line=1, max_record=1, max_joined=1,
+                            max_bytes=1, max_lines=1, hold=True, hint=[-1],
+                            detect_level=lambda t, h: "", shrink=bytes)
+    with pytest.raises(ValueError, match="ends with literal bytes"):
+        fastpath._c.Context(kind="docker", layout=(b"{", "id"), multiline_tail=b"}",
+                            id_prefix=b"", max_line=1, max_record=1, max_joined=1,
+                            max_bytes=1, max_lines=1, hold=True, hint=[-1],
+                            detect_level=lambda t, h: "", shrink=bytes)
     with pytest.raises(ValueError, match="kind"):
-        fastpath._c.Context(kind="file", layout=(b"{", "id"), id_prefix=b"", max_line=1,
-                            max_record=1, max_joined=1, hold=True, hint=[-1],
-                            detect_level=lambda t, h: "", shrink=bytes, starts=[-1, -1])
+        fastpath._c.Context(kind="file", layout=(b"{", "id", b"}"), multiline_tail=b"}",
+                            id_prefix=b"", max_line=1, max_record=1, max_joined=1,
+                            max_bytes=1, max_lines=1, hold=True, hint=[-1],
+                            detect_level=lambda t, h: "", shrink=bytes)
     with pytest.raises(TypeError):
         fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None),  # type: ignore[arg-type]
-                         (None, None))
+                         (None, None), ((-1, 0, False, 0), (-1, 0, False, 0)))

@@ -248,11 +248,16 @@ def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
     j.flush()
     assert j.export_held("f", rules) == ()  # nothing held
     j.feed("f", 0, "T", "plain", False, (), 0)
-    assert j.export_held("f", rules) == (0, "T", "plain")
+    assert j.export_held("f", rules) == (0, "T", "plain", (), 5, 1)
     assert j.export_held("g", rules) is None  # held from another file (a rotation)
     assert j.export_held("f", MultilineRules()) is None  # other rules (a pod annotation)
     j.feed("f", 6, "T", "\tat x", False, (), 0)
-    assert j.export_held("f", rules) is None  # two lines joined
+    j.feed("f", 12, "T", "Caused by: é", False, (), 0)
+    # lines joined: the first, the continuation lines, h_size (characters), h_lines
+    assert j.export_held("f", rules) == (0, "T", "plain", ("\tat x", "Caused by: é"), 24, 3)
+    j.feed("g", 0, "T", "\tat y", False, (), 0)
+    assert j.export_held("g", rules) is None  # joined across a rotation
+    assert j.export_held("f", rules) is None  # ... either file
     j.flush()
     j.feed("f", 20, "T", "Traceback (most recent call last):", False, (), 0)
     assert j.export_held("f", rules) is None  # a trace mode
