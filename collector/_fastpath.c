@@ -2,24 +2,27 @@
  * {"log":"...\n","stream":"stdout|stderr","time":"..."} and CRI
  * "<RFC3339Nano> <stdout|stderr> <P|F> <text>". It splits a chunk into lines,
  * parses the common shapes, joins partial pieces (Docker's 16 KiB pieces without
- * "\n", CRI "P") and lines (hold each line until the next one of its stream shows
- * it is not a continuation), detects the level
- * (the C detector of _levels.h: level_detect.detect_level's cascade and hint),
- * computes the id and writes the record bytes exactly as
+ * "\n", CRI "P") and lines (holds each entry until the next line of its stream
+ * shows it is not a continuation, and joins the continuation lines of a plain entry:
+ * indented, a CONTINUES prefix, on a learned stream a line without its header),
+ * detects the level (the C detector of _levels.h: level_detect.detect_level's cascade
+ * and hint), computes the id and writes the record bytes exactly as
  * collector.source.Source.emit would.
  *
  * (Docker's optional "attrs" object is accepted: the Python path ignores it too.)
  * Anything else -- invalid JSON or UTF-8, NUL, other keys, a time that is not
- * plain UTC RFC 3339, an over-long line or joined entry, a possible continuation
- * line, a joiner holding something other than one plain line and plain pieces --
+ * plain UTC RFC 3339, an over-long line or joined entry, a line that opens or
+ * continues a trace mode (Python traceback, Go dump), a continuation line past the
+ * joiner's caps, another kind's header or a relearn on a learned stream, a joiner
+ * holding what only Python carries (tags, a trace mode, lines of another file) --
  * stops the scan *before* that line so the Python path handles it; see
  * collector/fastpath.py. The C path only ever takes the shortcut where the Python
  * code's outcome is known.
  *
  * It owns no rule and no Python object's insides: the level words, the
- * continuation shapes (init) and the record layout (Context) are handed in by
- * Python, and the joiners' held lines and pieces come in and go out as plain
- * tuples. */
+ * continuation shapes (init), the learned-start shapes (init_starts) and the record
+ * layout with its tails (Context) are handed in by Python, and the joiners' held
+ * entries, pieces and learned-start state come in and go out as plain tuples. */
 
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -764,9 +767,11 @@ typedef struct {
     Py_ssize_t off, first, hsize, hlines;
     /* The stream's learned entry start (collector.entry_start.EntryStarts in LEARNED):
      * its kind (-1: none, the built-in shapes alone decide), its run of header-less
-     * lines and after_json, as feed leaves them, and max_run; heads: lines read here
-     * with the kind's header (EntryStarts.hits); sdirty: run / after_json moved here. */
-    Py_ssize_t start, run, max_run, heads;
+     * lines and after_json, as feed leaves them, max_run, and max_heads: the header
+     * lines it may read before the one that ends a window of the mix check (which may
+     * turn the stream OFF: feed's); heads: lines read here with the kind's header
+     * (EntryStarts.hits); sdirty: run / after_json moved here. */
+    Py_ssize_t start, run, max_run, max_heads, heads;
     int after_json, sdirty;
     /* The partial pieces (Docker 16 KiB / CRI "P") of the entry being assembled:
      * joined in ptext, where each piece ends in pends; psize counts characters as
@@ -810,8 +815,9 @@ enum { E_NONE, E_HEAD, E_RUN, E_RESET };
  * applied by the caller when the line is read here). chars: len(t) in characters, or
  * -1 when not counted yet. Python's are: a line that opens or enters a trace mode
  * (Python traceback, Go dump), a continuation line past the joiner's caps, and on a
- * learned stream a JSON object or another kind's header (the mix is counted there)
- * and a header-less line that ends the learned start (run > max_run: relearn). */
+ * learned stream a JSON object or another kind's header (the mix is counted there),
+ * the header line that ends a window of the mix check, and a header-less line that
+ * ends the learned start (run > max_run: relearn). */
 static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
                     const Context *ctx, int *effect) {
     const uint8_t *u = (const uint8_t *)t;
@@ -819,6 +825,7 @@ static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
     *effect = E_NONE;
     if (s->start >= 0) { /* EntryStarts.feed, LEARNED */
         if (start_matches(s->start, u, n)) {
+            if (s->heads >= s->max_heads) return A_PYTHON;
             *effect = E_HEAD;
         } else if ((n && t[0] == '{') || any_start(u, n)) {
             return A_PYTHON;
@@ -962,18 +969,20 @@ static int partial_init(Slot *s, PyObject *part) {
     return 0;
 }
 
-/* What StreamJoiner.export_starts gave: (kind, run, after_json, max_run), kind -1
- * when no learned start is in force. 0, or -1 (error set). */
+/* What StreamJoiner.export_starts gave: (kind, run, after_json, max_run, max_heads),
+ * kind -1 when no learned start is in force. 0, or -1 (error set). */
 static int starts_init(Slot *s, PyObject *starts) {
     s->start = -1;
-    if (!PyTuple_Check(starts) || PyTuple_GET_SIZE(starts) != 4) {
-        PyErr_SetString(PyExc_TypeError, "scan(): starts are (kind, run, after_json, max_run)");
+    if (!PyTuple_Check(starts) || PyTuple_GET_SIZE(starts) != 5) {
+        PyErr_SetString(PyExc_TypeError,
+                        "scan(): starts are (kind, run, after_json, max_run, max_heads)");
         return -1;
     }
     Py_ssize_t kind = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 0));
     s->run = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 1));
     int after_json = PyObject_IsTrue(PyTuple_GET_ITEM(starts, 2));
     s->max_run = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 3));
+    s->max_heads = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 4));
     if (PyErr_Occurred() || after_json < 0) return -1;
     if (kind >= 0 && (S.kinds == NULL || kind >= PyTuple_GET_SIZE(S.kinds))) {
         PyErr_SetString(PyExc_ValueError, "scan(): starts name no kind (init_starts)");

@@ -28,7 +28,8 @@ class Context:
 Entry = tuple[int, str, str, tuple[str, ...], int, int]
 Held = Entry | tuple[()] | None
 Pieces = tuple[int, str, tuple[str, ...], int] | tuple[()] | None
-Starts = tuple[int, int, bool, int]  # (learned kind or -1, run, after_json, max_run)
+# (learned kind or -1, run, after_json, max_run, header lines it may read)
+Starts = tuple[int, int, bool, int, int]
 NowHeld = Entry | None
 NowPieces = tuple[int, str, tuple[str, ...], int, bool] | None
 NowStarts = tuple[int, int, bool] | None  # (header lines read, run, after_json)

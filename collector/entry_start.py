@@ -206,29 +206,32 @@ class EntryStarts:
         self.own = self.other = 0
 
     def hits(self, lines: int) -> None:
-        """``lines`` header lines of the learned kind, in order, counted as ``feed``
-        counts them one by one: the mix is checked at each WINDOW of header lines (a
-        stream may go OFF at one of them; the rest are not counted then)."""
+        """``lines`` header lines of the learned kind, in order: read by ``feed``, or
+        elsewhere (the C scan, which stops before the one that ends a window)."""
         self.run = 0
         self.after_json = False
-        while lines > 0 and self.state == LEARNED:
-            # own + other < WINDOW between lines (_check_mix resets them)
-            take = min(lines, WINDOW - self.own - self.other)
-            self.own += take
-            lines -= take
-            self._check_mix()
+        self.own += lines
+        self._check_mix()
+
+    def for_scan(self) -> tuple[int, int, bool, int, int]:
+        """What a fast path reading this stream's lines must know, as plain values:
+        (kind, run, after_json, max_run, header lines it may read), kind -1 when no
+        start is learned (the built-in shapes alone decide). It reads fewer header
+        lines than would end a window of the mix check (that one, which may turn the
+        stream OFF and so change what a header-less line is, is ``feed``'s), and stops
+        at a header-less line that would relearn and at any line that moves ``other``."""
+        if self.state != LEARNED:
+            return (-1, 0, False, 0, 0)
+        return (self.kind, self.run, self.after_json, self.max_run,
+                WINDOW - self.own - self.other - 1)
 
     def read_elsewhere(self, heads: int, run: int, after_json: bool) -> None:
-        """Lines of a LEARNED stream read elsewhere (the C scan): ``heads`` with the
+        """Lines of a LEARNED stream a fast path read (``for_scan``): ``heads`` with the
         learned header, the others header-less lines that ``feed`` would have counted
-        in ``run`` (or cleared ``after_json`` with); the fast path leaves every line
-        that moves ``other`` or relearns to ``feed``. The header lines' place among the
-        others only matters if the mix check turns the stream OFF at one of them, and
-        then ``feed`` would have counted nothing after it."""
+        in ``run`` or cleared ``after_json`` with; the state ``feed`` of each leaves."""
         if self.state != LEARNED:
             return
         if heads:
             self.hits(heads)
-        if self.state == LEARNED:
-            self.run = run
-            self.after_json = after_json
+        self.run = run
+        self.after_json = after_json

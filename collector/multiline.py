@@ -46,8 +46,9 @@ MAYBE = frozenset({p[:1] for p in (*CONTINUES, *GO_DUMP_FOLLOW)} | {""})
 # What export_held hands a fast path: () nothing held, or the plain entry held:
 # (offset, ts, first line, continuation lines, h_size, h_lines).
 HeldLine = tuple[int, str, str, tuple[str, ...], int, int]
-# What export_starts hands it: (learned kind or -1, run, after_json, max_run).
-StartsState = tuple[int, int, bool, int]
+# What export_starts hands it: (learned kind or -1, run, after_json, max_run, header
+# lines it may read): EntryStarts.for_scan.
+StartsState = tuple[int, int, bool, int, int]
 # What export_partial hands it: () no pieces, or the plain pieces of the entry so far.
 HeldPieces = tuple[int, str, tuple[str, ...], int]  # (offset, ts, pieces, characters)
 # Every built-in pattern runs in linear time on any line (DESIGN.md: user text):
@@ -167,8 +168,8 @@ class StreamJoiner:
 
     @property
     def learned_start(self) -> int:
-        """The learned entry-start kind (collector.entry_start.KINDS), -1 none: a fast
-        path must leave a line without that header to ``feed`` (it continues the entry)."""
+        """The learned entry-start kind (collector.entry_start.KINDS), -1 none (what
+        ``export_starts`` hands a fast path first)."""
         return self._starts.kind if self._starts.state == LEARNED else -1
 
     @property
@@ -305,10 +306,10 @@ class StreamJoiner:
             return None
         if not self.h_lines:
             return ()
-        if not self._held_plain(origin):
+        ts = self.h_ts
+        if ts is None or not self._held_plain(origin):
             return None
-        return (self.h_off, self.h_ts, self.h_text, tuple(self.h_parts), self.h_size,
-                self.h_lines)
+        return (self.h_off, ts, self.h_text, tuple(self.h_parts), self.h_size, self.h_lines)
 
     def _held_plain(self, origin: Any) -> bool:
         """The held entry is one a fast path reading ``origin`` may carry."""
@@ -344,18 +345,15 @@ class StreamJoiner:
         self.deadline = now_ns + self._rules.flush_ns
 
     def export_starts(self) -> StartsState:
-        """The learned entry start as plain values, for a fast path that checks it:
-        (kind, run, after_json, max_run), kind -1 when none is in force (the built-in
-        shapes alone decide)."""
-        st = self._starts
-        if st.state != LEARNED:
-            return (-1, 0, False, 0)
-        return (st.kind, st.run, st.after_json, st.max_run)
+        """The learned entry start as plain values, for a fast path that checks it
+        (``EntryStarts.for_scan``)."""
+        return self._starts.for_scan()
 
     def read_elsewhere(self, heads: int, run: int, after_json: bool) -> None:
         """A fast path read lines of this learned stream: ``heads`` of them with its
         header, and left ``run`` and ``after_json`` as ``feed`` would have (it leaves
-        other kinds' headers, JSON objects and a relearn to ``feed``)."""
+        other kinds' headers, JSON objects, a relearn and the end of a mix window to
+        ``feed``)."""
         self._starts.read_elsewhere(heads, run, after_json)
 
     def export_partial(self, origin: Any) -> HeldPieces | tuple[()] | None:
@@ -364,9 +362,10 @@ class StreamJoiner:
         ``origin`` with a canonical time. None: only ``feed`` may go on from them."""
         if not self.p_parts:
             return ()
-        if not self._pieces_plain(origin):
+        ts = self.p_ts
+        if ts is None or not self._pieces_plain(origin):
             return None
-        return (self.p_off, self.p_ts, tuple(self.p_parts), self.p_size)
+        return (self.p_off, ts, tuple(self.p_parts), self.p_size)
 
     def adopt_partial(self, origin: Any, off: int, ts: str, pieces: tuple[str, ...],
                       size: int, bump: bool, now_ns: int) -> None:

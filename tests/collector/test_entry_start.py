@@ -214,7 +214,7 @@ def test_a_learned_stream_is_exported_only_to_a_scan_that_checks_starts() -> Non
     assert j.export_held("f", rules) is None
     assert j.export_held("f", rules, checks_starts=True) == (1, "T", "2026-11-26 07:00:01 b",
                                                              (), 21, 1)
-    assert j.export_starts() == (_kind("iso_ts"), 0, False, rules.max_lines)
+    assert j.export_starts() == (_kind("iso_ts"), 0, False, rules.max_lines, WINDOW - 1)
 
 
 def test_a_stream_mixing_layouts_stops_joining() -> None:
@@ -257,3 +257,62 @@ def test_header_lines_read_by_the_c_scan_count_towards_the_mix() -> None:
         starts.feed("[2026-11-26 07:00:00] other")
     starts.hits(WINDOW // 2)
     assert starts.state == OFF
+
+
+
+_READ = ["2026-11-26 07:00:00 a", "node list", "\tat x(Y.java:1)"]  # what the C scan reads
+_FED = ["[2026-11-26 07:00:00] other", '{"a": 1}']  # what it leaves to feed()
+
+
+@st.composite
+def _scan_runs(draw: st.DrawFn) -> list[str]:
+    """Runs of lines a scan may read (up to a few WINDOWs of them), each ended by a
+    line it leaves to feed()."""
+    lines: list[str] = []
+    for _ in range(draw(st.integers(0, 6))):
+        run = draw(st.integers(0, 3 * WINDOW))
+        lines += [_READ[0] if draw(st.integers(0, 3)) else draw(st.sampled_from(_READ))
+                  for _ in range(run)]
+        lines.append(draw(st.sampled_from(_FED)))
+    return lines
+
+
+@given(_scan_runs(), st.integers(1, 30), st.integers(0, 40))
+def test_lines_read_elsewhere_leave_the_state_feed_leaves(lines: list[str], max_run: int,
+                                                          others: int) -> None:
+    """A LEARNED stream's lines, read by a fast path as ``for_scan`` lets it (header
+    lines short of the end of a mix window, header-less ones that do not relearn) and
+    reported with ``read_elsewhere``, the rest fed: the stream stays LEARNED on every
+    line the fast path reads (so its joining rules hold there), and the state is the
+    one feed() of each line leaves."""
+    fed, batched = EntryStarts(max_run), EntryStarts(max_run)
+    for starts in (fed, batched):
+        starts.feed(_READ[0])
+        starts.feed(_READ[0])
+        for _ in range(others):  # another kind's lines: the mix check is nearer
+            starts.feed(_FED[0])
+    heads = 0
+    for line in lines:
+        if fed.state != LEARNED:
+            return
+        _, _, _, _, max_heads = batched.for_scan()  # what the scan was handed
+        if line == _READ[0]:
+            reads = heads < max_heads
+        else:
+            reads = line in _READ and (fed.after_json or fed.run < max_run)
+        if reads:
+            heads += line == _READ[0]
+            fed.feed(line)
+            assert fed.state == LEARNED
+            continue
+        batched.read_elsewhere(heads, fed.run, fed.after_json)
+        heads = 0
+        assert _state(batched) == _state(fed)
+        fed.feed(line)
+        batched.feed(line)
+    batched.read_elsewhere(heads, fed.run, fed.after_json)
+    assert _state(batched) == _state(fed)
+
+
+def _state(starts: EntryStarts) -> tuple[object, ...]:
+    return tuple(getattr(starts, name) for name in EntryStarts.__slots__)

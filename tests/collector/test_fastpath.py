@@ -147,19 +147,20 @@ def block(draw: st.DrawFn) -> list[bytes]:
 
 def _run(tmp: Path, data: bytes, fast: bool, chunk: int, enabled: bool,
          monkeypatch: pytest.MonkeyPatch, split: int = -1, flush_ns: int = 1000,
-         max_lines: int = 1000, kind: str = "docker", max_joined: int = 256 << 10
-         ) -> list[Any]:
+         max_lines: int = 1000, kind: str = "docker", max_joined: int = 256 << 10,
+         max_bytes: int = 1 << 20) -> list[Any]:
     """Read ``data`` chunk by chunk; a snapshot of everything observable per step.
     ``split`` >= 0: the bytes from there on are a second file (the log rotated), read
     after the first, so held entries cross files as in a rotation. ``kind``: the
-    layout (docker, cri); ``max_joined``: the joiner's cap on an entry's characters."""
+    layout (docker, cri); ``max_joined``: the joiner's cap on an entry joined from
+    pieces (characters); ``max_lines`` / ``max_bytes``: its caps on a multi-line entry."""
     parts = [data] if split < 0 else [data[:split], data[split:]]
     out = Recorder()
     out.read_chunk_bytes = chunk
     out.max_line_bytes = 300
     out.max_record_bytes = 700
     rules = MultilineRules(enabled=enabled, flush_ns=flush_ns, max_lines=max_lines,
-                           max_line_bytes=max_joined)
+                           max_line_bytes=max_joined, max_bytes=max_bytes)
     src = Source(str(tmp / "x-json.log"), kind, META, rules, out)
     files: list[TrackedFile] = []
     for i, part in enumerate(parts):
@@ -358,6 +359,200 @@ def test_learned_streams_match_python_path(tmp_path: Path, monkeypatch: pytest.M
     assert fast == slow
 
 
+# -- multi-line entries joined in C ----------------------------------------------------
+# First lines of entries: a learned header kind (ISO, bracketed), plain ones, a Go dump
+# head; and the lines that may follow them: the built-in continuation shapes (joined
+# in C on a plain entry), header-less lines (joined in C on a learned stream), and
+# what stops the scan (trace openers, Go dump lines, JSON, another kind's header).
+_HEADS = ["2026-11-26 07:00:00.123 ERROR [main] boom", "2026-11-26 07:00:01.456 INFO started",
+          "[2026-11-26 07:00:00,123] WARN y", "ERROR plain", "Exception in thread main",
+          "panic: oops", "x", "é 漢字 😀 WARN"]
+_CONTINUED = ["\tat com.example.Main.run(Main.java:12)", "    SELECT * FROM t WHERE a = 1",
+              "Caused by: java.io.IOException: é", "Suppressed: z", "\t... 3 more",
+              "#0 /app/x.php(9): f()", "Stack trace:", "[stacktrace]", "  漢字 😀 INFO",
+              " ", "\t", "Caused by: " + "x" * 40]
+_AFTER = ["", "java.lang.IllegalStateException: boom", "node list: a, b", '{"a":1}',
+          "Traceback (most recent call last):", "goroutine 1 [running]:", "[signal SIGSEGV]",
+          "2026-11-26 07:00:02 other", "[2026-11-26 07:00:00,123] other kind", "INFO x",
+          "Tx", "#x", "main.main()", "ValueError: v"]
+
+
+@st.composite
+def multiline_items(draw: st.DrawFn) -> list[tuple[str, str, bool]]:
+    """(stream, text, partial) of entries of one or two streams, their lines
+    interleaved: a first line, then continuation lines (mostly joined), maybe other
+    lines among them; some lines cut into partial pieces. A stream may first write
+    WINDOW lines with no header kind (its learned start goes OFF: the built-in shapes
+    alone decide), else it learns the header its entries start with."""
+    per_stream: dict[str, list[str]] = {"stdout": [], "stderr": []}
+    for stream in per_stream:
+        if draw(st.integers(0, 2)) == 0:
+            per_stream[stream] += [f"GET /api/{i} 200" for i in range(WINDOW)]
+    for _ in range(draw(st.integers(1, 10))):
+        stream = "stderr" if draw(st.integers(0, 3)) == 0 else "stdout"
+        lines = [draw(st.sampled_from(_HEADS))]
+        for _ in range(draw(st.integers(0, 8))):
+            lines.append(draw(st.sampled_from(_CONTINUED if draw(st.integers(0, 4))
+                                              else _AFTER)))
+        per_stream[stream] += lines
+    out: list[tuple[str, str, bool]] = []
+    rows = {stream: list(lines) for stream, lines in per_stream.items()}
+    while rows["stdout"] or rows["stderr"]:  # the two streams' lines interleaved
+        stream = draw(st.sampled_from([s for s in rows if rows[s]]))
+        text = rows[stream].pop(0)
+        if len(text) > 4 and draw(st.integers(0, 12)) == 0:  # cut into pieces
+            cut = draw(st.integers(1, len(text) - 1))
+            out.append((stream, text[:cut], True))
+            text = text[cut:]
+        out.append((stream, text, False))
+    return out
+
+
+def docker_rows(items: list[tuple[str, str, bool]]) -> bytes:
+    return b"".join(orjson.dumps({"log": text + ("" if partial else "\n"), "stream": stream,
+                                  "time": TS}) + b"\n" for stream, text, partial in items)
+
+
+def cri_rows(items: list[tuple[str, str, bool]]) -> bytes:
+    return "".join(f"{TS} {stream} {'P' if partial else 'F'} {text}\n"
+                   for stream, text, partial in items).encode()
+
+
+def _rows_split(data: bytes, split: int) -> int:
+    """The byte offset of line ``split`` (a rotation there), or -1."""
+    if split < 0:
+        return -1
+    at = 0
+    for _ in range(split):
+        at = data.find(b"\n", at) + 1
+        if at == 0:
+            return -1
+    return at if at < len(data) else -1
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(items=multiline_items(), chunk=st.integers(300, 4096),
+       max_lines=st.sampled_from([2, 3, 5, 1000]), max_bytes=st.sampled_from([40, 90, 1 << 20]),
+       split=st.integers(-1, 60), flush_ns=st.sampled_from([1000, 10**9]))
+def test_multiline_entries_match_python_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: list[tuple[str, str, bool]],
+        chunk: int, max_lines: int, max_bytes: int, split: int, flush_ns: int) -> None:
+    """Entries of several lines joined in C (plain entries of OFF and learned streams,
+    the caps hit, scans and chunks ending inside an entry, a rotation inside one, pieces
+    around them, two streams interleaved): the same records, joiner and learned-start
+    state, batches and checkpoints as the Python path."""
+    data = docker_rows(items)
+    at = _rows_split(data, split)
+    fast, slow = (_run(tmp_path, data, fast, chunk, True, monkeypatch, at, flush_ns, max_lines,
+                       max_bytes=max_bytes) for fast in (True, False))
+    assert fast == slow
+
+
+def _spy_feed(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    calls: list[bytes] = []
+    real = Source.feed_line
+
+    def spy(self: Source, f: TrackedFile, off: int, raw: bytes, *rest: Any) -> None:
+        calls.append(raw)
+        real(self, f, off, raw, *rest)
+
+    monkeypatch.setattr(Source, "feed_line", spy)
+    return calls
+
+
+def _java_app(entries: int, stamp: bool) -> list[str]:
+    """A Java app's lines: every fifth entry has a stack trace (a header-less exception
+    line, indented frames, Caused by); ``stamp``: its lines start with an ISO time."""
+    texts = []
+    for i in range(entries):
+        head = f"2026-11-26 07:00:{i % 60:02d}.123 " if stamp else ""
+        texts.append(f"{head}{'ERROR' if i % 5 == 4 else 'INFO'} [main] c.e.App - request {i}")
+        if i % 5 == 4:
+            texts += ["java.lang.IllegalStateException: boom",
+                      *(f"\tat c.e.App.m{k}(App.java:{k})" for k in range(4)),
+                      "Caused by: java.io.IOException: é", "\tat java.io.X.read(X.java:1)",
+                      "\t... 9 more"]
+    return texts
+
+
+@pytest.mark.parametrize("stamp", [True, False])
+def test_stack_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      stamp: bool) -> None:
+    """A Java app's stack traces: on a learned stream (ISO times) and on one whose
+    learned start is OFF (no header kind in its first WINDOW lines), the C joins the
+    frames; Python sees the learning lines and, where the stream is learned, not even
+    the header-less exception line: only the header line that ends each WINDOW of the
+    mix check. The same records as the Python path."""
+    texts = [f"GET /api/{i} 200" for i in range(WINDOW)] if not stamp else []
+    texts += _java_app(400, stamp)
+    data = docker_rows([("stdout", t, False) for t in texts])
+    calls = _spy_feed(monkeypatch)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
+    # the first 2 header lines are learned from, then a window ends every WINDOW
+    assert len(calls) == (WINDOW if not stamp else 2 + (400 - 2) // WINDOW)
+    slow = _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
+    assert fast == slow
+    joined = [orjson.loads(v) for v, *_ in fast[-2][0] if b"multiline" in v]  # before acks
+    assert len(joined) == 80 and all("multiline" in r["tags"] for r in joined)
+    # a header-less exception line continues a learned stream's entry; on an OFF stream
+    # it starts one (record caps: the messages may be cut, tagged truncated)
+    assert all(r["message"].startswith("2026-11-26 " if stamp else "java.lang.Illegal")
+               for r in joined)
+
+
+_CAPPED = ["2026-11-26 07:00:00 ERROR é漢😀", "\tat é(Y.java:1)", "Caused by: 😀",
+           "\tat x", "  y", "\tz"]
+# h_size once the first three lines are joined (58 characters, more bytes): the third
+# joins while h_size before it + its length (_CAPPED_SIZE - 1) < max_bytes
+_CAPPED_SIZE = len("\n".join(_CAPPED[:3]))
+
+
+@pytest.mark.parametrize("kind", ["docker", "cri"])
+@pytest.mark.parametrize("learned", [True, False])
+@pytest.mark.parametrize(("max_bytes", "max_lines"), [
+    (_CAPPED_SIZE - 1, 1000), (_CAPPED_SIZE, 1000),  # the third line at / within the cap
+    (1 << 20, 3), (1 << 20, 2)])
+def test_caps_on_joined_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str,
+                              learned: bool, max_bytes: int, max_lines: int) -> None:
+    """The joiner's caps exactly as _line checks them (h_size + len(line) < max_bytes,
+    sizes in characters; h_lines < max_lines): the line past a cap starts an entry."""
+    texts = [] if learned else [f"GET /api/{i} 200" for i in range(WINDOW)]
+    texts += ["2026-11-26 07:00:00 INFO a", "2026-11-26 07:00:00 INFO b", *_CAPPED, *_CAPPED]
+    items = [("stdout", t, False) for t in texts]
+    data = docker_rows(items) if kind == "docker" else cri_rows(items)
+    fast, slow = (_run(tmp_path, data, fast, 4096, True, monkeypatch, flush_ns=10**9,
+                       max_lines=max_lines, max_bytes=max_bytes, kind=kind)
+                  for fast in (True, False))
+    assert fast == slow
+    messages = [orjson.loads(v)["message"] for v, *_ in fast[-2][0]]
+    lines = 3 if max_bytes == _CAPPED_SIZE or max_lines == 3 else 2
+    assert "\n".join(_CAPPED[:lines]) in messages
+
+
+def test_a_learned_stream_turned_off_inside_a_scan(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mix check (a WINDOW of header lines, more than a fifth of another kind)
+    turns a learned stream OFF at a header line the C read: its header-less lines are
+    entries from there on, on both paths, with the same learned-start state."""
+    iso = "2026-11-26 07:00:00.123 INFO request"
+    texts = [iso, iso]
+    for _ in range(25):  # another kind's lines, each read by Python (the scan stops)
+        texts += [iso, "[2026-11-26 07:00:00,123] other"]
+    for i in range(120):  # the 50th ISO line here ends the window: 75 < 80 % of 100
+        texts += [f"{iso} {i}", "node list: a", "\tat x(Y.java:1)"]
+    data = docker_rows([("stdout", t, False) for t in texts])
+    calls = _spy_feed(monkeypatch)
+    fast = _run(tmp_path, data, True, 1 << 20, True, monkeypatch, flush_ns=10**9)
+    # learning, the other kind's lines, and the header line that ends the mix window
+    # (the 50th ISO line of the block): the C reads the rest
+    assert len(calls) == 2 + 25 + 1
+    assert fast == _run(tmp_path, data, False, 1 << 20, True, monkeypatch, flush_ns=10**9)
+    messages = [orjson.loads(v)["message"] for v, *_ in fast[-2][0]]
+    assert f"{iso} 48\nnode list: a\n\tat x(Y.java:1)" in messages
+    assert f"{iso} 49" in messages and "node list: a\n\tat x(Y.java:1)" in messages
+
+
 def test_learned_level_field_matches_python_path(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """A single-letter level field is learned in Python (the C hands it every entry its
@@ -479,4 +674,4 @@ def test_context_refuses_an_unknown_value() -> None:
                             detect_level=lambda t, h: "", shrink=bytes)
     with pytest.raises(TypeError):
         fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None),  # type: ignore[arg-type]
-                         (None, None), ((-1, 0, False, 0), (-1, 0, False, 0)))
+                         (None, None), ((-1, 0, False, 0, 0), (-1, 0, False, 0, 0)))

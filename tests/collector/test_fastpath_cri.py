@@ -14,8 +14,21 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from collector.entry_start import WINDOW
 from collector.source import Source
-from tests.collector.test_fastpath import _HEADERS, _LOOSE, TS, _pick, _run, texts
+from tests.collector.test_fastpath import (
+    _HEADERS,
+    _LOOSE,
+    TS,
+    _java_app,
+    _pick,
+    _rows_split,
+    _run,
+    _spy_feed,
+    cri_rows,
+    multiline_items,
+    texts,
+)
 
 # Times as runtimes write them and as they should not: containerd's RFC3339Nano drops
 # trailing zeros; the rest must reach Python (offsets, bad dates, other letters ...).
@@ -245,3 +258,42 @@ def test_learned_cri_stream_takes_the_c_path(tmp_path: Path,
     assert fast == slow
     joined = [v for v, *_ in fast[-2][0] if b"NodeList" in v]
     assert len(joined) == 6 and all(b"request" in v and b"multiline" in v for v in joined)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(items=multiline_items(), chunk=st.integers(300, 4096),
+       max_lines=st.sampled_from([2, 3, 5, 1000]), max_bytes=st.sampled_from([40, 90, 1 << 20]),
+       split=st.integers(-1, 60), flush_ns=st.sampled_from([1000, 10**9]),
+       max_joined=st.sampled_from([256 << 10, 30]))
+def test_cri_multiline_entries_match_python_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: list[tuple[str, str, bool]],
+        chunk: int, max_lines: int, max_bytes: int, split: int, flush_ns: int,
+        max_joined: int) -> None:
+    """Multi-line entries in the CRI layout joined in C (OFF and learned streams, caps,
+    entries across scans, chunks and a rotation, P pieces around and inside them, two
+    streams interleaved): the same as the Python path."""
+    data = cri_rows(items)
+    at = _rows_split(data, split)
+    fast, slow = (_run(tmp_path, data, fast, chunk, True, monkeypatch, at, flush_ns, max_lines,
+                       kind="cri", max_joined=max_joined, max_bytes=max_bytes)
+                  for fast in (True, False))
+    assert fast == slow
+
+
+def test_cri_stack_traces_are_joined_in_c(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A learned CRI stream's stack traces, some frames cut into P pieces: Python reads
+    only the lines it learns from and the header line ending each mix window."""
+    items = []
+    for i, text in enumerate(_java_app(300, True)):
+        if i % 7 == 3 and len(text) > 10:
+            items.append(("stdout", text[:10], True))
+            text = text[10:]
+        items.append(("stdout", text, False))
+    data = cri_rows(items)
+    calls = _spy_feed(monkeypatch)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9, kind="cri")
+    assert len(calls) <= 2 + 300 // WINDOW
+    assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9,
+                        kind="cri")
