@@ -768,9 +768,10 @@ typedef struct {
     /* The stream's learned entry start (collector.entry_start.EntryStarts in LEARNED):
      * its kind (-1: none, the built-in shapes alone decide), its run of header-less
      * lines and after_json, as feed leaves them, max_run, and max_heads: the header
-     * lines it may read before the one that ends a window of the mix check (which may
-     * turn the stream OFF: feed's); heads: lines read here with the kind's header
-     * (EntryStarts.hits); sdirty: run / after_json moved here. */
+     * lines it may read before the one that ends a window of the mix check that turns
+     * the stream OFF (feed's), -1 any number (EntryStarts.for_scan); heads: lines read
+     * here with the kind's header (EntryStarts.hits); sdirty: run / after_json moved
+     * here. */
     Py_ssize_t start, run, max_run, max_heads, heads;
     int after_json, sdirty;
     /* The partial pieces (Docker 16 KiB / CRI "P") of the entry being assembled:
@@ -825,7 +826,7 @@ static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
     *effect = E_NONE;
     if (s->start >= 0) { /* EntryStarts.feed, LEARNED */
         if (start_matches(s->start, u, n)) {
-            if (s->heads >= s->max_heads) return A_PYTHON;
+            if (s->max_heads >= 0 && s->heads >= s->max_heads) return A_PYTHON;
             *effect = E_HEAD;
         } else if ((n && t[0] == '{') || any_start(u, n)) {
             return A_PYTHON;

@@ -28,7 +28,7 @@ class Context:
 Entry = tuple[int, str, str, tuple[str, ...], int, int]
 Held = Entry | tuple[()] | None
 Pieces = tuple[int, str, tuple[str, ...], int] | tuple[()] | None
-# (learned kind or -1, run, after_json, max_run, header lines it may read)
+# (learned kind or -1, run, after_json, max_run, header lines it may read or -1 any)
 Starts = tuple[int, int, bool, int, int]
 NowHeld = Entry | None
 NowPieces = tuple[int, str, tuple[str, ...], int, bool] | None

@@ -104,6 +104,11 @@ LEARN_MIN = 2  # lines of the kind before it is used (the first entries join ear
 LEARNING, LEARNED, OFF = 0, 1, 2
 
 
+def _mixed(own: int, other: int) -> bool:
+    """A window of header lines with too many of another kind (the learning share)."""
+    return own < LEARN_SHARE * (own + other)
+
+
 def header_kind(text: str) -> int:
     """The index in KINDS of the header ``text`` starts with, or -1."""
     match = _ANY.match(text)
@@ -201,29 +206,36 @@ class EntryStarts:
         no kind was learned)."""
         if self.own + self.other < WINDOW:
             return
-        if self.own < LEARN_SHARE * (self.own + self.other):  # the learning rule's share
+        if _mixed(self.own, self.other):
             self.state, self.kind = OFF, -1
         self.own = self.other = 0
 
     def hits(self, lines: int) -> None:
-        """``lines`` header lines of the learned kind, in order: read by ``feed``, or
-        elsewhere (the C scan, which stops before the one that ends a window)."""
+        """``lines`` header lines of the learned kind, in order, counted as ``feed``
+        counts them one by one: the mix is checked at the end of each WINDOW (the rest
+        are not counted once a check turned the stream OFF)."""
         self.run = 0
         self.after_json = False
-        self.own += lines
-        self._check_mix()
+        while lines > 0 and self.state == LEARNED:
+            take = min(lines, WINDOW - self.own - self.other)  # >= 1: see _check_mix
+            self.own += take
+            lines -= take
+            self._check_mix()
 
     def for_scan(self) -> tuple[int, int, bool, int, int]:
         """What a fast path reading this stream's lines must know, as plain values:
-        (kind, run, after_json, max_run, header lines it may read), kind -1 when no
-        start is learned (the built-in shapes alone decide). It reads fewer header
-        lines than would end a window of the mix check (that one, which may turn the
-        stream OFF and so change what a header-less line is, is ``feed``'s), and stops
-        at a header-less line that would relearn and at any line that moves ``other``."""
+        (kind, run, after_json, max_run, header lines it may read or -1 any number),
+        kind -1 when no start is learned (the built-in shapes alone decide). It stops at
+        a header-less line that would relearn and at any line that moves ``other``, so
+        the header lines it reads end the current window with ``other`` as it is now:
+        if that check turns the stream OFF (which changes what a header-less line is),
+        it reads fewer header lines than end the window and leaves that one to ``feed``;
+        if not, every later window it reads has ``other`` 0 and keeps the kind too."""
         if self.state != LEARNED:
             return (-1, 0, False, 0, 0)
-        return (self.kind, self.run, self.after_json, self.max_run,
-                WINDOW - self.own - self.other - 1)
+        room = WINDOW - self.own - self.other  # header lines that end this window
+        heads = room - 1 if _mixed(WINDOW - self.other, self.other) else -1
+        return (self.kind, self.run, self.after_json, self.max_run, heads)
 
     def read_elsewhere(self, heads: int, run: int, after_json: bool) -> None:
         """Lines of a LEARNED stream a fast path read (``for_scan``): ``heads`` with the

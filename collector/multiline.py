@@ -47,7 +47,7 @@ MAYBE = frozenset({p[:1] for p in (*CONTINUES, *GO_DUMP_FOLLOW)} | {""})
 # (offset, ts, first line, continuation lines, h_size, h_lines).
 HeldLine = tuple[int, str, str, tuple[str, ...], int, int]
 # What export_starts hands it: (learned kind or -1, run, after_json, max_run, header
-# lines it may read): EntryStarts.for_scan.
+# lines it may read or -1): EntryStarts.for_scan.
 StartsState = tuple[int, int, bool, int, int]
 # What export_partial hands it: () no pieces, or the plain pieces of the entry so far.
 HeldPieces = tuple[int, str, tuple[str, ...], int]  # (offset, ts, pieces, characters)

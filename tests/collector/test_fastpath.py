@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from collector import fastpath
 from collector import source as source_module
-from collector.entry_start import WINDOW
+from collector.entry_start import OFF, WINDOW
 from collector.files import TrackedFile
 from collector.multiline import MultilineRules
 from collector.source import Source
@@ -482,15 +482,13 @@ def test_stack_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.Monkey
     """A Java app's stack traces: on a learned stream (ISO times) and on one whose
     learned start is OFF (no header kind in its first WINDOW lines), the C joins the
     frames; Python sees the learning lines and, where the stream is learned, not even
-    the header-less exception line: only the header line that ends each WINDOW of the
-    mix check. The same records as the Python path."""
+    the header-less exception line. The same records as the Python path."""
     texts = [f"GET /api/{i} 200" for i in range(WINDOW)] if not stamp else []
     texts += _java_app(400, stamp)
     data = docker_rows([("stdout", t, False) for t in texts])
     calls = _spy_feed(monkeypatch)
     fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
-    # the first 2 header lines are learned from, then a window ends every WINDOW
-    assert len(calls) == (WINDOW if not stamp else 2 + (400 - 2) // WINDOW)
+    assert len(calls) == (WINDOW if not stamp else 2)
     slow = _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
     assert fast == slow
     joined = [orjson.loads(v) for v, *_ in fast[-2][0] if b"multiline" in v]  # before acks
@@ -530,27 +528,36 @@ def test_caps_on_joined_lines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, k
     assert "\n".join(_CAPPED[:lines]) in messages
 
 
+@pytest.mark.parametrize("passed", [0, 200])
 def test_a_learned_stream_turned_off_inside_a_scan(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   passed: int) -> None:
     """The mix check (a WINDOW of header lines, more than a fifth of another kind)
-    turns a learned stream OFF at a header line the C read: its header-less lines are
-    entries from there on, on both paths, with the same learned-start state."""
+    turns a learned stream OFF at a header line: Python's, so the C never joins a
+    header-less line by a kind no longer in force; windows that keep the kind the C
+    reads through (``passed`` header lines after a few other-kind ones), counting as
+    feed counts. The same records and learned-start state on both paths."""
     iso = "2026-11-26 07:00:00.123 INFO request"
+    other = "[2026-11-26 07:00:00,123] other"
     texts = [iso, iso]
-    for _ in range(25):  # another kind's lines, each read by Python (the scan stops)
-        texts += [iso, "[2026-11-26 07:00:00,123] other"]
-    for i in range(120):  # the 50th ISO line here ends the window: 75 < 80 % of 100
+    if passed:
+        texts += [iso, other] * 10  # a fifth at most: the window keeps the kind
+        texts += [t for i in range(passed) for t in (f"{iso} p{i}", "node list: a")]
+    texts += [iso, other] * 25  # each read by Python (the scan stops there)
+    for i in range(120):  # the window that turns the stream OFF ends in here
         texts += [f"{iso} {i}", "node list: a", "\tat x(Y.java:1)"]
     data = docker_rows([("stdout", t, False) for t in texts])
     calls = _spy_feed(monkeypatch)
     fast = _run(tmp_path, data, True, 1 << 20, True, monkeypatch, flush_ns=10**9)
-    # learning, the other kind's lines, and the header line that ends the mix window
-    # (the 50th ISO line of the block): the C reads the rest
-    assert len(calls) == 2 + 25 + 1
-    assert fast == _run(tmp_path, data, False, 1 << 20, True, monkeypatch, flush_ns=10**9)
+    # learning, the other kind's lines, and the header line that ends the window
+    # turning the stream OFF: the C reads the rest
+    assert len(calls) == 2 + (10 if passed else 0) + 25 + 1
+    slow = _run(tmp_path, data, False, 1 << 20, True, monkeypatch, flush_ns=10**9)
+    assert fast == slow
     messages = [orjson.loads(v)["message"] for v, *_ in fast[-2][0]]
-    assert f"{iso} 48\nnode list: a\n\tat x(Y.java:1)" in messages
-    assert f"{iso} 49" in messages and "node list: a\n\tat x(Y.java:1)" in messages
+    assert f"{iso} 0\nnode list: a\n\tat x(Y.java:1)" in messages  # still learned
+    assert "node list: a\n\tat x(Y.java:1)" in messages  # OFF: an entry of its own
+    assert slow[-1][3][0][1][-1][0] == OFF  # the learned-start state, in the end
 
 
 def test_learned_level_field_matches_python_path(tmp_path: Path,

@@ -14,7 +14,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from collector.entry_start import WINDOW
 from collector.source import Source
 from tests.collector.test_fastpath import (
     _HEADERS,
@@ -284,7 +283,7 @@ def test_cri_multiline_entries_match_python_path(
 def test_cri_stack_traces_are_joined_in_c(tmp_path: Path,
                                          monkeypatch: pytest.MonkeyPatch) -> None:
     """A learned CRI stream's stack traces, some frames cut into P pieces: Python reads
-    only the lines it learns from and the header line ending each mix window."""
+    only the lines it learns from."""
     items = []
     for i, text in enumerate(_java_app(300, True)):
         if i % 7 == 3 and len(text) > 10:
@@ -294,6 +293,6 @@ def test_cri_stack_traces_are_joined_in_c(tmp_path: Path,
     data = cri_rows(items)
     calls = _spy_feed(monkeypatch)
     fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9, kind="cri")
-    assert len(calls) <= 2 + 300 // WINDOW
+    assert len(calls) <= 2
     assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9,
                         kind="cri")
