@@ -1,8 +1,8 @@
 /* The level of an entry in C: collector.level_detect.detect_level(text, hint) with the
  * same result and the same effect on the stream's hint ([column, last level,
  * LevelField]), for the entries where that can be known without Python; the others
- * (JSON, a non-ASCII character where the cascade looks, an unusual hint) go to the
- * Python function itself. Included by _fastpath.c (tools/asan.sh builds it with it).
+ * (a non-ASCII character where the cascade looks, JSON it cannot be sure of, an
+ * unusual hint) go to the Python function itself. Included by _fastpath.c (tools/asan.sh builds it with it).
  *
  * One source of truth: every word, letter and level table comes from Python
  * (collector.level_detect.c_tables, handed in once by init_levels). What is C here is
@@ -24,6 +24,10 @@
 
 #define LV_END (-1)
 #define LV_MAXW 31
+#define LV_JSLOTS 32  /* JSON keys read from the object, flat */
+#define LV_JINNER 8   /* JSON keys read from a nested object */
+#define LV_JOUTER 2   /* JSON objects read nested */
+#define LV_JLEVELS 64 /* the otel and bunyan tables' sizes, at most */
 
 typedef struct {
     char s[LV_MAXW + 1];
@@ -52,6 +56,18 @@ static struct {
     PyObject *syslog[8], *status[10];
     Py_ssize_t header, wide, window, max_fields, line_chars, learn_run, unlearn_run;
     unsigned long long calls, fallbacks;
+    /* _from_json (level_detect._json_c_tables): the keys read flat from the object and
+     * from a nested one; the first loop's keys as (flat, outer or -1, inner) indices,
+     * the other loops' as flat indices; jouter: an outer key's nested slot or -1 */
+    LWords jtop, jinner, jes_values, jtag_levels;
+    LWord jcritical;
+    PyObject *jfatal, *jwarn;
+    int jlev[LV_JSLOTS][3], jlev_n, jouter[LV_JSLOTS], jtags, jcodes[2];
+    int jotel[LV_JSLOTS], jotel_n, jprio[LV_JSLOTS], jprio_n, jstatus[LV_JSLOTS], jstatus_n,
+        jes[LV_JSLOTS], jes_n;
+    uint8_t jstrip[128];
+    PyObject *jotel_levels[LV_JLEVELS], *jbunyan[LV_JLEVELS];
+    int jotel_levels_n, jbunyan_n;
 } LV;
 
 /* ------------------------------------------------------------- the subject -- */
@@ -642,6 +658,354 @@ static PyObject *m_pg_csv(const Subj *S) {
     return NULL;
 }
 
+/* ------------------------------------------------------------------- JSON -- */
+/* _from_json(line): orjson.loads, then the keys in their order. The line is read by a
+ * strict RFC 8259 scanner (what orjson accepts: no NaN, comments, trailing commas,
+ * leading zeros or control characters in strings; whitespace only space, tab, CR, LF;
+ * nothing after the value but whitespace) that keeps the members the keys name: the
+ * last of duplicates (a dict keeps the last value), one nested object for dotted keys
+ * ("log.level" as {"log":{"level":..}}). Where orjson's answer or a value's meaning is
+ * not certain here -- a backslash in a key or a value that counts, a non-ASCII level
+ * word, an int of more than 18 digits where it counts, a float that may overflow,
+ * nesting past LV_JDEPTH, a \u surrogate -- Python decides. */
+
+#define LV_JDEPTH 64
+
+enum { JV_ABSENT, JV_NULL, JV_STR, JV_INT, JV_BIGINT, JV_FLOAT, JV_BOOL, JV_LIST, JV_DICT };
+
+typedef struct {
+    int type;
+    Py_ssize_t s, len; /* a string's content (between its quotes) */
+    int esc, wide;     /* a backslash in it; a byte >= 0x80 */
+    long long iv;      /* an int of at most 18 digits */
+} JVal;
+
+typedef struct {
+    const uint8_t *t;
+    Py_ssize_t n;
+    int unsure;
+    JVal top[LV_JSLOTS], nested[LV_JOUTER][LV_JINNER];
+    int tag_state; /* the last "tags" list: 0 no level word, 1 one (tag), -1 unsure */
+    PyObject *tag;
+} JScan;
+
+static inline int jc(const JScan *J, Py_ssize_t p) { return p < J->n ? J->t[p] : LV_END; }
+
+static Py_ssize_t j_ws(const JScan *J, Py_ssize_t p) {
+    while (p < J->n && (J->t[p] == ' ' || J->t[p] == '\t' || J->t[p] == '\r' || J->t[p] == '\n'))
+        p++;
+    return p;
+}
+
+static int j_hex(int c) {
+    return c_digit(c) ? c - '0' : (c >= 'a' && c <= 'f') ? c - 'a' + 10
+                                  : (c >= 'A' && c <= 'F') ? c - 'A' + 10 : -1;
+}
+
+/* the length of a well-formed UTF-8 sequence at p (no overlong form, no surrogate), or 0 */
+static int j_utf8(const JScan *J, Py_ssize_t p) {
+    int c = J->t[p], k = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC2 ? 2 : 0;
+    if (k == 0 || c > 0xF4 || p + k > J->n) return 0;
+    for (int i = 1; i < k; i++)
+        if ((J->t[p + i] & 0xC0) != 0x80) return 0;
+    int d = J->t[p + 1];
+    if ((c == 0xE0 && d < 0xA0) || (c == 0xED && d >= 0xA0) || (c == 0xF0 && d < 0x90) ||
+        (c == 0xF4 && d >= 0x90))
+        return 0;
+    return k;
+}
+
+/* a string at p (its opening quote): the position past it, or -1 */
+static Py_ssize_t j_string(JScan *J, Py_ssize_t p, JVal *v) {
+    *v = (JVal){JV_STR, p + 1, 0, 0, 0, 0};
+    for (p++;;) {
+        int c = jc(J, p);
+        if (c == LV_END || c < 0x20) return -1;
+        if (c == '"') break;
+        if (c == '\\') {
+            v->esc = 1;
+            c = jc(J, p + 1);
+            if (c == 'u') {
+                int u = 0;
+                for (int i = 2; i < 6; i++) {
+                    int h = j_hex(jc(J, p + i));
+                    if (h < 0) return -1;
+                    u = u * 16 + h;
+                }
+                if (u >= 0xD800 && u <= 0xDFFF) J->unsure = 1; /* surrogate pairs: Python */
+                p += 6;
+            } else if (c != LV_END && strchr("\"\\/bfnrt", c) != NULL) {
+                p += 2;
+            } else {
+                return -1;
+            }
+        } else if (c >= 0x80) {
+            int k = j_utf8(J, p);
+            if (k == 0) { /* not from a str: Python's (it raises) */
+                J->unsure = 1;
+                return -1;
+            }
+            v->wide = 1;
+            p += k;
+        } else {
+            p++;
+        }
+    }
+    v->len = p - v->s;
+    return p + 1;
+}
+
+/* a number at p: int (at most 18 digits: its value), a longer int (orjson makes it an
+ * int or a float: neither counts as a level), a float (one that may overflow to an
+ * error: unsure) */
+static Py_ssize_t j_number(JScan *J, Py_ssize_t p, JVal *v) {
+    int neg = jc(J, p) == '-';
+    Py_ssize_t d = p + neg, q = d;
+    if (jc(J, q) == '0') q++;
+    else if (c_digit(jc(J, q)) ) while (c_digit(jc(J, q))) q++;
+    else return -1;
+    Py_ssize_t idig = q - d, edig = 0;
+    int fl = 0;
+    if (jc(J, q) == '.') {
+        Py_ssize_t f = ++q;
+        while (c_digit(jc(J, q))) q++;
+        if (q == f) return -1;
+        fl = 1;
+    }
+    if (jc(J, q) == 'e' || jc(J, q) == 'E') {
+        q++;
+        if (jc(J, q) == '+' || jc(J, q) == '-') q++;
+        Py_ssize_t e = q;
+        while (c_digit(jc(J, q))) q++;
+        if ((edig = q - e) == 0) return -1;
+        fl = 1;
+    }
+    if (idig > 200 || edig > 2) J->unsure = 1;
+    *v = (JVal){fl ? JV_FLOAT : idig > 18 ? JV_BIGINT : JV_INT, 0, 0, 0, 0, 0};
+    if (v->type == JV_INT) {
+        for (Py_ssize_t i = d; i < q; i++) v->iv = v->iv * 10 + (J->t[i] - '0');
+        if (neg) v->iv = -v->iv;
+    }
+    return q;
+}
+
+static int j_lit(const JScan *J, Py_ssize_t p, const char *w) {
+    size_t k = strlen(w);
+    return p + (Py_ssize_t)k <= J->n && memcmp(J->t + p, w, k) == 0;
+}
+
+/* roles of a value: kept members (the object), kept members (a nested object of the
+ * keys' outer slot), the tags list */
+enum { JR_NONE, JR_TOP, JR_NESTED, JR_TAGS };
+
+static Py_ssize_t j_value(JScan *J, Py_ssize_t p, int depth, JVal *v, int role, int slot);
+
+static Py_ssize_t j_object(JScan *J, Py_ssize_t p, int depth, int role, int slot) {
+    p = j_ws(J, p + 1);
+    if (jc(J, p) == '}') return p + 1;
+    for (;;) {
+        JVal k, val;
+        if (jc(J, p) != '"' || (p = j_string(J, p, &k)) < 0) return -1;
+        p = j_ws(J, p);
+        if (jc(J, p) != ':') return -1;
+        p = j_ws(J, p + 1);
+        Py_ssize_t idx = -1;
+        int child = JR_NONE, cslot = -1;
+        if (role == JR_TOP || role == JR_NESTED) {
+            if (k.esc) J->unsure = 1; /* it may spell a key */
+            else if (!k.wide)
+                idx = lw_find(role == JR_TOP ? &LV.jtop : &LV.jinner, J->t + k.s, k.len);
+        }
+        if (role == JR_TOP && idx >= 0) {
+            if ((cslot = LV.jouter[idx]) >= 0) {
+                child = JR_NESTED;
+                for (int i = 0; i < LV_JINNER; i++) J->nested[cslot][i].type = JV_ABSENT;
+            } else if (idx == LV.jtags) {
+                child = JR_TAGS;
+                J->tag_state = 0;
+            }
+        }
+        if ((p = j_value(J, p, depth + 1, &val, child, cslot)) < 0) return -1;
+        if (idx >= 0) (role == JR_TOP ? J->top : J->nested[slot])[idx] = val;
+        p = j_ws(J, p);
+        if (jc(J, p) == '}') return p + 1;
+        if (jc(J, p) != ',') return -1;
+        p = j_ws(J, p + 1);
+    }
+}
+
+/* tags: the first str that is one of the tag words decides (an escaped one before it:
+ * unsure) */
+static void j_tag(JScan *J, const JVal *v) {
+    if (J->tag_state != 0 || v->type != JV_STR || v->wide) return;
+    if (v->esc) {
+        J->tag_state = -1;
+        return;
+    }
+    Py_ssize_t i = lw_find(&LV.jtag_levels, J->t + v->s, v->len);
+    if (i >= 0) {
+        J->tag_state = 1;
+        J->tag = LV.jtag_levels.w[i].level;
+    }
+}
+
+static Py_ssize_t j_array(JScan *J, Py_ssize_t p, int depth, int role) {
+    p = j_ws(J, p + 1);
+    if (jc(J, p) == ']') return p + 1;
+    for (;;) {
+        JVal v;
+        if ((p = j_value(J, p, depth + 1, &v, JR_NONE, -1)) < 0) return -1;
+        if (role == JR_TAGS) j_tag(J, &v);
+        p = j_ws(J, p);
+        if (jc(J, p) == ']') return p + 1;
+        if (jc(J, p) != ',') return -1;
+        p = j_ws(J, p + 1);
+    }
+}
+
+static Py_ssize_t j_value(JScan *J, Py_ssize_t p, int depth, JVal *v, int role, int slot) {
+    int c = jc(J, p);
+    *v = (JVal){JV_ABSENT, 0, 0, 0, 0, 0};
+    if (depth > LV_JDEPTH) {
+        J->unsure = 1;
+        return -1;
+    }
+    switch (c) {
+    case '{':
+        v->type = JV_DICT;
+        return j_object(J, p, depth, role == JR_TOP || role == JR_NESTED ? role : JR_NONE,
+                        slot);
+    case '[':
+        v->type = JV_LIST;
+        return j_array(J, p, depth, role);
+    case '"': return j_string(J, p, v);
+    case 't': v->type = JV_BOOL; return j_lit(J, p, "true") ? p + 4 : -1;
+    case 'f': v->type = JV_BOOL; return j_lit(J, p, "false") ? p + 5 : -1;
+    case 'n': v->type = JV_NULL; return j_lit(J, p, "null") ? p + 4 : -1;
+    default: return c == '-' || c_digit(c) ? j_number(J, p, v) : -1;
+    }
+}
+
+/* normalize_level(str) on ASCII: strip (whitespace, then "[]<>():"), lower, the alias
+ * table, else a syslog digit string. A stripped character at either end: unsure. */
+static PyObject *j_word(JScan *J, const uint8_t *s, Py_ssize_t len) {
+    if (len > 0 && (LV.jstrip[s[0]] || LV.jstrip[s[len - 1]])) {
+        J->unsure = 1;
+        return NULL;
+    }
+    if (len <= LV_MAXW) {
+        uint8_t low[LV_MAXW + 1];
+        for (Py_ssize_t i = 0; i < len; i++) low[i] = c_upper(s[i]) ? s[i] + ('a' - 'A') : s[i];
+        Py_ssize_t i = lw_find(&LV.aliases, low, len);
+        if (i >= 0) return LV.aliases.w[i].level;
+    }
+    long long v = 0;
+    for (Py_ssize_t i = 0; i < len; i++) {
+        if (!c_digit(s[i])) return LV.unknown;
+        if (v < 100) v = v * 10 + (s[i] - '0');
+    }
+    return len > 0 && v < 8 ? LV.syslog[v] : LV.unknown;
+}
+
+/* normalize_level(value), or bunyan_level for an int >= 10 (the first loop's rule) */
+static PyObject *j_level_of(JScan *J, const JVal *v, int bunyan) {
+    if (v->type == JV_STR) {
+        if (v->esc || v->wide) {
+            J->unsure = 1;
+            return NULL;
+        }
+        return j_word(J, J->t + v->s, v->len);
+    }
+    if (v->type != JV_INT) return LV.unknown; /* bool, float, long int, list, dict */
+    if (bunyan && v->iv >= 10) return v->iv - 10 < LV.jbunyan_n ? LV.jbunyan[v->iv - 10] : LV.unknown;
+    return v->iv >= 0 && v->iv < 8 ? LV.syslog[v->iv] : LV.unknown;
+}
+
+static int j_is(const JScan *J, const JVal *v, const char *w, Py_ssize_t len) {
+    return v->type == JV_STR && !v->esc && v->len == len && memcmp(J->t + v->s, w, (size_t)len) == 0;
+}
+
+/* _es_deprecation(obj): any(obj.get(key) in _ES_DEPRECATION ...); a list or a dict
+ * there raises (unhashable): Python's */
+static int j_es(JScan *J) {
+    for (int i = 0; i < LV.jes_n; i++) {
+        const JVal *v = &J->top[LV.jes[i]];
+        if (v->type == JV_LIST || v->type == JV_DICT || (v->type == JV_STR && v->esc)) {
+            J->unsure = 1;
+            return 0;
+        }
+        if (v->type == JV_STR && lw_find(&LV.jes_values, J->t + v->s, v->len) >= 0) return 1;
+    }
+    return 0;
+}
+
+/* the loops of _from_json over the kept members: the level, or NULL (None) */
+static PyObject *j_decide(JScan *J) {
+    static const JVal absent = {JV_ABSENT, 0, 0, 0, 0, 0};
+    for (int i = 0; i < LV.jlev_n; i++) {
+        const int *k = LV.jlev[i]; /* flat key, outer key or -1, inner key */
+        const JVal *v = &J->top[k[0]];
+        if ((v->type == JV_ABSENT || v->type == JV_NULL) && k[1] >= 0) {
+            const JVal *o = &J->top[k[1]];
+            v = o->type == JV_DICT ? &J->nested[LV.jouter[k[1]]][k[2]] : &absent;
+        }
+        if (v->type == JV_ABSENT || v->type == JV_NULL) continue;
+        PyObject *lv = j_level_of(J, v, 1);
+        if (lv == NULL) return NULL;
+        if (j_is(J, v, LV.jcritical.s, LV.jcritical.len) &&
+            PyUnicode_Compare(lv, LV.jfatal) == 0) {
+            int dep = j_es(J);
+            if (J->unsure) return NULL;
+            if (dep) lv = LV.jwarn;
+        }
+        if (lv != LV.unknown) return lv;
+    }
+    for (int i = 0; i < LV.jotel_n; i++) {
+        const JVal *v = &J->top[LV.jotel[i]];
+        if (v->type == JV_INT && v->iv >= 0 && v->iv < LV.jotel_levels_n &&
+            LV.jotel_levels[v->iv] != LV.unknown)
+            return LV.jotel_levels[v->iv];
+    }
+    for (int i = 0; i < LV.jprio_n; i++) {
+        const JVal *v = &J->top[LV.jprio[i]];
+        if (v->type != JV_STR) continue;
+        PyObject *lv = j_level_of(J, v, 0);
+        if (lv == NULL) return NULL;
+        if (lv != LV.unknown) return lv;
+    }
+    for (int i = 0; i < LV.jstatus_n; i++) {
+        const JVal *v = &J->top[LV.jstatus[i]];
+        if (v->type == JV_INT && v->iv >= LV.jcodes[0] && v->iv <= LV.jcodes[1])
+            return LV.status[v->iv / 100];
+    }
+    if (J->top[LV.jtags].type == JV_LIST && J->tag_state != 0) {
+        if (J->tag_state < 0) J->unsure = 1;
+        return J->tag_state > 0 ? J->tag : NULL;
+    }
+    return NULL;
+}
+
+/* _from_json on the entry's first line: 1 a level (*out), 0 None (the cascade goes
+ * on), -1 only Python can tell */
+static int json_level(const uint8_t *t, Py_ssize_t n, PyObject **out) {
+    if (n >= 65536) return -1; /* text[:65536] may reach past the first line */
+    const uint8_t *nl = memchr(t, '\n', (size_t)n);
+    JScan J;
+    J.t = t;
+    J.n = nl != NULL ? nl - t : n;
+    J.unsure = 0;
+    J.tag_state = 0;
+    J.tag = NULL;
+    for (int i = 0; i < LV.jtop.n; i++) J.top[i].type = JV_ABSENT;
+    JVal v;
+    Py_ssize_t p = j_value(&J, 0, 0, &v, JR_TOP, -1);
+    if (J.unsure) return -1;
+    if (p < 0 || j_ws(&J, p) != J.n || v.type != JV_DICT) return 0; /* not a dict: None */
+    *out = j_decide(&J);
+    if (J.unsure) return -1;
+    return *out != NULL;
+}
+
 /* -------------------------------------------------------------- the cascade -- */
 
 typedef struct {
@@ -691,9 +1055,17 @@ static PyObject *detect(Det *D) {
     Subj H = subj(D, LV.header);
     int first = at(&H, 0);
     PyObject *lvl = NULL;
-    if (first == LV_END || first == '{') { /* JSON: Python's */
+    if (first == LV_END) {
         D->bail = 1;
         return NULL;
+    }
+    if (first == '{') { /* _from_json; None: the cascade goes on with the same text */
+        int r = json_level(D->t, D->n, &lvl);
+        if (r < 0) {
+            D->bail = 1;
+            return NULL;
+        }
+        if (r > 0) return lvl;
     }
     if (in_class(LV.klog, first)) lvl = m_klog(&H);
     else if (first == '<') lvl = m_syslog_pri(&H);
@@ -1044,6 +1416,94 @@ static int tuple_load(PyObject *tables, const char *key, Py_ssize_t k, PyObject 
     return 0;
 }
 
+/* a tuple of ints (at most max) into out */
+static int ints_load(PyObject *tables, const char *key, int *out, int max, int *count) {
+    PyObject *obj = PyDict_GetItemString(tables, key);
+    if (obj == NULL || !PyTuple_Check(obj) || PyTuple_GET_SIZE(obj) > max) {
+        PyErr_Format(PyExc_TypeError, "init_levels(): %s is a tuple of at most %d ints", key,
+                     max);
+        return -1;
+    }
+    *count = (int)PyTuple_GET_SIZE(obj);
+    for (int i = 0; i < *count; i++) {
+        long v = PyLong_AsLong(PyTuple_GET_ITEM(obj, i));
+        if (v == -1 && PyErr_Occurred()) return -1;
+        out[i] = (int)v;
+    }
+    return 0;
+}
+
+/* a tuple of level names (at most max) */
+static int levels_load(PyObject *tables, const char *key, PyObject **out, int max, int *count) {
+    PyObject *obj = PyDict_GetItemString(tables, key);
+    if (obj == NULL || !PyTuple_Check(obj) || PyTuple_GET_SIZE(obj) > max) {
+        PyErr_Format(PyExc_TypeError, "init_levels(): %s is a tuple of at most %d levels", key,
+                     max);
+        return -1;
+    }
+    for (int i = 0; i < max; i++) Py_CLEAR(out[i]);
+    *count = (int)PyTuple_GET_SIZE(obj);
+    for (int i = 0; i < *count; i++)
+        if ((out[i] = level_ref(PyTuple_GET_ITEM(obj, i))) == NULL) return -1;
+    return 0;
+}
+
+static int json_load(PyObject *tables) {
+    int tags, codes, n, flat[LV_JSLOTS * 3];
+    if (lw_load(tables, "json_top", &LV.jtop) < 0 || lw_load(tables, "json_inner", &LV.jinner) < 0 ||
+        lw_load(tables, "json_es_values", &LV.jes_values) < 0 ||
+        lw_load(tables, "json_tag_levels", &LV.jtag_levels) < 0 ||
+        class_load(tables, "json_strip", LV.jstrip) < 0 ||
+        ints_load(tables, "json_levels", flat, LV_JSLOTS * 3, &n) < 0 ||
+        ints_load(tables, "json_otel", LV.jotel, LV_JSLOTS, &LV.jotel_n) < 0 ||
+        ints_load(tables, "json_priority", LV.jprio, LV_JSLOTS, &LV.jprio_n) < 0 ||
+        ints_load(tables, "json_status", LV.jstatus, LV_JSLOTS, &LV.jstatus_n) < 0 ||
+        ints_load(tables, "json_es", LV.jes, LV_JSLOTS, &LV.jes_n) < 0 ||
+        ints_load(tables, "json_tags", &LV.jtags, 1, &tags) < 0 ||
+        ints_load(tables, "json_codes", LV.jcodes, 2, &codes) < 0 ||
+        levels_load(tables, "otel", LV.jotel_levels, LV_JLEVELS, &LV.jotel_levels_n) < 0 ||
+        levels_load(tables, "bunyan", LV.jbunyan, LV_JLEVELS, &LV.jbunyan_n) < 0)
+        return -1;
+    PyObject *rule = PyDict_GetItemString(tables, "json_es_rule");
+    const char *s;
+    Py_ssize_t len;
+    if (LV.jtop.n > LV_JSLOTS || LV.jinner.n > LV_JINNER || tags != 1 || codes != 2 || n % 3 ||
+        rule == NULL || !PyTuple_Check(rule) || PyTuple_GET_SIZE(rule) != 3 ||
+        ascii_key(PyTuple_GET_ITEM(rule, 0), &s, &len, LV_MAXW) < 0) {
+        if (!PyErr_Occurred())
+            PyErr_SetString(PyExc_ValueError, "init_levels(): json tables out of bounds");
+        return -1;
+    }
+    memcpy(LV.jcritical.s, s, (size_t)len);
+    LV.jcritical.len = len;
+    Py_XSETREF(LV.jfatal, level_ref(PyTuple_GET_ITEM(rule, 1)));
+    Py_XSETREF(LV.jwarn, level_ref(PyTuple_GET_ITEM(rule, 2)));
+    if (LV.jfatal == NULL || LV.jwarn == NULL) return -1;
+    /* every index in bounds; each outer key its nested slot */
+    int slots = 0, bad = LV.jtags < 0 || LV.jtags >= LV.jtop.n;
+    for (int i = 0; i < LV_JSLOTS; i++) LV.jouter[i] = -1;
+    LV.jlev_n = n / 3;
+    for (int i = 0; i < LV.jlev_n; i++) {
+        int *k = LV.jlev[i];
+        memcpy(k, flat + 3 * i, sizeof(int) * 3);
+        bad |= k[0] < 0 || k[0] >= LV.jtop.n || k[1] >= LV.jtop.n ||
+               (k[1] >= 0 && (k[2] < 0 || k[2] >= LV.jinner.n));
+        if (!bad && k[1] >= 0 && LV.jouter[k[1]] < 0) {
+            bad |= slots >= LV_JOUTER || k[1] == LV.jtags;
+            LV.jouter[k[1]] = slots++;
+        }
+    }
+    const int *lists[] = {LV.jotel, LV.jprio, LV.jstatus, LV.jes};
+    const int counts[] = {LV.jotel_n, LV.jprio_n, LV.jstatus_n, LV.jes_n};
+    for (int j = 0; j < 4; j++)
+        for (int i = 0; i < counts[j]; i++) bad |= lists[j][i] < 0 || lists[j][i] >= LV.jtop.n;
+    if (bad) {
+        PyErr_SetString(PyExc_ValueError, "init_levels(): a json key index out of bounds");
+        return -1;
+    }
+    return 0;
+}
+
 PyDoc_STRVAR(init_levels_doc,
 "init_levels(tables)\n\n"
 "The C level detector's words and tables: collector.level_detect.c_tables().");
@@ -1102,7 +1562,7 @@ static PyObject *init_levels(PyObject *self, PyObject *tables) {
         tuple_load(tables, "syslog", 8, LV.syslog, NULL, 0) < 0 ||
         tuple_load(tables, "status", 10, LV.status, NULL, 0) < 0 ||
         tuple_load(tables, "sizes", 0, NULL, sizes, 3) < 0 ||
-        tuple_load(tables, "field_sizes", 0, NULL, fsizes, 4) < 0)
+        tuple_load(tables, "field_sizes", 0, NULL, fsizes, 4) < 0 || json_load(tables) < 0)
         return NULL;
     for (Py_ssize_t i = 0; i < LV.words.n; i++) /* _name(word), once */
         LV.words.w[i].level =

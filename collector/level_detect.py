@@ -53,13 +53,18 @@ _PRIORITY_KEYS = ("priority", "PRIORITY")
 # JSON access logs (Envoy/Istio "response_code", others "status"): an HTTP status
 # number decides as in a text access log, when no level key did.
 _STATUS_KEYS = ("response_code", "status", "status_code")
+# "status" among _JSON_KEYS is skipped by their loop: _STATUS_KEYS decide it, as a number.
+_JSON_SKIPPED = "status"
+_STATUS_CODES = (100, 599)
 # Kibana 6 legacy JSON (and hapi's server.log) carry the level as one of the "tags".
+_TAGS_KEY = "tags"
 _TAG_LEVELS = frozenset(("trace", "debug", "info", "warn", "warning", "error", "fatal",
                          "critical"))
 # Elasticsearch's deprecation logger defines CRITICAL between WARN and ERROR ("more
 # serious than WARN by 1"): a critical deprecation *warning*, not a fatal error.
 _ES_DEPRECATION = frozenset(("deprecation", "deprecation.elasticsearch"))
 _ES_DATASET_KEYS = ("event.dataset", "data_stream.dataset", "type")
+_ES_CRITICAL = "CRITICAL"
 
 # klog/glog "I1126 07:00:00.123456   1 file.go:12] msg"; logcat threadtime
 # "11-26 07:00:00.123  123  456 W Tag: msg"; logcat brief "W/Tag( 123): msg".
@@ -201,12 +206,12 @@ def _from_json(text: str) -> str | None:
             outer, inner = key.split(".", 1)
             nested = obj.get(outer)
             value = nested.get(inner) if isinstance(nested, dict) else None
-        if value is not None and key != "status":
+        if value is not None and key != _JSON_SKIPPED:
             if isinstance(value, int) and value >= 10:  # bunyan/pino; 0-7 are syslog
                 lv = bunyan_level(value)
             else:
                 lv = normalize_level(value)
-            if lv is Level.FATAL and value == "CRITICAL" and _es_deprecation(obj):
+            if lv is Level.FATAL and value == _ES_CRITICAL and _es_deprecation(obj):
                 lv = Level.WARN
             if lv is not Level.UNKNOWN:
                 return lv.value
@@ -224,9 +229,10 @@ def _from_json(text: str) -> str | None:
                 return lv.value
     for key in _STATUS_KEYS:
         code = obj.get(key)
-        if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
+        if (isinstance(code, int) and not isinstance(code, bool)
+                and _STATUS_CODES[0] <= code <= _STATUS_CODES[1]):
             return _status(str(code))
-    tags = obj.get("tags")
+    tags = obj.get(_TAGS_KEY)
     if isinstance(tags, list):
         for tag in tags:
             if isinstance(tag, str) and tag in _TAG_LEVELS:
@@ -431,7 +437,41 @@ def c_tables() -> dict[str, object]:
         "redis_marks": _REDIS_MARKS, "redis": _REDIS_LEVELS, "redis1": _REDIS1_LEVELS,
         "mongo": _MONGO_LEVELS, "mongo_debug": _MONGO_DEBUG, "mongo_default": _MONGO_DEFAULT,
         "csv": _CSV_LEVELS, "secondary": _SECONDARY_WORDS, "leading": _LEADING_WORDS,
-        **level_field.c_tables(),
+        **level_field.c_tables(), **_json_c_tables(),
+    }
+
+
+def _json_c_tables() -> dict[str, object]:
+    """_from_json's keys for the C (collector/_levels.h, json_level): every key read
+    flat from the object ("json_top"; the C keeps those members), the keys read from a
+    nested object ("json_inner"), and each loop's keys as indices into those."""
+    first = [key for key in _JSON_KEYS if key != _JSON_SKIPPED]
+    split = {key: key.split(".", 1) for key in first if "." in key}
+    top = tuple(dict.fromkeys((*first, *(outer for outer, _ in split.values()), *_OTEL_KEYS,
+                               *_PRIORITY_KEYS, *_STATUS_KEYS, *_ES_DATASET_KEYS, _TAGS_KEY)))
+    inner = tuple(dict.fromkeys(name for _, name in split.values()))
+    levels: list[int] = []
+    for key in first:
+        outer, name = split.get(key, (None, None))
+        levels += (top.index(key), -1 if outer is None else top.index(outer),
+                   -1 if name is None else inner.index(name))
+    probe = Level.INFO.value
+    return {
+        "json_top": top, "json_inner": inner, "json_levels": tuple(levels),
+        "json_otel": tuple(map(top.index, _OTEL_KEYS)),
+        "json_priority": tuple(map(top.index, _PRIORITY_KEYS)),
+        "json_status": tuple(map(top.index, _STATUS_KEYS)),
+        "json_es": tuple(map(top.index, _ES_DATASET_KEYS)),
+        "json_tags": (top.index(_TAGS_KEY),),
+        "json_es_values": tuple(_ES_DEPRECATION),
+        "json_tag_levels": {tag: _name(tag) for tag in _TAG_LEVELS},
+        "json_es_rule": (_ES_CRITICAL, Level.FATAL.value, Level.WARN.value),
+        "json_codes": _STATUS_CODES,
+        # the characters normalize_level strips from a word's ends (found by asking it)
+        "json_strip": "".join(c for c in map(chr, range(128))
+                              if normalize_level(f"{c}{probe}{c}").value == probe),
+        "otel": tuple(otel_severity(n).value for n in range(25)),
+        "bunyan": tuple(bunyan_level(n).value for n in range(10, 70)),
     }
 
 

@@ -29,4 +29,4 @@ ASAN_OPTIONS=detect_leaks=0:abort_on_error=1${ASAN_LOG:+:log_path=$ASAN_LOG} UBS
 PYTHONMALLOC=malloc PYTHONPATH="$tmp" \
     $PY -m pytest -q -p asan_fastpath -p no:cacheprovider "$@" \
     tests/collector/test_fastpath.py tests/collector/test_fastpath_cri.py \
-    tests/collector/test_level_c.py
+    tests/collector/test_level_c.py tests/collector/test_level_c_json.py
