@@ -761,9 +761,12 @@ static Py_ssize_t j_string(JScan *J, Py_ssize_t p, JVal *v) {
 static Py_ssize_t j_number(JScan *J, Py_ssize_t p, JVal *v) {
     int neg = jc(J, p) == '-';
     Py_ssize_t d = p + neg, q = d;
-    if (jc(J, q) == '0') q++;
-    else if (c_digit(jc(J, q)) ) while (c_digit(jc(J, q))) q++;
-    else return -1;
+    if (jc(J, q) == '0') {
+        q++;
+    } else {
+        if (!c_digit(jc(J, q))) return -1;
+        while (c_digit(jc(J, q))) q++;
+    }
     Py_ssize_t idig = q - d, edig = 0;
     int fl = 0;
     if (jc(J, q) == '.') {
