@@ -4,17 +4,19 @@
  * parses the common shapes, joins partial pieces (Docker's 16 KiB pieces without
  * "\n", CRI "P") and lines (holds each entry until the next line of its stream
  * shows it is not a continuation, and joins the continuation lines of a plain entry:
- * indented, a CONTINUES prefix, on a learned stream a line without its header),
+ * indented, a CONTINUES prefix, on a learned stream a line without its header, and
+ * in a trace mode -- Python traceback, Go dump -- the lines StreamJoiner._continues
+ * joins, the mode moving as there),
  * detects the level (the C detector of _levels.h: level_detect.detect_level's cascade
  * and hint), computes the id and writes the record bytes exactly as
  * collector.source.Source.emit would.
  *
  * (Docker's optional "attrs" object is accepted: the Python path ignores it too.)
  * Anything else -- invalid JSON or UTF-8, NUL, other keys, a time that is not
- * plain UTC RFC 3339, an over-long line or joined entry, a line that opens or
- * continues a trace mode (Python traceback, Go dump), a continuation line past the
+ * plain UTC RFC 3339, an over-long line or joined entry, a trace-mode line whose
+ * rule needs Unicode \w (non-ASCII), a continuation line past the
  * joiner's caps, another kind's header or a relearn on a learned stream, a joiner
- * holding what only Python carries (tags, a trace mode, lines of another file) --
+ * holding what only Python carries (tags, lines of another file) --
  * stops the scan *before* that line so the Python path handles it; see
  * collector/fastpath.py. The C path only ever takes the shortcut where the Python
  * code's outcome is known.
@@ -490,7 +492,7 @@ static struct {
     int ready;
     PyObject *unknown; /* str: the level of an empty entry */
     /* tuples of bytes, from collector.multiline */
-    PyObject *opens, *continues, *dump_heads, *dump_follow;
+    PyObject *opens, *continues, *dump_heads, *dump_follow, *py_follow, *dump_lines;
     uint8_t indent[256], maybe[256]; /* by first byte */
 } R;
 
@@ -765,6 +767,9 @@ typedef struct {
      * length), -1 while not counted yet; hlines its lines. */
     Buf text, ts, hends;
     Py_ssize_t off, first, hsize, hlines;
+    /* its trace mode (StreamJoiner._mode, M_*), and the first byte of its last line
+     * (-1: an empty line), which _continues reads for a Python exception line */
+    int mode, last_first;
     /* The stream's learned entry start (collector.entry_start.EntryStarts in LEARNED):
      * its kind (-1: none, the built-in shapes alone decide), its run of header-less
      * lines and after_json, as feed leaves them, max_run, and max_heads: the header
@@ -806,21 +811,99 @@ static int any_start(const uint8_t *t, Py_ssize_t n) {
     return 0;
 }
 
+/* StreamJoiner's trace modes, as the ints its export_held / adopt_held carry. */
+enum { M_NONE = 0, M_PY = 1, M_GO = 2, M_PY_END = 3 };
+
+static int ascii_word(uint8_t c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_';
+}
+
+/* multiline._PY_EXC.match(t): 1, 0, or -1 when a non-ASCII character in the name
+ * decides it (Unicode \w: Python's to tell). One pass: the name run [\w.]* cannot
+ * backtrack onto ':' or the end. */
+static int py_exc(const uint8_t *t, Py_ssize_t n) {
+    if (n == 0 || !((t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z') ||
+                    t[0] == '_'))
+        return 0; /* [A-Za-z_] is ASCII only */
+    Py_ssize_t i = 1;
+    for (; i < n; i++) {
+        if (t[i] >= 0x80) return -1;
+        if (!ascii_word(t[i]) && t[i] != '.') break;
+    }
+    /* ":" or "$" (the end, or before a last "\n") */
+    return i == n || t[i] == ':' || (t[i] == '\n' && i == n - 1);
+}
+
+/* multiline.go_func_line(t): 1, 0, or -1 when a non-ASCII character in the name run
+ * comes before its first "(" (Unicode \w: Python's to tell). */
+static int go_func(const uint8_t *t, Py_ssize_t n) {
+    if (n && t[n - 1] == '\n') n--; /* "$" also matches before a last \n */
+    if (n == 0 || t[n - 1] != ')' || memchr(t, '\n', (size_t)n) != NULL) return 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint8_t c = t[i];
+        if (c >= 0x80) return -1;
+        if (!(ascii_word(c) || strchr(".*/()[]{}-", c) != NULL) || c == 0) return 0;
+        /* the first "(" after the name's first character; the last character is the
+         * ")" so it is not the last */
+        if (c == '(' && i >= 1) return 1;
+    }
+    return 0;
+}
+
+/* StreamJoiner._continues (no start pattern) for t on the held entry of s, in mode
+ * *mode (updated as _continues updates _mode): 1 it continues, 0 not, -1 Python's
+ * to tell. */
+static int continues(const uint8_t *t, Py_ssize_t n, const Slot *s, int *mode) {
+    uint8_t c = n ? t[0] : 0;
+    if (n && R.indent[c]) return 1;
+    if (*mode == M_NONE && n && !R.maybe[c]) return 0; /* the common case */
+    const char *tc = (const char *)t;
+    if (starts_any(tc, n, R.continues)) {
+        if (starts_any(tc, n, R.opens)) *mode = M_PY;
+        return 1;
+    }
+    int r;
+    switch (*mode) {
+    case M_PY:
+        if (n == 0 || starts_any(tc, n, R.py_follow)) return 1;
+        /* the exception line closes the traceback: after an indented line */
+        if (s->last_first < 0 || !R.indent[s->last_first]) return 0;
+        if ((r = py_exc(t, n)) > 0) *mode = M_PY_END;
+        return r;
+    case M_PY_END:
+        if (starts_any(tc, n, R.py_follow)) {
+            *mode = M_PY;
+            return 1;
+        }
+        return n == 0; /* a blank line may separate chained tracebacks */
+    case M_GO:
+        if (n == 0 || starts_any(tc, n, R.dump_lines)) return 1;
+        return go_func(t, n);
+    }
+    if (starts_any(s->text.p, s->text.len, R.dump_heads) &&
+        (n == 0 || starts_any(tc, n, R.dump_follow))) {
+        *mode = M_GO;
+        return 1;
+    }
+    return 0;
+}
+
 /* What StreamJoiner._line (rules on, no start pattern) does with the whole line t:
  * hold it as a new entry, join it to the held one, or leave it to Python. */
 enum { A_PYTHON, A_NEW, A_JOIN };
 /* What EntryStarts.feed does on a learned stream for a line read here. */
 enum { E_NONE, E_HEAD, E_RUN, E_RESET };
 
-/* The action for t on slot s, and in *effect what EntryStarts.feed did (only
- * applied by the caller when the line is read here). chars: len(t) in characters, or
- * -1 when not counted yet. Python's are: a line that opens or enters a trace mode
- * (Python traceback, Go dump), a continuation line past the joiner's caps, and on a
- * learned stream a JSON object or another kind's header (the mix is counted there),
- * the header line that ends a window of the mix check, and a header-less line that
- * ends the learned start (run > max_run: relearn). */
+/* The action for t on slot s, in *effect what EntryStarts.feed did and in *mode the
+ * held entry's trace mode after it (both only applied by the caller when the line is
+ * read here). chars: len(t) in characters, or -1 when not counted yet. Python's are:
+ * a line whose trace-mode rule needs Unicode \w (non-ASCII), a continuation line past
+ * the joiner's caps, and on a learned stream a JSON object or another kind's header
+ * (the mix is counted there), the header line that ends a window of the mix check, and
+ * a header-less line that ends the learned start (run > max_run: relearn). */
 static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
-                    const Context *ctx, int *effect) {
+                    const Context *ctx, int *effect, int *mode) {
     const uint8_t *u = (const uint8_t *)t;
     int headerless = 0;
     *effect = E_NONE;
@@ -839,27 +922,23 @@ static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
             headerless = 1;
         }
     }
-    /* a trace opener is in Python mode, held alone or joined (PY_TRACE_OPENS) */
-    if (starts_any(t, n, R.opens)) return A_PYTHON;
-    if (!s->held) return A_NEW;
-    /* StreamJoiner._continues, mode none: indented, a CONTINUES prefix, a Go dump */
-    uint8_t c = n ? u[0] : 0;
-    int joins = headerless;
-    if (n && R.indent[c]) {
-        joins = 1;
-    } else if (n == 0 || R.maybe[c]) {
-        if (starts_any(t, n, R.continues))
-            joins = 1;
-        else if (starts_any(s->text.p, s->text.len, R.dump_heads) &&
-                 (n == 0 || starts_any(t, n, R.dump_follow)))
-            return A_PYTHON;
+    if (s->held) {
+        *mode = s->mode;
+        int joins = continues(u, n, s, mode);
+        if (joins < 0) return A_PYTHON;
+        if (joins || headerless) {
+            /* the joiner's caps, as _line checks them; past them Python starts a new
+             * entry */
+            if (chars < 0) chars = n_chars(t, n);
+            if (s->hsize < 0) s->hsize = n_chars(s->text.p, s->text.len);
+            if (!(s->hsize + chars < ctx->max_bytes && s->hlines < ctx->max_lines))
+                return A_PYTHON;
+            return A_JOIN;
+        }
     }
-    if (!joins) return A_NEW;
-    /* the joiner's caps, as _line checks them; past them Python starts a new entry */
-    if (chars < 0) chars = n_chars(t, n);
-    if (s->hsize < 0) s->hsize = n_chars(s->text.p, s->text.len);
-    if (!(s->hsize + chars < ctx->max_bytes && s->hlines < ctx->max_lines)) return A_PYTHON;
-    return A_JOIN;
+    /* a new entry: a trace opener is in Python mode (PY_TRACE_OPENS) */
+    *mode = starts_any(t, n, R.opens) ? M_PY : M_NONE;
+    return A_NEW;
 }
 
 static int copy_utf8(PyObject *v, Buf *b) {
@@ -878,7 +957,7 @@ static int mark_end(Buf *ends, Py_ssize_t at) {
 }
 
 /* What StreamJoiner.export_held gave: None (Python only), () or
- * (off, ts, text, parts, size, lines). */
+ * (off, ts, text, parts, size, lines, mode). */
 static int slot_init(Slot *s, PyObject *held, int hold) {
     s->state = -1;
     if (!PyTuple_Check(held)) return 0;
@@ -887,21 +966,28 @@ static int slot_init(Slot *s, PyObject *held, int hold) {
         s->state = 1;
         return 0;
     }
-    if (size != 6 || !hold) return 0;
+    if (size != 7 || !hold) return 0;
     PyObject *off = PyTuple_GET_ITEM(held, 0), *ts = PyTuple_GET_ITEM(held, 1),
              *text = PyTuple_GET_ITEM(held, 2), *parts = PyTuple_GET_ITEM(held, 3),
-             *chars = PyTuple_GET_ITEM(held, 4), *lines = PyTuple_GET_ITEM(held, 5);
+             *chars = PyTuple_GET_ITEM(held, 4), *lines = PyTuple_GET_ITEM(held, 5),
+             *mode = PyTuple_GET_ITEM(held, 6);
     if (!PyLong_Check(off) || !PyUnicode_Check(ts) || !PyUnicode_Check(text) ||
-        !PyTuple_Check(parts) || !PyLong_Check(chars) || !PyLong_Check(lines))
+        !PyTuple_Check(parts) || !PyLong_Check(chars) || !PyLong_Check(lines) ||
+        !PyLong_Check(mode))
         return 0;
     s->off = PyLong_AsSsize_t(off);
     s->hsize = PyLong_AsSsize_t(chars);
     s->hlines = PyLong_AsSsize_t(lines);
+    long m = PyLong_AsLong(mode);
     if (PyErr_Occurred()) return -1;
-    if (s->off < 0 || s->hsize < 0 || s->hlines != 1 + PyTuple_GET_SIZE(parts)) return 0;
+    if (s->off < 0 || s->hsize < 0 || s->hlines != 1 + PyTuple_GET_SIZE(parts) || m < M_NONE ||
+        m > M_PY_END)
+        return 0;
+    s->mode = (int)m;
     int r;
     if ((r = copy_utf8(ts, &s->ts)) <= 0 || (r = copy_utf8(text, &s->text)) <= 0) return r;
     s->first = s->text.len;
+    s->last_first = s->text.len ? (uint8_t)s->text.p[0] : -1;
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(parts); i++) {
         PyObject *part = PyTuple_GET_ITEM(parts, i);
         if (!PyUnicode_Check(part)) return 0;
@@ -914,6 +1000,7 @@ static int slot_init(Slot *s, PyObject *held, int hold) {
         if (buf_put(&s->text, "\n", 1) < 0 || buf_put(&s->text, u, n) < 0 ||
             mark_end(&s->hends, s->text.len) < 0)
             return -1;
+        s->last_first = n ? (uint8_t)u[0] : -1;
     }
     s->held = 1;
     s->state = 1;
@@ -1078,8 +1165,8 @@ static PyObject *split_at(const char *p, Py_ssize_t at, const Buf *ends, Py_ssiz
     return out;
 }
 
-/* (off, ts, text, parts, size, lines) of a stream's held entry read or extended here,
- * for StreamJoiner.adopt_held. */
+/* (off, ts, text, parts, size, lines, mode) of a stream's held entry read or extended
+ * here, for StreamJoiner.adopt_held. */
 static PyObject *held_line(Slot *s) {
     if (!s->dirty) Py_RETURN_NONE;
     if (s->hsize < 0) s->hsize = n_chars(s->text.p, s->text.len);
@@ -1087,8 +1174,9 @@ static PyObject *held_line(Slot *s) {
     PyObject *parts = split_at(s->text.p, s->first + 1, &s->hends, s->hlines - 1, 1);
     if (parts == NULL) return NULL;
     /* an empty buffer may never have been allocated: "s#" would give None */
-    return Py_BuildValue("(ns#s#Nnn)", s->off, s->ts.p ? s->ts.p : "", s->ts.len,
-                         s->text.p ? s->text.p : "", s->first, parts, s->hsize, s->hlines);
+    return Py_BuildValue("(ns#s#Nnni)", s->off, s->ts.p ? s->ts.p : "", s->ts.len,
+                         s->text.p ? s->text.p : "", s->first, parts, s->hsize, s->hlines,
+                         s->mode);
 }
 
 /* (off, ts, pieces, size, bump) of a stream's partial pieces changed here, for
@@ -1128,8 +1216,9 @@ static void apply_effect(Slot *s, int effect) {
     }
 }
 
-/* Hold the line in *line (swapped in: *line gets the old buffer) as a new entry. */
-static int hold_new(Slot *s, Buf *line, const char *ts, Py_ssize_t off) {
+/* Hold the line in *line (swapped in: *line gets the old buffer) as a new entry in
+ * trace mode mode. */
+static int hold_new(Slot *s, Buf *line, const char *ts, Py_ssize_t off, int mode) {
     Buf tmp = s->text;
     s->text = *line;
     *line = tmp;
@@ -1140,17 +1229,22 @@ static int hold_new(Slot *s, Buf *line, const char *ts, Py_ssize_t off) {
     s->hends.len = 0;
     s->hsize = -1;
     s->hlines = 1;
+    s->mode = mode;
+    s->last_first = s->text.len ? (uint8_t)s->text.p[0] : -1;
     s->held = s->dirty = 1;
     return 0;
 }
 
-/* Join t (chars characters) to the held entry as a continuation line. */
-static int join_line(Slot *s, const char *t, Py_ssize_t n, Py_ssize_t chars) {
+/* Join t (chars characters) to the held entry as a continuation line, the entry now in
+ * trace mode mode. */
+static int join_line(Slot *s, const char *t, Py_ssize_t n, Py_ssize_t chars, int mode) {
     if (buf_put(&s->text, "\n", 1) < 0 || buf_put(&s->text, t, n) < 0 ||
         mark_end(&s->hends, s->text.len) < 0)
         return -1;
     s->hsize += chars + 1; /* counted by classify */
     s->hlines++;
+    s->mode = mode;
+    s->last_first = n ? (uint8_t)t[0] : -1;
     s->dirty = 1;
     return 0;
 }
@@ -1274,7 +1368,7 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         /* the entry this line completes: itself, or the pieces before it and itself */
         Py_ssize_t e_off = off, chars = -1;
         const char *e_ts = ln.ts;
-        int action = A_NEW, effect = E_NONE;
+        int action = A_NEW, effect = E_NONE, mode = M_NONE;
         if (ln.partial || sl->npieces) {
             /* StreamJoiner.feed: a piece past max_joined characters is cut and tagged
              * (Python's); a piece read here starts, extends or ends the entry */
@@ -1311,7 +1405,7 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             }
             chars = (line.len ? piece : 0) + sl->psize; /* len() of the joined pieces */
             if (hold && (action = classify(sl->ptext.p, sl->ptext.len, chars, sl, ctx,
-                                           &effect)) == A_PYTHON) {
+                                           &effect, &mode)) == A_PYTHON) {
                 sl->ptext.len = before;
                 stopped = 1;
                 stop_stream = ln.stream;
@@ -1326,8 +1420,8 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             sl->pdirty = 1;
             e_off = sl->poff;
             e_ts = sl->pts;
-        } else if (hold && (action = classify(line.p, line.len, -1, sl, ctx, &effect)) ==
-                               A_PYTHON) {
+        } else if (hold && (action = classify(line.p, line.len, -1, sl, ctx, &effect,
+                                              &mode)) == A_PYTHON) {
             stopped = 1;
             stop_stream = ln.stream;
             break;
@@ -1340,7 +1434,7 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
             }
         } else if (action == A_JOIN) {
             if (chars < 0) chars = n_chars(line.p, line.len);
-            if (join_line(sl, line.p, line.len, chars) < 0) {
+            if (join_line(sl, line.p, line.len, chars, mode) < 0) {
                 failed = 1;
                 break;
             }
@@ -1350,7 +1444,7 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
                 failed = 1;
                 break;
             }
-            if (hold_new(sl, &line, e_ts, e_off) < 0) {
+            if (hold_new(sl, &line, e_ts, e_off, mode) < 0) {
                 failed = 1;
                 break;
             }
@@ -1431,26 +1525,32 @@ static int all_of(PyObject *tuple, PyTypeObject *type, const char *what) {
 }
 
 PyDoc_STRVAR(init_doc,
-"init(*, unknown, indent, maybe, opens, continues, dump_heads, dump_follow)\n\n"
+"init(*, unknown, indent, maybe, opens, continues, dump_heads, dump_follow, py_follow,\n"
+"     dump_lines)\n\n"
 "The rules, from Python (the level detector's: init_levels): the level of an empty\n"
 "entry; the continuation shapes of collector.multiline: first bytes\n"
 "that always continue (indent) or may (maybe), prefixes of a line that opens a trace\n"
-"mode, that continue the held entry, of a held Go dump head and what follows it.");
+"mode, that continue the held entry, of a held Go dump head and what follows it, of\n"
+"what chains a Python traceback (PY_FOLLOW) and of a Go dump's lines (GO_DUMP_LINES).");
 
 static PyObject *init(PyObject *self, PyObject *args, PyObject *kwds) {
     (void)self;
     static char *kw[] = {"unknown", "indent", "maybe", "opens", "continues", "dump_heads",
-                         "dump_follow", NULL};
-    PyObject *unknown, *indent, *maybe, *opens, *continues, *heads, *follow;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$UO!O!O!O!O!O!:init", kw, &unknown,
+                         "dump_follow", "py_follow", "dump_lines", NULL};
+    PyObject *unknown, *indent, *maybe, *opens, *continues, *heads, *follow, *py_follow,
+        *dump_lines;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$UO!O!O!O!O!O!O!O!:init", kw, &unknown,
                                      &PyBytes_Type, &indent, &PyBytes_Type, &maybe,
                                      &PyTuple_Type, &opens, &PyTuple_Type, &continues,
-                                     &PyTuple_Type, &heads, &PyTuple_Type, &follow))
+                                     &PyTuple_Type, &heads, &PyTuple_Type, &follow,
+                                     &PyTuple_Type, &py_follow, &PyTuple_Type, &dump_lines))
         return NULL;
     if (!all_of(opens, &PyBytes_Type, "opens") ||
         !all_of(continues, &PyBytes_Type, "continues") ||
         !all_of(heads, &PyBytes_Type, "dump_heads") ||
-        !all_of(follow, &PyBytes_Type, "dump_follow"))
+        !all_of(follow, &PyBytes_Type, "dump_follow") ||
+        !all_of(py_follow, &PyBytes_Type, "py_follow") ||
+        !all_of(dump_lines, &PyBytes_Type, "dump_lines"))
         return NULL;
     memset(R.indent, 0, sizeof R.indent);
     memset(R.maybe, 0, sizeof R.maybe);
@@ -1463,6 +1563,8 @@ static PyObject *init(PyObject *self, PyObject *args, PyObject *kwds) {
     Py_XSETREF(R.continues, Py_NewRef(continues));
     Py_XSETREF(R.dump_heads, Py_NewRef(heads));
     Py_XSETREF(R.dump_follow, Py_NewRef(follow));
+    Py_XSETREF(R.py_follow, Py_NewRef(py_follow));
+    Py_XSETREF(R.dump_lines, Py_NewRef(dump_lines));
     R.ready = 1;
     Py_RETURN_NONE;
 }

@@ -24,8 +24,9 @@ class Context:
 
 # Per stream (stdout, stderr): what StreamJoiner.export_held / export_partial /
 # export_starts gave, in; what its joiner must adopt / read_elsewhere (None: nothing
-# new), out. A held entry: (offset, ts, first line, continuation lines, size, lines).
-Entry = tuple[int, str, str, tuple[str, ...], int, int]
+# new), out. A held entry: (offset, ts, first line, continuation lines, size, lines,
+# trace mode: StreamJoiner's, 0 none, 1 Python, 2 Go, 3 after a Python exception line).
+Entry = tuple[int, str, str, tuple[str, ...], int, int, int]
 Held = Entry | tuple[()] | None
 Pieces = tuple[int, str, tuple[str, ...], int] | tuple[()] | None
 # (learned kind or -1, run, after_json, max_run, header lines it may read or -1 any)
@@ -42,7 +43,8 @@ def scan(ctx: Context, data: bytes, pos: int, end: int, off: int, ingest_ts: byt
 def blake2b_hex(data: bytes) -> str: ...
 def init(*, unknown: str, indent: bytes, maybe: bytes, opens: tuple[bytes, ...],
          continues: tuple[bytes, ...], dump_heads: tuple[bytes, ...],
-         dump_follow: tuple[bytes, ...]) -> None: ...
+         dump_follow: tuple[bytes, ...], py_follow: tuple[bytes, ...],
+         dump_lines: tuple[bytes, ...]) -> None: ...
 def init_starts(classes: tuple[bytes, ...], kinds: tuple[tuple[bytes, ...], ...], /) -> None: ...
 def start_matches(kind: int, text: bytes, /) -> bool: ...
 

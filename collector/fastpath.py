@@ -38,8 +38,10 @@ from collector.multiline import (
     CONTINUES,
     GO_DUMP_FOLLOW,
     GO_DUMP_HEADS,
+    GO_DUMP_LINES,
     INDENT,
     MAYBE,
+    PY_FOLLOW,
     PY_TRACE_OPENS,
     HeldLine,
     HeldPieces,
@@ -64,7 +66,9 @@ else:
         opens=tuple(p.encode() for p in PY_TRACE_OPENS),
         continues=tuple(p.encode() for p in CONTINUES),
         dump_heads=tuple(p.encode() for p in GO_DUMP_HEADS),
-        dump_follow=tuple(p.encode() for p in GO_DUMP_FOLLOW))
+        dump_follow=tuple(p.encode() for p in GO_DUMP_FOLLOW),
+        py_follow=tuple(p.encode() for p in PY_FOLLOW),
+        dump_lines=tuple(p.encode() for p in GO_DUMP_LINES))
     _fastpath.init_starts(*entry_start.shape_tables())
     _fastpath.init_levels(level_detect.c_tables())
 _c = _fastpath  # None: everything stays in Python (the tests set that too)

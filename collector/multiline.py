@@ -25,9 +25,8 @@ from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
 Sink = Callable[[Any, int, str | None, str | None, str, tuple[str, ...]], None]
 
 # PY_END: a traceback just ended; a chained one ("During handling ...") may follow.
+# The modes cross to the C scan as these ints (export_held / adopt_held).
 _MODE_NONE, _MODE_PY, _MODE_GO, _MODE_PY_END = 0, 1, 2, 3
-_PY_FOLLOW = ("During handling of the above exception", "The above exception was the direct",
-              "Traceback (most recent call last):")
 
 # The built-in shapes outside a trace mode. Public because collector.fastpath hands
 # them to the C scan at init: it must send exactly these lines back to Python.
@@ -39,13 +38,19 @@ CONTINUES = ("Caused by: ", "Suppressed: ", "Traceback (most recent call last):"
              *(f"#{d}" for d in range(10)), "Stack trace:", "[stacktrace]")
 GO_DUMP_HEADS = ("panic: ", "fatal error: ")  # a held line so; then blank or GO_DUMP_FOLLOW
 GO_DUMP_FOLLOW = ("goroutine ", "[signal ")
+# Inside a trace mode (handed to the C scan at init too): in Python mode (and just
+# after its exception line) what chains a traceback to the one before; in Go mode the
+# lines besides blank ones and go_func_line's that continue the dump.
+PY_FOLLOW = ("During handling of the above exception", "The above exception was the direct",
+             "Traceback (most recent call last):")
+GO_DUMP_LINES = ("goroutine ", "created by ", "[signal ", "exit status ")
 # First characters of the lines that can continue an entry outside a trace mode
 # (and blank lines): any other line is decided by its first character alone.
 MAYBE = frozenset({p[:1] for p in (*CONTINUES, *GO_DUMP_FOLLOW)} | {""})
 
 # What export_held hands a fast path: () nothing held, or the plain entry held:
-# (offset, ts, first line, continuation lines, h_size, h_lines).
-HeldLine = tuple[int, str, str, tuple[str, ...], int, int]
+# (offset, ts, first line, continuation lines, h_size, h_lines, trace mode).
+HeldLine = tuple[int, str, str, tuple[str, ...], int, int, int]
 # What export_starts hands it: (learned kind or -1, run, after_json, max_run, header
 # lines it may read or -1): EntryStarts.for_scan.
 StartsState = tuple[int, int, bool, int, int]
@@ -267,22 +272,20 @@ class StreamJoiner:
                 self._mode = _MODE_PY
             return True
         if mode == _MODE_PY:
-            if not text or text.startswith(_PY_FOLLOW):
+            if not text or text.startswith(PY_FOLLOW):
                 return True
             last = self.h_parts[-1] if self.h_parts else self.h_text
-            if last[:1] in (" ", "\t") and _PY_EXC.match(text):
+            if last[:1] in INDENT and _PY_EXC.match(text):
                 self._mode = _MODE_PY_END  # the exception line closes the traceback
                 return True
             return False
         if mode == _MODE_PY_END:
-            if text.startswith(_PY_FOLLOW):
+            if text.startswith(PY_FOLLOW):
                 self._mode = _MODE_PY
                 return True
             return not text  # a blank line may separate chained tracebacks; kept either way
         if mode == _MODE_GO:
-            return (not text or text.startswith(("goroutine ", "created by ", "[signal ",
-                                                 "exit status ")) or
-                    go_func_line(text))
+            return not text or text.startswith(GO_DUMP_LINES) or go_func_line(text)
         if self.h_lines and self.h_text.startswith(GO_DUMP_HEADS) and (
                 not text or text.startswith(GO_DUMP_FOLLOW)):
             self._mode = _MODE_GO
@@ -294,8 +297,10 @@ class StreamJoiner:
                     checks_starts: bool = False) -> HeldLine | tuple[()] | None:
         """The held state as plain values, for a fast path about to read ``origin``
         under ``rules``: ``()`` nothing held, or ``(offset, ts, text, parts, size,
-        lines)`` a plain entry whose lines are all of ``origin`` (no tags, no trace mode;
-        ``parts`` its continuation lines, ``size`` and ``lines`` h_size and h_lines).
+        lines, mode)`` a plain entry whose lines are all of ``origin`` (no tags;
+        ``parts`` its continuation lines, ``size`` and ``lines`` h_size and h_lines,
+        ``mode`` its trace mode: 0 none, 1 Python, 2 Go, 3 just after a Python
+        traceback's exception line).
         None: anything else (lines of another file, other rules since a pod annotation
         changed them, still learning its entry start, or a learned one unless the fast
         path ``checks_starts``: it follows ``export_starts``): only ``feed`` may go on
@@ -309,12 +314,13 @@ class StreamJoiner:
         ts = self.h_ts
         if ts is None or not self._held_plain(origin):
             return None
-        return (self.h_off, ts, self.h_text, tuple(self.h_parts), self.h_size, self.h_lines)
+        return (self.h_off, ts, self.h_text, tuple(self.h_parts), self.h_size, self.h_lines,
+                self._mode)
 
     def _held_plain(self, origin: Any) -> bool:
         """The held entry is one a fast path reading ``origin`` may carry."""
         return not (self.h_tags or self.h_other is not None or self.h_origin is not origin
-                    or self._mode != _MODE_NONE or self.h_ts is None)
+                    or self.h_ts is None)
 
     def _pieces_plain(self, origin: Any) -> bool:
         """The partial pieces are ones a fast path reading ``origin`` may carry."""
@@ -323,17 +329,17 @@ class StreamJoiner:
 
     def feed_only(self, origin: Any) -> bool:
         """Only ``feed`` may read this stream's next line of ``origin``: it is still
-        learning its entry start, or holds what a fast path cannot carry (a trace mode,
-        tags, lines or pieces of another file). A fast path that stopped at a line of
+        learning its entry start, or holds what a fast path cannot carry (tags, lines or
+        pieces of another file). A fast path that stopped at a line of
         the stream hands it the lines after it too while this holds."""
         return (self._starts.state == LEARNING
                 or (self.h_lines > 0 and not self._held_plain(origin))
                 or (bool(self.p_parts) and not self._pieces_plain(origin)))
 
     def adopt_held(self, origin: Any, off: int, ts: str, text: str, parts: tuple[str, ...],
-                   size: int, lines: int, now_ns: int) -> None:
+                   size: int, lines: int, mode: int, now_ns: int) -> None:
         """Hold the plain entry a fast path read or extended last (its first line, its
-        continuation lines, h_size, h_lines), as ``feed`` would have left it (the entry
+        continuation lines, h_size, h_lines, trace mode), as ``feed`` would have left it (the entry
         before it, if any, the fast path has emitted)."""
         self.h_text = text
         self.h_parts = list(parts)
@@ -341,7 +347,7 @@ class StreamJoiner:
         self.h_other = None
         self.h_size = size
         self.h_lines = lines
-        self._mode = _MODE_NONE
+        self._mode = mode
         self.deadline = now_ns + self._rules.flush_ns
 
     def export_starts(self) -> StartsState:

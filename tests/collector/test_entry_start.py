@@ -213,7 +213,7 @@ def test_a_learned_stream_is_exported_only_to_a_scan_that_checks_starts() -> Non
     assert j.learned_start == _kind("iso_ts")
     assert j.export_held("f", rules) is None
     assert j.export_held("f", rules, checks_starts=True) == (1, "T", "2026-11-26 07:00:01 b",
-                                                             (), 21, 1)
+                                                             (), 21, 1, 0)
     assert j.export_starts() == (_kind("iso_ts"), 0, False, rules.max_lines, -1)
 
 

@@ -395,6 +395,13 @@ def multiline_items(draw: st.DrawFn) -> list[tuple[str, str, bool]]:
             lines.append(draw(st.sampled_from(_CONTINUED if draw(st.integers(0, 4))
                                               else _AFTER)))
         per_stream[stream] += lines
+    return _interleave(draw, per_stream)
+
+
+def _interleave(draw: st.DrawFn, per_stream: dict[str, list[str]]
+                ) -> list[tuple[str, str, bool]]:
+    """(stream, text, partial) of the streams' lines interleaved at random, some cut
+    into partial pieces."""
     out: list[tuple[str, str, bool]] = []
     rows = {stream: list(lines) for stream, lines in per_stream.items()}
     while rows["stdout"] or rows["stderr"]:  # the two streams' lines interleaved
@@ -447,6 +454,142 @@ def test_multiline_entries_match_python_path(
     fast, slow = (_run(tmp_path, data, fast, chunk, True, monkeypatch, at, flush_ns, max_lines,
                        max_bytes=max_bytes) for fast in (True, False))
     assert fast == slow
+
+
+# -- trace modes joined in C -------------------------------------------------------------
+# Python tracebacks (StreamJoiner's Python mode, closed by the exception line, chained)
+# and Go dumps (Go mode after a head and a blank or GO_DUMP_FOLLOW line). Exception and
+# func lines include the odd ones: no colon, not a name, non-ASCII where Unicode \w
+# decides (Python's: the scan stops there) or where it does not.
+_PY_FRAMES = ['  File "/app/x.py", line 9, in f', "    boom()", "\tx", '  File "é.py", line 1']
+_PY_EXC_LINES = ["ValueError: bad", "KeyboardInterrupt", "a.b.Error: é", "_x:", "x.y.",
+                 "ValueError bad", "1Error: x", "Erré: x", "é: x", "Err.é", "StopIteration",
+                 "Error:x\ny", "ERROR plain"]
+_PY_CHAIN = ["During handling of the above exception, another exception occurred:",
+             "The above exception was the direct cause of the following exception:",
+             "Traceback (most recent call last):"]
+_GO_HEADS = ["panic: runtime error: index out of range", "fatal error: all goroutines asleep",
+             "panic: é"]
+_GO_LINES = ["", "goroutine 1 [running]:", "main.main()", "\t/app/main.go:9 +0x1d",
+             "net/http.(*conn).serve(0xc000, {0x7f, 0x1})", "created by main.start",
+             "[signal SIGSEGV: segmentation violation]", "exit status 2", "f()", "(x)",
+             "main.é()", "é.f()", "a(é)", "main.main( )x", "x(", "-(", "[a](b)",
+             "goroutine 7 [chan receive]:", "ERROR plain"]
+_AFTER_TRACE = ["ERROR next entry", "2026-11-26 07:00:01.456 INFO next", "", "x y",
+                "Caused by: z", "  indented"]
+
+
+@st.composite
+def python_trace(draw: st.DrawFn) -> list[str]:
+    """A Python traceback, maybe chained to more (blank lines between)."""
+    lines: list[str] = []
+    for i in range(draw(st.integers(1, 3))):
+        if i:
+            lines += draw(st.lists(st.just(""), max_size=2))
+            lines.append(draw(st.sampled_from(_PY_CHAIN)))
+            lines += draw(st.lists(st.just(""), max_size=2))
+        if not lines or lines[-1] != "Traceback (most recent call last):":
+            lines.append("Traceback (most recent call last):")
+        lines += draw(st.lists(st.sampled_from(_PY_FRAMES), max_size=4))
+        if draw(st.integers(0, 5)):
+            lines.append(draw(st.sampled_from(_PY_EXC_LINES)))
+    return lines
+
+
+@st.composite
+def go_dump(draw: st.DrawFn) -> list[str]:
+    """A Go panic or fatal error and its goroutine dump."""
+    lines = [draw(st.sampled_from(_GO_HEADS))]
+    lines.append(draw(st.sampled_from(["", "[signal SIGSEGV: segmentation violation]",
+                                       "goroutine 1 [running]:", "x"])))
+    lines += draw(st.lists(st.sampled_from(_GO_LINES), max_size=10))
+    return lines
+
+
+@st.composite
+def trace_items(draw: st.DrawFn) -> list[tuple[str, str, bool]]:
+    """(stream, text, partial) of Python tracebacks and Go dumps on one or two streams,
+    interleaved: each after an entry's first line (on a learned stream a header line,
+    which the trace joins as header-less lines) or on its own, then the next entry. A
+    stream may first write WINDOW lines with no header kind (its learned start OFF)."""
+    per_stream: dict[str, list[str]] = {"stdout": [], "stderr": []}
+    for stream in per_stream:
+        if draw(st.booleans()):
+            per_stream[stream] += [f"GET /api/{i} 200" for i in range(WINDOW)]
+        else:
+            per_stream[stream] += [f"2026-11-26 07:00:0{i}.123 INFO start" for i in range(2)]
+    for _ in range(draw(st.integers(1, 6))):
+        stream = "stderr" if draw(st.integers(0, 2)) == 0 else "stdout"
+        lines = per_stream[stream]
+        if draw(st.booleans()):
+            lines.append(draw(st.sampled_from(["2026-11-26 07:00:00.123 ERROR [main] boom",
+                                               "ERROR boom", "x"])))
+        lines += draw(st.one_of(python_trace(), go_dump()))
+        lines += draw(st.lists(st.sampled_from(_AFTER_TRACE), max_size=2))
+    return _interleave(draw, per_stream)
+
+
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(items=trace_items(), chunk=st.integers(300, 4096),
+       max_lines=st.sampled_from([3, 6, 1000]), max_bytes=st.sampled_from([60, 200, 1 << 20]),
+       split=st.integers(-1, 60), flush_ns=st.sampled_from([1000, 10**9]))
+def test_traces_match_python_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: list[tuple[str, str, bool]],
+        chunk: int, max_lines: int, max_bytes: int, split: int, flush_ns: int) -> None:
+    """Python tracebacks and Go dumps joined in C, their trace modes moving as in
+    StreamJoiner._continues (chained tracebacks, blank lines, exception lines with or
+    without a colon, func lines, the caps cutting a trace, scans, chunks and rotations
+    inside one, two streams interleaved, OFF and learned streams, pieces): the same
+    records, joiner state (mode included), batches and checkpoints as Python's."""
+    data = docker_rows(items)
+    at = _rows_split(data, split)
+    fast, slow = (_run(tmp_path, data, fast, chunk, True, monkeypatch, at, flush_ns, max_lines,
+                       max_bytes=max_bytes) for fast in (True, False))
+    assert fast == slow
+
+
+def _trace_app(entries: int, stamp: bool) -> list[str]:
+    """An app's lines: every fifth entry ends in a chained Python traceback, every
+    fifth (another) in a Go panic with its goroutine dump."""
+    texts = []
+    for i in range(entries):
+        head = f"2026-11-26 07:00:{i % 60:02d}.123 " if stamp else ""
+        texts.append(f"{head}{'ERROR' if i % 5 == 4 else 'INFO'} [main] request {i}")
+        if i % 5 == 4:
+            texts += ["Traceback (most recent call last):", '  File "/app/x.py", line 9, in f',
+                      "    boom()", "KeyError: 'x'", "",
+                      "During handling of the above exception, another exception occurred:",
+                      "", "Traceback (most recent call last):", '  File "/app/y.py", line 2',
+                      "ValueError"]
+        if i % 5 == 2:
+            texts += ["panic: runtime error: invalid memory address", "",
+                      "[signal SIGSEGV: segmentation violation code=0x1]", "",
+                      "goroutine 1 [running]:", "main.main()", "\t/app/main.go:9 +0x1d",
+                      "created by main.start", "\t/app/main.go:3 +0x2", "exit status 2"]
+    return texts
+
+
+@pytest.mark.parametrize("stamp", [True, False])
+def test_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                stamp: bool) -> None:
+    """Python tracebacks and Go dumps on an OFF stream (no header in its first WINDOW
+    lines) and on a learned one: the C joins them whole; Python sees only the learning
+    lines. The same records as the Python path."""
+    texts = [f"GET /api/{i} 200" for i in range(WINDOW)] if not stamp else []
+    texts += _trace_app(200, stamp)
+    data = docker_rows([("stdout", t, False) for t in texts])
+    calls = _spy_feed(monkeypatch)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
+    assert len(calls) == (WINDOW if not stamp else 2)
+    slow = _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
+    assert fast == slow
+    messages = [orjson.loads(v)["message"] for v, *_ in fast[-2][0]]
+    # each trace in one entry (a traceback its first line's, a panic on an OFF stream its
+    # own); no other line of one starts an entry (record caps may cut the messages)
+    py_head, go_head = "Traceback (most recent call last):\n  File", "panic: runtime error"
+    assert sum(py_head in m for m in messages) == sum(go_head in m for m in messages) == 40
+    assert len(messages) == 200 + (0 if stamp else 40 + WINDOW)  # a panic starts one
 
 
 def _spy_feed(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:

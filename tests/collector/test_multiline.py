@@ -186,13 +186,27 @@ def _state(j: StreamJoiner) -> list[object]:
     return [getattr(j, a) for a in _STATE]
 
 
-@given(st.lists(st.text(alphabet=st.sampled_from("ab \tCTgp:[()"), max_size=8), max_size=6),
-       st.text(max_size=8))
+# Lines that open, continue, chain and close trace modes (Python traceback, Go dump).
+_TRACE_LINES = st.sampled_from([
+    "Traceback (most recent call last):", '  File "x.py", line 1, in f', "ValueError: boom",
+    "KeyboardInterrupt", "During handling of the above exception, another exception occurred:",
+    "The above exception was the direct cause of the following exception:", "",
+    "panic: boom", "fatal error: all goroutines are asleep", "goroutine 1 [running]:",
+    "main.main()", "\t/app/main.go:9 +0x1d", "created by main.f", "[signal SIGSEGV]",
+    "exit status 2", "plain"])
+_LINES = st.one_of(st.text(alphabet=st.sampled_from("ab \tCTgp:[()"), max_size=8), _TRACE_LINES)
+
+
+@given(st.lists(_LINES, max_size=8), _LINES)
 def test_adopting_an_export_gives_the_same_joiner(lines: list[str], last: str) -> None:
     """What a fast path does at its boundary: a joiner that adopts the exported line
-    is the joiner that was fed it, and both emit the same afterwards."""
+    (its trace mode included) is the joiner that was fed it, and both emit the same
+    afterwards."""
     rules = MultilineRules()
     fed, fed_out = joiner(rules)
+    for i in range(WINDOW):  # lines with no header: nothing learned, the shapes decide
+        fed.feed("f", 0, "T", f"plain {i}", False, (), 0)
+    fed.flush()
     for i, line in enumerate(lines):
         fed.feed("f", i * 10, "T", line, False, (), 0)
     before = fed.export_held("f", rules)
@@ -248,19 +262,24 @@ def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
     j.flush()
     assert j.export_held("f", rules) == ()  # nothing held
     j.feed("f", 0, "T", "plain", False, (), 0)
-    assert j.export_held("f", rules) == (0, "T", "plain", (), 5, 1)
+    assert j.export_held("f", rules) == (0, "T", "plain", (), 5, 1, 0)
     assert j.export_held("g", rules) is None  # held from another file (a rotation)
     assert j.export_held("f", MultilineRules()) is None  # other rules (a pod annotation)
     j.feed("f", 6, "T", "\tat x", False, (), 0)
     j.feed("f", 12, "T", "Caused by: é", False, (), 0)
-    # lines joined: the first, the continuation lines, h_size (characters), h_lines
-    assert j.export_held("f", rules) == (0, "T", "plain", ("\tat x", "Caused by: é"), 24, 3)
+    # lines joined: the first, the continuation lines, h_size (characters), h_lines, mode
+    assert j.export_held("f", rules) == (0, "T", "plain", ("\tat x", "Caused by: é"), 24, 3,
+                                         0)
     j.feed("g", 0, "T", "\tat y", False, (), 0)
     assert j.export_held("g", rules) is None  # joined across a rotation
     assert j.export_held("f", rules) is None  # ... either file
     j.flush()
     j.feed("f", 20, "T", "Traceback (most recent call last):", False, (), 0)
-    assert j.export_held("f", rules) is None  # a trace mode
+    assert j.export_held("f", rules) == (20, "T", "Traceback (most recent call last):", (),
+                                         34, 1, 1)  # a trace mode crosses as its int
+    j.feed("f", 60, "T", "  f()", False, (), 0)
+    j.feed("f", 70, "T", "ValueError", False, (), 0)
+    assert j.export_held("f", rules)[-1] == 3  # type: ignore[index]  # after its last line
     j.flush()
     j.feed("f", 30, "T", "piece", True, (), 0)
     assert j.export_held("f", rules) == ()  # partial pieces are export_partial's
