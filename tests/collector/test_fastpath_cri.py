@@ -24,9 +24,11 @@ from tests.collector.test_fastpath import (
     _rows_split,
     _run,
     _spy_feed,
+    _trace_app,
     cri_rows,
     multiline_items,
     texts,
+    trace_items,
 )
 
 # Times as runtimes write them and as they should not: containerd's RFC3339Nano drops
@@ -286,6 +288,44 @@ def test_cri_stack_traces_are_joined_in_c(tmp_path: Path,
     only the lines it learns from."""
     items = []
     for i, text in enumerate(_java_app(300, True)):
+        if i % 7 == 3 and len(text) > 10:
+            items.append(("stdout", text[:10], True))
+            text = text[10:]
+        items.append(("stdout", text, False))
+    data = cri_rows(items)
+    calls = _spy_feed(monkeypatch)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9, kind="cri")
+    assert len(calls) <= 2
+    assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9,
+                        kind="cri")
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(items=trace_items(), chunk=st.integers(300, 4096),
+       max_lines=st.sampled_from([3, 6, 1000]), max_bytes=st.sampled_from([60, 200, 1 << 20]),
+       split=st.integers(-1, 60), flush_ns=st.sampled_from([1000, 10**9]),
+       max_joined=st.sampled_from([256 << 10, 30]))
+def test_cri_traces_match_python_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: list[tuple[str, str, bool]],
+        chunk: int, max_lines: int, max_bytes: int, split: int, flush_ns: int,
+        max_joined: int) -> None:
+    """Python tracebacks and Go dumps in the CRI layout joined in C, P pieces among and
+    inside their lines: the same records, joiner state (mode included), batches and
+    checkpoints as the Python path."""
+    data = cri_rows(items)
+    at = _rows_split(data, split)
+    fast, slow = (_run(tmp_path, data, fast, chunk, True, monkeypatch, at, flush_ns, max_lines,
+                       kind="cri", max_joined=max_joined, max_bytes=max_bytes)
+                  for fast in (True, False))
+    assert fast == slow
+
+
+def test_cri_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A learned CRI stream's Python tracebacks and Go dumps, some lines cut into P
+    pieces: Python reads only the lines it learns from."""
+    items = []
+    for i, text in enumerate(_trace_app(200, True)):
         if i % 7 == 3 and len(text) > 10:
             items.append(("stdout", text[:10], True))
             text = text[10:]
