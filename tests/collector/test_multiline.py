@@ -279,7 +279,8 @@ def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
                                          34, 1, 1)  # a trace mode crosses as its int
     j.feed("f", 60, "T", "  f()", False, (), 0)
     j.feed("f", 70, "T", "ValueError", False, (), 0)
-    assert j.export_held("f", rules)[-1] == 3  # type: ignore[index]  # after its last line
+    assert j.export_held("f", rules) == (20, "T", "Traceback (most recent call last):",
+                                         ("  f()", "ValueError"), 51, 3, 3)  # after its end
     j.flush()
     j.feed("f", 30, "T", "piece", True, (), 0)
     assert j.export_held("f", rules) == ()  # partial pieces are export_partial's
