@@ -576,20 +576,27 @@ def test_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     """Python tracebacks and Go dumps on an OFF stream (no header in its first WINDOW
     lines) and on a learned one: the C joins them whole; Python sees only the learning
     lines. The same records as the Python path."""
-    texts = [f"GET /api/{i} 200" for i in range(WINDOW)] if not stamp else []
-    texts += _trace_app(200, stamp)
-    data = docker_rows([("stdout", t, False) for t in texts])
-    calls = _spy_feed(monkeypatch)
-    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
-    assert len(calls) == (WINDOW if not stamp else 2)
-    slow = _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
-    assert fast == slow
+    fast = _app_in_c(tmp_path, monkeypatch, _trace_app(200, stamp), stamp)
     messages = [orjson.loads(v)["message"] for v, *_ in fast[-2][0]]
     # each trace in one entry (a traceback its first line's, a panic on an OFF stream its
     # own); no other line of one starts an entry (record caps may cut the messages)
     py_head, go_head = "Traceback (most recent call last):\n  File", "panic: runtime error"
     assert sum(py_head in m for m in messages) == sum(go_head in m for m in messages) == 40
     assert len(messages) == 200 + (0 if stamp else 40 + WINDOW)  # a panic starts one
+
+
+def _app_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: list[str],
+              stamp: bool) -> Any:
+    """An app's lines on stdout, after WINDOW header-less lines unless ``stamp`` (the
+    stream is then OFF, else learned): Python reads only the learning lines, and the
+    records are the Python path's. The fast run's result."""
+    texts = [f"GET /api/{i} 200" for i in range(WINDOW)] if not stamp else []
+    data = docker_rows([("stdout", t, False) for t in texts + app])
+    calls = _spy_feed(monkeypatch)
+    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
+    assert len(calls) == (WINDOW if not stamp else 2)
+    assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
+    return fast
 
 
 def _spy_feed(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
@@ -626,14 +633,7 @@ def test_stack_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.Monkey
     learned start is OFF (no header kind in its first WINDOW lines), the C joins the
     frames; Python sees the learning lines and, where the stream is learned, not even
     the header-less exception line. The same records as the Python path."""
-    texts = [f"GET /api/{i} 200" for i in range(WINDOW)] if not stamp else []
-    texts += _java_app(400, stamp)
-    data = docker_rows([("stdout", t, False) for t in texts])
-    calls = _spy_feed(monkeypatch)
-    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
-    assert len(calls) == (WINDOW if not stamp else 2)
-    slow = _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
-    assert fast == slow
+    fast = _app_in_c(tmp_path, monkeypatch, _java_app(400, stamp), stamp)
     joined = [orjson.loads(v) for v, *_ in fast[-2][0] if b"multiline" in v]  # before acks
     assert len(joined) == 80 and all("multiline" in r["tags"] for r in joined)
     # a header-less exception line continues a learned stream's entry; on an OFF stream

@@ -282,12 +282,14 @@ def test_cri_multiline_entries_match_python_path(
     assert fast == slow
 
 
-def test_cri_stack_traces_are_joined_in_c(tmp_path: Path,
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """A learned CRI stream's stack traces, some frames cut into P pieces: Python reads
-    only the lines it learns from."""
+@pytest.mark.parametrize("app", [_java_app(300, True), _trace_app(200, True)],
+                         ids=["java", "python-go"])
+def test_cri_stack_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         app: list[str]) -> None:
+    """A learned CRI stream's Java stack traces, or its Python tracebacks and Go dumps,
+    some lines cut into P pieces: Python reads only the lines it learns from."""
     items = []
-    for i, text in enumerate(_java_app(300, True)):
+    for i, text in enumerate(app):
         if i % 7 == 3 and len(text) > 10:
             items.append(("stdout", text[:10], True))
             text = text[10:]
@@ -319,20 +321,3 @@ def test_cri_traces_match_python_path(
                        kind="cri", max_joined=max_joined, max_bytes=max_bytes)
                   for fast in (True, False))
     assert fast == slow
-
-
-def test_cri_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A learned CRI stream's Python tracebacks and Go dumps, some lines cut into P
-    pieces: Python reads only the lines it learns from."""
-    items = []
-    for i, text in enumerate(_trace_app(200, True)):
-        if i % 7 == 3 and len(text) > 10:
-            items.append(("stdout", text[:10], True))
-            text = text[10:]
-        items.append(("stdout", text, False))
-    data = cri_rows(items)
-    calls = _spy_feed(monkeypatch)
-    fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9, kind="cri")
-    assert len(calls) <= 2
-    assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9,
-                        kind="cri")
