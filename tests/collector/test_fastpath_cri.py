@@ -261,10 +261,11 @@ def test_learned_cri_stream_takes_the_c_path(tmp_path: Path,
     assert len(joined) == 6 and all(b"request" in v and b"multiline" in v for v in joined)
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=500, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(items=multiline_items(), chunk=st.integers(300, 4096),
-       max_lines=st.sampled_from([2, 3, 5, 1000]), max_bytes=st.sampled_from([40, 90, 1 << 20]),
+@given(items=st.one_of(multiline_items(), trace_items()), chunk=st.integers(300, 4096),
+       max_lines=st.sampled_from([2, 3, 5, 6, 1000]),
+       max_bytes=st.sampled_from([40, 60, 90, 200, 1 << 20]),
        split=st.integers(-1, 60), flush_ns=st.sampled_from([1000, 10**9]),
        max_joined=st.sampled_from([256 << 10, 30]))
 def test_cri_multiline_entries_match_python_path(
@@ -273,7 +274,8 @@ def test_cri_multiline_entries_match_python_path(
         max_joined: int) -> None:
     """Multi-line entries in the CRI layout joined in C (OFF and learned streams, caps,
     entries across scans, chunks and a rotation, P pieces around and inside them, two
-    streams interleaved): the same as the Python path."""
+    streams interleaved), Python tracebacks and Go dumps among them: the same records,
+    joiner state (mode included), batches and checkpoints as the Python path."""
     data = cri_rows(items)
     at = _rows_split(data, split)
     fast, slow = (_run(tmp_path, data, fast, chunk, True, monkeypatch, at, flush_ns, max_lines,
@@ -300,24 +302,3 @@ def test_cri_stack_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(calls) <= 2
     assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9,
                         kind="cri")
-
-
-@settings(max_examples=200, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(items=trace_items(), chunk=st.integers(300, 4096),
-       max_lines=st.sampled_from([3, 6, 1000]), max_bytes=st.sampled_from([60, 200, 1 << 20]),
-       split=st.integers(-1, 60), flush_ns=st.sampled_from([1000, 10**9]),
-       max_joined=st.sampled_from([256 << 10, 30]))
-def test_cri_traces_match_python_path(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: list[tuple[str, str, bool]],
-        chunk: int, max_lines: int, max_bytes: int, split: int, flush_ns: int,
-        max_joined: int) -> None:
-    """Python tracebacks and Go dumps in the CRI layout joined in C, P pieces among and
-    inside their lines: the same records, joiner state (mode included), batches and
-    checkpoints as the Python path."""
-    data = cri_rows(items)
-    at = _rows_split(data, split)
-    fast, slow = (_run(tmp_path, data, fast, chunk, True, monkeypatch, at, flush_ns, max_lines,
-                       kind="cri", max_joined=max_joined, max_bytes=max_bytes)
-                  for fast in (True, False))
-    assert fast == slow
