@@ -17,6 +17,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from collector.files import Batch
 from collector.metrics import CollectorMetrics
+from collector.partitions import KeyPartitions
 from collector.settings import CollectorSettings
 from collector.source import Output
 
@@ -88,7 +89,9 @@ class KafkaOutput(Output):
         self.unreachable_since = 0.0
         self.last_ack_at = time.monotonic()
         self._acks_seen = 0
-        self.producer = Producer(producer_config(settings, self._on_error, self.on_stats))
+        conf = producer_config(settings, self._on_error, self.on_stats)
+        self.partitions = KeyPartitions(self.topic, conf.get("partitioner", "consistent_random"))
+        self.producer = Producer(conf)
         self._produce = self.producer.produce
         self._count_read = {k: (metrics.lines_read.labels(k), metrics.bytes_read.labels(k))
                             for k in ("docker", "cri", "file")}
@@ -105,7 +108,7 @@ class KafkaOutput(Output):
     def produce(self, value: bytes, key: bytes,
                 on_delivery: Callable[[Any, Any], None] | None) -> None:
         try:
-            self._produce(self.topic, value, key, on_delivery=on_delivery)
+            self._produce(self.topic, value, key, self.partitions.of(key), on_delivery)
         except BufferError:
             self._wait_for_room(value, key, on_delivery)
         except KafkaException as exc:  # the producer is dead: this record is read again
@@ -139,7 +142,7 @@ class KafkaOutput(Output):
                     self.tick()
                     if self.stopping.is_set():
                         raise Stopping()
-                    self._produce(self.topic, value, key, on_delivery=on_delivery)
+                    self._produce(self.topic, value, key, self.partitions.of(key), on_delivery)
                     return
                 except BufferError:
                     continue
@@ -163,10 +166,10 @@ class KafkaOutput(Output):
 
     def produce_many(self, values: list[bytes], key: bytes) -> None:
         """The C hot path's records: one tight loop, no per-record method call."""
-        produce, topic = self._produce, self.topic
+        produce, topic, partition = self._produce, self.topic, self.partitions.of(key)
         for value in values:
             try:
-                produce(topic, value, key)
+                produce(topic, value, key, partition)
             except BufferError:
                 self._wait_for_room(value, key, None)
                 produce = self._produce
@@ -224,11 +227,14 @@ class KafkaOutput(Output):
         return len(self.producer)
 
     def on_stats(self, raw: str) -> None:
-        """librdkafka's statistics (from poll, on the main thread): are brokers up?"""
+        """librdkafka's statistics (from poll, on the main thread): are brokers up, and
+        how many partitions has the topic?"""
         try:
-            brokers = orjson.loads(raw).get("brokers", {})
+            stats = orjson.loads(raw)
         except orjson.JSONDecodeError:
             return
+        self.partitions.update(stats)
+        brokers = stats.get("brokers", {})
         # Only the real brokers: the bootstrap and coordinator entries have nodeid -1.
         states = [b.get("state") for b in brokers.values() if b.get("nodeid", -1) >= 0]
         up = any(state == "UP" for state in states) if states else False
