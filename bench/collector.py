@@ -44,6 +44,7 @@ from bench.collector_peers import (
     topic_count,
 )
 from bench.corpus import Corpus, build_varied, load_entries
+from stack.manager import Stack
 
 CORPORA = ("uniform", "varied", "cri")
 STALL_S = 30.0  # no new record for this long: the run is over, short of the target
@@ -57,6 +58,30 @@ class Row(NamedTuple):
     seconds: float
     cpu: float  # CPU seconds
     peak_mb: float | None
+    broker_cpu: float | None = None  # the local Kafka broker's CPU seconds in the run
+
+
+def broker_cpu(bootstrap: str) -> float | None:
+    """CPU seconds the Kafka broker of the local stack has used (None when ``bootstrap``
+    is not the local stack's): on a 2-core machine the broker shares the CPU with the
+    run, so the table shows how busy the whole machine was."""
+    stack = Stack.from_env()
+    if stack.settings.kafka_bootstrap != bootstrap:
+        return None
+    total = 0.0
+    for broker in stack.brokers:
+        if broker.pid is None:
+            return None
+        try:
+            fields = Path(f"/proc/{broker.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime+stime
+    return total
+
+
+def _spent(before: float | None, after: float | None) -> float | None:
+    return None if before is None or after is None else after - before
 
 
 def _consumer(bootstrap: str) -> Consumer:
@@ -89,18 +114,19 @@ def run_collector(tmp: Path, bootstrap: str, corpus: Corpus) -> tuple[Row, Path]
     c = CollectorProc(tmp / f"collector-{corpus.staging.name}", root, bootstrap, topic,
                       kind=corpus.kind)
     try:
-        cpu0 = c.stats()[0]
+        cpu0, b0 = c.stats()[0], broker_cpu(bootstrap)
         t0 = time.monotonic()
         for d in sorted(corpus.staging.iterdir()):  # the files appear at once, already full
             os.rename(d, root / d.name)
         count, seconds = wait_count(consumer, topic, corpus.records, t0)
         cpu1, _, hwm = c.stats()
+        b1 = broker_cpu(bootstrap)
     finally:
         c.stop()
         consumer.close()
         drop_topic(bootstrap, topic)
     return Row(corpus.name, "logpipe collector", corpus.lines, count, seconds, cpu1 - cpu0,
-               hwm), root
+               hwm, _spent(b0, b1)), root
 
 
 def run_rsyslog(tmp: Path, bootstrap: str, corpus: Corpus, root: Path) -> Row | None:
@@ -108,35 +134,39 @@ def run_rsyslog(tmp: Path, bootstrap: str, corpus: Corpus, root: Path) -> Row | 
         return None
     topic = new_topic(bootstrap, f"bench-rsyslog-{uuid.uuid4().hex[:8]}")
     consumer = _consumer(bootstrap)
-    t0 = time.monotonic()
+    b0, t0 = broker_cpu(bootstrap), time.monotonic()
     r = RsyslogProc(tmp / f"rsyslog-{corpus.staging.name}", root, bootstrap, topic,
                     corpus.glob)
     try:
         count, seconds = wait_count(consumer, topic, corpus.messages, t0)
         cpu, _, hwm = r.stats()
+        b1 = broker_cpu(bootstrap)
     finally:
         r.stop()
         consumer.close()
         drop_topic(bootstrap, topic)
-    return Row(corpus.name, "rsyslog imfile->omkafka", corpus.lines, count, seconds, cpu, hwm)
+    return Row(corpus.name, "rsyslog imfile->omkafka", corpus.lines, count, seconds, cpu, hwm,
+               _spent(b0, b1))
 
 
 def run_raw(bootstrap: str, corpus: Corpus, root: Path) -> Row:
     topic = new_topic(bootstrap, f"bench-raw-{uuid.uuid4().hex[:8]}")
+    b0 = broker_cpu(bootstrap)
     try:
         n, seconds, cpu = raw_producer(bootstrap, topic, corpus.paths(root))
+        b1 = broker_cpu(bootstrap)
     finally:
         drop_topic(bootstrap, topic)
     return Row(corpus.name, "raw confluent-kafka (ceiling)", corpus.lines, n, seconds, cpu,
-               None)
+               None, _spent(b0, b1))
 
 
 def table(rows: list[Row], sizes: dict[str, int]) -> str:
     """The Markdown table: per corpus, each run's rate over the applications' lines and
     its ratio to rsyslog's and to the raw producer's in the same run."""
     out = ["| corpus | run | lines/s | MB/s | CPU µs/line | peak RSS MB | seconds | "
-           "vs rsyslog | vs raw |",
-           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "vs rsyslog | vs raw | broker CPU µs/line | cores busy |",
+           "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for row in rows:
         peers = {r.run.split()[0]: r for r in rows if r.corpus == row.corpus}
         rate = row.lines / row.seconds
@@ -149,8 +179,16 @@ def table(rows: list[Row], sizes: dict[str, int]) -> str:
         out.append(f"| {row.corpus} | {row.run} | {rate:,.0f} | "
                    f"{sizes[row.corpus] / row.seconds / 1e6:.1f} | "
                    f"{row.cpu / row.lines * 1e6:.1f} | {peak} | {row.seconds:.2f} | "
-                   f"{ratios[0]} | {ratios[1]} |")
+                   f"{ratios[0]} | {ratios[1]} | {_broker_cells(row)}")
     return "\n".join(out)
+
+
+def _broker_cells(row: Row) -> str:
+    """The broker's CPU per line and the cores the run and the broker kept busy."""
+    if row.broker_cpu is None:
+        return "— | — |"
+    return (f"{row.broker_cpu / row.lines * 1e6:.1f} | "
+            f"{(row.cpu + row.broker_cpu) / row.seconds:.2f} |")
 
 
 def short(rows: list[Row], corpora: list[Corpus]) -> list[str]:
