@@ -7,7 +7,8 @@ summed by the step of the read path they fall in and by own frame.
     python -m bench.collector_profile [docker|cri] [LINES]   (default: docker 400000)
 
 py-spy slows the process several times: read the shares, not the rate it prints. The
-main thread is the one that bounds lines/s (librdkafka's threads are not sampled).
+main thread is the one that bounds lines/s (librdkafka's threads are not sampled;
+their CPU per line, from /proc, is printed by thread name).
 """
 
 from __future__ import annotations
@@ -54,12 +55,33 @@ def record(kind: str, lines: int, out: Path) -> None:
                 os.rename(d, root / d.name)
             count, seconds = wait_count(consumer, topic, chosen.records, t0)
             print(f"{chosen.name}: {count:,} records in {seconds:.1f} s under py-spy")
+            print(thread_cpu(proc.proc.pid, lines))
         finally:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
             proc.stop()
             consumer.close()
             drop_topic(BOOTSTRAP, topic)
+
+
+def thread_cpu(pid: int, lines: int) -> str:
+    """The process's CPU per line by thread name (librdkafka's threads are ``rdk:*``; the
+    main thread has the process's name): what py-spy, sampling Python threads only,
+    does not show. py-spy's sampling slows the main thread: compare the rdk shares with
+    an unprofiled run of the bench's CPU µs/line, not these."""
+    per: dict[str, float] = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            name = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread ended meanwhile
+            continue
+        group = "rdk:broker" if name.startswith("rdk:broker") else name
+        per[group] = per.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf(
+            "SC_CLK_TCK")
+    cells = ", ".join(f"{name} {seconds / lines * 1e6:.2f}"
+                      for name, seconds in sorted(per.items(), key=lambda kv: -kv[1]) if seconds)
+    return f"CPU µs per line by thread: {cells}"
 
 
 def summarize(path: Path, top: int = 20) -> None:

@@ -3,11 +3,12 @@ py-spy attached to a live collector: `python -m bench.collector_profile`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
-from bench.collector_profile import summarize
+from bench.collector_profile import summarize, thread_cpu
 
 MAIN = ("thread (1): MainThread;Agent._loop (collector/agent.py:106);"
         "Source.read (collector/source.py:249)")
@@ -32,3 +33,12 @@ def test_samples_are_summed_by_step_and_own_frame(tmp_path: Path,
     assert " 60.0%  parse_docker (collector/_fastpath.c)" in out
     assert " 30.0%  parse_docker (collector/parsers.py)" in out
     assert "poll" not in out
+
+
+def test_thread_cpu_names_this_process_threads() -> None:
+    """Read from /proc for a live process: this one has a main thread with CPU spent."""
+    spin = sum(i * i for i in range(2_000_000))  # some CPU on the main thread
+    out = thread_cpu(os.getpid(), 1000)
+    assert spin and out.startswith("CPU µs per line by thread: ")
+    name = Path("/proc/self/comm").read_text().strip()
+    assert f"{name} " in out  # the main thread carries the process's name
