@@ -50,12 +50,12 @@ def record(kind: str, lines: int, out: Path) -> None:
              "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             time.sleep(1.5)  # py-spy attached
-            t0 = time.monotonic()
+            threads0, t0 = thread_times(proc.proc.pid), time.monotonic()
             for d in sorted(chosen.staging.iterdir()):
                 os.rename(d, root / d.name)
             count, seconds = wait_count(consumer, topic, chosen.records, t0)
             print(f"{chosen.name}: {count:,} records in {seconds:.1f} s under py-spy")
-            print(thread_cpu(proc.proc.pid, lines))
+            print(thread_cpu(threads0, thread_times(proc.proc.pid), lines))
         finally:
             spy.send_signal(signal.SIGINT)
             spy.wait(60)
@@ -64,11 +64,9 @@ def record(kind: str, lines: int, out: Path) -> None:
             drop_topic(BOOTSTRAP, topic)
 
 
-def thread_cpu(pid: int, lines: int) -> str:
-    """The process's CPU per line by thread name (librdkafka's threads are ``rdk:*``; the
-    main thread has the process's name): what py-spy, sampling Python threads only,
-    does not show. py-spy's sampling slows the main thread: compare the rdk shares with
-    an unprofiled run of the bench's CPU µs/line, not these."""
+def thread_times(pid: int) -> dict[str, float]:
+    """CPU seconds of a process by thread name, from /proc (librdkafka's threads are
+    ``rdk:*``, its broker threads summed; the main thread has the process's name)."""
     per: dict[str, float] = {}
     for task in Path(f"/proc/{pid}/task").iterdir():
         try:
@@ -77,10 +75,19 @@ def thread_cpu(pid: int, lines: int) -> str:
         except OSError:  # the thread ended meanwhile
             continue
         group = "rdk:broker" if name.startswith("rdk:broker") else name
-        per[group] = per.get(group, 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf(
-            "SC_CLK_TCK")
+        spent = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime+stime
+        per[group] = per.get(group, 0.0) + spent
+    return per
+
+
+def thread_cpu(before: dict[str, float], after: dict[str, float], lines: int) -> str:
+    """CPU per line by thread between two ``thread_times``: what py-spy, sampling
+    Python threads only, does not show. py-spy slows the main thread: compare the
+    rdk shares with an unprofiled run, not these."""
+    spent = {name: after[name] - before.get(name, 0.0) for name in after}
     cells = ", ".join(f"{name} {seconds / lines * 1e6:.2f}"
-                      for name, seconds in sorted(per.items(), key=lambda kv: -kv[1]) if seconds)
+                      for name, seconds in sorted(spent.items(), key=lambda kv: -kv[1])
+                      if seconds > 0)
     return f"CPU µs per line by thread: {cells}"
 
 

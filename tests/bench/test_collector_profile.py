@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.collector_profile import summarize, thread_cpu
+from bench.collector_profile import summarize, thread_cpu, thread_times
 
 MAIN = ("thread (1): MainThread;Agent._loop (collector/agent.py:106);"
         "Source.read (collector/source.py:249)")
@@ -35,10 +35,15 @@ def test_samples_are_summed_by_step_and_own_frame(tmp_path: Path,
     assert "poll" not in out
 
 
-def test_thread_cpu_names_this_process_threads() -> None:
-    """Read from /proc for a live process: this one has a main thread with CPU spent."""
-    spin = sum(i * i for i in range(2_000_000))  # some CPU on the main thread
-    out = thread_cpu(os.getpid(), 1000)
-    assert spin and out.startswith("CPU µs per line by thread: ")
+def test_thread_cpu_is_the_difference_by_thread_name() -> None:
+    """Read from /proc for a live process: this one's main thread spends CPU between
+    the two readings, and only the difference counts."""
+    before = thread_times(os.getpid())
     name = Path("/proc/self/comm").read_text().strip()
-    assert f"{name} " in out  # the main thread carries the process's name
+    assert name in before
+    spin = sum(i * i for i in range(3_000_000))  # some CPU on the main thread
+    after = thread_times(os.getpid())
+    assert spin and after[name] > before[name]
+    out = thread_cpu({name: before[name]}, {name: before[name] + 0.002, "rdk:broker": 0.001},
+                     1000)
+    assert out == "CPU µs per line by thread: " + f"{name} 2.00, rdk:broker 1.00"
