@@ -21,6 +21,10 @@ from elasticsearch import Elasticsearch
 from logpipe.errors import StackError
 from stack.config import StackSettings
 from stack.manager import Stack
+from tests.hypothesis_budget import register_profiles
+
+# Registered before pytest's Hypothesis plugin reads --hypothesis-profile (tools/asan.sh).
+register_profiles()
 
 
 @dataclass(frozen=True)

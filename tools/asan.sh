@@ -5,6 +5,8 @@
 # CPython itself is not instrumented, so libasan is preloaded, leak checks are off
 # (the interpreter's own allocations at exit are not ours) and PYTHONMALLOC=malloc
 # puts the extension's PyMem buffers where ASan sees every byte.
+# The plain pytest run already runs these tests with their full example counts; here the
+# asan Hypothesis profile (tests/hypothesis_budget.py) runs a quarter of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
@@ -27,6 +29,6 @@ PLUGIN
 LD_PRELOAD="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)" \
 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1${ASAN_LOG:+:log_path=$ASAN_LOG} UBSAN_OPTIONS=print_stacktrace=1 \
 PYTHONMALLOC=malloc PYTHONPATH="$tmp" \
-    $PY -m pytest -q -p asan_fastpath -p no:cacheprovider "$@" \
+    $PY -m pytest -q -p asan_fastpath -p no:cacheprovider --hypothesis-profile=asan "$@" \
     tests/collector/test_fastpath.py tests/collector/test_fastpath_cri.py \
     tests/collector/test_level_c.py tests/collector/test_level_c_json.py

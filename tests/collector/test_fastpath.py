@@ -24,6 +24,7 @@ from collector.multiline import MultilineRules
 from collector.source import Source
 from logpipe.record import Record
 from tests.collector.test_source import Recorder
+from tests.hypothesis_budget import examples
 
 TS = "2026-11-26T07:00:00.123456789Z"
 META: dict[str, Any] = {
@@ -219,7 +220,7 @@ def _run(tmp: Path, data: bytes, fast: bool, chunk: int, enabled: bool,
     return steps
 
 
-@settings(max_examples=400, deadline=None,
+@settings(max_examples=examples(400), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(items=st.lists(st.one_of(docker_line().map(lambda x: [x]), block()), max_size=25),
        chunk=st.integers(300, 2048),
@@ -342,7 +343,7 @@ def learned_stream(draw: st.DrawFn) -> list[bytes]:
     return out
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=examples(300), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(lines=learned_stream(), chunk=st.integers(300, 4096), max_lines=st.integers(2, 6),
        split=st.integers(-1, 30), flush_ns=st.sampled_from([1000, 10**9]))
@@ -437,7 +438,7 @@ def _rows_split(data: bytes, split: int) -> int:
     return at if at < len(data) else -1
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=examples(300), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(items=multiline_items(), chunk=st.integers(300, 4096),
        max_lines=st.sampled_from([2, 3, 5, 1000]), max_bytes=st.sampled_from([40, 90, 1 << 20]),
@@ -529,7 +530,7 @@ def trace_items(draw: st.DrawFn) -> list[tuple[str, str, bool]]:
     return _interleave(draw, per_stream)
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=examples(300), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(items=trace_items(), chunk=st.integers(300, 4096),
        max_lines=st.sampled_from([3, 6, 1000]), max_bytes=st.sampled_from([60, 200, 1 << 20]),
@@ -749,7 +750,7 @@ _DAMAGE = [b"\xff", b"\xed\xa0\x80", b"\xc3", b"\x00", b'"', b"\\", b"\\u00", b"
            b"\\/", b"\\q", b"1"]
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=examples(300), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(attrs=st.dictionaries(st.text(max_size=6), st.text(max_size=6), max_size=3),
        damage=st.sampled_from(_DAMAGE), where=st.floats(0, 1), replace=st.booleans())

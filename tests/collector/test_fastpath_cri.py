@@ -30,6 +30,7 @@ from tests.collector.test_fastpath import (
     texts,
     trace_items,
 )
+from tests.hypothesis_budget import examples
 
 # Times as runtimes write them and as they should not: containerd's RFC3339Nano drops
 # trailing zeros; the rest must reach Python (offsets, bad dates, other letters ...).
@@ -107,7 +108,7 @@ def _both(tmp: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, chunk: int = 
                       kind="cri", max_joined=max_joined) for fast in (True, False))  # type: ignore[return-value]
 
 
-@settings(max_examples=400, deadline=None,
+@settings(max_examples=examples(400), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(items=st.lists(st.one_of(cri_line().map(lambda x: [x]), pieces(), block()),
                       max_size=25),
@@ -211,7 +212,7 @@ def learned_cri_stream(draw: st.DrawFn) -> list[bytes]:
     return out
 
 
-@settings(max_examples=300, deadline=None,
+@settings(max_examples=examples(300), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(lines=learned_cri_stream(), chunk=st.integers(300, 4096), max_lines=st.integers(2, 6),
        split=st.integers(-1, 30), flush_ns=st.sampled_from([1000, 10**9]))
@@ -261,7 +262,7 @@ def test_learned_cri_stream_takes_the_c_path(tmp_path: Path,
     assert len(joined) == 6 and all(b"request" in v and b"multiline" in v for v in joined)
 
 
-@settings(max_examples=500, deadline=None,
+@settings(max_examples=examples(500), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(items=st.one_of(multiline_items(), trace_items()), chunk=st.integers(300, 4096),
        max_lines=st.sampled_from([2, 3, 5, 6, 1000]),

@@ -30,6 +30,7 @@ from collector.level_detect import (
 from collector.multiline import MultilineRules, StreamJoiner
 from logpipe.levels import spellings
 from tests.collector.level_corpus import formats, incoming, load
+from tests.hypothesis_budget import examples
 
 pytestmark = pytest.mark.skipif(not fastpath.available(), reason="no C extension")
 
@@ -283,7 +284,7 @@ def _stream(draw: st.DrawFn) -> list[str]:
     return out
 
 
-_SETTINGS = settings(max_examples=300, deadline=None,
+_SETTINGS = settings(max_examples=examples(300), deadline=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
@@ -298,13 +299,13 @@ def test_generated_lines(texts: list[str], column: int) -> None:
     _compare(texts, hint_c, hint_py)
 
 
-@settings(_SETTINGS, max_examples=200)
+@settings(_SETTINGS, max_examples=examples(200))
 @given(_stream())
 def test_generated_streams(texts: list[str]) -> None:
     _compare(texts)
 
 
-@settings(_SETTINGS, max_examples=1500)
+@settings(_SETTINGS, max_examples=examples(1500))
 @given(st.lists(st.tuples(st.sampled_from(["", *_STAMPS, "2026-11-26 07:00:00 "]), _shape,
                           st.sampled_from(["", " msg", "\nnext ERROR", " é"])).map("".join),
                 min_size=1, max_size=6))
@@ -313,7 +314,7 @@ def test_generated_shapes(texts: list[str]) -> None:
     _compare(texts)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(st.lists(st.one_of(_line, _long), min_size=1, max_size=4),
        st.sampled_from([[-1], [3, "warn"], [-1, "error", None], [True, "info"]]))
 def test_unusual_hints(texts: list[str], hint: list[Any]) -> None:
