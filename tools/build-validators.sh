@@ -5,7 +5,8 @@
 # kubecheck (strict decoding of rendered manifests into client-go's types) and
 # dockerfilecheck (BuildKit's Dockerfile frontend in lint mode, `build --check`).
 # Binaries are cached under ${LOGPIPE_TOOLS_BIN:-~/.cache/logpipe/bin} with the
-# version in the name, so a version bump rebuilds and a rerun costs nothing.
+# version (and for our own checkers a hash of their source) in the name, so a version
+# bump or an edit rebuilds and a rerun or a fresh clone costs nothing.
 # Prints the absolute paths of the four binaries, one per line.
 set -euo pipefail
 
@@ -48,21 +49,22 @@ if [[ ! -x "$helm" ]]; then
   rm -rf "$tmp"
 fi
 
-# Our own small Go checkers: rebuilt when their source is newer than the binary.
-build_tool() {  # build_tool NAME OUTPUT
-  local src="$HERE/$1" out="$2"
-  if [[ ! -x "$out" || "$src/main.go" -nt "$out" || "$src/go.mod" -nt "$out" ]]; then
+# Our own small Go checkers, named by a hash of their source: a changed source builds
+# anew, and a fresh clone (whose files are all newer than the cache) reuses the build.
+build_tool() {  # build_tool NAME OUTPUT_PREFIX: prints the binary's path
+  local src="$HERE/$1" sum out
+  sum="$(cat "$src/main.go" "$src/go.mod" "$src/go.sum" | sha256sum | cut -c1-12)"
+  out="$2-$sum"
+  if [[ ! -x "$out" ]]; then
     echo "build-validators: building $1" >&2
     (cd "$src" && GOFLAGS=-mod=mod go build -trimpath -ldflags "-s -w" -o "$out.partial" .) >&2
     mv "$out.partial" "$out"
   fi
+  echo "$out"
 }
-compose="$BIN/composecheck-$COMPOSE_GO_VERSION"
-build_tool composecheck "$compose"
-kube="$BIN/kubecheck-client-go-$KUBECHECK_CLIENT_GO"
-build_tool kubecheck "$kube"
-dockerfile="$BIN/dockerfilecheck-buildkit-$BUILDKIT_VERSION"
-build_tool dockerfilecheck "$dockerfile"
+compose="$(build_tool composecheck "$BIN/composecheck-$COMPOSE_GO_VERSION")"
+kube="$(build_tool kubecheck "$BIN/kubecheck-client-go-$KUBECHECK_CLIENT_GO")"
+dockerfile="$(build_tool dockerfilecheck "$BIN/dockerfilecheck-buildkit-$BUILDKIT_VERSION")"
 
 echo "$helm"
 echo "$compose"
