@@ -21,6 +21,6 @@ def register_profiles() -> None:
 
 def examples(full: int) -> int:
     """``full`` scaled as the loaded profile scales Hypothesis's default count."""
-    loaded = settings.default.max_examples
+    loaded = settings().max_examples  # a fresh settings() takes the loaded profile
     default = settings.get_profile("default").max_examples
     return max(1, full * loaded // default)
