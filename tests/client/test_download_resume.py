@@ -36,6 +36,9 @@ class GatedProxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
         self.released = threading.Event()
+        # Every proxied socket, closed by close(): one left to the garbage collector
+        # warns (ResourceWarning) in whichever later test it is collected.
+        self._socks: list[socket.socket] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -45,9 +48,14 @@ class GatedProxy:
             except OSError:
                 return
             server = socket.socket()
+            self._socks += [client, server]
             # Small, so the bytes in flight stay far below the whole body.
             server.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
-            server.connect(self.upstream)
+            try:
+                server.connect(self.upstream)
+            except OSError:  # the API is gone: refuse this one, as it would
+                client.close()
+                continue
             gated = threading.Event()
             threading.Thread(target=self._pipe, args=(client, server, gated, True),
                              daemon=True).start()
@@ -69,6 +77,8 @@ class GatedProxy:
     def close(self) -> None:
         self.released.set()
         self.listener.close()
+        for sock in self._socks:
+            sock.close()
 
 
 def _entries_sent(api: LiveApi) -> float:
