@@ -519,7 +519,7 @@ static int starts_any(const char *t, Py_ssize_t n, PyObject *prefixes) {
  * (init_starts). A learned stream's line without its kind's header is Python's (it
  * continues the held entry there); a line with it the C reads as any other. */
 
-enum { MAX_START_CLASSES = 64 };
+enum { MAX_START_CLASSES = 64, MAX_START_KINDS = 32 };
 
 static struct {
     PyObject *kinds; /* tuple (per kind) of tuples of bytes: class indexes per position */
@@ -558,8 +558,8 @@ static PyObject *init_starts(PyObject *self, PyObject *const *args, Py_ssize_t n
     }
     PyObject *classes = args[0], *kinds = args[1];
     Py_ssize_t nc = PyTuple_GET_SIZE(classes);
-    if (nc > MAX_START_CLASSES) {
-        PyErr_SetString(PyExc_ValueError, "init_starts(): too many classes");
+    if (nc > MAX_START_CLASSES || PyTuple_GET_SIZE(kinds) > MAX_START_KINDS) {
+        PyErr_SetString(PyExc_ValueError, "init_starts(): too many classes or kinds");
         return NULL;
     }
     for (Py_ssize_t i = 0; i < nc; i++)
@@ -589,6 +589,53 @@ static PyObject *init_starts(PyObject *self, PyObject *const *args, Py_ssize_t n
 bad:
     PyErr_SetString(PyExc_TypeError, "init_starts(): kinds are tuples of bytes of class indexes");
     return NULL;
+}
+
+/* How a stream learns its entry start (EntryStarts.feed in LEARNING), from
+ * entry_start.learn_rules(): a kind is learned once it heads learn_min lines and
+ * share of the candidate lines seen; after window lines without one the stream is
+ * OFF; a blank line or one starting with an indented byte is no candidate. states: the
+ * ints of LEARNING, LEARNED and OFF (handed back to read_elsewhere). */
+static struct {
+    int ready;
+    Py_ssize_t window, learn_min;
+    double share;
+    uint8_t indented[256];
+    long learning, learned, off;
+} L;
+
+PyDoc_STRVAR(init_learning_doc,
+"init_learning(*, window, learn_min, learn_share, indented, states)\n\n"
+"The learning rules of collector.entry_start (learn_rules()): the lines learned from,\n"
+"the lines and share a kind needs, the first bytes of a line that is no candidate\n"
+"start, and the (LEARNING, LEARNED, OFF) state ints.");
+
+static PyObject *init_learning(PyObject *self, PyObject *args, PyObject *kwds) {
+    (void)self;
+    static char *kw[] = {"window", "learn_min", "learn_share", "indented", "states", NULL};
+    Py_ssize_t window, learn_min;
+    double share;
+    PyObject *indented;
+    long states[3];
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "$nndO!(lll):init_learning", kw, &window,
+                                     &learn_min, &share, &PyBytes_Type, &indented, &states[0],
+                                     &states[1], &states[2]))
+        return NULL;
+    if (window < 1 || learn_min < 1) {
+        PyErr_SetString(PyExc_ValueError, "init_learning(): window and learn_min >= 1");
+        return NULL;
+    }
+    memset(L.indented, 0, sizeof L.indented);
+    for (Py_ssize_t i = 0; i < PyBytes_GET_SIZE(indented); i++)
+        L.indented[(uint8_t)PyBytes_AS_STRING(indented)[i]] = 1;
+    L.window = window;
+    L.learn_min = learn_min;
+    L.share = share;
+    L.learning = states[0];
+    L.learned = states[1];
+    L.off = states[2];
+    L.ready = 1;
+    Py_RETURN_NONE;
 }
 
 static PyObject *start_matches_py(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
@@ -788,6 +835,15 @@ typedef struct {
      * here. */
     Py_ssize_t start, run, max_run, max_heads, heads;
     int after_json, sdirty;
+    /* While it learns its entry start (EntryStarts in LEARNING, for_scan's learning):
+     * learning 1, and as feed keeps them the lines seen that may start an entry, the
+     * lines learned from (llines) and per kind the lines it headed (counts); lkind: the
+     * header kind of the line classify saw (-1 none, NO_CANDIDATE), for apply_effect;
+     * learnt: it was learning when the scan began and learned from lines here (what
+     * they taught it goes back to read_elsewhere). Once it learns a kind it reads on
+     * as LEARNED (start) in the same scan; after the window without one, as OFF. */
+    int learning, learnt;
+    Py_ssize_t seen, llines, lkind, counts[MAX_START_KINDS];
     /* The partial pieces (Docker 16 KiB / CRI "P") of the entry being assembled:
      * joined in ptext, where each piece ends in pends; psize counts characters as
      * StreamJoiner.p_size does. pdirty: changed here, the joiner adopts it; pbump:
@@ -813,11 +869,12 @@ static Py_ssize_t n_chars(const char *t, Py_ssize_t n) {
     return k;
 }
 
-/* Does t start with the header of any learned-start kind (entry_start._ANY)? */
-static int any_start(const uint8_t *t, Py_ssize_t n) {
+/* The first learned-start kind whose header t starts with, in KINDS order, or -1
+ * (entry_start.header_kind). */
+static Py_ssize_t header_kind(const uint8_t *t, Py_ssize_t n) {
     for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(S.kinds); k++)
-        if (start_matches(k, t, n)) return 1;
-    return 0;
+        if (start_matches(k, t, n)) return k;
+    return -1;
 }
 
 /* StreamJoiner's trace modes, as the ints its export_held / adopt_held carry. */
@@ -904,8 +961,11 @@ static int continues(const uint8_t *t, Py_ssize_t n, const Slot *s, int *mode) {
 /* What StreamJoiner._line (rules on, no start pattern) does with the whole line t:
  * hold it as a new entry, join it to the held one, or leave it to Python. */
 enum { A_PYTHON, A_NEW, A_JOIN };
-/* What EntryStarts.feed does on a learned stream for a line read here. */
-enum { E_NONE, E_HEAD, E_RUN, E_RESET };
+/* What EntryStarts.feed does on a learned (or learning: E_LEARN) stream for a line
+ * read here. */
+enum { E_NONE, E_HEAD, E_RUN, E_RESET, E_LEARN };
+/* Slot.lkind of a blank or indented line while learning: no candidate entry start. */
+enum { NO_CANDIDATE = -2 };
 
 /* The action for t on slot s, in *effect what EntryStarts.feed did and in *mode the
  * held entry's trace mode after it (both only applied by the caller when the line is
@@ -913,17 +973,22 @@ enum { E_NONE, E_HEAD, E_RUN, E_RESET };
  * a line whose trace-mode rule needs Unicode \w (non-ASCII), a continuation line past
  * the joiner's caps, and on a learned stream a JSON object or another kind's header
  * (the mix is counted there), the header line that ends a window of the mix check, and
- * a header-less line that ends the learned start (run > max_run: relearn). */
+ * a header-less line that ends the learned start (run > max_run: relearn). A learning
+ * stream's lines are all read here: feed only counts them (no line is header-less
+ * while learning: the built-in shapes decide). */
 static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
                     const Context *ctx, int *effect, int *mode) {
     const uint8_t *u = (const uint8_t *)t;
     int headerless = 0;
     *effect = E_NONE;
-    if (s->start >= 0) { /* EntryStarts.feed, LEARNED */
+    if (s->learning) { /* EntryStarts.feed, LEARNING: counted once the line is read */
+        *effect = E_LEARN;
+        s->lkind = n == 0 || L.indented[u[0]] ? NO_CANDIDATE : header_kind(u, n);
+    } else if (s->start >= 0) { /* EntryStarts.feed, LEARNED */
         if (start_matches(s->start, u, n)) {
             if (s->max_heads >= 0 && s->heads >= s->max_heads) return A_PYTHON;
             *effect = E_HEAD;
-        } else if ((n && t[0] == '{') || any_start(u, n)) {
+        } else if ((n && t[0] == '{') || header_kind(u, n) >= 0) {
             return A_PYTHON;
         } else if (s->after_json) {
             *effect = E_RESET;
@@ -1069,13 +1134,34 @@ static int partial_init(Slot *s, PyObject *part) {
     return 0;
 }
 
-/* What StreamJoiner.export_starts gave: (kind, run, after_json, max_run, max_heads),
- * kind -1 when no learned start is in force. 0, or -1 (error set). */
+/* The learning part of export_starts: (seen, lines, counts), counts one per kind.
+ * 0, or -1 (error set). */
+static int learning_init(Slot *s, PyObject *learning) {
+    PyObject *counts;
+    if (!PyTuple_Check(learning) || PyTuple_GET_SIZE(learning) != 3 ||
+        !PyTuple_Check(counts = PyTuple_GET_ITEM(learning, 2)) ||
+        PyTuple_GET_SIZE(counts) != PyTuple_GET_SIZE(S.kinds)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "scan(): learning is (seen, lines, counts), a count per kind");
+        return -1;
+    }
+    s->seen = PyLong_AsSsize_t(PyTuple_GET_ITEM(learning, 0));
+    s->llines = PyLong_AsSsize_t(PyTuple_GET_ITEM(learning, 1));
+    for (Py_ssize_t k = 0; k < PyTuple_GET_SIZE(counts); k++)
+        s->counts[k] = PyLong_AsSsize_t(PyTuple_GET_ITEM(counts, k));
+    if (PyErr_Occurred()) return -1;
+    s->learning = 1;
+    return 0;
+}
+
+/* What StreamJoiner.export_starts gave: (kind, run, after_json, max_run, max_heads,
+ * learning), kind -1 when no learned start is in force, learning None or (seen,
+ * lines, counts) while it learns one. 0, or -1 (error set). */
 static int starts_init(Slot *s, PyObject *starts) {
     s->start = -1;
-    if (!PyTuple_Check(starts) || PyTuple_GET_SIZE(starts) != 5) {
-        PyErr_SetString(PyExc_TypeError,
-                        "scan(): starts are (kind, run, after_json, max_run, max_heads)");
+    if (!PyTuple_Check(starts) || PyTuple_GET_SIZE(starts) != 6) {
+        PyErr_SetString(PyExc_TypeError, "scan(): starts are (kind, run, after_json, "
+                                         "max_run, max_heads, learning)");
         return -1;
     }
     Py_ssize_t kind = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 0));
@@ -1090,7 +1176,8 @@ static int starts_init(Slot *s, PyObject *starts) {
     }
     s->after_json = after_json;
     s->start = kind < 0 ? -1 : kind;
-    return 0;
+    PyObject *learning = PyTuple_GET_ITEM(starts, 5);
+    return kind < 0 && learning != Py_None ? learning_init(s, learning) : 0;
 }
 /* The record of one entry, appended to sc->values; multiline: joined from several
  * lines (the layout's last literal is then the context's mtail: other tags). */
@@ -1201,14 +1288,60 @@ static PyObject *partial_state(const Slot *s) {
                          s->pbump ? Py_True : Py_False);
 }
 
-/* (heads, run, after_json) of a learned stream whose start state moved here, for
- * StreamJoiner.read_elsewhere. */
+/* (heads, run, after_json, learnt) of a stream whose start state moved here, for
+ * StreamJoiner.read_elsewhere: learnt None, or where it learned from lines here
+ * (state, kind, seen, lines, counts) as feed leaves them, state one of
+ * init_learning's. */
 static PyObject *starts_state(const Slot *s) {
-    if (s->start < 0 || (!s->heads && !s->sdirty)) Py_RETURN_NONE;
-    return Py_BuildValue("(nnO)", s->heads, s->run, s->after_json ? Py_True : Py_False);
+    PyObject *learnt = Py_None;
+    if (s->learnt) {
+        Py_ssize_t nk = PyTuple_GET_SIZE(S.kinds);
+        PyObject *counts = PyTuple_New(nk);
+        if (counts == NULL) return NULL;
+        for (Py_ssize_t k = 0; k < nk; k++) {
+            PyObject *c = PyLong_FromSsize_t(s->counts[k]);
+            if (c == NULL) {
+                Py_DECREF(counts);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(counts, k, c);
+        }
+        long state = s->learning ? L.learning : s->start >= 0 ? L.learned : L.off;
+        learnt = Py_BuildValue("(lnnnN)", state, s->start, s->seen, s->llines, counts);
+        if (learnt == NULL) return NULL;
+    } else if (s->start < 0 || (!s->heads && !s->sdirty)) {
+        Py_RETURN_NONE;
+    } else {
+        Py_INCREF(learnt);
+    }
+    return Py_BuildValue("(nnON)", s->heads, s->run, s->after_json ? Py_True : Py_False,
+                         learnt);
 }
 
-/* EntryStarts.feed's effect on a learned stream, for a line read here. */
+/* EntryStarts.feed in LEARNING for a line read here, of header kind s->lkind: the
+ * stream learns the kind (and reads on as LEARNED), goes OFF at the end of the window
+ * (the built-in shapes alone decide), or goes on learning. */
+static void learn_line(Slot *s) {
+    s->learnt = 1;
+    int over = ++s->llines >= L.window;
+    Py_ssize_t kind = s->lkind;
+    if (kind != NO_CANDIDATE) {
+        s->seen++;
+        if (kind >= 0) {
+            Py_ssize_t count = ++s->counts[kind];
+            /* feed's float test, in the same doubles */
+            if (count >= L.learn_min && (double)count >= L.share * (double)s->seen) {
+                s->learning = 0;
+                s->start = kind;
+                s->seen = s->run = s->llines = 0;
+                return;
+            }
+        }
+    }
+    if (over) s->learning = 0; /* OFF: start stays -1 */
+}
+
+/* EntryStarts.feed's effect on a learned or learning stream, for a line read here. */
 static void apply_effect(Slot *s, int effect) {
     switch (effect) {
     case E_HEAD:
@@ -1224,6 +1357,9 @@ static void apply_effect(Slot *s, int effect) {
         s->run = 0;
         s->after_json = 0;
         s->sdirty = 1;
+        break;
+    case E_LEARN:
+        learn_line(s);
         break;
     }
 }
@@ -1293,7 +1429,8 @@ PyDoc_STRVAR(scan_doc,
 "stopped: the line at pos (at file offset off) is for the Python path. The held,\n"
 "partial and starts returned: per stream, None (the joiner's state stands) or the\n"
 "(off, ts, text, parts, size, lines) / (off, ts, pieces, size, bump) / (heads, run,\n"
-"after_json) its joiner must take with adopt_held / adopt_partial / read_elsewhere\n"
+"after_json, learnt: None or (state, kind, seen, lines, counts)) its joiner must\n"
+"take with adopt_held / adopt_partial / read_elsewhere\n"
 "before anything else is fed to it. follow: (stream, count) when the scan stopped at\n"
 "a line of stream (0 stdout, 1 stderr), the lines of that stream in a row from pos\n"
 "on (at most 64; the stop line first), else (-1, 0): the ones after the first are\n"
@@ -1305,8 +1442,9 @@ static PyObject *scan(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
         PyErr_SetString(PyExc_TypeError, "scan() takes 9 arguments");
         return NULL;
     }
-    if (!R.ready || S.kinds == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "scan(): init() and init_starts() first");
+    if (!R.ready || S.kinds == NULL || !L.ready) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "scan(): init(), init_starts() and init_learning() first");
         return NULL;
     }
     PyObject *data = args[1], *ingest = args[5], *held = args[6], *part = args[7],
@@ -1587,6 +1725,8 @@ static PyMethodDef methods[] = {
     {"init", (PyCFunction)(void (*)(void))init, METH_VARARGS | METH_KEYWORDS, init_doc},
     LEVELS_METHODS
     {"init_starts", (PyCFunction)(void (*)(void))init_starts, METH_FASTCALL, init_starts_doc},
+    {"init_learning", (PyCFunction)(void (*)(void))init_learning, METH_VARARGS | METH_KEYWORDS,
+     init_learning_doc},
     {"start_matches", (PyCFunction)(void (*)(void))start_matches_py, METH_FASTCALL,
      "start_matches(kind, text) -> does text start with the kind's header (for the tests)"},
     {NULL, NULL, 0, NULL}};

@@ -29,11 +29,14 @@ class Context:
 Entry = tuple[int, str, str, tuple[str, ...], int, int, int]
 Held = Entry | tuple[()] | None
 Pieces = tuple[int, str, tuple[str, ...], int] | tuple[()] | None
-# (learned kind or -1, run, after_json, max_run, header lines it may read or -1 any)
-Starts = tuple[int, int, bool, int, int]
+# (learned kind or -1, run, after_json, max_run, header lines it may read or -1 any,
+# while learning (seen, lines, counts) else None)
+Starts = tuple[int, int, bool, int, int, tuple[int, int, tuple[int, ...]] | None]
 NowHeld = Entry | None
 NowPieces = tuple[int, str, tuple[str, ...], int, bool] | None
-NowStarts = tuple[int, int, bool] | None  # (header lines read, run, after_json)
+# (header lines read, run, after_json, where it learned from lines there: (state, kind,
+# seen, lines, counts))
+NowStarts = tuple[int, int, bool, tuple[int, int, int, int, tuple[int, ...]] | None] | None
 
 def scan(ctx: Context, data: bytes, pos: int, end: int, off: int, ingest_ts: bytes,
          held: tuple[Held, Held], partial: tuple[Pieces, Pieces], starts: tuple[Starts, Starts]
@@ -46,6 +49,8 @@ def init(*, unknown: str, indent: bytes, maybe: bytes, opens: tuple[bytes, ...],
          dump_follow: tuple[bytes, ...], py_follow: tuple[bytes, ...],
          dump_lines: tuple[bytes, ...]) -> None: ...
 def init_starts(classes: tuple[bytes, ...], kinds: tuple[tuple[bytes, ...], ...], /) -> None: ...
+def init_learning(*, window: int, learn_min: int, learn_share: float, indented: bytes,
+                  states: tuple[int, int, int]) -> None: ...
 def start_matches(kind: int, text: bytes, /) -> bool: ...
 
 # The level detector (collector/_levels.h): its tables (collector.level_detect.c_tables),

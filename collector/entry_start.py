@@ -12,6 +12,7 @@ on every line by construction (tests/collector/test_fastpath.py checks it).
 from __future__ import annotations
 
 import re
+from typing import TypedDict
 
 # Position classes of a shape; any other character stands for itself. END also
 # matches past the end of the line (a level word alone on its line).
@@ -102,6 +103,32 @@ LEARN_SHARE = 0.8  # the share of a window's lines that must start with the kind
 LEARN_MIN = 2  # lines of the kind before it is used (the first entries join early)
 
 LEARNING, LEARNED, OFF = 0, 1, 2
+# A line starting so (or blank) continues by the built-in shapes while learning: it is
+# no candidate entry start and not counted in ``seen``.
+INDENTED = " \t"
+# What a fast path learning from a stream's lines gets besides the shapes (from
+# for_scan): (seen, lines, counts) while LEARNING; and what it hands back
+# (read_elsewhere): the state, the learned kind or -1, seen, lines, counts.
+Learning = tuple[int, int, tuple[int, ...]]
+Learnt = tuple[int, int, int, int, tuple[int, ...]]
+
+
+class LearnRules(TypedDict):
+    """learn_rules(): _fastpath.init_learning's keywords."""
+
+    window: int
+    learn_min: int
+    learn_share: float
+    indented: bytes
+    states: tuple[int, int, int]
+
+
+def learn_rules() -> LearnRules:
+    """The learning rules for the C fast path (init_learning), as EntryStarts.feed
+    applies them: the window, the count and share a kind needs, the first bytes of a
+    line that is no candidate, and the ints of the states it hands back."""
+    return {"window": WINDOW, "learn_min": LEARN_MIN, "learn_share": LEARN_SHARE,
+            "indented": INDENTED.encode("ascii"), "states": (LEARNING, LEARNED, OFF)}
 
 
 def _mixed(own: int, other: int) -> bool:
@@ -181,7 +208,7 @@ class EntryStarts:
         self.lines += 1
         if self.lines >= WINDOW:
             self.state = OFF
-        if not text or text[0] in " \t":
+        if not text or text[0] in INDENTED:
             return False  # continues by the built-in shapes: not a candidate start
         kind = header_kind(text)
         self.seen += 1
@@ -222,25 +249,40 @@ class EntryStarts:
             lines -= take
             self._check_mix()
 
-    def for_scan(self) -> tuple[int, int, bool, int, int]:
+    def for_scan(self) -> tuple[int, int, bool, int, int, Learning | None]:
         """What a fast path reading this stream's lines must know, as plain values:
-        (kind, run, after_json, max_run, header lines it may read or -1 any number),
-        kind -1 when no start is learned (the built-in shapes alone decide). It stops at
-        a header-less line that would relearn and at any line that moves ``other``, so
-        the header lines it reads end the current window with ``other`` as it is now:
-        if that check turns the stream OFF (which changes what a header-less line is),
-        it reads fewer header lines than end the window and leaves that one to ``feed``;
-        if not, every later window it reads has ``other`` 0 and keeps the kind too."""
-        if self.state != LEARNED:
-            return (-1, 0, False, 0, 0)
+        (kind, run, after_json, max_run, header lines it may read or -1 any number,
+        learning), kind -1 when no start is learned (the built-in shapes alone decide).
+        It stops at a header-less line that would relearn and at any line that moves
+        ``other``, so the header lines it reads end the current window with ``other``
+        as it is now: if that check turns the stream OFF (which changes what a
+        header-less line is), it reads fewer header lines than end the window and
+        leaves that one to ``feed``; if not, every later window it reads has ``other``
+        0 and keeps the kind too.
+        learning: while LEARNING, (seen, lines, counts): the fast path learns from the
+        lines as ``feed`` does (learn_rules) and, once it learns a kind, goes on as
+        LEARNED with the rest of the tuple (own and other are 0 while learning, so the
+        header lines it may read are those of a fresh window); else None."""
+        if self.state == OFF:
+            return (-1, 0, False, 0, 0, None)
         room = WINDOW - self.own - self.other  # header lines that end this window
         heads = room - 1 if _mixed(WINDOW - self.other, self.other) else -1
-        return (self.kind, self.run, self.after_json, self.max_run, heads)
+        if self.state == LEARNING:
+            return (-1, self.run, self.after_json, self.max_run, heads,
+                    (self.seen, self.lines, tuple(self.counts)))
+        return (self.kind, self.run, self.after_json, self.max_run, heads, None)
 
-    def read_elsewhere(self, heads: int, run: int, after_json: bool) -> None:
-        """Lines of a LEARNED stream a fast path read (``for_scan``): ``heads`` with the
-        learned header, the others header-less lines that ``feed`` would have counted
-        in ``run`` or cleared ``after_json`` with; the state ``feed`` of each leaves."""
+    def read_elsewhere(self, heads: int, run: int, after_json: bool,
+                       learnt: Learnt | None = None) -> None:
+        """Lines of a LEARNING or LEARNED stream a fast path read (``for_scan``):
+        ``learnt`` (state, kind, seen, lines, counts) where it was LEARNING, what those
+        lines taught it (``feed``'s learning of each); then, if LEARNED, ``heads`` with
+        the learned header, the others header-less lines that ``feed`` would have
+        counted in ``run`` or cleared ``after_json`` with; the state ``feed`` of each
+        leaves."""
+        if learnt is not None and self.state == LEARNING:
+            self.state, self.kind, self.seen, self.lines, counts = learnt
+            self.counts = list(counts)
         if self.state != LEARNED:
             return
         if heads:

@@ -10,20 +10,22 @@ file (and maybe plain partial pieces, which the C goes on joining). It joins the
 lines that continue a plain entry (indented, a ``CONTINUES`` prefix, on a learned
 stream a header-less line, and in a trace mode -- Python traceback, Go dump -- what
 ``StreamJoiner._continues`` joins, the mode crossing the seam as an int) within the
-joiner's caps. At any other line (a cap, a trace-mode rule on a non-ASCII name,
+joiner's caps. It learns a stream's entry start from its first lines as
+``EntryStarts.feed`` does, and goes on with the learned kind in the same call. At any
+other line (a cap, a trace-mode rule on a non-ASCII name,
 another kind's header on a learned stream ...) it stops and that one line goes
 through the host's ``feed_line`` (parse -> join -> emit); then the scan goes on.
 
 The seam is narrow and the C owns no rule: the level words and tables
 (``init_levels``: the C detector of ``collector/_levels.h`` mirrors
 ``level_detect.detect_level``, hint and learned level field included, and hands it
-what it cannot be sure of), the continuation shapes and the learned entry-start shapes
-(``init``, ``init_starts``, once) and the record layout with its tails (a ``Context``
-per file) come from Python; the joiners' held entries and pieces and learned
-entry-start state cross it as plain values (``StreamJoiner.export_held``,
-``export_partial`` and ``export_starts`` before a scan, ``adopt_held``,
-``adopt_partial`` and ``read_elsewhere`` after). The records, their order, the
-joiners' state and so the checkpoints are the same either way
+what it cannot be sure of), the continuation shapes, the entry-start shapes and
+learning rules (``init``, ``init_starts``, ``init_learning``, once) and the record
+layout with its tails (a ``Context`` per file) come from Python; the joiners' held
+entries and pieces and entry-start state (learning or learned) cross it as plain
+values (``StreamJoiner.export_held``, ``export_partial`` and ``export_starts`` before
+a scan, ``adopt_held``, ``adopt_partial`` and ``read_elsewhere`` after). The records,
+their order, the joiners' state and so the checkpoints are the same either way
 (tests/collector/test_fastpath.py and test_fastpath_cri.py compare them byte for
 byte). Without the extension everything stays in Python.
 """
@@ -71,6 +73,7 @@ else:
         py_follow=tuple(p.encode() for p in PY_FOLLOW),
         dump_lines=tuple(p.encode() for p in GO_DUMP_LINES))
     _fastpath.init_starts(*entry_start.shape_tables())
+    _fastpath.init_learning(**entry_start.learn_rules())
     _fastpath.init_levels(level_detect.c_tables())
 _c = _fastpath  # None: everything stays in Python (the tests set that too)
 
@@ -81,7 +84,7 @@ STREAMS = ("stdout", "stderr")
 _PER_ENTRY = frozenset(("id", "ts", "ingest_ts", "offset", "message", "level", "stream"))
 _PER_FILE = ("node", "source", "path", "file")
 MAX_MISSES = 8  # scans in a row that took no line: the next lines are not for the C path
-_NO_STARTS: StartsState = (-1, 0, False, 0, 0)  # a stream without a joiner yet
+_NO_STARTS: StartsState = (-1, 0, False, 0, 0, None)  # a stream without a joiner yet
 # Lines then fed to Python before the C scan is tried again. Bounded: a run of lines
 # the C refuses must not send the rest of a 1 MiB chunk of common lines to Python. Not
 # ended early when the joiners could be carried again (cri15's rule): with learned
@@ -221,12 +224,11 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
     pos, off, total, misses = 0, f.pos, 0, 0
     while pos < end:
         js = (joiners.get(STREAMS[0]), joiners.get(STREAMS[1]))
-        # A stream still learning its entry start (its first lines) is Python's: its
-        # export_held is None and the scan stops at its lines. While every stream is
-        # new or learning, the lines go to Python one by one, without a scan; those
-        # stops are no sign of a file the C cannot read (misses).
-        learning = [j is not None and j.learning for j in js]
-        if all(learning[i] or js[i] is None for i in range(len(STREAMS))):
+        # A new stream's first line is Python's (feed_line makes its joiner; the scan
+        # stops at the lines of a stream without one). While no stream has a joiner,
+        # that line goes to Python without a scan; such a stop is no sign of a file the
+        # C cannot read (misses). The scan learns entry starts itself (export_starts).
+        if js[0] is None and js[1] is None:
             n, stopped, follow = 0, True, 0
         else:
             held = (_export(js[0], f, rules), _export(js[1], f, rules))
@@ -245,7 +247,7 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
             total += n
             if values:
                 host.produce_records(f, values)
-            misses = misses + 1 if n == 0 and not any(learning) else 0
+            misses = misses + 1 if n == 0 else 0
         if stopped:
             # Lines the C scan keeps refusing (another shape of file, a trace longer
             # than its follow): the next FALLBACK_LINES in Python rather than a scan call
@@ -261,7 +263,7 @@ def container_lines(host: ScanHost, f: TrackedFile, data: bytes, last: int,
                 off += nl - pos + 1
                 pos = nl + 1
                 # The stopped stream's next lines in a row, while its joiner holds what
-                # the scan cannot carry (learning, tags, lines of another file):
+                # the scan cannot carry (tags, lines of another file):
                 # Python's anyway, so without a scan call each. (Since the C carries
                 # trace modes, it saves ~80 of ~195 scan calls per 100k varied lines.)
                 if not count and follow > 1:

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import re2  # type: ignore[import-untyped]
 
-from collector.entry_start import LEARNED, LEARNING, EntryStarts
+from collector.entry_start import LEARNED, LEARNING, OFF, EntryStarts, Learning, Learnt
 from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
 
 # sink(origin, offset, ts, stream, text, tags): origin is the file the entry started in.
@@ -52,8 +52,9 @@ MAYBE = frozenset({p[:1] for p in (*CONTINUES, *GO_DUMP_FOLLOW)} | {""})
 # (offset, ts, first line, continuation lines, h_size, h_lines, trace mode).
 HeldLine = tuple[int, str, str, tuple[str, ...], int, int, int]
 # What export_starts hands it: (learned kind or -1, run, after_json, max_run, header
-# lines it may read or -1): EntryStarts.for_scan.
-StartsState = tuple[int, int, bool, int, int]
+# lines it may read or -1, (seen, lines, counts) while learning else None):
+# EntryStarts.for_scan.
+StartsState = tuple[int, int, bool, int, int, Learning | None]
 # What export_partial hands it: () no pieces, or the plain pieces of the entry so far.
 HeldPieces = tuple[int, str, tuple[str, ...], int]  # (offset, ts, pieces, characters)
 # Every built-in pattern runs in linear time on any line (DESIGN.md: user text):
@@ -168,7 +169,7 @@ class StreamJoiner:
 
     @property
     def learning(self) -> bool:
-        """Still learning its entry start: only ``feed`` may read this stream's lines."""
+        """Still learning its entry start (its first lines, or again after a relearn)."""
         return self._starts.state == LEARNING
 
     @property
@@ -302,12 +303,11 @@ class StreamJoiner:
         ``mode`` its trace mode: 0 none, 1 Python, 2 Go, 3 just after a Python
         traceback's exception line).
         None: anything else (lines of another file, other rules since a pod annotation
-        changed them, still learning its entry start, or a learned one unless the fast
-        path ``checks_starts``: it follows ``export_starts``): only ``feed`` may go on
-        from this state. Partial pieces are export_partial's."""
-        state = self._starts.state
-        if (rules is not self._rules or state == LEARNING
-                or (state == LEARNED and not checks_starts)):
+        changed them, or a stream still learning its entry start or with a learned one
+        unless the fast path ``checks_starts``: it follows ``export_starts``, learning
+        included): only ``feed`` may go on from this state. Partial pieces are
+        export_partial's."""
+        if rules is not self._rules or (self._starts.state != OFF and not checks_starts):
             return None
         if not self.h_lines:
             return ()
@@ -328,12 +328,11 @@ class StreamJoiner:
                     or self.p_ts is None or len(self.p_ts) != 30)
 
     def feed_only(self, origin: Any) -> bool:
-        """Only ``feed`` may read this stream's next line of ``origin``: it is still
-        learning its entry start, or holds what a fast path cannot carry (tags, lines or
-        pieces of another file). A fast path that stopped at a line of
-        the stream hands it the lines after it too while this holds."""
-        return (self._starts.state == LEARNING
-                or (self.h_lines > 0 and not self._held_plain(origin))
+        """Only ``feed`` may read this stream's next line of ``origin``: it holds what a
+        fast path cannot carry (tags, lines or pieces of another file). A fast path
+        that stopped at a line of the stream hands it the lines after it too while
+        this holds."""
+        return ((self.h_lines > 0 and not self._held_plain(origin))
                 or (bool(self.p_parts) and not self._pieces_plain(origin)))
 
     def adopt_held(self, origin: Any, off: int, ts: str, text: str, parts: tuple[str, ...],
@@ -351,16 +350,18 @@ class StreamJoiner:
         self.deadline = now_ns + self._rules.flush_ns
 
     def export_starts(self) -> StartsState:
-        """The learned entry start as plain values, for a fast path that checks it
-        (``EntryStarts.for_scan``)."""
+        """The entry start, learning or learned, as plain values, for a fast path that
+        checks it (``EntryStarts.for_scan``)."""
         return self._starts.for_scan()
 
-    def read_elsewhere(self, heads: int, run: int, after_json: bool) -> None:
-        """A fast path read lines of this learned stream: ``heads`` of them with its
-        header, and left ``run`` and ``after_json`` as ``feed`` would have (it leaves
-        other kinds' headers, JSON objects, a relearn and the end of a mix window to
-        ``feed``)."""
-        self._starts.read_elsewhere(heads, run, after_json)
+    def read_elsewhere(self, heads: int, run: int, after_json: bool,
+                       learnt: Learnt | None = None) -> None:
+        """A fast path read lines of this stream: where it was learning, ``learnt`` is
+        what they taught it (state, kind, seen, lines, counts); where it is learned,
+        ``heads`` of them had its header, and it left ``run`` and ``after_json`` as
+        ``feed`` would have (it leaves other kinds' headers, JSON objects, a relearn
+        and the end of a mix window to ``feed``)."""
+        self._starts.read_elsewhere(heads, run, after_json, learnt)
 
     def export_partial(self, origin: Any) -> HeldPieces | tuple[()] | None:
         """The partial pieces as plain values, for a fast path about to read ``origin``:

@@ -214,7 +214,7 @@ def test_a_learned_stream_is_exported_only_to_a_scan_that_checks_starts() -> Non
     assert j.export_held("f", rules) is None
     assert j.export_held("f", rules, checks_starts=True) == (1, "T", "2026-11-26 07:00:01 b",
                                                              (), 21, 1, 0)
-    assert j.export_starts() == (_kind("iso_ts"), 0, False, rules.max_lines, -1)
+    assert j.export_starts() == (_kind("iso_ts"), 0, False, rules.max_lines, -1, None)
 
 
 def test_a_stream_mixing_layouts_stops_joining() -> None:
@@ -296,7 +296,7 @@ def test_lines_read_elsewhere_leave_the_state_feed_leaves(lines: list[str], max_
     for line in lines:
         if fed.state != LEARNED:
             return
-        _, _, _, _, max_heads = batched.for_scan()  # what the scan was handed
+        _, _, _, _, max_heads, _ = batched.for_scan()  # what the scan was handed
         if line == _READ[0]:
             reads = max_heads < 0 or heads < max_heads
         else:

@@ -246,8 +246,8 @@ def test_fast_path_matches_python_path(tmp_path: Path, monkeypatch: pytest.Monke
 
 
 def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Lines with no header to learn go through C once each stream's learning window
-    (entry_start.WINDOW lines, in Python) is over, and still match the Python path."""
+    """Lines with no header to learn go through C, the learning window (entry_start.WINDOW
+    lines) and after it, and still match the Python path."""
     calls: list[int] = []
     real = Source.feed_line
 
@@ -260,9 +260,8 @@ def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.Monkey
                                   "time": TS}) + b"\n" for i, t in enumerate(body))
     monkeypatch.setattr(Source, "feed_line", spy)
     fast = _run(tmp_path, data, True, 4096, True, monkeypatch)
-    # Each stream's first WINDOW lines are learned from in Python (whole chunks while
-    # both learn; stderr, one line in 7, learns over about 7 * WINDOW lines); then C.
-    assert 2 * WINDOW <= len(calls) < len(body) // 5
+    # only each stream's first line (its joiner is made there); the C learns from the rest
+    assert len(calls) == 2
     slow = _run(tmp_path, data, False, 4096, True, monkeypatch)
     assert fast == slow
     assert len(fast[-1][0]) == 0 and fast[-2][0][-1][0].startswith(b'{"id":"')
@@ -271,9 +270,9 @@ def test_common_lines_take_the_c_path(tmp_path: Path, monkeypatch: pytest.Monkey
 @pytest.mark.parametrize("chunk", [4096, 1 << 20])
 def test_learned_stream_takes_the_c_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                         chunk: int) -> None:
-    """The bench's shape learns its timestamp (2 lines a stream, in Python); then the C
-    scan reads every line with the header and stops at a line without it, which Python
-    joins to the held entry; the same records and state as the Python path."""
+    """The bench's shape: the C scan learns its timestamp (2 lines a stream), then
+    reads every line with the header and joins a line without it to the held entry;
+    the same records and state as the Python path."""
     calls: list[int] = []
     real = Source.feed_line
 
@@ -287,10 +286,9 @@ def test_learned_stream_takes_the_c_path(tmp_path: Path, monkeypatch: pytest.Mon
                                   "time": TS}) + b"\n" for i, t in enumerate(body))
     monkeypatch.setattr(Source, "feed_line", spy)
     fast = _run(tmp_path, data, True, chunk, True, monkeypatch, flush_ns=10**9)
-    # learning (stderr, one line in 7, learns after its second line: 8 lines in all),
-    # "node list" and the header line after it (the joiner holds two lines); a whole
-    # first chunk is not Python's because its streams were new
-    assert len(calls) <= 12
+    # each stream's first line (its joiner is made there); the C learns the timestamp
+    # from the next ones and joins "node list" to the entry before it
+    assert len(calls) == 2
     slow = _run(tmp_path, data, False, chunk, True, monkeypatch, flush_ns=10**9)
     assert fast == slow
     joined = [v for v, *_ in fast[-2][0] if b"node list" in v]
@@ -575,8 +573,8 @@ def _trace_app(entries: int, stamp: bool) -> list[str]:
 def test_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                 stamp: bool) -> None:
     """Python tracebacks and Go dumps on an OFF stream (no header in its first WINDOW
-    lines) and on a learned one: the C joins them whole; Python sees only the learning
-    lines. The same records as the Python path."""
+    lines) and on a learned one: the C learns and joins them whole; Python sees only the
+    first line. The same records as the Python path."""
     fast = _app_in_c(tmp_path, monkeypatch, _trace_app(200, stamp), stamp)
     messages = [orjson.loads(v)["message"] for v, *_ in fast[-2][0]]
     # each trace in one entry (a traceback its first line's, a panic on an OFF stream its
@@ -589,13 +587,13 @@ def test_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 def _app_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, app: list[str],
               stamp: bool) -> Any:
     """An app's lines on stdout, after WINDOW header-less lines unless ``stamp`` (the
-    stream is then OFF, else learned): Python reads only the learning lines, and the
-    records are the Python path's. The fast run's result."""
+    stream is then OFF, else learned): Python reads only the first line (the C learns
+    from the rest), and the records are the Python path's. The fast run's result."""
     texts = [f"GET /api/{i} 200" for i in range(WINDOW)] if not stamp else []
     data = docker_rows([("stdout", t, False) for t in texts + app])
     calls = _spy_feed(monkeypatch)
     fast = _run(tmp_path, data, True, 4096, True, monkeypatch, flush_ns=10**9)
-    assert len(calls) == (WINDOW if not stamp else 2)
+    assert len(calls) == 1
     assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9)
     return fast
 
@@ -632,8 +630,9 @@ def test_stack_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.Monkey
                                       stamp: bool) -> None:
     """A Java app's stack traces: on a learned stream (ISO times) and on one whose
     learned start is OFF (no header kind in its first WINDOW lines), the C joins the
-    frames; Python sees the learning lines and, where the stream is learned, not even
-    the header-less exception line. The same records as the Python path."""
+    frames; Python sees the first line only (the C learns from the rest), where the
+    stream is learned not even the header-less exception line. The same records as the
+    Python path."""
     fast = _app_in_c(tmp_path, monkeypatch, _java_app(400, stamp), stamp)
     joined = [orjson.loads(v) for v, *_ in fast[-2][0] if b"multiline" in v]  # before acks
     assert len(joined) == 80 and all("multiline" in r["tags"] for r in joined)
@@ -693,9 +692,9 @@ def test_a_learned_stream_turned_off_inside_a_scan(tmp_path: Path,
     data = docker_rows([("stdout", t, False) for t in texts])
     calls = _spy_feed(monkeypatch)
     fast = _run(tmp_path, data, True, 1 << 20, True, monkeypatch, flush_ns=10**9)
-    # learning, the other kind's lines, and the header line that ends the window
-    # turning the stream OFF: the C reads the rest
-    assert len(calls) == 2 + (10 if passed else 0) + 25 + 1
+    # the first line, the other kind's lines, and the header line that ends the window
+    # turning the stream OFF: the C reads the rest (learning included)
+    assert len(calls) == 1 + (10 if passed else 0) + 25 + 1
     slow = _run(tmp_path, data, False, 1 << 20, True, monkeypatch, flush_ns=10**9)
     assert fast == slow
     messages = [orjson.loads(v)["message"] for v, *_ in fast[-2][0]]
@@ -825,4 +824,4 @@ def test_context_refuses_an_unknown_value() -> None:
                             detect_level=lambda t, h: "", shrink=bytes)
     with pytest.raises(TypeError):
         fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None),  # type: ignore[arg-type]
-                         (None, None), ((-1, 0, False, 0, 0), (-1, 0, False, 0, 0)))
+                         (None, None), ((-1, 0, False, 0, 0, None), (-1, 0, False, 0, 0, None)))

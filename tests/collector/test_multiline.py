@@ -257,6 +257,7 @@ def test_export_held_refuses_what_a_fast_path_cannot_carry() -> None:
     rules = MultilineRules()
     j, _ = joiner(rules)
     assert j.export_held("f", rules) is None  # learning its entry starts (entry_start)
+    assert j.export_held("f", rules, checks_starts=True) == ()  # a scan that learns too
     for i in range(WINDOW):  # lines with no header: nothing learned, the shapes decide
         j.feed("f", 0, "T", f"plain {i}", False, (), 0)
     j.flush()
