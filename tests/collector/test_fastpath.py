@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from collector import fastpath
 from collector import source as source_module
-from collector.entry_start import OFF, WINDOW
+from collector.entry_start import KINDS, LEARNED, OFF, WINDOW
 from collector.files import TrackedFile
 from collector.multiline import MultilineRules
 from collector.source import Source
@@ -32,6 +32,7 @@ META: dict[str, Any] = {
     "namespace": "default", "pod": None, "pod_uid": None, "app": "web",
     "labels": {"a": "b"}, "attrs": {}}
 
+_KIND = {name: i for i, (name, _) in enumerate(KINDS)}
 _JOINER_FIELDS = ("p_parts", "p_origin", "p_off", "p_ts", "p_tags", "p_size", "p_other",
                   "h_text", "h_parts", "h_origin", "h_off", "h_ts", "h_tags", "h_size",
                   "h_lines", "_mode", "deadline", "h_other", "starts_state")
@@ -825,3 +826,199 @@ def test_context_refuses_an_unknown_value() -> None:
     with pytest.raises(TypeError):
         fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None),  # type: ignore[arg-type]
                          (None, None), ((-1, 0, False, 0, 0, None), (-1, 0, False, 0, 0, None)))
+
+
+# -- entry starts learned in C -----------------------------------------------------------
+# A stream's first lines (EntryStarts in LEARNING) are read by the C scan too: it counts
+# them as feed does (header kind, counts, seen, lines) and goes on as LEARNED or OFF in
+# the same call. Python's feed_line sees a stream's first line (its joiner is made
+# there) and the lines the scan refuses (``odd`` below); the learned-start state after
+# every read is compared with the Python path's (_run's snapshots: state, kind, run,
+# seen, lines, after_json, counts, own, other).
+_ISO = "2026-11-26 07:00:00.123 INFO request"
+_BRACKET = "[2026-11-26 07:00:00,123] WARN other"
+_ODD_TIME = "2026-11-26T07:00:00.123456789+00:00"  # Python normalizes it; the C refuses it
+
+
+def learning_rows(kind: str, items: list[tuple[str, str, bool, bool]]) -> bytes:
+    """The lines of (stream, text, partial, odd) in a layout; ``odd``: a line the C scan
+    refuses (a time with an offset) and Python parses, so it learns from it there."""
+    out = []
+    for stream, text, partial, odd in items:
+        ts = _ODD_TIME if odd else TS
+        if kind == "cri":
+            out.append(f"{ts} {stream} {'P' if partial else 'F'} {text}\n".encode())
+        else:
+            out.append(orjson.dumps({"log": text + ("" if partial else "\n"), "stream": stream,
+                                     "time": ts}) + b"\n")
+    return b"".join(out)
+
+
+def _learn_both(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str,
+                items: list[tuple[str, str, bool, bool]], chunk: int = 4096,
+                max_lines: int = 1000, split: int = -1, flush_ns: int = 10**9
+                ) -> tuple[Any, int]:
+    """Both paths over ``items``; they must match step by step. (the fast run's steps,
+    the lines Python's feed_line read on it)."""
+    data = learning_rows(kind, items)
+    at = _rows_split(data, split)
+    calls = _spy_feed(monkeypatch)
+    fast = _run(tmp_path, data, True, chunk, True, monkeypatch, at, flush_ns, max_lines,
+                kind=kind)
+    fed = len(calls)
+    assert fast == _run(tmp_path, data, False, chunk, True, monkeypatch, at, flush_ns,
+                        max_lines, kind=kind)
+    return fast, fed
+
+
+def _final_starts(steps: Any, stream: str) -> tuple[Any, ...]:
+    """The stream's learned-start state (StreamJoiner.starts_state) at the end."""
+    fields: tuple[Any, ...] = dict(steps[-1][3])[stream][-1]
+    return fields
+
+
+def _messages(steps: Any) -> list[str]:
+    return [orjson.loads(v)["message"] for v, *_ in steps[-2][0]]
+
+
+def _plain(texts: list[str], stream: str = "stdout") -> list[tuple[str, str, bool, bool]]:
+    return [(stream, t, False, False) for t in texts]
+
+
+@pytest.mark.parametrize("kind", ["docker", "cri"])
+def test_learning_to_learned_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                  kind: str) -> None:
+    """LEARNING -> LEARNED inside a scan: lines that are no candidate (indented, blank),
+    candidates of no kind (JSON, plain) and of another kind dilute the share until
+    enough ISO lines come; then the same scan joins a header-less line by the learned
+    kind. A header-less line while learning is an entry of its own."""
+    texts = ["  indented", "", '{"a":1}', "GET /x 200", _BRACKET, _ISO, "node list: early"]
+    texts += [f"{_ISO} {i}" for i in range(16)] + ["node list: late", f"{_ISO} last"]
+    fast, fed = _learn_both(tmp_path, monkeypatch, kind, _plain(texts))
+    assert fed == 1  # the first line: the C learned from the rest
+    state, learned, run, seen, lines, _, counts, _, _ = _final_starts(fast, "stdout")
+    assert (state, learned, run, seen, lines) == (LEARNED, _KIND["iso_ts"], 0, 0, 0)
+    # learned at the 16th ISO line: 16 >= 0.8 * (16 + 4 other candidates)
+    assert counts[_KIND["iso_ts"]] == 16 and counts[_KIND["bracket_iso"]] == 1
+    messages = _messages(fast)
+    assert "node list: early" in messages  # while learning: not joined
+    assert f"{_ISO} 15\nnode list: late" in messages  # learned: joined
+
+
+@pytest.mark.parametrize("kind", ["docker", "cri"])
+@pytest.mark.parametrize(("before", "state"), [(WINDOW - 2, LEARNED), (WINDOW - 1, OFF)])
+def test_learning_ends_at_the_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                     kind: str, before: int, state: int) -> None:
+    """The window's last line may still learn a kind (feed turns the stream OFF, then
+    learns); one line later the stream is OFF for good: the built-in shapes decide,
+    a header-less line is an entry of its own."""
+    texts = ["\tat x(Y.java:1)"] * before + [f"{_ISO} {i}" for i in range(4)] + ["node list"]
+    fast, fed = _learn_both(tmp_path, monkeypatch, kind, _plain(texts))
+    assert fed == 1
+    got, learned, _, _, lines, _, counts, _, _ = _final_starts(fast, "stdout")
+    assert got == state and counts[_KIND["iso_ts"]] == (2 if state == LEARNED else 1)
+    assert (learned, lines) == ((_KIND["iso_ts"], 0) if state == LEARNED else (-1, WINDOW))
+    assert ("node list" in _messages(fast)) == (state == OFF)
+
+
+@pytest.mark.parametrize("kind", ["docker", "cri"])
+def test_learning_to_off_in_c(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              kind: str) -> None:
+    """Two layouts on one stream from the start (half and half: no share reached): OFF
+    after WINDOW lines, counted in C; the C reads on with the built-in shapes."""
+    texts = [f"{_ISO} {i}" if i % 2 else f"{_BRACKET} {i}" for i in range(WINDOW + 20)]
+    texts[WINDOW + 5] = "node list"
+    fast, fed = _learn_both(tmp_path, monkeypatch, kind, _plain(texts), chunk=700)
+    assert fed == 1
+    state, learned, _, seen, lines, _, counts, _, _ = _final_starts(fast, "stdout")
+    assert (state, learned, seen, lines) == (OFF, -1, WINDOW, WINDOW)
+    assert counts[_KIND["iso_ts"]] == counts[_KIND["bracket_iso"]] == WINDOW // 2
+    assert "node list" in _messages(fast)
+
+
+@pytest.mark.parametrize("kind", ["docker", "cri"])
+def test_relearning_after_a_long_header_less_run(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 kind: str) -> None:
+    """A learned stream whose run of header-less lines passes max_run relearns (in
+    Python: the scan stops at that line); the next layout is learned in C again."""
+    # the 6th header-less line relearns; the 7th is a candidate of no kind while learning
+    texts = [_ISO, _ISO] + [f"node list {i}" for i in range(7)]
+    texts += [f"{_BRACKET} {i}" for i in range(6)] + ["node list: b"]
+    fast, fed = _learn_both(tmp_path, monkeypatch, kind, _plain(texts), max_lines=5)
+    # the first line, the header-less line past the joiner's cap (max_lines) and the
+    # one past max_run (the relearn): the scan stops at each
+    assert fed == 3
+    state, learned, *_ = _final_starts(fast, "stdout")
+    assert (state, learned) == (LEARNED, _KIND["bracket_iso"])
+    assert f"{_BRACKET} 5\nnode list: b" in _messages(fast)
+
+
+@pytest.mark.parametrize("kind", ["docker", "cri"])
+@pytest.mark.parametrize("split", [-1, 9])
+def test_learning_across_chunks_and_the_seam(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                             kind: str, split: int) -> None:
+    """Learning spread over many scans (small chunks), a rotation inside it, two
+    streams interleaved, lines Python learns from among those the C learns from (the
+    scan refuses them), another kind's headers and indented lines diluting the share, a
+    header cut into pieces: the state crosses the seam both ways and ends as Python's."""
+    items: list[tuple[str, str, bool, bool]] = []
+    for i in range(40):
+        stream = "stderr" if i % 3 == 0 else "stdout"
+        odd = i % 5 == 2
+        if i % 11 == 4:  # the header in two pieces
+            items.append((stream, _ISO[:7], True, False))
+            items.append((stream, f"{_ISO[7:]} {i}", False, False))
+        elif i % 4 == 1:  # another kind while learning (on a learned stream: Python's)
+            items.append((stream, f"{_BRACKET} {i}" if i < 8 else "  at x", False, odd))
+        else:
+            items.append((stream, f"{_ISO} {i}", False, odd))
+    fast, fed = _learn_both(tmp_path, monkeypatch, kind, items, chunk=300, split=split)
+    if split < 0:  # the streams' first lines and the odd ones (after a rotation: more)
+        assert fed == 2 + sum(item[3] for item in items)
+    for stream in ("stdout", "stderr"):
+        assert _final_starts(fast, stream)[:2] == (LEARNED, _KIND["iso_ts"])
+
+
+_LEARN_HEADS = [_ISO, _BRACKET, "Nov 26 07:00:00 host x", "INFO x", "[WARN] y",
+                "I1126 07:00:00.123456 x", "13.07.2018 07:06:00 z"]
+_LEARN_OTHER = ["", "  indented", "\tat x(Y.java:1)", '{"a":1}', "node list", "Caused by: e",
+                "Traceback (most recent call last):", "ValueError: v", "GET / 200", "é 漢字"]
+
+
+@st.composite
+def learning_items(draw: st.DrawFn) -> list[tuple[str, str, bool, bool]]:
+    """(stream, text, partial, odd) of one or two streams that learn their entry start
+    soon, late or never (OFF after WINDOW lines), then maybe relearn after a run of
+    header-less lines: runs of one header kind with other lines among them at some
+    rate; some lines cut into pieces, some the scan refuses (odd: Python learns from
+    them)."""
+    per_stream: dict[str, list[str]] = {"stdout": [], "stderr": []}
+    for lines in per_stream.values():
+        for _ in range(draw(st.integers(0, 3))):
+            if draw(st.integers(0, 3)) == 0:  # header-less lines in a row (a relearn)
+                lines += [f"node list {i}" for i in range(draw(st.integers(2, 8)))]
+                continue
+            head = draw(st.sampled_from(_LEARN_HEADS))
+            rate = draw(st.integers(0, 6))  # in 10: lines of other shapes or kinds
+            for i in range(draw(st.sampled_from([2, 6, 20, WINDOW + 5]))):
+                lines.append(f"{head} {i}" if draw(st.integers(0, 9)) >= rate else
+                             draw(st.sampled_from(_LEARN_OTHER + _LEARN_HEADS)))
+    return [(stream, text, partial, draw(st.integers(0, 40)) == 0)
+            for stream, text, partial in _interleave(draw, per_stream)]
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(items=learning_items(), kind=st.sampled_from(["docker", "cri"]),
+       chunk=st.integers(300, 4096), max_lines=st.sampled_from([3, 5, 1000]),
+       split=st.integers(-1, 150), flush_ns=st.sampled_from([1000, 10**9]))
+def test_learning_matches_python_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      items: list[tuple[str, str, bool, bool]], kind: str,
+                                      chunk: int, max_lines: int, split: int,
+                                      flush_ns: int) -> None:
+    """Streams learning in C (LEARNING -> LEARNED soon or late, -> OFF, relearning after
+    a header-less run past max_run, learning spread over scans, chunks, a rotation and
+    lines Python reads, pieces, flushes): the same records and learned-start state
+    (state, kind, counts, seen, lines ...) after every read as the Python path."""
+    _learn_both(tmp_path, monkeypatch, kind, items, chunk, max_lines, split, flush_ns)
