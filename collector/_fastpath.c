@@ -967,6 +967,13 @@ enum { E_NONE, E_HEAD, E_RUN, E_RESET, E_LEARN };
 /* Slot.lkind of a blank or indented line while learning: no candidate entry start. */
 enum { NO_CANDIDATE = -2 };
 
+/* The header kind of a line while its stream learns (EntryStarts.feed), NO_CANDIDATE
+ * for a blank or indented one. Learning is rare (a stream's first lines): kept out of
+ * the scan loop like py_exc. */
+__attribute__((noinline)) static Py_ssize_t learn_kind(const uint8_t *u, Py_ssize_t n) {
+    return n == 0 || L.indented[u[0]] ? NO_CANDIDATE : header_kind(u, n);
+}
+
 /* The action for t on slot s, in *effect what EntryStarts.feed did and in *mode the
  * held entry's trace mode after it (both only applied by the caller when the line is
  * read here). chars: len(t) in characters, or -1 when not counted yet. Python's are:
@@ -983,7 +990,7 @@ static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
     *effect = E_NONE;
     if (s->learning) { /* EntryStarts.feed, LEARNING: counted once the line is read */
         *effect = E_LEARN;
-        s->lkind = n == 0 || L.indented[u[0]] ? NO_CANDIDATE : header_kind(u, n);
+        s->lkind = learn_kind(u, n);
     } else if (s->start >= 0) { /* EntryStarts.feed, LEARNED */
         if (start_matches(s->start, u, n)) {
             if (s->max_heads >= 0 && s->heads >= s->max_heads) return A_PYTHON;
@@ -1321,7 +1328,7 @@ static PyObject *starts_state(const Slot *s) {
 /* EntryStarts.feed in LEARNING for a line read here, of header kind s->lkind: the
  * stream learns the kind (and reads on as LEARNED), goes OFF at the end of the window
  * (the built-in shapes alone decide), or goes on learning. */
-static void learn_line(Slot *s) {
+__attribute__((noinline)) static void learn_line(Slot *s) {
     s->learnt = 1;
     int over = ++s->llines >= L.window;
     Py_ssize_t kind = s->lkind;
