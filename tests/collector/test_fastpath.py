@@ -1008,7 +1008,7 @@ def learning_items(draw: st.DrawFn) -> list[tuple[str, str, bool, bool]]:
             for stream, text, partial in _interleave(draw, per_stream)]
 
 
-@settings(max_examples=200, deadline=None,
+@settings(max_examples=examples(200), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(items=learning_items(), kind=st.sampled_from(["docker", "cri"]),
        chunk=st.integers(300, 4096), max_lines=st.sampled_from([3, 5, 1000]),
