@@ -173,18 +173,88 @@ static int buf_put(Buf *b, const void *s, Py_ssize_t n) {
     return 0;
 }
 
+/* ------------------------------------------------- word-at-a-time scanning -- */
+/* The byte scans below test 8 bytes at a time (SWAR) and copy clean runs in one
+ * memcpy. Loads are memcpy within the caller's bounds (never past a buffer's end:
+ * the last 0-7 bytes go byte by byte), in little-endian order so that the lowest
+ * flagged byte of a mask is the first one in memory. The flag tricks (w_less, w_eq)
+ * can flag a byte *above* a truly flagged one (a borrow carries into it), never one
+ * below: only the lowest flagged byte is used, and it is exact. */
+
+#define W_ONES 0x0101010101010101ULL
+#define W_HIGH 0x8080808080808080ULL
+
+static inline uint64_t w_load(const uint8_t *p) {
+    uint64_t w;
+    memcpy(&w, p, 8);
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    w = __builtin_bswap64(w);
+#endif
+    return w;
+}
+
+/* the high bit of each byte < lim (lim <= 0x80) */
+static inline uint64_t w_less(uint64_t w, uint8_t lim) {
+    return (w - W_ONES * lim) & ~w & W_HIGH;
+}
+
+/* the high bit of each byte == c */
+static inline uint64_t w_eq(uint64_t w, uint8_t c) { return w_less(w ^ (W_ONES * c), 1); }
+
+/* the index of the lowest flagged byte of a mask that is not 0 */
+static inline int w_first(uint64_t m) {
+#if defined(__GNUC__)
+    return __builtin_ctzll(m) >> 3;
+#else
+    int i = 0;
+    for (; !(m & 0x80); m >>= 8) i++;
+    return i;
+#endif
+}
+
+/* Bytes a JSON string cannot hold as they are: '"', '\\' and controls. */
+static inline uint64_t w_json_special(uint64_t w) {
+    return w_less(w, 0x20) | w_eq(w, '"') | w_eq(w, '\\');
+}
+
+/* The length of the run at s[0:n] without a byte JSON escapes. */
+static inline Py_ssize_t json_clean_run(const uint8_t *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t m = w_json_special(w_load(s + i));
+        if (m) return i + w_first(m);
+    }
+    for (; i < n; i++)
+        if (s[i] < 0x20 || s[i] == '"' || s[i] == '\\') break;
+    return i;
+}
+
+/* The length of the run at s[0:n] of plain ASCII in a JSON string: no '"', '\\',
+ * control or byte >= 0x80 (what parse_docker's "log" copies as it is). */
+static inline Py_ssize_t ascii_clean_run(const uint8_t *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    for (; n - i >= 8; i += 8) {
+        uint64_t w = w_load(s + i), m = w_json_special(w) | (w & W_HIGH);
+        if (m) return i + w_first(m);
+    }
+    for (; i < n; i++)
+        if (s[i] < 0x20 || s[i] >= 0x80 || s[i] == '"' || s[i] == '\\') break;
+    return i;
+}
+
 /* A JSON string as orjson writes it: UTF-8 as is; '"', '\\' and controls escaped. */
 static int buf_json_str(Buf *b, const uint8_t *s, Py_ssize_t n) {
     if (buf_reserve(b, 6 * n + 2) < 0) return -1;
     char *o = b->p + b->len;
     static const char hexd[] = "0123456789abcdef";
     *o++ = '"';
-    for (Py_ssize_t i = 0; i < n; i++) {
-        uint8_t c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
+    for (Py_ssize_t i = 0; i < n;) { /* s may be NULL when n == 0 */
+        Py_ssize_t k = json_clean_run(s + i, n - i);
+        memcpy(o, s + i, (size_t)k);
+        o += k;
+        i += k;
+        if (i >= n) break;
+        uint8_t c = s[i++];
         *o++ = '\\';
         switch (c) {
         case '"': *o++ = '"'; break;
@@ -336,6 +406,10 @@ static int parse_docker(const uint8_t *s, Py_ssize_t n, Buf *text, Line *ln) {
     if (buf_reserve(text, n) < 0) return -1; /* unescaping never grows the text */
     char *o = text->p;
     for (;;) {
+        Py_ssize_t run = ascii_clean_run(p, end - p); /* the common bytes, in one copy */
+        memcpy(o, p, (size_t)run);
+        o += run;
+        p += run;
         if (p >= end) return 0;
         uint8_t c = *p;
         if (c == '"') break;
@@ -376,12 +450,7 @@ static int parse_docker(const uint8_t *s, Py_ssize_t n, Buf *text, Line *ln) {
             }
             continue;
         }
-        if (c < 0x80) {
-            *o++ = (char)c;
-            p++;
-            continue;
-        }
-        int k = utf8_len(p, end);
+        int k = utf8_len(p, end); /* c >= 0x80: the run stopped at no other byte */
         if (k == 0) return 0;
         memcpy(o, p, (size_t)k);
         o += k;
@@ -437,12 +506,11 @@ static int clean_utf8(const uint8_t *s, Py_ssize_t n) {
     const uint8_t *p = s, *end = s + n;
     while (p < end) {
         while (end - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            /* any byte >= 0x80, or any zero byte */
-            if ((w & 0x8080808080808080ULL) ||
-                ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
+            uint64_t w = w_load(p), m = (w & W_HIGH) | w_less(w, 1); /* >= 0x80, or NUL */
+            if (m) {
+                p += w_first(m);
                 break;
+            }
             p += 8;
         }
         if (p >= end) break;
@@ -808,9 +876,17 @@ typedef struct {
 
 /* Characters of UTF-8 text (what len() of the str gives). */
 static Py_ssize_t n_chars(const char *t, Py_ssize_t n) {
-    Py_ssize_t k = 0;
-    for (Py_ssize_t i = 0; i < n; i++) k += ((uint8_t)t[i] & 0xC0) != 0x80;
-    return k;
+    const uint8_t *u = (const uint8_t *)t;
+    Py_ssize_t cont = 0, i = 0; /* continuation bytes 10xxxxxx: n - cont characters */
+    for (; n - i >= 8; i += 8) {
+        uint64_t w = w_load(u + i);
+        /* bit 7 set and bit 6 clear (w << 1 moves each byte's bit 6 to its bit 7); the
+         * multiply adds the eight 0/1 bytes into the top byte */
+        uint64_t m = (w & ~(w << 1) & W_HIGH) >> 7;
+        cont += (Py_ssize_t)((m * W_ONES) >> 56);
+    }
+    for (; i < n; i++) cont += (u[i] & 0xC0) == 0x80;
+    return n - cont;
 }
 
 /* Does t start with the header of any learned-start kind (entry_start._ANY)? */
