@@ -867,8 +867,8 @@ def test_word_lanes_match_python_path(tmp_path: Path, monkeypatch: pytest.Monkey
                      + b'"}')
     prefix = len(b'{"log":"","stream":"stdout","time":""}') + len(TS)
     for size in range(295, 306):  # around max_line_bytes: the last line C reads
-        lines.append(b'{"log":"' + b"\xc3\xa9" * ((size - prefix) // 2) + b"e" * ((size - prefix) % 2)
-                     + b'","stream":"stdout","time":"' + TS.encode() + b'"}')
+        body = b"\xc3\xa9" * ((size - prefix) // 2) + b"e" * ((size - prefix) % 2)
+        lines.append(b'{"log":"' + body + b'","stream":"stdout","time":"' + TS.encode() + b'"}')
     data = b"\n".join(lines) + b"\n"
     for max_joined in (256 << 10, 40):
         fast, slow = (_run(tmp_path, data, fast, 1 << 16, False, monkeypatch,
