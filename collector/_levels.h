@@ -184,16 +184,8 @@ static Py_ssize_t find(const Subj *S, Py_ssize_t from, const char *needle, Py_ss
 /* ------------------------------------------------------------------ tables -- */
 
 static Py_ssize_t lw_find(const LWords *L, const uint8_t *s, Py_ssize_t len) {
-    if (len == 0) { /* s may be past its text: no byte of it is read */
-        for (Py_ssize_t i = 0; i < L->n; i++)
-            if (L->w[i].len == 0) return i;
-        return -1;
-    }
-    uint8_t first = s[0]; /* most words differ there: memcmp only for the rest */
     for (Py_ssize_t i = 0; i < L->n; i++)
-        if (L->w[i].len == len && (uint8_t)L->w[i].s[0] == first &&
-            memcmp(L->w[i].s + 1, s + 1, (size_t)len - 1) == 0)
-            return i;
+        if (L->w[i].len == len && memcmp(L->w[i].s, s, (size_t)len) == 0) return i;
     return -1;
 }
 
