@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_words.h"  /* byte scans 8 bytes a step (here and in _levels.h) */
 #include "_levels.h" /* the level detector (init_levels, entry_level) */
 
 /* ------------------------------------------------------------------ BLAKE2b -- */
@@ -179,12 +180,13 @@ static int buf_json_str(Buf *b, const uint8_t *s, Py_ssize_t n) {
     char *o = b->p + b->len;
     static const char hexd[] = "0123456789abcdef";
     *o++ = '"';
-    for (Py_ssize_t i = 0; i < n; i++) {
-        uint8_t c = s[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *o++ = (char)c;
-            continue;
-        }
+    for (Py_ssize_t i = 0; i < n;) { /* s may be NULL when n == 0 */
+        Py_ssize_t k = json_clean_run(s + i, n - i);
+        memcpy(o, s + i, (size_t)k);
+        o += k;
+        i += k;
+        if (i >= n) break;
+        uint8_t c = s[i++];
         *o++ = '\\';
         switch (c) {
         case '"': *o++ = '"'; break;
@@ -336,6 +338,10 @@ static int parse_docker(const uint8_t *s, Py_ssize_t n, Buf *text, Line *ln) {
     if (buf_reserve(text, n) < 0) return -1; /* unescaping never grows the text */
     char *o = text->p;
     for (;;) {
+        Py_ssize_t run = ascii_clean_run(p, end - p); /* the common bytes, in one copy */
+        memcpy(o, p, (size_t)run);
+        o += run;
+        p += run;
         if (p >= end) return 0;
         uint8_t c = *p;
         if (c == '"') break;
@@ -376,12 +382,7 @@ static int parse_docker(const uint8_t *s, Py_ssize_t n, Buf *text, Line *ln) {
             }
             continue;
         }
-        if (c < 0x80) {
-            *o++ = (char)c;
-            p++;
-            continue;
-        }
-        int k = utf8_len(p, end);
+        int k = utf8_len(p, end); /* c >= 0x80: the run stopped at no other byte */
         if (k == 0) return 0;
         memcpy(o, p, (size_t)k);
         o += k;
@@ -437,12 +438,11 @@ static int clean_utf8(const uint8_t *s, Py_ssize_t n) {
     const uint8_t *p = s, *end = s + n;
     while (p < end) {
         while (end - p >= 8) {
-            uint64_t w;
-            memcpy(&w, p, 8);
-            /* any byte >= 0x80, or any zero byte */
-            if ((w & 0x8080808080808080ULL) ||
-                ((w - 0x0101010101010101ULL) & ~w & 0x8080808080808080ULL))
+            uint64_t w = w_load(p), m = (w & W_HIGH) | w_less(w, 1); /* >= 0x80, or NUL */
+            if (m) {
+                p += w_first(m);
                 break;
+            }
             p += 8;
         }
         if (p >= end) break;
@@ -864,9 +864,17 @@ typedef struct {
 
 /* Characters of UTF-8 text (what len() of the str gives). */
 static Py_ssize_t n_chars(const char *t, Py_ssize_t n) {
-    Py_ssize_t k = 0;
-    for (Py_ssize_t i = 0; i < n; i++) k += ((uint8_t)t[i] & 0xC0) != 0x80;
-    return k;
+    const uint8_t *u = (const uint8_t *)t;
+    Py_ssize_t cont = 0, i = 0; /* continuation bytes 10xxxxxx: n - cont characters */
+    for (; n - i >= 8; i += 8) {
+        uint64_t w = w_load(u + i);
+        /* bit 7 set and bit 6 clear (w << 1 moves each byte's bit 6 to its bit 7); the
+         * multiply adds the eight 0/1 bytes into the top byte */
+        uint64_t m = (w & ~(w << 1) & W_HIGH) >> 7;
+        cont += (Py_ssize_t)((m * W_ONES) >> 56);
+    }
+    for (; i < n; i++) cont += (u[i] & 0xC0) == 0x80;
+    return n - cont;
 }
 
 /* The first learned-start kind whose header t starts with, in KINDS order, or -1

@@ -719,6 +719,7 @@ static int j_utf8(const JScan *J, Py_ssize_t p) {
 static Py_ssize_t j_string(JScan *J, Py_ssize_t p, JVal *v) {
     *v = (JVal){JV_STR, p + 1, 0, 0, 0, 0};
     for (p++;;) {
+        p += ascii_clean_run(J->t + p, J->n - p); /* p <= n: each step below checks */
         int c = jc(J, p);
         if (c == LV_END || c < 0x20) return -1;
         if (c == '"') break;

@@ -1022,3 +1022,51 @@ def test_learning_matches_python_path(tmp_path: Path, monkeypatch: pytest.Monkey
     lines Python reads, pieces, flushes): the same records and learned-start state
     (state, kind, counts, seen, lines ...) after every read as the Python path."""
     _learn_both(tmp_path, monkeypatch, kind, items, chunk, max_lines, split, flush_ns)
+
+
+# -- the word-at-a-time scans (8 bytes a step) at every lane ---------------------------
+# Bytes that end a clean run in the C scans, as they stand in a Docker "log" string:
+# JSON escapes (unescaped, then escaped again in the record), UTF-8 of 2-4 bytes, bytes
+# that make the line Python's (raw controls and quotes, invalid UTF-8, NUL, surrogates).
+_LANE_ESCAPES = [b'\\"', b"\xff", b"\\\\", b"\\u0000", b"\\n", b"\xc3", b"\\t", b"\\ud800",
+                 b"\\u0001", b"\xed\xa0\x80", b"\\u001f", b"\x01", b"\\b", b"\t", b"\\/",
+                 b'"', b"\\u00e9", b"\xf4\x90\x80\x80", b"\\u2028", b"\\q", b"\x7f", b"\\",
+                 b"\xc3\xa9", "漢".encode(), "😀".encode(), b" "]  # valid and not, mixed
+
+
+def lane_bodies(specials: list[bytes]) -> list[bytes]:
+    """Raw string bodies with a special sequence at each offset 0..16 (every lane of the
+    first two 8-byte words), followed by runs that end at every lane, two specials a
+    few bytes apart, every length 0..40, and the same ending on its last byte."""
+    out = []
+    for k in range(17):  # the specials mixed: the scan never meets a long run it refuses
+        for m in (0, 1, 6, 7, 8, 9, 15, 16, 17):
+            out += [b"a" * k + sp + b"b" * m for sp in specials]
+        for j in range(10):
+            out += [b"a" * k + sp + b"c" * j + sp + b"d" * (16 - j) for sp in specials]
+    for n in range(41):
+        out.append(b"x" * n)
+        out += [b"x" * max(n - len(sp), 0) + sp for sp in specials]
+    return out
+
+
+def test_word_lanes_match_python_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """parse_docker's unescaping and UTF-8 check, buf_json_str's escaping of the record,
+    n_chars on partial pieces (max_joined in characters) and the line cap
+    (max_line_bytes 300) with their special byte in each lane of a word and at the very
+    end: the same records and joiner state (p_size) as the Python path."""
+    bodies = lane_bodies(_LANE_ESCAPES)
+    lines = []
+    for i, body in enumerate(bodies):
+        nl = b"" if i % 5 == 0 else b"\\n"  # some partial pieces, joined with the next
+        lines.append(b'{"log":"' + body + nl + b'","stream":"stdout","time":"' + TS.encode()
+                     + b'"}')
+    prefix = len(b'{"log":"","stream":"stdout","time":""}') + len(TS)
+    for size in range(295, 306):  # around max_line_bytes: the last line C reads
+        body = b"\xc3\xa9" * ((size - prefix) // 2) + b"e" * ((size - prefix) % 2)
+        lines.append(b'{"log":"' + body + b'","stream":"stdout","time":"' + TS.encode() + b'"}')
+    data = b"\n".join(lines) + b"\n"
+    for max_joined in (256 << 10, 40):
+        fast, slow = (_run(tmp_path, data, fast, 1 << 16, False, monkeypatch,
+                           max_joined=max_joined) for fast in (True, False))
+        assert fast == slow

@@ -26,6 +26,7 @@ from tests.collector.test_fastpath import (
     _spy_feed,
     _trace_app,
     cri_rows,
+    lane_bodies,
     multiline_items,
     texts,
     trace_items,
@@ -303,3 +304,30 @@ def test_cri_stack_traces_are_joined_in_c(tmp_path: Path, monkeypatch: pytest.Mo
     assert len(calls) <= 2
     assert fast == _run(tmp_path, data, False, 4096, True, monkeypatch, flush_ns=10**9,
                         kind="cri")
+
+
+# Raw bytes that end a clean run in the CRI scans (the UTF-8 check, the record's JSON
+# escaping), valid and not mixed.
+_CRI_LANE_BYTES = [b'"', b"\x00", b"\\", b"\xff", b"\x01", b"\xc3", b"\t", b"\xed\xa0\x80",
+                   b"\x1f", b"\xf4\x90\x80\x80", b"\r", b"\xc3\xa9", "漢".encode(),
+                   "😀".encode(), b"\x7f", b"\xe2\x80\xa8", b"\\u0041", b" "]
+
+
+@pytest.mark.parametrize("ts", [TS, "2026-11-26T07:00:00.5Z"])  # the text at 40 and 32
+def test_cri_word_lanes_match_python_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          ts: str) -> None:
+    """clean_utf8 (the whole line, 8 bytes a step), n_chars on P pieces (max_joined in
+    characters), the record's escaping and the line cap (max_line_bytes 300) with
+    their special byte in each lane of a word and at the very end: the same records
+    and joiner state (p_size) as the Python path."""
+    lines = [f"{ts} stdout {'P' if i % 5 == 0 else 'F'} ".encode() + body
+             for i, body in enumerate(lane_bodies(_CRI_LANE_BYTES))]
+    prefix = len(f"{ts} stdout F ")
+    for size in range(295, 306):  # around max_line_bytes: the last line C reads
+        body = "é" * ((size - prefix) // 2) + "e" * ((size - prefix) % 2)
+        lines.append(f"{ts} stdout F {body}".encode())
+    data = b"\n".join(lines) + b"\n"
+    for max_joined in (256 << 10, 40):
+        fast, slow = (_run(tmp_path, data, fast, 1 << 16, False, monkeypatch, kind="cri",
+                           max_joined=max_joined) for fast in (True, False))
+        assert fast == slow

@@ -27,6 +27,7 @@ from collector.level_detect import (
 )
 from logpipe.levels import spellings
 from tests.collector.level_corpus import formats, incoming, load
+from tests.collector.test_fastpath import lane_bodies
 from tests.collector.test_level_c import _SETTINGS, _compare, _entries
 
 pytestmark = pytest.mark.skipif(not fastpath.available(), reason="no C extension")
@@ -212,3 +213,30 @@ def test_streams_keep_their_hint() -> None:
              '{"msg":"no level"}', "x y WARN z", '{"level":"info",}'] * 8
     hint_c, hint_py = new_hint(), new_hint()
     _compare(lines, hint_c, hint_py)
+
+
+# What ends a clean run in j_string (8 bytes a step): escapes (a surrogate one is
+# Python's), UTF-8 of 2-4 bytes, raw controls and quotes orjson refuses, DEL
+_LANE_TEXT = ['\\"', "é", "\\\\", "\x01", "\\n", "漢", "\\ud800", "\t", "\\u0041", "😀",
+              '"', "\\q", "\\ud83d\\ude00", "\x7f", "\\/", "\u2028", " "]
+
+
+def test_json_string_lanes() -> None:
+    """JSON strings (keys, values, level values) with their special character in each
+    lane of a word and at the very end, and cut short at every length: the same level
+    and hint as Python. A level only the parsed object gives (severity_number) tells a
+    string scanned wrong (the text cascade finds none); a level word with Unicode
+    whitespace at an end (Python strips it) needs the string's non-ASCII flag."""
+    bodies = [b.decode() for b in lane_bodies([t.encode() for t in _LANE_TEXT])]
+    texts = []
+    for body in bodies:
+        texts += ['{"msg":"' + body + '","severity_number":17}',
+                  '{"severity_number":17,"msg":"' + body + '"}',
+                  '{"' + body + '":1,"severity_number":13}', '{"level":"' + body + '"}',
+                  '{"severity_number":17,"msg":"' + body]
+    for k in range(9):
+        for word in ["e", "warn", "error", "notice", "warning", "critical"]:
+            for space in ["\u00a0", "\u2028", "\u3000", "\x85"]:
+                texts += ['{"m":"' + "a" * k + '","level":"' + word + space + '"}',
+                          '{"m":"' + "a" * k + '","level":"' + space + word + '"}']
+    _each(texts)
