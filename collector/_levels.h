@@ -38,6 +38,10 @@ typedef struct {
 typedef struct {
     LWord *w;
     Py_ssize_t n;
+    /* The indexes of w by length, each length's in table order: idx[by_len[k] ..
+     * by_len[k + 1]) are the words of k bytes, so a lookup compares only those. */
+    Py_ssize_t *idx;
+    Py_ssize_t by_len[LV_MAXW + 2];
 } LWords;
 
 static struct {
@@ -183,9 +187,13 @@ static Py_ssize_t find(const Subj *S, Py_ssize_t from, const char *needle, Py_ss
 
 /* ------------------------------------------------------------------ tables -- */
 
+/* The first word of the table equal to s[:len] (its index), or -1. */
 static Py_ssize_t lw_find(const LWords *L, const uint8_t *s, Py_ssize_t len) {
-    for (Py_ssize_t i = 0; i < L->n; i++)
-        if (L->w[i].len == len && memcmp(L->w[i].s, s, (size_t)len) == 0) return i;
+    if (len < 0 || len > LV_MAXW) return -1;
+    for (Py_ssize_t j = L->by_len[len]; j < L->by_len[len + 1]; j++) {
+        Py_ssize_t i = L->idx[j];
+        if (memcmp(L->w[i].s, s, (size_t)len) == 0) return i;
+    }
     return -1;
 }
 
@@ -1307,8 +1315,28 @@ static PyObject *entry_level(PyObject *detect_fn, const char *text, Py_ssize_t t
 static void lw_free(LWords *L) {
     for (Py_ssize_t i = 0; i < L->n; i++) Py_XDECREF(L->w[i].level);
     PyMem_Free(L->w);
+    PyMem_Free(L->idx);
     L->w = NULL;
+    L->idx = NULL;
     L->n = 0;
+    memset(L->by_len, 0, sizeof L->by_len);
+}
+
+/* idx and by_len of a loaded table: a counting sort by length, stable. */
+static int lw_index(LWords *L) {
+    L->idx = PyMem_Calloc(L->n ? (size_t)L->n : 1, sizeof(Py_ssize_t));
+    if (L->idx == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t fill[LV_MAXW + 1] = {0};
+    for (Py_ssize_t i = 0; i < L->n; i++) L->by_len[L->w[i].len + 1]++;
+    for (int k = 0; k <= LV_MAXW; k++) L->by_len[k + 1] += L->by_len[k];
+    for (Py_ssize_t i = 0; i < L->n; i++) {
+        Py_ssize_t k = L->w[i].len;
+        L->idx[L->by_len[k] + fill[k]++] = i;
+    }
+    return 0;
 }
 
 static int ascii_key(PyObject *k, const char **s, Py_ssize_t *len, Py_ssize_t max) {
@@ -1358,7 +1386,7 @@ static int lw_load(PyObject *tables, const char *key, LWords *L) {
         L->n = i + 1;
         if (map && (L->w[i].level = level_ref(v)) == NULL) return -1;
     }
-    return 0;
+    return lw_index(L);
 }
 
 /* a str of letters as a byte class */
