@@ -828,12 +828,11 @@ typedef struct {
     int mode, last_first;
     /* The stream's learned entry start (collector.entry_start.EntryStarts in LEARNED):
      * its kind (-1: none, the built-in shapes alone decide), its run of header-less
-     * lines and after_json, as feed leaves them, max_run, and max_heads: the header
-     * lines it may read before the one that ends a window of the mix check that turns
-     * the stream OFF (feed's), -1 any number (EntryStarts.for_scan); heads: lines read
-     * here with the kind's header (EntryStarts.hits); sdirty: run / after_json moved
-     * here. */
-    Py_ssize_t start, run, max_run, max_heads, heads;
+     * lines and after_json, as feed leaves them, max_run, and the header lines of the
+     * mix check's window so far: own of the kind, other of another kind or JSON
+     * (EntryStarts.for_scan); when a check turns the stream OFF it reads on as OFF.
+     * sdirty: the start state moved here. */
+    Py_ssize_t start, run, max_run, own, other;
     int after_json, sdirty;
     /* While it learns its entry start (EntryStarts in LEARNING, for_scan's learning):
      * learning 1, and as feed keeps them the lines seen that may start an entry, the
@@ -970,8 +969,8 @@ static int continues(const uint8_t *t, Py_ssize_t n, const Slot *s, int *mode) {
  * hold it as a new entry, join it to the held one, or leave it to Python. */
 enum { A_PYTHON, A_NEW, A_JOIN };
 /* What EntryStarts.feed does on a learned (or learning: E_LEARN) stream for a line
- * read here. */
-enum { E_NONE, E_HEAD, E_RUN, E_RESET, E_LEARN };
+ * read here: E_OTHER / E_JSON a header of another kind / a whole JSON object. */
+enum { E_NONE, E_HEAD, E_OTHER, E_JSON, E_RUN, E_RESET, E_LEARN };
 /* Slot.lkind of a blank or indented line while learning: no candidate entry start. */
 enum { NO_CANDIDATE = -2 };
 
@@ -982,13 +981,28 @@ __attribute__((noinline)) static Py_ssize_t learn_kind(const uint8_t *u, Py_ssiz
     return n == 0 || L.indented[u[0]] ? NO_CANDIDATE : header_kind(u, n);
 }
 
+/* Bytes str.isspace() holds among ASCII (what str.rstrip() strips). */
+static int py_space(uint8_t c) {
+    return c == ' ' || (c >= '\t' && c <= '\r') || (c >= 0x1c && c <= 0x1f);
+}
+
+/* EntryStarts.feed's whole JSON object: t starts with "{" and t.rstrip() ends with
+ * "}". 1, 0, or -1 when a non-ASCII character ends it (maybe Unicode whitespace:
+ * Python's to tell). */
+static int json_line(const uint8_t *t, Py_ssize_t n) {
+    if (n == 0 || t[0] != '{') return 0;
+    while (n > 1 && py_space(t[n - 1])) n--;
+    if (t[n - 1] >= 0x80) return -1;
+    return n > 1 && t[n - 1] == '}';
+}
+
 /* The action for t on slot s, in *effect what EntryStarts.feed did and in *mode the
  * held entry's trace mode after it (both only applied by the caller when the line is
  * read here). chars: len(t) in characters, or -1 when not counted yet. Python's are:
  * a line whose trace-mode rule needs Unicode \w (non-ASCII), a continuation line past
- * the joiner's caps, and on a learned stream a JSON object or another kind's header
- * (the mix is counted there), the header line that ends a window of the mix check, and
- * a header-less line that ends the learned start (run > max_run: relearn). A learning
+ * the joiner's caps, on a learned stream a line starting with "{" that non-ASCII ends
+ * (str.rstrip's Unicode whitespace: maybe a JSON object), and a header-less line that
+ * ends the learned start (run > max_run: relearn). A learning
  * stream's lines are all read here: feed only counts them (no line is header-less
  * while learning: the built-in shapes decide). */
 static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
@@ -1000,11 +1014,15 @@ static int classify(const char *t, Py_ssize_t n, Py_ssize_t chars, Slot *s,
         *effect = E_LEARN;
         s->lkind = learn_kind(u, n);
     } else if (s->start >= 0) { /* EntryStarts.feed, LEARNED */
+        int json;
         if (start_matches(s->start, u, n)) {
-            if (s->max_heads >= 0 && s->heads >= s->max_heads) return A_PYTHON;
             *effect = E_HEAD;
-        } else if ((n && t[0] == '{') || header_kind(u, n) >= 0) {
+        } else if ((json = json_line(u, n)) < 0) {
             return A_PYTHON;
+        } else if (json) {
+            *effect = E_JSON;
+        } else if (header_kind(u, n) >= 0) {
+            *effect = E_OTHER;
         } else if (s->after_json) {
             *effect = E_RESET;
         } else if (s->run >= s->max_run) {
@@ -1169,21 +1187,22 @@ static int learning_init(Slot *s, PyObject *learning) {
     return 0;
 }
 
-/* What StreamJoiner.export_starts gave: (kind, run, after_json, max_run, max_heads,
+/* What StreamJoiner.export_starts gave: (kind, run, after_json, max_run, own, other,
  * learning), kind -1 when no learned start is in force, learning None or (seen,
  * lines, counts) while it learns one. 0, or -1 (error set). */
 static int starts_init(Slot *s, PyObject *starts) {
     s->start = -1;
-    if (!PyTuple_Check(starts) || PyTuple_GET_SIZE(starts) != 6) {
+    if (!PyTuple_Check(starts) || PyTuple_GET_SIZE(starts) != 7) {
         PyErr_SetString(PyExc_TypeError, "scan(): starts are (kind, run, after_json, "
-                                         "max_run, max_heads, learning)");
+                                         "max_run, own, other, learning)");
         return -1;
     }
     Py_ssize_t kind = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 0));
     s->run = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 1));
     int after_json = PyObject_IsTrue(PyTuple_GET_ITEM(starts, 2));
     s->max_run = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 3));
-    s->max_heads = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 4));
+    s->own = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 4));
+    s->other = PyLong_AsSsize_t(PyTuple_GET_ITEM(starts, 5));
     if (PyErr_Occurred() || after_json < 0) return -1;
     if (kind >= 0 && (S.kinds == NULL || kind >= PyTuple_GET_SIZE(S.kinds))) {
         PyErr_SetString(PyExc_ValueError, "scan(): starts name no kind (init_starts)");
@@ -1191,7 +1210,7 @@ static int starts_init(Slot *s, PyObject *starts) {
     }
     s->after_json = after_json;
     s->start = kind < 0 ? -1 : kind;
-    PyObject *learning = PyTuple_GET_ITEM(starts, 5);
+    PyObject *learning = PyTuple_GET_ITEM(starts, 6);
     return kind < 0 && learning != Py_None ? learning_init(s, learning) : 0;
 }
 /* The record of one entry, appended to sc->values; multiline: joined from several
@@ -1303,11 +1322,12 @@ static PyObject *partial_state(const Slot *s) {
                          s->pbump ? Py_True : Py_False);
 }
 
-/* (heads, run, after_json, learnt) of a stream whose start state moved here, for
- * StreamJoiner.read_elsewhere: learnt None, or where it learned from lines here
- * (state, kind, seen, lines, counts) as feed leaves them, state one of
- * init_learning's. */
+/* (state, kind, run, after_json, own, other, learnt) of a stream whose start state
+ * moved here, as feed leaves them, for StreamJoiner.read_elsewhere (state one of
+ * init_learning's): learnt None, or where it learned from lines here (seen, lines,
+ * counts). */
 static PyObject *starts_state(const Slot *s) {
+    if (!s->learnt && !s->sdirty) Py_RETURN_NONE;
     PyObject *learnt = Py_None;
     if (s->learnt) {
         Py_ssize_t nk = PyTuple_GET_SIZE(S.kinds);
@@ -1321,16 +1341,24 @@ static PyObject *starts_state(const Slot *s) {
             }
             PyTuple_SET_ITEM(counts, k, c);
         }
-        long state = s->learning ? L.learning : s->start >= 0 ? L.learned : L.off;
-        learnt = Py_BuildValue("(lnnnN)", state, s->start, s->seen, s->llines, counts);
+        learnt = Py_BuildValue("(nnN)", s->seen, s->llines, counts);
         if (learnt == NULL) return NULL;
-    } else if (s->start < 0 || (!s->heads && !s->sdirty)) {
-        Py_RETURN_NONE;
     } else {
         Py_INCREF(learnt);
     }
-    return Py_BuildValue("(nnON)", s->heads, s->run, s->after_json ? Py_True : Py_False,
-                         learnt);
+    long state = s->learning ? L.learning : s->start >= 0 ? L.learned : L.off;
+    return Py_BuildValue("(lnnOnnN)", state, s->start, s->run,
+                         s->after_json ? Py_True : Py_False, s->own, s->other, learnt);
+}
+
+/* EntryStarts._check_mix, at the end of each window of header lines: a mixed one
+ * turns the stream OFF for good (it reads on as OFF: the built-in shapes decide). */
+static void check_mix(Slot *s) {
+    Py_ssize_t all = s->own + s->other;
+    if (all < L.window) return;
+    /* entry_start._mixed, in the same doubles */
+    if ((double)s->own < L.share * (double)all) s->start = -1;
+    s->own = s->other = 0;
 }
 
 /* EntryStarts.feed in LEARNING for a line read here, of header kind s->lkind: the
@@ -1360,9 +1388,19 @@ __attribute__((noinline)) static void learn_line(Slot *s) {
 static void apply_effect(Slot *s, int effect) {
     switch (effect) {
     case E_HEAD:
-        s->heads++;
+        s->own++;
         s->run = 0;
         s->after_json = 0;
+        s->sdirty = 1;
+        check_mix(s);
+        break;
+    case E_OTHER:
+    case E_JSON: /* an entry of its own: nothing after a JSON object continues it */
+        s->other++;
+        s->run = 0;
+        s->after_json = effect == E_JSON;
+        s->sdirty = 1;
+        check_mix(s);
         break;
     case E_RUN:
         s->run++;
@@ -1443,8 +1481,8 @@ PyDoc_STRVAR(scan_doc,
 "export_starts gave. values: the records, in the order Python would produce them.\n"
 "stopped: the line at pos (at file offset off) is for the Python path. The held,\n"
 "partial and starts returned: per stream, None (the joiner's state stands) or the\n"
-"(off, ts, text, parts, size, lines) / (off, ts, pieces, size, bump) / (heads, run,\n"
-"after_json, learnt: None or (state, kind, seen, lines, counts)) its joiner must\n"
+"(off, ts, text, parts, size, lines) / (off, ts, pieces, size, bump) / (state, kind,\n"
+"run, after_json, own, other, learnt: None or (seen, lines, counts)) its joiner must\n"
 "take with adopt_held / adopt_partial / read_elsewhere\n"
 "before anything else is fed to it. follow: (stream, count) when the scan stopped at\n"
 "a line of stream (0 stdout, 1 stderr), the lines of that stream in a row from pos\n"

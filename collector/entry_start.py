@@ -107,10 +107,12 @@ LEARNING, LEARNED, OFF = 0, 1, 2
 # no candidate entry start and not counted in ``seen``.
 INDENTED = " \t"
 # What a fast path learning from a stream's lines gets besides the shapes (from
-# for_scan): (seen, lines, counts) while LEARNING; and what it hands back
-# (read_elsewhere): the state, the learned kind or -1, seen, lines, counts.
+# for_scan) and hands back where it learned from lines (read_elsewhere): (seen,
+# lines, counts) while LEARNING.
 Learning = tuple[int, int, tuple[int, ...]]
-Learnt = tuple[int, int, int, int, tuple[int, ...]]
+# What it gets (for_scan): the learned kind or -1, run, after_json, max_run, own,
+# other, the learning or None.
+ForScan = tuple[int, int, bool, int, int, int, Learning | None]
 
 
 class LearnRules(TypedDict):
@@ -183,10 +185,11 @@ class EntryStarts:
         if state == OFF:
             return False
         if state == LEARNED:
-            # A header line only resets the run (the same after one or many): so the
-            # C fast path, which reads header lines only, leaves the same state (hits).
             if _COMPILED[self.kind].match(text) is not None:
-                self.hits(1)
+                self.run = 0
+                self.after_json = False
+                self.own += 1
+                self._check_mix()
                 return False
             if (text[:1] == "{" and text.rstrip()[-1:] == "}") or _ANY.match(text) is not None:
                 # a whole JSON object, or another kind of header: an entry of its own
@@ -237,55 +240,30 @@ class EntryStarts:
             self.state, self.kind = OFF, -1
         self.own = self.other = 0
 
-    def hits(self, lines: int) -> None:
-        """``lines`` header lines of the learned kind, in order, counted as ``feed``
-        counts them one by one: the mix is checked at the end of each WINDOW (the rest
-        are not counted once a check turned the stream OFF)."""
-        self.run = 0
-        self.after_json = False
-        while lines > 0 and self.state == LEARNED:
-            take = min(lines, WINDOW - self.own - self.other)  # >= 1: see _check_mix
-            self.own += take
-            lines -= take
-            self._check_mix()
-
-    def for_scan(self) -> tuple[int, int, bool, int, int, Learning | None]:
+    def for_scan(self) -> ForScan:
         """What a fast path reading this stream's lines must know, as plain values:
-        (kind, run, after_json, max_run, header lines it may read or -1 any number,
-        learning), kind -1 when no start is learned (the built-in shapes alone decide).
-        It stops at a header-less line that would relearn and at any line that moves
-        ``other``, so the header lines it reads end the current window with ``other``
-        as it is now: if that check turns the stream OFF (which changes what a
-        header-less line is), it reads fewer header lines than end the window and
-        leaves that one to ``feed``; if not, every later window it reads has ``other``
-        0 and keeps the kind too.
+        (kind, run, after_json, max_run, own, other, learning), kind -1 when no start
+        is learned (the built-in shapes alone decide). It counts the header lines of
+        the mix window in own and other and checks the mix as ``feed`` does (learn_rules
+        gave it the window and share), going on as OFF where a check turns the stream
+        OFF; it stops at a header-less line that would relearn.
         learning: while LEARNING, (seen, lines, counts): the fast path learns from the
         lines as ``feed`` does (learn_rules) and, once it learns a kind, goes on as
-        LEARNED with the rest of the tuple (own and other are 0 while learning, so the
-        header lines it may read are those of a fresh window); else None."""
+        LEARNED (own and other are 0 while learning); else None."""
         if self.state == OFF:
-            return (-1, 0, False, 0, 0, None)
-        room = WINDOW - self.own - self.other  # header lines that end this window
-        heads = room - 1 if _mixed(WINDOW - self.other, self.other) else -1
-        if self.state == LEARNING:
-            return (-1, self.run, self.after_json, self.max_run, heads,
-                    (self.seen, self.lines, tuple(self.counts)))
-        return (self.kind, self.run, self.after_json, self.max_run, heads, None)
+            return (-1, 0, False, 0, 0, 0, None)
+        learning = ((self.seen, self.lines, tuple(self.counts))
+                    if self.state == LEARNING else None)
+        kind = self.kind if self.state == LEARNED else -1
+        return (kind, self.run, self.after_json, self.max_run, self.own, self.other, learning)
 
-    def read_elsewhere(self, heads: int, run: int, after_json: bool,
-                       learnt: Learnt | None = None) -> None:
-        """Lines of a LEARNING or LEARNED stream a fast path read (``for_scan``):
-        ``learnt`` (state, kind, seen, lines, counts) where it was LEARNING, what those
-        lines taught it (``feed``'s learning of each); then, if LEARNED, ``heads`` with
-        the learned header, the others header-less lines that ``feed`` would have
-        counted in ``run`` or cleared ``after_json`` with; the state ``feed`` of each
-        leaves."""
-        if learnt is not None and self.state == LEARNING:
-            self.state, self.kind, self.seen, self.lines, counts = learnt
+    def read_elsewhere(self, state: int, kind: int, run: int, after_json: bool, own: int,
+                       other: int, learnt: Learning | None = None) -> None:
+        """Lines of a LEARNING or LEARNED stream a fast path read (``for_scan``): the
+        state ``feed`` of each leaves, as plain values; ``learnt`` (seen, lines,
+        counts) where it was LEARNING and learned from lines, else None."""
+        self.state, self.kind, self.run, self.after_json = state, kind, run, after_json
+        self.own, self.other = own, other
+        if learnt is not None:
+            self.seen, self.lines, counts = learnt
             self.counts = list(counts)
-        if self.state != LEARNED:
-            return
-        if heads:
-            self.hits(heads)
-        self.run = run
-        self.after_json = after_json

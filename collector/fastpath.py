@@ -84,7 +84,7 @@ STREAMS = ("stdout", "stderr")
 _PER_ENTRY = frozenset(("id", "ts", "ingest_ts", "offset", "message", "level", "stream"))
 _PER_FILE = ("node", "source", "path", "file")
 MAX_MISSES = 8  # scans in a row that took no line: the next lines are not for the C path
-_NO_STARTS: StartsState = (-1, 0, False, 0, 0, None)  # a stream without a joiner yet
+_NO_STARTS: StartsState = (-1, 0, False, 0, 0, 0, None)  # a stream without a joiner yet
 # Lines then fed to Python before the C scan is tried again. Bounded: a run of lines
 # the C refuses must not send the rest of a 1 MiB chunk of common lines to Python. Not
 # ended early when the joiners could be carried again (cri15's rule): with learned

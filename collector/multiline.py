@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import re2  # type: ignore[import-untyped]
 
-from collector.entry_start import LEARNED, LEARNING, OFF, EntryStarts, Learning, Learnt
+from collector.entry_start import LEARNED, LEARNING, OFF, EntryStarts, ForScan, Learning
 from logpipe.record import TAG_MULTILINE, TAG_PARTIAL, TAG_TRUNCATED
 
 # sink(origin, offset, ts, stream, text, tags): origin is the file the entry started in.
@@ -51,10 +51,9 @@ MAYBE = frozenset({p[:1] for p in (*CONTINUES, *GO_DUMP_FOLLOW)} | {""})
 # What export_held hands a fast path: () nothing held, or the plain entry held:
 # (offset, ts, first line, continuation lines, h_size, h_lines, trace mode).
 HeldLine = tuple[int, str, str, tuple[str, ...], int, int, int]
-# What export_starts hands it: (learned kind or -1, run, after_json, max_run, header
-# lines it may read or -1, (seen, lines, counts) while learning else None):
-# EntryStarts.for_scan.
-StartsState = tuple[int, int, bool, int, int, Learning | None]
+# What export_starts hands it: (learned kind or -1, run, after_json, max_run, own,
+# other, (seen, lines, counts) while learning else None): EntryStarts.for_scan.
+StartsState = ForScan
 # What export_partial hands it: () no pieces, or the plain pieces of the entry so far.
 HeldPieces = tuple[int, str, tuple[str, ...], int]  # (offset, ts, pieces, characters)
 # Every built-in pattern runs in linear time on any line (DESIGN.md: user text):
@@ -354,14 +353,13 @@ class StreamJoiner:
         checks it (``EntryStarts.for_scan``)."""
         return self._starts.for_scan()
 
-    def read_elsewhere(self, heads: int, run: int, after_json: bool,
-                       learnt: Learnt | None = None) -> None:
-        """A fast path read lines of this stream: where it was learning, ``learnt`` is
-        what they taught it (state, kind, seen, lines, counts); where it is learned,
-        ``heads`` of them had its header, and it left ``run`` and ``after_json`` as
-        ``feed`` would have (it leaves other kinds' headers, JSON objects, a relearn
-        and the end of a mix window to ``feed``)."""
-        self._starts.read_elsewhere(heads, run, after_json, learnt)
+    def read_elsewhere(self, state: int, kind: int, run: int, after_json: bool, own: int,
+                       other: int, learnt: Learning | None = None) -> None:
+        """A fast path read lines of this stream: the entry-start state they left as
+        ``feed`` would have (state, kind, run, after_json, own, other), and where it was
+        learning, ``learnt``: what they taught it (seen, lines, counts). It leaves a
+        relearn to ``feed``."""
+        self._starts.read_elsewhere(state, kind, run, after_json, own, other, learnt)
 
     def export_partial(self, origin: Any) -> HeldPieces | tuple[()] | None:
         """The partial pieces as plain values, for a fast path about to read ``origin``:

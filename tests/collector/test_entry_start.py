@@ -144,13 +144,19 @@ def test_c_shapes_agree_with_python(text: str) -> None:
         assert fastpath._c.start_matches(kind, text.encode("utf-8", "surrogatepass")) == want
 
 
-def test_fast_path_leaves_the_same_learned_state() -> None:
-    starts = EntryStarts(max_run=1000)
-    for line in ["2026-11-26 07:00:00 a", "2026-11-26 07:00:01 b", "node list"]:
-        starts.feed(line)
-    assert starts.run == 1
-    starts.hits(1)  # a header line read by the C scan: as feed() of it would leave it
-    assert starts.run == 0
+@pytest.mark.parametrize("lines", [
+    ["2026-11-26 07:00:00 a", "{}"],  # learning
+    ["2026-11-26 07:00:00 a", "2026-11-26 07:00:01 b", "node list", '{"a": 1}', "[ERROR] x"],
+])
+def test_read_elsewhere_takes_the_whole_state(lines: list[str]) -> None:
+    # What a fast path hands back (state, kind, run, after_json, own, other, learnt)
+    # is all feed() leaves: a stream that read nothing takes it whole.
+    fed, adopter = EntryStarts(max_run=1000), EntryStarts(max_run=1000)
+    for line in lines:
+        fed.feed(line)
+    adopter.read_elsewhere(fed.state, fed.kind, fed.run, fed.after_json, fed.own, fed.other,
+                           (fed.seen, fed.lines, tuple(fed.counts)))
+    assert _state(adopter) == _state(fed)
 
 
 def test_relearns_a_new_layout() -> None:
@@ -214,7 +220,7 @@ def test_a_learned_stream_is_exported_only_to_a_scan_that_checks_starts() -> Non
     assert j.export_held("f", rules) is None
     assert j.export_held("f", rules, checks_starts=True) == (1, "T", "2026-11-26 07:00:01 b",
                                                              (), 21, 1, 0)
-    assert j.export_starts() == (_kind("iso_ts"), 0, False, rules.max_lines, -1, None)
+    assert j.export_starts() == (_kind("iso_ts"), 0, False, rules.max_lines, 0, 0, None)
 
 
 def test_a_stream_mixing_layouts_stops_joining() -> None:
@@ -244,75 +250,26 @@ def test_a_few_lines_of_another_layout_keep_the_learned_kind() -> None:
     assert starts.feed("continued")
 
 
-def test_header_lines_read_by_the_c_scan_count_towards_the_mix() -> None:
+def test_the_mix_is_checked_at_each_window_of_header_lines() -> None:
+    iso, other = "2026-11-26 07:00:00 a", "[2026-11-26 07:00:00] other"
     starts = EntryStarts(max_run=1000)
-    starts.feed("2026-11-26 07:00:00 a")
-    starts.feed("2026-11-26 07:00:01 b")
+    starts.feed(iso)
+    starts.feed(iso)  # learned here: the learning line is no header line of a window
     for _ in range(WINDOW // 5):
-        starts.feed("[2026-11-26 07:00:00] other")
+        starts.feed(other)
+    for _ in range(WINDOW - WINDOW // 5 - 1):
+        starts.feed(iso)
+    assert (starts.own, starts.other) == (WINDOW - WINDOW // 5 - 1, WINDOW // 5)
+    starts.feed(iso)  # ends the window: a fifth of other kinds keeps the kind
+    assert (starts.state, starts.own, starts.other) == (LEARNED, 0, 0)
+    for _ in range(WINDOW // 5 + 1):
+        starts.feed(other)
+    for _ in range(WINDOW - WINDOW // 5 - 2):
+        starts.feed(iso)
     assert starts.state == LEARNED
-    starts.hits(WINDOW)  # the scan read a WINDOW of ISO lines: a sixth are other kinds
-    assert starts.state == LEARNED
-    for _ in range(WINDOW // 2):
-        starts.feed("[2026-11-26 07:00:00] other")
-    starts.hits(WINDOW // 2)
-    assert starts.state == OFF
+    starts.feed(iso)  # more than a fifth: OFF for good
+    assert (starts.state, starts.kind, starts.own, starts.other) == (OFF, -1, 0, 0)
 
-
-
-_READ = ["2026-11-26 07:00:00 a", "node list", "\tat x(Y.java:1)"]  # what the C scan reads
-_FED = ["[2026-11-26 07:00:00] other", '{"a": 1}']  # what it leaves to feed()
-
-
-@st.composite
-def _scan_runs(draw: st.DrawFn) -> list[str]:
-    """Runs of lines a scan may read (up to a few WINDOWs of them), each ended by a
-    line it leaves to feed()."""
-    lines: list[str] = []
-    for _ in range(draw(st.integers(0, 6))):
-        run = draw(st.integers(0, 3 * WINDOW))
-        lines += [_READ[0] if draw(st.integers(0, 3)) else draw(st.sampled_from(_READ))
-                  for _ in range(run)]
-        lines.append(draw(st.sampled_from(_FED)))
-    return lines
-
-
-@given(_scan_runs(), st.integers(1, 30), st.integers(0, 40))
-def test_lines_read_elsewhere_leave_the_state_feed_leaves(lines: list[str], max_run: int,
-                                                          others: int) -> None:
-    """A LEARNED stream's lines, read by a fast path as ``for_scan`` lets it (header
-    lines short of the end of a mix window that turns it OFF, any number else, over
-    several windows; header-less ones that do not relearn) and reported with
-    ``read_elsewhere``, the rest fed: the stream stays LEARNED on every line the fast
-    path reads (so its joining rules hold there), and the state is the one feed() of
-    each line leaves."""
-    fed, batched = EntryStarts(max_run), EntryStarts(max_run)
-    for starts in (fed, batched):
-        starts.feed(_READ[0])
-        starts.feed(_READ[0])
-        for _ in range(others):  # another kind's lines: the mix check is nearer
-            starts.feed(_FED[0])
-    heads = 0
-    for line in lines:
-        if fed.state != LEARNED:
-            return
-        _, _, _, _, max_heads, _ = batched.for_scan()  # what the scan was handed
-        if line == _READ[0]:
-            reads = max_heads < 0 or heads < max_heads
-        else:
-            reads = line in _READ and (fed.after_json or fed.run < max_run)
-        if reads:
-            heads += line == _READ[0]
-            fed.feed(line)
-            assert fed.state == LEARNED
-            continue
-        batched.read_elsewhere(heads, fed.run, fed.after_json)
-        heads = 0
-        assert _state(batched) == _state(fed)
-        fed.feed(line)
-        batched.feed(line)
-    batched.read_elsewhere(heads, fed.run, fed.after_json)
-    assert _state(batched) == _state(fed)
 
 
 def _state(starts: EntryStarts) -> tuple[object, ...]:
