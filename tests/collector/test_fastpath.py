@@ -980,6 +980,84 @@ def test_learning_across_chunks_and_the_seam(tmp_path: Path, monkeypatch: pytest
         assert _final_starts(fast, stream)[:2] == (LEARNED, _KIND["iso_ts"])
 
 
+# -- the mix check of a learned stream in C -------------------------------------------
+# A learned stream's header lines of another kind and whole JSON objects are entries of
+# their own, counted in ``other`` (its own kind's in ``own``); every WINDOW of them the
+# mix is checked: more than 1 - LEARN_SHARE of another kind and the stream is OFF for
+# good. The C counts and checks as feed does and reads on as OFF in the same call.
+
+
+@pytest.mark.parametrize("kind", ["docker", "cri"])
+def test_other_kinds_and_json_on_a_learned_stream_in_c(tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch,
+                                                       kind: str) -> None:
+    """Other kinds' headers and JSON objects (also with trailing ASCII whitespace) on a
+    learned stream: read in C, each an entry of its own; a header-less line after a
+    JSON object is an entry too (after_json), after another kind's header it joins."""
+    texts = [_ISO, _ISO, _BRACKET, "node list: a", '{"a": 1}', "node list: b",
+             '{"b": 2} \x1f\t', "node list: c", "INFO plain level", f"{_ISO} last"]
+    fast, fed = _learn_both(tmp_path, monkeypatch, kind, _plain(texts))
+    assert fed == 1  # the first line: the C read the rest
+    state, learned, run, _, _, after_json, _, own, other = _final_starts(fast, "stdout")
+    assert (state, learned, run, after_json) == (LEARNED, _KIND["iso_ts"], 0, False)
+    assert (own, other) == (1, 4)  # the last line; the bracket, 2 JSON, the level word
+    messages = _messages(fast)
+    assert f"{_BRACKET}\nnode list: a" in messages  # joined to the other kind's entry
+    assert "node list: b" in messages and "node list: c" in messages  # after JSON
+
+
+def test_a_json_line_ended_by_unicode_whitespace_is_pythons(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """str.rstrip() strips Unicode whitespace (U+3000): the C leaves a "{" line ending
+    in a non-ASCII character to feed, which counts it as JSON here."""
+    texts = [_ISO, _ISO, '{"a": 1}\u3000', "node list", "{x é", "node list 2"]
+    fast, fed = _learn_both(tmp_path, monkeypatch, "docker", _plain(texts))
+    assert fed == 3
+    assert _final_starts(fast, "stdout")[-2:] == (0, 1)
+    # the JSON line an entry of its own, and so the line after it (after_json)
+    assert {'{"a": 1}\u3000', "node list\n{x é\nnode list 2"} <= set(_messages(fast))
+
+
+@pytest.mark.parametrize("kind", ["docker", "cri"])
+@pytest.mark.parametrize(("others", "state"), [(WINDOW // 5, LEARNED),
+                                               (WINDOW // 5 + 1, OFF)])
+@pytest.mark.parametrize("last", ["own", "other"])
+@pytest.mark.parametrize(("chunk", "split"), [(1 << 16, -1), (300, -1), (1 << 16, WINDOW),
+                                              (700, WINDOW + 1)])
+def test_the_mix_check_at_exactly_a_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           kind: str, others: int, state: int, last: str,
+                                           chunk: int, split: int) -> None:
+    """A window of exactly WINDOW header lines after the kind is learned, ``others`` of
+    another kind (or JSON) among them, the window's last line of the kind or not: a
+    fifth keeps the kind (the window starts again), one more turns the stream OFF at
+    that line. The check lands inside a scan (one chunk), across many chunks (300) or
+    around a rotation (split, in lines); header-less lines after it join the entry
+    before while learned, are entries of their own once OFF, read in C in the same
+    call."""
+    other_lines = [_BRACKET if i % 2 else '{"n": %d}' % i for i in range(others)]
+    if last == "other":
+        window = [f"{_ISO} {i}" for i in range(WINDOW - others)] + other_lines
+    else:
+        window = other_lines + [f"{_ISO} {i}" for i in range(WINDOW - others)]
+    # the learning lines (the second one learns: no header line of the window)
+    texts = [_ISO, _ISO, *window, "node list: after", "\tat x(Y.java:1)"]
+    texts += [t for i in range(3) for t in (f"{_ISO} tail {i}", "node list: tail")]
+    fast, fed = _learn_both(tmp_path, monkeypatch, kind, _plain(texts), chunk=chunk,
+                            split=split)
+    if split < 0:
+        assert fed == 1  # the first line: the C counted, checked and read on
+    got, learned, _, _, _, _, _, own, other = _final_starts(fast, "stdout")
+    if state == LEARNED:
+        assert (got, learned, own, other) == (LEARNED, _KIND["iso_ts"], 3, 0)
+    else:
+        assert (got, learned, own, other) == (OFF, -1, 0, 0)
+    joined = "\n".join([window[-1], "node list: after", "\tat x(Y.java:1)"])
+    messages = _messages(fast)
+    assert (joined in messages) == (state == LEARNED)
+    assert (f"{_ISO} tail 2\nnode list: tail" in messages) == (state == LEARNED)
+    assert ("node list: tail" in messages) == (state == OFF)
+
+
 _LEARN_HEADS = [_ISO, _BRACKET, "Nov 26 07:00:00 host x", "INFO x", "[WARN] y",
                 "I1126 07:00:00.123456 x", "13.07.2018 07:06:00 z"]
 _LEARN_OTHER = ["", "  indented", "\tat x(Y.java:1)", '{"a":1}', "node list", "Caused by: e",
