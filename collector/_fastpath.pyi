@@ -29,14 +29,14 @@ class Context:
 Entry = tuple[int, str, str, tuple[str, ...], int, int, int]
 Held = Entry | tuple[()] | None
 Pieces = tuple[int, str, tuple[str, ...], int] | tuple[()] | None
-# (learned kind or -1, run, after_json, max_run, header lines it may read or -1 any,
-# while learning (seen, lines, counts) else None)
-Starts = tuple[int, int, bool, int, int, tuple[int, int, tuple[int, ...]] | None]
+# (learned kind or -1, run, after_json, max_run, own, other: the header lines of the mix
+# window so far, while learning (seen, lines, counts) else None)
+Starts = tuple[int, int, bool, int, int, int, tuple[int, int, tuple[int, ...]] | None]
 NowHeld = Entry | None
 NowPieces = tuple[int, str, tuple[str, ...], int, bool] | None
-# (header lines read, run, after_json, where it learned from lines there: (state, kind,
-# seen, lines, counts))
-NowStarts = tuple[int, int, bool, tuple[int, int, int, int, tuple[int, ...]] | None] | None
+# (state, kind, run, after_json, own, other, where it learned from lines there: (seen,
+# lines, counts))
+NowStarts = tuple[int, int, int, bool, int, int, tuple[int, int, tuple[int, ...]] | None] | None
 
 def scan(ctx: Context, data: bytes, pos: int, end: int, off: int, ingest_ts: bytes,
          held: tuple[Held, Held], partial: tuple[Pieces, Pieces], starts: tuple[Starts, Starts]

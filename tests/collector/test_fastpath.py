@@ -825,7 +825,7 @@ def test_context_refuses_an_unknown_value() -> None:
                             detect_level=lambda t, h: "", shrink=bytes)
     with pytest.raises(TypeError):
         fastpath._c.scan(object(), b"", 0, 0, 0, b'""', (None, None),  # type: ignore[arg-type]
-                         (None, None), ((-1, 0, False, 0, 0, None), (-1, 0, False, 0, 0, None)))
+                         (None, None), (fastpath._NO_STARTS, fastpath._NO_STARTS))
 
 
 # -- entry starts learned in C -----------------------------------------------------------
@@ -1023,7 +1023,7 @@ def test_a_json_line_ended_by_unicode_whitespace_is_pythons(
                                                (WINDOW // 5 + 1, OFF)])
 @pytest.mark.parametrize("last", ["own", "other"])
 @pytest.mark.parametrize(("chunk", "split"), [(1 << 16, -1), (300, -1), (1 << 16, WINDOW),
-                                              (700, WINDOW + 1)])
+                                              (700, WINDOW + 1), (700, WINDOW - 20)])
 def test_the_mix_check_at_exactly_a_window(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                            kind: str, others: int, state: int, last: str,
                                            chunk: int, split: int) -> None:
@@ -1034,7 +1034,7 @@ def test_the_mix_check_at_exactly_a_window(tmp_path: Path, monkeypatch: pytest.M
     around a rotation (split, in lines); header-less lines after it join the entry
     before while learned, are entries of their own once OFF, read in C in the same
     call."""
-    other_lines = [_BRACKET if i % 2 else '{"n": %d}' % i for i in range(others)]
+    other_lines = [_BRACKET if i % 2 else f'{{"n": {i}}}' for i in range(others)]
     if last == "other":
         window = [f"{_ISO} {i}" for i in range(WINDOW - others)] + other_lines
     else:
