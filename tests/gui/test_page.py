@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 from elasticsearch import Elasticsearch
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from tests.client.harness import TOKENS, LiveApi, live_api, record, wait_for
 from tests.client.proxy import CuttableProxy
@@ -101,6 +101,39 @@ def test_the_level_chart_shows_the_indexed_counts_and_drills_into_history(
     expect(page.locator("#history-range")).to_have_value("custom")
     expect(page.locator("#history-since")).to_be_visible()
     expect(page.locator("#history-total")).to_contain_text("matching entries")
+
+
+def test_an_older_answer_arriving_last_does_not_replace_the_overview_of_a_newer_filter(
+        page: Page, api: LiveApi) -> None:
+    """The overview of all namespaces is asked first and answered last (held here, as a
+    slow Elasticsearch would): the charts keep the answer of the filter now chosen."""
+    seed(api)
+    held: list[Route] = []
+
+    def levels(route: Route) -> None:
+        if "namespace=pay" in route.request.url:
+            route.continue_()
+        else:
+            held.append(route)
+
+    page.route("**/api/v1/stats/levels?*", levels)
+    sign_in(page, api, view="overview")
+    for _ in range(400):  # route handlers run while Playwright waits, not in time.sleep
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the first overview's level request"
+    page.select_option("#overview-namespace", "pay")
+    info = page.locator("#levels-legend tr[data-level=info] td.n")
+    expect(info.nth(0)).to_have_text("9")  # pay only: 9 of 19
+    expect(info.nth(1)).to_have_text("47.4%")
+    with page.expect_response(lambda r: "/stats/levels" in r.url and "pay" not in r.url):
+        held[0].continue_()
+    # let the page take the late answer (parse, the other requests' promises) and draw
+    page.evaluate("() => new Promise((r) => setTimeout(() => setTimeout(r, 200), 200))")
+    expect(info.nth(0)).to_have_text("9")  # not 14 of 24 (all namespaces)
+    expect(info.nth(1)).to_have_text("47.4%")
+    expect(page.locator("#overview-status")).to_have_text("19 entries")
 
 
 def test_a_filter_narrows_the_history_and_a_row_shows_fields_and_context(

@@ -52,16 +52,20 @@ export class Overview {
     try {
       const [levels, share, hist] = await Promise.all([
         call("/stats/levels", byApp), call("/stats/apps", apps), call("/stats/histogram", p)]);
+      // A filter changed while this was in flight: the newer refresh draws, even when
+      // its answer came first (a slower, older answer must not replace it).
+      if (generation !== this.generation) return;
       this.drawLevels(levels);
       this.drawApps(share, levels.by_app || []);
       this.drawHistogram(hist);
       status.textContent = `${fmtInt(levels.total)} entries`;
       this.refreshPatterns(p, share, generation);
     } catch (err) {
+      if (generation !== this.generation) return;
       status.textContent = err.message;
       status.className = "error";
     }
-    this.refreshAudit(p);
+    this.refreshAudit(p, generation);
   }
 
   // One /patterns request per app (the largest apps of the range): each app's own exact
@@ -123,14 +127,15 @@ export class Overview {
   }
 
   // The audit takes only node, namespace, app and the range: other filters are dropped.
-  async refreshAudit(p) {
+  async refreshAudit(p, generation) {
     const root = $("chart-audit");
     const q = new URLSearchParams();
     for (const [k, v] of new URLSearchParams(p)) if (["namespace", "node", "app", "since", "until"].includes(k)) q.append(k, v);
     try {
-      this.drawAudit(await call("/audit", q));
+      const audit = await call("/audit", q);
+      if (generation === this.generation) this.drawAudit(audit);
     } catch (err) {
-      root.replaceChildren(el("div", { class: "error", text: `audit: ${err.message}` }));
+      if (generation === this.generation) root.replaceChildren(el("div", { class: "error", text: `audit: ${err.message}` }));
     }
   }
 
