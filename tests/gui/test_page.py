@@ -136,6 +136,38 @@ def test_an_older_answer_arriving_last_does_not_replace_the_overview_of_a_newer_
     expect(page.locator("#overview-status")).to_have_text("19 entries")
 
 
+def test_an_older_picker_answer_arriving_last_keeps_the_apps_of_the_chosen_namespace(
+        page: Page, api: LiveApi) -> None:
+    """A range change reloads every picker (held here, as a slow answer); a namespace
+    picked meanwhile narrows the app picker, and the late answer does not widen it."""
+    seed(api)
+    sign_in(page, api, view="overview")
+    apps = page.locator("#overview-app option")
+    expect(apps).to_have_count(4)  # all apps, booking, checkout, ledger
+    held: list[Route] = []
+
+    def fields(route: Route) -> None:
+        if "field=namespace" in route.request.url:
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/v1/fields?*", fields)
+    page.select_option("#overview-range", "6h")
+    for _ in range(400):  # route handlers run while Playwright waits, not in time.sleep
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the range change's picker request"
+    page.select_option("#overview-namespace", "pay")
+    expect(apps).to_have_text(["all apps", "checkout (13)", "ledger (6)"])
+    with page.expect_response(lambda r: "/fields" in r.url and "field=namespace" in r.url):
+        held[0].continue_()
+    page.evaluate("() => new Promise((r) => setTimeout(() => setTimeout(r, 200), 200))")
+    expect(apps).to_have_text(["all apps", "checkout (13)", "ledger (6)"])  # no booking
+    expect(page.locator("#overview-namespace")).to_have_value("pay")
+
+
 def test_a_filter_narrows_the_history_and_a_row_shows_fields_and_context(
         page: Page, api: LiveApi) -> None:
     seed(api)

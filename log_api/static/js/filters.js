@@ -33,6 +33,8 @@ export class FilterBar {
     this.hasRange = range;
     this.pickerRange = pickerRange;
     this.selects = {};
+    this.pickerSeq = 0; // loadPickers' requests, numbered
+    this.pickerAsked = {}; // picker -> the number of the newest request that fills it
     for (const [name, label] of PICKERS) {
       const sel = el("select", { id: `${prefix}-${name}`, "aria-label": label, "data-field": name },
         el("option", { value: "", text: `all ${label}s` }));
@@ -239,9 +241,14 @@ export class FilterBar {
     const time = this.hasRange ? this.timeParams() : [["since", this.pickerRange]];
     for (const [k, v] of time) p.set(k, v);
     for (const f of fields) p.append("field", f);
+    // Each picker is filled by the newest request that covers it: an older answer
+    // arriving last (apps of every namespace) must not replace the narrowed list.
+    const asked = ++this.pickerSeq;
+    for (const f of fields) this.pickerAsked[f] = asked;
     let body;
     try { body = await call("/fields", p); } catch { return; }
     for (const f of fields) {
+      if (this.pickerAsked[f] !== asked) continue;
       const sel = this.selects[f];
       const keep = sel.value;
       const label = sel.options[0].textContent;
