@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
-from rich.console import Console
 
 from client.common import (
     AppOpt,
@@ -29,6 +28,7 @@ from client.common import (
     TraceOpt,
     UntilOpt,
     handle_errors,
+    notes,
 )
 from client.config import load_settings
 from client.errors import ClientError
@@ -98,7 +98,7 @@ def download(
         with api.stream("/download", params) as resp:
             cap = resp.headers.get("x-logpipe-cap")
             if cap and (limit is None or int(cap) < limit):
-                Console(stderr=True).print(
+                notes().print(
                     f"note: the server stops downloads at {int(cap):,} entries; when more "
                     "match, the file ends with a notice line (use `logpipe export` for "
                     "everything)", highlight=False)

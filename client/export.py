@@ -31,6 +31,7 @@ from client.common import (
     TraceOpt,
     UntilOpt,
     handle_errors,
+    notes,
 )
 from client.config import load_settings
 from client.errors import ClientError
@@ -98,7 +99,7 @@ def create(
                                  node=node, level=level, query=query, grep=grep,
                                  exclude=exclude, since=since, until=until, fields=field,
                                  has_field=has_field, trace=trace, pattern=pattern)
-    console = Console(stderr=True, highlight=False)
+    console = notes()
     with Api(load_settings(server, token)) as api:
         resolve_pods(api, sel)
         job = api.request("POST", "/exports", [*sel.params(), ("format", fmt)])
@@ -141,7 +142,7 @@ def status(job_id: JobArg, server: ServerOpt = None, token: TokenOpt = None) -> 
 @handle_errors
 def watch(job_id: JobArg, server: ServerOpt = None, token: TokenOpt = None) -> None:
     with Api(load_settings(server, token)) as api:
-        job = watch_job(api, job_id, Console(stderr=True))
+        job = watch_job(api, job_id, notes())
     print(_show(job))
     if job["state"] != "done":
         raise typer.Exit(1)

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import httpx
 import orjson
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -33,6 +32,7 @@ from rich.progress import (
 )
 
 from client.charts import human_bytes
+from client.common import notes
 from client.errors import ClientError
 
 _FILENAME = re.compile(r'filename="?([^";]+)"?')
@@ -149,7 +149,7 @@ def save(resp: httpx.Response, target: Path | None, fallback: str, label: str, *
     deleted; ``resume``: the body continues that ``.part`` after its notice is cut.
     """
     total = int(resp.headers["content-length"]) if "content-length" in resp.headers else None
-    console = Console(stderr=True)
+    console = notes()
     start = time.monotonic()
     if target is not None and str(target) == "-":
         out = sys.stdout.buffer
