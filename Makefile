@@ -27,6 +27,10 @@ down: install
 status: install
 	$(BIN)/logpipe stack status
 
+# pytest-xdist: three worker processes, one test file per worker at a time (a module's
+# fixtures stay in one process); `make test PYTEST_WORKERS=` runs it in one process.
+PYTEST_WORKERS ?= -n 3 --dist loadfile
+
 # Browser tests need Debian's chromium, journald tests systemd-journal-remote, the TLS
 # tests openssl; deploy tests need helm and the Compose and Kubernetes validators built
 # from the Go module proxy (cached after the first run).
@@ -37,7 +41,7 @@ test: install
 	bash tools/build-validators.sh
 	$(BIN)/logpipe stack up
 	bash tools/asan.sh
-	$(BIN)/pytest -q -m "not cluster"
+	$(BIN)/pytest -q -m "not cluster" $(PYTEST_WORKERS)
 
 # The fault tests on a 3-broker Kafka and 3-node Elasticsearch (tests/cluster): started
 # beside the single-node stack (own home, ports 29092.. and 29200..), stopped afterwards
