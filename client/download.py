@@ -101,5 +101,5 @@ def download(
                 notes().print(
                     f"note: the server stops downloads at {int(cap):,} entries; when more "
                     "match, the file ends with a notice line (use `logpipe export` for "
-                    "everything)", highlight=False)
+                    "everything)")
             save(resp, output, f"logs.{ext}", label, resumable=True, resume=point)

@@ -103,6 +103,21 @@ def test_the_level_chart_shows_the_indexed_counts_and_drills_into_history(
     expect(page.locator("#history-total")).to_contain_text("matching entries")
 
 
+def wait_held(page: Page, held: list[Route], what: str) -> None:
+    """Until one request is held by a route handler (handlers run while Playwright
+    waits, not in time.sleep); the test releases it when it chooses."""
+    for _ in range(400):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert len(held) == 1, what
+
+
+def settle(page: Page) -> None:
+    """A few turns of the page's event loop: a late answer is parsed and drawn (or not)."""
+    page.evaluate("() => new Promise((r) => setTimeout(() => setTimeout(r, 200), 200))")
+
+
 def test_an_older_answer_arriving_last_does_not_replace_the_overview_of_a_newer_filter(
         page: Page, api: LiveApi) -> None:
     """The overview of all namespaces is asked first and answered last (held here, as a
@@ -118,11 +133,7 @@ def test_an_older_answer_arriving_last_does_not_replace_the_overview_of_a_newer_
 
     page.route("**/api/v1/stats/levels?*", levels)
     sign_in(page, api, view="overview")
-    for _ in range(400):  # route handlers run while Playwright waits, not in time.sleep
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert len(held) == 1, "the first overview's level request"
+    wait_held(page, held, "the first overview's level request")
     page.select_option("#overview-namespace", "pay")
     info = page.locator("#levels-legend tr[data-level=info] td.n")
     expect(info.nth(0)).to_have_text("9")  # pay only: 9 of 19
@@ -130,7 +141,7 @@ def test_an_older_answer_arriving_last_does_not_replace_the_overview_of_a_newer_
     with page.expect_response(lambda r: "/stats/levels" in r.url and "pay" not in r.url):
         held[0].continue_()
     # let the page take the late answer (parse, the other requests' promises) and draw
-    page.evaluate("() => new Promise((r) => setTimeout(() => setTimeout(r, 200), 200))")
+    settle(page)
     expect(info.nth(0)).to_have_text("9")  # not 14 of 24 (all namespaces)
     expect(info.nth(1)).to_have_text("47.4%")
     expect(page.locator("#overview-status")).to_have_text("19 entries")
@@ -154,16 +165,12 @@ def test_an_older_picker_answer_arriving_last_keeps_the_apps_of_the_chosen_names
 
     page.route("**/api/v1/fields?*", fields)
     page.select_option("#overview-range", "6h")
-    for _ in range(400):  # route handlers run while Playwright waits, not in time.sleep
-        if held:
-            break
-        page.wait_for_timeout(50)
-    assert len(held) == 1, "the range change's picker request"
+    wait_held(page, held, "the range change's picker request")
     page.select_option("#overview-namespace", "pay")
     expect(apps).to_have_text(["all apps", "checkout (13)", "ledger (6)"])
     with page.expect_response(lambda r: "/fields" in r.url and "field=namespace" in r.url):
         held[0].continue_()
-    page.evaluate("() => new Promise((r) => setTimeout(() => setTimeout(r, 200), 200))")
+    settle(page)
     expect(apps).to_have_text(["all apps", "checkout (13)", "ledger (6)"])  # no booking
     expect(page.locator("#overview-namespace")).to_have_value("pay")
 
