@@ -11,7 +11,6 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 import re2  # type: ignore[import-untyped]
 import typer
-from rich.console import Console
 
 from client.errors import ClientError
 from logpipe.levels import LEVELS, Level
@@ -192,10 +191,3 @@ def handle_errors(func: Callable[P, T]) -> Callable[P, T]:
             raise typer.Exit(0) from None
 
     return wrapper
-
-
-def notes() -> Console:
-    """stderr for progress and notes: soft-wrapped, so a path or URL is never cut by a
-    newline when stderr is a file or a pipe (rich wraps at 80 columns there; a terminal
-    wraps long lines itself), and not highlighted."""
-    return Console(stderr=True, soft_wrap=True, highlight=False)

@@ -28,13 +28,13 @@ from client.common import (
     TraceOpt,
     UntilOpt,
     handle_errors,
-    notes,
 )
 from client.config import load_settings
 from client.errors import ClientError
 from client.http import Api
 from client.logs import resolve_pods
 from client.transfer import resume_point, save
+from logpipe.console import notes
 
 app = typer.Typer(add_completion=False)
 DownloadFormat = Literal["ndjson", "text", "csv"]

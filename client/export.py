@@ -31,13 +31,13 @@ from client.common import (
     TraceOpt,
     UntilOpt,
     handle_errors,
-    notes,
 )
 from client.config import load_settings
 from client.errors import ClientError
 from client.http import Api
 from client.logs import resolve_pods
 from client.transfer import save
+from logpipe.console import notes
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Create, watch and fetch archive exports (for large ranges).")

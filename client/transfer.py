@@ -32,8 +32,8 @@ from rich.progress import (
 )
 
 from client.charts import human_bytes
-from client.common import notes
 from client.errors import ClientError
+from logpipe.console import notes
 
 _FILENAME = re.compile(r'filename="?([^";]+)"?')
 CHUNK = 64 * 1024

@@ -11,12 +11,12 @@ import subprocess
 import zipfile
 from pathlib import Path
 
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn
 
+from logpipe.console import notes
 from logpipe.errors import StackError
 
-console = Console(stderr=True)
+console = notes()  # a log path stays on one line in a file or a pipe
 
 _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
   <modelVersion>4.0.0</modelVersion>

@@ -10,15 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from rich.console import Console
 
+from logpipe.console import notes
 from logpipe.errors import StackError
 from stack.config import StackSettings
 from stack.elastic import ElasticServer
 from stack.kafka import KafkaServer
 from stack.server import Server
 
-console = Console(stderr=True)
+console = notes()  # a log path stays on one line in a file or a pipe
 
 # The ports `stack up` started the servers on, kept under the stack's home so that
 # later commands (`status`, `services up`, `down`) find them without the flags again.
